@@ -1,0 +1,123 @@
+#pragma once
+/// @file posix.hpp
+/// The only door to raw POSIX for the rest of the library: an owning fd, the errno +
+/// EINTR wrapper, the monotonic clock, random run ids and process liveness checks.
+/// Implemented in src/sys/linux/.
+
+#include <cerrno>
+#include <cstdint>
+#include <ctime>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace ipcmatrix::sys {
+
+/// Owns one file descriptor; closes it on destruction. Move-only.
+class Fd {
+ public:
+  Fd() noexcept = default;
+  explicit Fd(int fd) noexcept : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) reset(std::exchange(o.fd_, -1));
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+
+  [[nodiscard]] int get() const noexcept { return fd_; }
+  [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
+  [[nodiscard]] int release() noexcept { return std::exchange(fd_, -1); }
+  void reset(int fd = -1) noexcept;
+
+ private:
+  int fd_ = -1;
+};
+
+/// Throws ipcmatrix::Error(errno, component, object, call) when rc == -1.
+/// Use with retry_eintr for calls that may be interrupted.
+int check_errno(int rc, std::string_view call, std::string_view component,
+                std::string_view object = {});
+
+/// Calls f() until it does not fail with EINTR (at most kEintrRetries times, then
+/// returns the last result with errno == EINTR).
+inline constexpr int kEintrRetries = 1000;
+template <class F>
+auto retry_eintr(F&& f) noexcept -> decltype(f()) {
+  decltype(f()) rc{};
+  for (int i = 0; i < kEintrRetries; ++i) {
+    rc = f();
+    if (!(rc == -1 && errno == EINTR)) break;
+  }
+  return rc;
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: one clock shared by every process on the host,
+/// so a timestamp taken by a sender can be compared with one taken by a receiver.
+[[nodiscard]] inline std::int64_t monotonic_ns() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+/// 16 lowercase hex characters from getrandom(): unpredictable names for segments,
+/// sockets and directories (a pid alone is predictable and reused).
+[[nodiscard]] std::string random_id();
+
+/// Process ignores SIGPIPE from now on, so a write to a dead peer returns EPIPE instead
+/// of killing the process. Idempotent.
+void ignore_sigpipe() noexcept;
+
+/// Watches one process for exit through a pidfd (a zombie counts as gone, unlike kill(pid, 0)).
+/// A pid is reused only after the parent reaps it; our peers are reaped by the coordinator
+/// after they are watched, so the window is the time between reap and pidfd_open.
+class ProcessWatch {
+ public:
+  ProcessWatch() = default;
+  /// Starts watching pid. Returns false when the pid does not exist (already gone).
+  bool watch(int pid) noexcept;
+  [[nodiscard]] bool watching() const noexcept { return fd_.valid() || gone_; }
+  /// true once the watched process has exited. Costs one poll() syscall.
+  [[nodiscard]] bool exited() noexcept;
+
+ private:
+  Fd fd_;
+  bool gone_ = false;
+};
+
+/// Pause hint for spin loops (x86 `pause`, Arm `yield`): lowers power and the
+/// memory-order-violation penalty when the awaited line finally changes.
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+/// Shared (cross-process) futex on a 32-bit word: waits while *addr == expected, at most
+/// timeout_ns. Returns 0 when woken or the value differed, ETIMEDOUT, or EINTR.
+int futex_wait(const void* addr, std::uint32_t expected, std::int64_t timeout_ns) noexcept;
+/// Wakes up to n waiters on addr.
+void futex_wake(const void* addr, int n) noexcept;
+
+}  // namespace ipcmatrix::sys
+
+namespace ipcmatrix::sys {
+/// Waits until fd is readable (or hung up) for at most timeout_ms. Returns true when
+/// readable, false on timeout. Retries EINTR against the same deadline.
+[[nodiscard]] bool wait_readable(int fd, std::int64_t timeout_ms) noexcept;
+/// Creates a directory with mode 0700 that must not exist yet; throws Error.
+void make_private_dir(const std::string& path);
+/// Removes a file and then an (empty) directory, ignoring ENOENT. Never throws.
+void remove_quietly(const std::string& file, const std::string& dir) noexcept;
+/// $TMPDIR or /tmp.
+[[nodiscard]] std::string temp_dir();
+/// F_SETPIPE_SZ; returns the size the kernel granted. Throws Error.
+std::size_t set_pipe_size(int fd, std::size_t bytes);
+/// pipe2(O_CLOEXEC); [0] read end, [1] write end. Throws Error.
+void make_pipe(Fd& read_end, Fd& write_end);
+}  // namespace ipcmatrix::sys

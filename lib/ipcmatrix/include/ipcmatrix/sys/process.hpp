@@ -1,0 +1,68 @@
+#pragma once
+/// @file process.hpp
+/// Child processes: every endpoint of a measurement is a real process. A Child is
+/// always reaped: its destructor kills (SIGKILL) and waits for one still running.
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace ipcmatrix::sys {
+
+/// How a child ended.
+struct ExitStatus {
+  int code = -1;    ///< exit code when exited normally, else -1
+  int signal = 0;   ///< terminating signal, 0 when exited normally
+  [[nodiscard]] bool ok() const noexcept { return signal == 0 && code == 0; }
+  [[nodiscard]] std::string describe() const;
+};
+
+/// An owned child process. Move-only; not thread-safe.
+class Child {
+ public:
+  Child() = default;
+  explicit Child(int pid) noexcept : pid_(pid) {}
+  Child(Child&& o) noexcept;
+  Child& operator=(Child&& o) noexcept;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child();
+
+  [[nodiscard]] int pid() const noexcept { return pid_; }
+  [[nodiscard]] bool running() const noexcept { return pid_ > 0 && !status_; }
+  /// Sends sig when still running.
+  void kill(int sig) noexcept;
+  /// Waits up to timeout for the child to end; nullopt when it is still running.
+  std::optional<ExitStatus> wait_for(std::chrono::milliseconds timeout) noexcept;
+  /// Non-blocking check.
+  std::optional<ExitStatus> poll() noexcept;
+  /// Kills with SIGKILL if running and reaps. Idempotent.
+  ExitStatus kill_and_reap() noexcept;
+
+ private:
+  int pid_ = -1;
+  std::optional<ExitStatus> status_;
+};
+
+/// Forks; the child runs body() and _exits with its return value (1 and a message on
+/// stderr if it throws). For tests and for roles that need no exec. The parent should
+/// not have other threads running (POSIX fork rules).
+Child fork_child(const std::function<int()>& body);
+
+/// Re-executes this program (/proc/self/exe) with args (argv[1..]) in a new process.
+/// The fds in keep_fds stay open across exec at the same numbers; every other fd this
+/// library opened has FD_CLOEXEC and closes. Throws ipcmatrix::Error on failure.
+Child spawn_self(const std::vector<std::string>& args, std::span<const int> keep_fds);
+
+/// Called first thing in a worker: the kernel sends SIGKILL to this process when the
+/// parent dies, so no orphan keeps spinning. Exits at once if the parent is already gone
+/// (getppid() != expected_parent).
+void die_with_parent(int expected_parent) noexcept;
+
+/// Clears FD_CLOEXEC on fd (so a spawned child inherits it) or sets it.
+void set_cloexec(int fd, bool on);
+
+}  // namespace ipcmatrix::sys

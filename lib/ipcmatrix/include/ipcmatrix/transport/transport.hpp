@@ -1,0 +1,154 @@
+#pragma once
+/// @file transport.hpp
+/// The transport contract: a one-directional channel that moves whole messages
+/// (framed bytes, 0 B up to Capabilities::max_msg_bytes) between two processes.
+///
+/// Life of a channel:
+///  1. A coordinator calls TransportSpec::create(): the mechanism makes its kernel or
+///     shared-memory objects (O_EXCL, mode 0600, names carrying a random run id) and
+///     returns a Channel that owns them.
+///  2. Channel::spec(role) describes one end as plain data (ChannelSpec, serialisable to
+///     JSON) that can cross exec: names, paths, a port, or an inherited fd number.
+///  3. Each side, usually in its own process, calls TransportSpec::open(spec, role).
+///     Names are unlinked as soon as both ends are open, where the mechanism allows it.
+///  4. The Channel's destructor removes whatever is left (a side that died before opening).
+///
+/// Hot path (send/recv): noexcept, no allocation, no exceptions; failures come back as an
+/// IoStatus with error() set. Every mechanism applies backpressure (a slow receiver makes
+/// the sender wait; nothing is dropped or reordered), retries EINTR, never raises SIGPIPE,
+/// and reports a dead or closed peer as peer_closed within a bounded time instead of hanging.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace ipcmatrix {
+
+inline constexpr std::size_t kCacheLine = 64;  // not hardware_destructive_interference_size: ABI
+
+/// Outcome of a hot-path call.
+enum class IoStatus : std::uint8_t {
+  ok,
+  would_block,  ///< reserved for non-blocking use
+  timeout,      ///< a bounded wait ran out (peer alive but silent)
+  peer_closed,  ///< the other end closed or died; for recv: at a message boundary
+  error,        ///< see Transport::error()
+};
+[[nodiscard]] std::string_view to_string(IoStatus s) noexcept;
+
+/// Which end of a one-directional channel.
+enum class Role : std::uint8_t { sender = 0, receiver = 1 };
+[[nodiscard]] std::string_view to_string(Role r) noexcept;
+
+/// How a shared-memory endpoint waits for its peer.
+enum class WaitStrategy : std::uint8_t {
+  spin,    ///< poll with a pause instruction: lowest latency, burns a core while idle
+  block,   ///< sleep in the kernel (futex): no idle cost, pays a wake-up per message
+  hybrid,  ///< spin for ChannelOptions::spin_ns, then block (the default)
+};
+[[nodiscard]] std::string_view to_string(WaitStrategy w) noexcept;
+[[nodiscard]] bool parse_wait_strategy(std::string_view s, WaitStrategy& out) noexcept;
+
+/// Knobs a coordinator passes to create(). Zero means "the mechanism's default".
+struct ChannelOptions {
+  WaitStrategy wait = WaitStrategy::hybrid;
+  std::int64_t spin_ns = 50'000;         ///< hybrid: how long to spin before blocking
+  std::size_t capacity_bytes = 0;        ///< shm ring bytes (power of two); bipc-mq total bytes
+  std::size_t pipe_bytes = 0;            ///< F_SETPIPE_SZ for pipe; 0 keeps the kernel default
+  std::size_t mq_msg_bytes = 0;          ///< bipc-mq maximum message size (chunk)
+  std::int64_t open_timeout_ms = 30'000; ///< how long open() waits for the peer to show up
+};
+
+/// One end of a channel as plain data. Only the fields a mechanism needs are set.
+struct ChannelSpec {
+  std::string mechanism;
+  std::string name;       ///< shm segment / queue name, or socket path
+  std::string token;      ///< random id; sockets check it so a stranger cannot connect
+  int port = 0;           ///< tcp
+  int fd = -1;            ///< inherited fd for this role (pipe end, listening socket)
+  std::size_t capacity_bytes = 0;
+  std::size_t msg_bytes = 0;
+  WaitStrategy wait = WaitStrategy::hybrid;
+  std::int64_t spin_ns = 0;
+  std::int64_t open_timeout_ms = 30'000;
+};
+
+/// Flat text form for a command line or control message, and back (throws Error).
+[[nodiscard]] std::string to_text(const ChannelSpec& s);
+[[nodiscard]] ChannelSpec channel_spec_from_text(std::string_view text);
+
+/// What a mechanism can do.
+struct Capabilities {
+  std::size_t max_msg_bytes = std::size_t{1} << 30;
+  bool spin_wait = false;  ///< honours WaitStrategy (otherwise always blocks in the kernel)
+};
+
+/// A coordinator's handle on a created channel: owns names and its copies of fds.
+class Channel {
+ public:
+  virtual ~Channel() = default;
+  /// The spec for one end; the fd in it (if any) stays owned by the Channel.
+  [[nodiscard]] virtual ChannelSpec spec(Role role) const = 0;
+  /// Like spec(), but hands the fd over: the caller (open()) now owns it. For opening
+  /// both ends in this process.
+  [[nodiscard]] virtual ChannelSpec take(Role role) = 0;
+  /// Closes the coordinator's copies of fds once children inherited them, so a peer's
+  /// death is seen as EOF / EPIPE. Names stay until destruction.
+  virtual void close_local_fds() noexcept = 0;
+};
+
+/// One open end. Not thread-safe: one thread per end.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  /// Sends one whole message; blocks while the channel is full.
+  [[nodiscard]] virtual IoStatus send(std::span<const std::byte> msg) noexcept = 0;
+  /// Sends several messages, coalesced into as few writes / publishes as the mechanism
+  /// allows (the --batch dimension). The default sends them one by one.
+  [[nodiscard]] virtual IoStatus send_batch(std::span<const std::span<const std::byte>> msgs) noexcept;
+  /// Receives one whole message into buf and sets len. A message larger than buf is an
+  /// error (message_size); the channel is unusable afterwards.
+  [[nodiscard]] virtual IoStatus recv(std::span<std::byte> buf, std::size_t& len) noexcept = 0;
+  /// The error behind the last IoStatus::error.
+  [[nodiscard]] std::error_code error() const noexcept { return error_; }
+
+ protected:
+  IoStatus fail(std::error_code ec) noexcept {
+    error_ = ec;
+    return IoStatus::error;
+  }
+  IoStatus fail_errno(int e) noexcept { return fail(std::error_code(e, std::generic_category())); }
+  std::error_code error_;
+};
+
+/// A registered mechanism. Adding one is a file defining `extern const TransportSpec kX`
+/// plus one line in src/transport/registry.cpp.
+struct TransportSpec {
+  std::string_view name;
+  std::string_view description;
+  Capabilities caps;
+  std::unique_ptr<Channel> (*create)(const ChannelOptions& opts);
+  std::unique_ptr<Transport> (*open)(const ChannelSpec& spec, Role role);
+};
+
+/// Every mechanism, in a fixed order (pipe, unix, shm, tcp, bipc-mq).
+[[nodiscard]] const std::vector<const TransportSpec*>& all_transports();
+/// By name; throws Error naming the valid choices.
+[[nodiscard]] const TransportSpec& find_transport(std::string_view name);
+
+/// Convenience: create + open both ends in this process (tests, benchmarks, threads).
+struct LocalPair {
+  std::unique_ptr<Channel> channel;
+  std::unique_ptr<Transport> sender;
+  std::unique_ptr<Transport> receiver;
+};
+/// Opens the receiver on a helper thread where the mechanism's open blocks for its peer.
+[[nodiscard]] LocalPair open_local_pair(const TransportSpec& t, const ChannelOptions& opts = {});
+
+}  // namespace ipcmatrix

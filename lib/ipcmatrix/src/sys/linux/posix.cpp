@@ -1,0 +1,126 @@
+#include "ipcmatrix/sys/posix.hpp"
+
+#include <linux/futex.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "ipcmatrix/error.hpp"
+
+namespace ipcmatrix::sys {
+
+void Fd::reset(int fd) noexcept {
+  if (fd_ >= 0) ::close(fd_);  // close() is not retried on EINTR: on Linux the fd is gone.
+  fd_ = fd;
+}
+
+int check_errno(int rc, std::string_view call, std::string_view component,
+                std::string_view object) {
+  if (rc == -1) {
+    const int e = errno;
+    throw Error(std::error_code(e, std::generic_category()), component, object,
+                std::string(call) + " failed: " + std::generic_category().message(e));
+  }
+  return rc;
+}
+
+std::string random_id() {
+  unsigned char bytes[8];
+  std::size_t got = 0;
+  while (got < sizeof bytes) {
+    const ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    check_errno(static_cast<int>(n < 0 ? -1 : 0), "getrandom", "sys");
+    got += static_cast<std::size_t>(n);
+  }
+  char out[17];
+  for (std::size_t i = 0; i < sizeof bytes; ++i) std::snprintf(out + 2 * i, 3, "%02x", bytes[i]);
+  return std::string(out, 16);
+}
+
+void ignore_sigpipe() noexcept { ::signal(SIGPIPE, SIG_IGN); }
+
+bool ProcessWatch::watch(int pid) noexcept {
+  const long fd = ::syscall(SYS_pidfd_open, pid, 0);
+  if (fd < 0) {
+    gone_ = (errno == ESRCH);
+    return !gone_;
+  }
+  fd_.reset(static_cast<int>(fd));
+  return true;
+}
+
+bool ProcessWatch::exited() noexcept {
+  if (gone_) return true;
+  if (!fd_.valid()) return false;
+  pollfd p{fd_.get(), POLLIN, 0};
+  if (retry_eintr([&] { return ::poll(&p, 1, 0); }) > 0) gone_ = true;
+  return gone_;
+}
+
+int futex_wait(const void* addr, std::uint32_t expected, std::int64_t timeout_ns) noexcept {
+  timespec ts{static_cast<time_t>(timeout_ns / 1'000'000'000),
+              static_cast<long>(timeout_ns % 1'000'000'000)};
+  // FUTEX_WAIT (not _PRIVATE): the word lives in shared memory mapped by several processes.
+  const long rc = ::syscall(SYS_futex, addr, FUTEX_WAIT, expected, &ts, nullptr, 0);
+  if (rc == 0) return 0;
+  return errno == EAGAIN ? 0 : errno;
+}
+
+void futex_wake(const void* addr, int n) noexcept {
+  ::syscall(SYS_futex, addr, FUTEX_WAKE, n, nullptr, nullptr, 0);
+}
+
+}  // namespace ipcmatrix::sys
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+
+namespace ipcmatrix::sys {
+
+bool wait_readable(int fd, std::int64_t timeout_ms) noexcept {
+  const std::int64_t deadline = monotonic_ns() + timeout_ms * 1'000'000;
+  while (true) {
+    const std::int64_t left_ms = (deadline - monotonic_ns()) / 1'000'000;
+    pollfd p{fd, POLLIN, 0};
+    const int rc = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(left_ms, 0)));
+    if (rc > 0) return true;
+    if (rc == 0) return false;
+    if (errno != EINTR) return true;  // let the following read/accept report the error
+  }
+}
+
+void make_private_dir(const std::string& path) {
+  check_errno(::mkdir(path.c_str(), 0700), "mkdir", "dir", path);
+}
+
+void remove_quietly(const std::string& file, const std::string& dir) noexcept {
+  if (!file.empty()) ::unlink(file.c_str());
+  if (!dir.empty()) ::rmdir(dir.c_str());
+}
+
+std::string temp_dir() {
+  const char* t = std::getenv("TMPDIR");
+  return (t && *t) ? t : "/tmp";
+}
+
+std::size_t set_pipe_size(int fd, std::size_t bytes) {
+  const int rc = check_errno(::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(bytes)),
+                             "fcntl(F_SETPIPE_SZ)", "pipe");
+  return static_cast<std::size_t>(rc);
+}
+
+void make_pipe(Fd& read_end, Fd& write_end) {
+  int fds[2];
+  check_errno(::pipe2(fds, O_CLOEXEC), "pipe2", "pipe");
+  read_end.reset(fds[0]);
+  write_end.reset(fds[1]);
+}
+
+}  // namespace ipcmatrix::sys

@@ -1,0 +1,140 @@
+#include "ipcmatrix/sys/process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+#include <thread>
+
+#include "ipcmatrix/error.hpp"
+#include "ipcmatrix/sys/posix.hpp"
+
+namespace ipcmatrix::sys {
+
+namespace {
+ExitStatus decode(int raw) {
+  ExitStatus s;
+  if (WIFEXITED(raw)) s.code = WEXITSTATUS(raw);
+  if (WIFSIGNALED(raw)) s.signal = WTERMSIG(raw);
+  return s;
+}
+}  // namespace
+
+std::string ExitStatus::describe() const {
+  if (signal != 0) return std::string("killed by signal ") + std::to_string(signal) + " (" +
+                          ::strsignal(signal) + ")";
+  return "exited with code " + std::to_string(code);
+}
+
+Child::Child(Child&& o) noexcept : pid_(std::exchange(o.pid_, -1)), status_(o.status_) {}
+
+Child& Child::operator=(Child&& o) noexcept {
+  if (this != &o) {
+    kill_and_reap();
+    pid_ = std::exchange(o.pid_, -1);
+    status_ = o.status_;
+  }
+  return *this;
+}
+
+Child::~Child() { kill_and_reap(); }
+
+void Child::kill(int sig) noexcept {
+  if (running()) ::kill(pid_, sig);
+}
+
+std::optional<ExitStatus> Child::poll() noexcept {
+  if (pid_ <= 0 || status_) return status_;
+  int raw = 0;
+  const int rc = retry_eintr([&] { return ::waitpid(pid_, &raw, WNOHANG); });
+  if (rc == pid_) status_ = decode(raw);
+  else if (rc < 0 && errno == ECHILD) status_ = ExitStatus{};  // reaped elsewhere
+  return status_;
+}
+
+std::optional<ExitStatus> Child::wait_for(std::chrono::milliseconds timeout) noexcept {
+  // Polling waitpid keeps this free of SIGCHLD handlers (which would be process-global);
+  // the back-off caps the cost at a few hundred wake-ups per second.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto nap = std::chrono::microseconds(50);
+  while (true) {
+    if (auto s = poll()) return s;
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(nap);
+    nap = std::min(nap * 2, std::chrono::microseconds(5000));
+  }
+}
+
+ExitStatus Child::kill_and_reap() noexcept {
+  if (pid_ <= 0) return {};
+  if (!poll()) {
+    ::kill(pid_, SIGKILL);
+    int raw = 0;
+    const int rc = retry_eintr([&] { return ::waitpid(pid_, &raw, 0); });
+    status_ = rc == pid_ ? decode(raw) : ExitStatus{};
+  }
+  return *status_;
+}
+
+Child fork_child(const std::function<int()>& body) {
+  std::fflush(nullptr);  // or buffered output would be written twice
+  const pid_t pid = ::fork();
+  check_errno(pid < 0 ? -1 : 0, "fork", "process");
+  if (pid == 0) {
+    int rc = 1;
+    try {
+      rc = body();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child %d: %s\n", ::getpid(), e.what());
+    } catch (...) {
+      std::fprintf(stderr, "child %d: unknown exception\n", ::getpid());
+    }
+    std::fflush(nullptr);
+    ::_exit(rc);
+  }
+  return Child(pid);
+}
+
+void set_cloexec(int fd, bool on) {
+  int flags = check_errno(::fcntl(fd, F_GETFD), "fcntl(F_GETFD)", "process");
+  flags = on ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC);
+  check_errno(::fcntl(fd, F_SETFD, flags), "fcntl(F_SETFD)", "process");
+}
+
+Child spawn_self(const std::vector<std::string>& args, std::span<const int> keep_fds) {
+  // Build argv before fork: after fork only async-signal-safe calls are allowed.
+  std::vector<char*> argv;
+  std::string self = "/proc/self/exe";
+  argv.push_back(self.data());
+  std::vector<std::string> copy = args;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  check_errno(pid < 0 ? -1 : 0, "fork", "process");
+  if (pid == 0) {
+    for (int fd : keep_fds) {
+      const int flags = ::fcntl(fd, F_GETFD);
+      if (flags >= 0) ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+    }
+    ::execv(argv[0], argv.data());
+    const char msg[] = "ipc-matrix: exec of worker failed\n";
+    [[maybe_unused]] auto n = ::write(2, msg, sizeof msg - 1);
+    ::_exit(127);
+  }
+  return Child(pid);
+}
+
+void die_with_parent(int expected_parent) noexcept {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // The parent may have died between fork and prctl: then we were re-parented already.
+  if (::getppid() != expected_parent) ::_exit(70);
+}
+
+}  // namespace ipcmatrix::sys

@@ -1,0 +1,193 @@
+// `bipc-mq`: Boost.Interprocess message_queue, the off-the-shelf shared-memory queue a
+// user would otherwise pick. Its messages have a fixed maximum size, so a larger message
+// is split: the first chunk starts with the 8-byte total length, the rest are raw bytes.
+// A zero-length chunk is the sender's clean close.
+//
+// message_queue has no notion of a dead peer, so a small companion segment holds a
+// LivenessBlock, and every blocking call waits in slices (timed_send/timed_receive) and
+// checks the peer between slices. Limitation: a peer killed while holding the queue's
+// internal mutex leaves it locked; the coordinator's watchdog bounds that case.
+#include <boost/date_time/posix_time/posix_time_types.hpp>
+#include <boost/interprocess/ipc/message_queue.hpp>
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <cstring>
+#include <optional>
+
+#include "ipcmatrix/error.hpp"
+#include "ipcmatrix/sys/posix.hpp"
+#include "liveness.hpp"
+
+namespace ipcmatrix {
+namespace {
+
+namespace bip = boost::interprocess;
+constexpr std::size_t kDefaultMsgBytes = 8 * 1024;
+constexpr std::size_t kDefaultCapacity = std::size_t{1} << 20;
+constexpr std::size_t kLenBytes = 8;
+constexpr auto kSlice = boost::posix_time::milliseconds(20);
+
+std::string live_name(const std::string& q) { return q + "-live"; }
+
+void remove_all(const std::string& q) noexcept {
+  bip::message_queue::remove(q.c_str());
+  bip::shared_memory_object::remove(live_name(q).c_str());
+}
+
+Error wrap(const bip::interprocess_exception& e, const std::string& name, std::string_view what) {
+  return Error(std::error_code(e.get_native_error(), std::generic_category()), "bipc-mq", name,
+               std::string(what) + ": " + e.what());
+}
+
+class MqChannel final : public Channel {
+ public:
+  explicit MqChannel(const ChannelOptions& o) : name_("ipcm-" + sys::random_id()) {
+    msg_bytes_ = o.mq_msg_bytes ? o.mq_msg_bytes : kDefaultMsgBytes;
+    if (msg_bytes_ < 64) throw Error("bipc-mq", name_, "message size must be >= 64 bytes");
+    const std::size_t cap = o.capacity_bytes ? o.capacity_bytes : kDefaultCapacity;
+    const std::size_t count = std::max<std::size_t>(2, cap / msg_bytes_);
+    bip::permissions perm;
+    perm.set_permissions(0600);
+    try {
+      bip::message_queue q(bip::create_only, name_.c_str(), count, msg_bytes_, perm);
+      bip::shared_memory_object live(bip::create_only, live_name(name_).c_str(), bip::read_write, perm);
+      live.truncate(sizeof(detail::LivenessBlock));
+      bip::mapped_region r(live, bip::read_write);
+      new (r.get_address()) detail::LivenessBlock{};
+    } catch (const bip::interprocess_exception& e) {
+      remove_all(name_);
+      throw wrap(e, name_, "create");
+    }
+  }
+  ~MqChannel() override { remove_all(name_); }
+  ChannelSpec spec(Role) const override {
+    ChannelSpec s;
+    s.mechanism = "bipc-mq";
+    s.name = name_;
+    s.msg_bytes = msg_bytes_;
+    return s;
+  }
+  ChannelSpec take(Role r) override { return spec(r); }
+  void close_local_fds() noexcept override {}
+
+ private:
+  std::string name_;
+  std::size_t msg_bytes_ = 0;
+};
+
+class MqTransport final : public Transport {
+ public:
+  MqTransport(const ChannelSpec& s, Role role) : sender_(role == Role::sender) {
+    try {
+      q_.emplace(bip::open_only, s.name.c_str());
+      bip::shared_memory_object live(bip::open_only, live_name(s.name).c_str(), bip::read_write);
+      live_region_ = bip::mapped_region(live, bip::read_write);
+    } catch (const bip::interprocess_exception& e) {
+      throw wrap(e, s.name, "open");
+    }
+    chunk_ = q_->get_max_msg_size();
+    stage_.resize(chunk_);
+    peer_.emplace(static_cast<detail::LivenessBlock*>(live_region_.get_address()), role);
+    if (peer_->mark_open()) remove_all(s.name);
+  }
+  ~MqTransport() override {
+    if (sender_) {
+      try {
+        q_->try_send(stage_.data(), 0, 0);  // best effort: the closed flag is authoritative
+      } catch (...) {
+      }
+    }
+    peer_->mark_closed();
+  }
+
+  IoStatus send(std::span<const std::byte> msg) noexcept override {
+    if (peer_->peer_closed()) return IoStatus::peer_closed;
+    const std::size_t n = msg.size();
+    for (int i = 0; i < 8; ++i) stage_[i] = static_cast<std::byte>(std::uint64_t(n) >> (8 * i));
+    std::size_t first = std::min(n, chunk_ - kLenBytes);
+    if (first) std::memcpy(stage_.data() + kLenBytes, msg.data(), first);
+    if (auto st = put(stage_.data(), kLenBytes + first); st != IoStatus::ok) return st;
+    for (std::size_t off = first; off < n;) {
+      const std::size_t k = std::min(chunk_, n - off);
+      if (auto st = put(msg.data() + off, k); st != IoStatus::ok) return st;
+      off += k;
+    }
+    return IoStatus::ok;
+  }
+
+  IoStatus recv(std::span<std::byte> buf, std::size_t& len) noexcept override {
+    len = 0;
+    std::size_t got = 0;
+    if (auto st = take(stage_.data(), got); st != IoStatus::ok) return st;
+    if (got == 0) return IoStatus::peer_closed;  // clean-close marker
+    if (got < kLenBytes) return fail(std::make_error_code(std::errc::bad_message));
+    std::uint64_t n = 0;
+    for (int i = 0; i < 8; ++i) n |= std::uint64_t(std::to_integer<std::uint8_t>(stage_[i])) << (8 * i);
+    if (n > buf.size()) return fail(std::make_error_code(std::errc::message_size));
+    std::size_t have = got - kLenBytes;
+    if (have > n) return fail(std::make_error_code(std::errc::bad_message));
+    if (have) std::memcpy(buf.data(), stage_.data() + kLenBytes, have);
+    while (have < n) {
+      // message_queue insists on a receive buffer of the full chunk size.
+      const bool direct = buf.size() - have >= chunk_;
+      std::byte* dst = direct ? buf.data() + have : stage_.data();
+      if (auto st = take(dst, got); st != IoStatus::ok) {
+        return st == IoStatus::peer_closed ? fail(std::make_error_code(std::errc::bad_message)) : st;
+      }
+      if (got == 0 || have + got > n) return fail(std::make_error_code(std::errc::bad_message));
+      if (!direct) std::memcpy(buf.data() + have, stage_.data(), got);
+      have += got;
+    }
+    len = n;
+    return IoStatus::ok;
+  }
+
+ private:
+  IoStatus put(const void* p, std::size_t n) noexcept {
+    try {
+      while (!q_->timed_send(p, n, 0, boost::posix_time::microsec_clock::universal_time() + kSlice)) {
+        if (peer_->peer_gone()) return IoStatus::peer_closed;
+      }
+      return IoStatus::ok;
+    } catch (const bip::interprocess_exception& e) {
+      return fail_errno(e.get_native_error() ? e.get_native_error() : EIO);
+    }
+  }
+  IoStatus take(void* p, std::size_t& got) noexcept {
+    try {
+      unsigned prio = 0;
+      bip::message_queue::size_type r = 0;
+      while (!q_->timed_receive(p, chunk_, r, prio,
+                                boost::posix_time::microsec_clock::universal_time() + kSlice)) {
+        // Drain first: a peer that died after its last send still delivered it.
+        if (peer_->peer_gone() && q_->get_num_msg() == 0) return IoStatus::peer_closed;
+      }
+      got = r;
+      return IoStatus::ok;
+    } catch (const bip::interprocess_exception& e) {
+      return fail_errno(e.get_native_error() ? e.get_native_error() : EIO);
+    }
+  }
+
+  bool sender_;
+  std::optional<bip::message_queue> q_;
+  bip::mapped_region live_region_;
+  std::optional<detail::PeerWatch> peer_;
+  std::size_t chunk_ = 0;
+  std::vector<std::byte> stage_;
+};
+
+std::unique_ptr<Channel> create(const ChannelOptions& o) { return std::make_unique<MqChannel>(o); }
+std::unique_ptr<Transport> open(const ChannelSpec& s, Role r) {
+  return std::make_unique<MqTransport>(s, r);
+}
+
+}  // namespace
+
+extern const TransportSpec kBipcMqTransport{
+    "bipc-mq",
+    "Boost.Interprocess message_queue (8 KiB messages by default; larger ones split): the "
+    "off-the-shelf shared-memory queue",
+    Capabilities{}, &create, &open};
+
+}  // namespace ipcmatrix

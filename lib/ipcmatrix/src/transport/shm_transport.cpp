@@ -1,0 +1,111 @@
+// `shm`: the SPSC byte ring (spsc_ring.hpp) in POSIX shared memory through
+// Boost.Interprocess. Lifecycle of the segment:
+//   1. create(): shm_open(O_CREAT|O_EXCL, 0600) under a random name, size, init header.
+//   2. Each end maps it by name and records its pid in the header.
+//   3. The second end to open unlinks the name: from then on a crash cannot leak it,
+//      the kernel frees the memory when the last mapping goes.
+//   4. The Channel unlinks it too (ENOENT is fine) in case an end never opened.
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <optional>
+
+#include "ipcmatrix/error.hpp"
+#include "ipcmatrix/sys/posix.hpp"
+#include "spsc_ring.hpp"
+
+namespace ipcmatrix {
+namespace {
+
+namespace bip = boost::interprocess;
+constexpr std::size_t kDefaultCapacity = std::size_t{1} << 20;
+
+class ShmChannel final : public Channel {
+ public:
+  explicit ShmChannel(const ChannelOptions& o) : name_("ipcm-" + sys::random_id()), opts_(o) {
+    std::size_t cap = o.capacity_bytes ? o.capacity_bytes : kDefaultCapacity;
+    if (cap < 64 || (cap & (cap - 1)) != 0)
+      throw Error("shm", name_, "ring capacity must be a power of two >= 64, got " + std::to_string(cap));
+    try {
+      bip::permissions perm;
+      perm.set_permissions(0600);
+      bip::shared_memory_object shm(bip::create_only, name_.c_str(), bip::read_write, perm);
+      created_ = true;
+      shm.truncate(static_cast<bip::offset_t>(sizeof(detail::RingHeader) + cap));
+      bip::mapped_region region(shm, bip::read_write);
+      detail::init_ring(static_cast<detail::RingHeader*>(region.get_address()), cap, o.wait, o.spin_ns);
+    } catch (const bip::interprocess_exception& e) {
+      if (created_) bip::shared_memory_object::remove(name_.c_str());
+      throw Error(std::error_code(e.get_native_error(), std::generic_category()), "shm", name_,
+                  std::string("create: ") + e.what());
+    }
+  }
+  ~ShmChannel() override { bip::shared_memory_object::remove(name_.c_str()); }
+
+  ChannelSpec spec(Role) const override {
+    ChannelSpec s;
+    s.mechanism = "shm";
+    s.name = name_;
+    s.wait = opts_.wait;
+    return s;
+  }
+  ChannelSpec take(Role r) override { return spec(r); }
+  void close_local_fds() noexcept override {}
+
+ private:
+  std::string name_;
+  ChannelOptions opts_;
+  bool created_ = false;
+};
+
+class ShmTransport final : public Transport {
+ public:
+  ShmTransport(const ChannelSpec& s, Role role) {
+    try {
+      bip::shared_memory_object shm(bip::open_only, s.name.c_str(), bip::read_write);
+      region_ = bip::mapped_region(shm, bip::read_write);
+    } catch (const bip::interprocess_exception& e) {
+      throw Error(std::error_code(e.get_native_error(), std::generic_category()), "shm", s.name,
+                  std::string("open: ") + e.what());
+    }
+    auto* h = static_cast<detail::RingHeader*>(region_.get_address());
+    detail::check_ring(h, region_.get_size(), s.name);
+    end_.emplace(h, role);
+    if (end_->peer().mark_open()) bip::shared_memory_object::remove(s.name.c_str());
+  }
+
+  IoStatus send(std::span<const std::byte> msg) noexcept override { return end_->write(msg, true); }
+
+  IoStatus send_batch(std::span<const std::span<const std::byte>> msgs) noexcept override {
+    for (auto m : msgs) {
+      if (auto s = end_->write(m, false); s != IoStatus::ok) return s;
+    }
+    end_->publish();  // one tail store for the whole batch
+    return IoStatus::ok;
+  }
+
+  IoStatus recv(std::span<std::byte> buf, std::size_t& len) noexcept override {
+    std::error_code ec;
+    const IoStatus s = end_->read(buf, len, ec);
+    if (s == IoStatus::error) return fail(ec);
+    return s;
+  }
+
+ private:
+  bip::mapped_region region_;
+  std::optional<detail::RingEnd> end_;  // destroyed before region_ (declared after)
+};
+
+std::unique_ptr<Channel> create(const ChannelOptions& o) { return std::make_unique<ShmChannel>(o); }
+std::unique_ptr<Transport> open(const ChannelSpec& s, Role r) {
+  return std::make_unique<ShmTransport>(s, r);
+}
+
+}  // namespace
+
+extern const TransportSpec kShmTransport{
+    "shm",
+    "SPSC byte ring in POSIX shared memory (Boost.Interprocess); --wait spin|block|hybrid, "
+    "--ring-bytes sets capacity",
+    Capabilities{.max_msg_bytes = std::size_t{1} << 30, .spin_wait = true}, &create, &open};
+
+}  // namespace ipcmatrix

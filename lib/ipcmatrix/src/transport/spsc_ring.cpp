@@ -1,0 +1,233 @@
+#include "spsc_ring.hpp"
+
+#include <algorithm>
+#include <new>
+
+#include "ipcmatrix/error.hpp"
+
+namespace ipcmatrix::detail {
+
+namespace {
+constexpr std::uint64_t kFrameAlign = 8;
+constexpr std::uint64_t kHeaderBytes = 8;
+// How long one futex sleep lasts before the sleeper checks that its peer still lives.
+constexpr std::int64_t kSleepSliceNs = 20'000'000;
+// Spin iterations between checks of the clock (hybrid) and of the peer's liveness.
+constexpr std::uint32_t kSpinBurst = 256;
+constexpr std::uint32_t kLivenessEveryBursts = 1024;
+
+constexpr std::uint64_t frame_bytes(std::uint64_t len) noexcept {
+  return (kHeaderBytes + len + kFrameAlign - 1) & ~(kFrameAlign - 1);
+}
+}  // namespace
+
+void init_ring(RingHeader* h, std::uint64_t capacity, WaitStrategy wait, std::int64_t spin_ns) {
+  new (h) RingHeader{};
+  h->magic = kRingMagic;
+  h->version = kRingVersion;
+  h->wait = static_cast<std::uint32_t>(wait);
+  h->capacity = capacity;
+  h->spin_ns = spin_ns;
+}
+
+void check_ring(const RingHeader* h, std::size_t mapped_bytes, std::string_view name) {
+  if (mapped_bytes < sizeof(RingHeader) || h->magic != kRingMagic)
+    throw Error("shm", name, "not an ipc-matrix ring (bad magic)");
+  if (h->version != kRingVersion)
+    throw Error("shm", name, "ring layout version " + std::to_string(h->version) +
+                                 ", this build speaks " + std::to_string(kRingVersion));
+  const auto cap = h->capacity;
+  if (cap < 64 || (cap & (cap - 1)) != 0 || cap > mapped_bytes - sizeof(RingHeader))
+    throw Error("shm", name, "ring capacity does not match its mapping");
+  if (h->wait > static_cast<std::uint32_t>(WaitStrategy::hybrid))
+    throw Error("shm", name, "unknown wait strategy in ring header");
+}
+
+RingEnd::RingEnd(RingHeader* h, Role role) noexcept
+    : h_(h),
+      data_(reinterpret_cast<std::byte*>(h) + sizeof(RingHeader)),
+      cap_(h->capacity),
+      mask_(h->capacity - 1),
+      wait_(static_cast<WaitStrategy>(h->wait)),
+      spin_ns_(h->spin_ns),
+      producer_(role == Role::sender),
+      peer_(&h->live, role) {
+  // relaxed: nothing else has touched the ring yet when an end opens (the coordinator
+  // spawned both sides after creating it), and each counter has a single writer.
+  pos_ = producer_ ? h_->tail.load(std::memory_order_relaxed) : h_->head.load(std::memory_order_relaxed);
+  published_ = pos_;
+  peer_cache_ = producer_ ? h_->head.load(std::memory_order_acquire) : h_->tail.load(std::memory_order_acquire);
+}
+
+RingEnd::~RingEnd() {
+  if (producer_) publish();
+  peer_.mark_closed();
+  // A peer asleep waiting for us must learn that we are gone now, not at its next slice.
+  sys::futex_wake(producer_ ? &h_->consumer_sleeping : &h_->producer_sleeping, 1);
+}
+
+void RingEnd::copy_in(std::uint64_t pos, const std::byte* src, std::size_t n) noexcept {
+  const std::uint64_t off = pos & mask_;
+  const std::size_t first = std::min<std::uint64_t>(n, cap_ - off);
+  std::memcpy(data_ + off, src, first);
+  if (n > first) std::memcpy(data_, src + first, n - first);
+}
+
+void RingEnd::copy_out(std::uint64_t pos, std::byte* dst, std::size_t n) const noexcept {
+  const std::uint64_t off = pos & mask_;
+  const std::size_t first = std::min<std::uint64_t>(n, cap_ - off);
+  std::memcpy(dst, data_ + off, first);
+  if (n > first) std::memcpy(dst + first, data_, n - first);
+}
+
+void RingEnd::wake(std::atomic<std::uint32_t>& word) noexcept {
+  if (wait_ == WaitStrategy::spin) return;  // nobody ever sleeps on a spin ring
+  // seq_cst fence: Dekker pairing with the fence in await(). Either the sleeper sees our
+  // counter store, or we see its sleeping flag; never neither (no lost wake-up).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (word.load(std::memory_order_relaxed) != 0 && word.exchange(0, std::memory_order_relaxed) != 0)
+    sys::futex_wake(&word, 1);
+}
+
+void RingEnd::publish() noexcept {
+  if (published_ == pos_) return;
+  published_ = pos_;
+  // release: the frame bytes written by copy_in become visible to the consumer's acquire
+  // load of tail in read()/await().
+  h_->tail.store(pos_, std::memory_order_release);
+  wake(h_->consumer_sleeping);
+}
+
+void RingEnd::release_head() noexcept {
+  // release: our reads of the data area happen before the producer's acquire load of
+  // head lets it overwrite those bytes.
+  h_->head.store(pos_, std::memory_order_release);
+  wake(h_->producer_sleeping);
+}
+
+template <class Ready>
+IoStatus RingEnd::await(Ready ready, std::atomic<std::uint32_t>& sleep_word) noexcept {
+  if (ready()) return IoStatus::ok;
+  const std::int64_t spin_until = wait_ == WaitStrategy::hybrid ? sys::monotonic_ns() + spin_ns_ : 0;
+  std::uint32_t bursts = 0;
+  while (true) {
+    const bool spinning = wait_ == WaitStrategy::spin ||
+                          (wait_ == WaitStrategy::hybrid && (bursts % 4 != 0 || sys::monotonic_ns() < spin_until));
+    if (spinning) {
+      for (std::uint32_t i = 0; i < kSpinBurst; ++i) {
+        if (ready()) return IoStatus::ok;
+        sys::cpu_relax();
+      }
+      if (++bursts % kLivenessEveryBursts == 0 && peer_.peer_gone()) return ready() ? IoStatus::ok : IoStatus::peer_closed;
+      if (peer_.peer_closed()) return ready() ? IoStatus::ok : IoStatus::peer_closed;
+      continue;
+    }
+    sleep_word.store(1, std::memory_order_relaxed);
+    // seq_cst fence: pairs with the fence in wake() (see there).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (ready()) {
+      sleep_word.store(0, std::memory_order_relaxed);
+      return IoStatus::ok;
+    }
+    const int rc = sys::futex_wait(&sleep_word, 1, kSleepSliceNs);
+    if (ready()) return IoStatus::ok;
+    if (rc == ETIMEDOUT || peer_.peer_closed()) {
+      if (peer_.peer_gone()) return ready() ? IoStatus::ok : IoStatus::peer_closed;
+    }
+  }
+}
+
+IoStatus RingEnd::write(std::span<const std::byte> msg, bool publish_now) noexcept {
+  const std::uint64_t len = msg.size();
+  const std::uint64_t frame = frame_bytes(len);
+  const bool fits = frame <= cap_;
+  std::byte hdr[kHeaderBytes];
+  for (int i = 0; i < 8; ++i) hdr[i] = static_cast<std::byte>(len >> (8 * i));
+  if (peer_.peer_closed()) return IoStatus::peer_closed;
+
+  std::uint64_t off = 0;  // progress through the frame: [0,8) header, [8,8+len) payload
+  while (off < frame) {
+    const std::uint64_t want = fits ? frame : std::min(frame - off, cap_ / 4);
+    if (cap_ - (pos_ - peer_cache_) < want) {
+      // acquire: pairs with release_head(); the consumer is done with those bytes.
+      peer_cache_ = h_->head.load(std::memory_order_acquire);
+      if (cap_ - (pos_ - peer_cache_) < want) {
+        publish();  // never sleep on unpublished bytes: the consumer could wait on them
+        const IoStatus s = await(
+            [&] {
+              peer_cache_ = h_->head.load(std::memory_order_acquire);
+              return cap_ - (pos_ - peer_cache_) >= want;
+            },
+            h_->producer_sleeping);
+        if (s != IoStatus::ok) return s;
+      }
+    }
+    const std::uint64_t n = std::min(cap_ - (pos_ - peer_cache_), frame - off);
+    // Copy the part of [off, off+n) that overlaps the header, then the payload.
+    std::uint64_t p = pos_, o = off;
+    if (o < kHeaderBytes) {
+      const std::uint64_t k = std::min(kHeaderBytes - o, n);
+      copy_in(p, hdr + o, k);
+      p += k;
+      o += k;
+    }
+    if (o < kHeaderBytes + len && o < off + n) {
+      const std::uint64_t k = std::min(kHeaderBytes + len, off + n) - o;
+      copy_in(p, msg.data() + (o - kHeaderBytes), k);
+    }
+    pos_ += n;  // padding bytes are skipped, not written
+    off += n;
+    if (!fits && off < frame) publish();
+  }
+  if (publish_now || !fits) publish();
+  return IoStatus::ok;
+}
+
+IoStatus RingEnd::read(std::span<std::byte> buf, std::size_t& len, std::error_code& ec) noexcept {
+  len = 0;
+  auto has = [&](std::uint64_t want) {
+    if (peer_cache_ - pos_ >= want) return true;
+    // acquire: pairs with the release store in publish(); the frame bytes are visible.
+    peer_cache_ = h_->tail.load(std::memory_order_acquire);
+    return peer_cache_ - pos_ >= want;
+  };
+  if (!has(kHeaderBytes)) {
+    if (auto s = await([&] { return has(kHeaderBytes); }, h_->consumer_sleeping); s != IoStatus::ok)
+      return s;
+  }
+  std::byte hdr[kHeaderBytes];
+  copy_out(pos_, hdr, kHeaderBytes);
+  std::uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= std::uint64_t(std::to_integer<std::uint8_t>(hdr[i])) << (8 * i);
+  if (n > buf.size()) {
+    ec = std::make_error_code(std::errc::message_size);
+    return IoStatus::error;
+  }
+  const std::uint64_t frame = frame_bytes(n);
+  const bool fits = frame <= cap_;
+  std::uint64_t off = kHeaderBytes;
+  pos_ += kHeaderBytes;
+  while (off < frame) {
+    const std::uint64_t want = fits ? frame - off : std::min(frame - off, cap_ / 4);
+    if (!has(want)) {
+      if (auto s = await([&] { return has(want); }, h_->consumer_sleeping); s != IoStatus::ok) {
+        // The producer vanished mid-frame: what we hold is a truncated message.
+        if (s == IoStatus::peer_closed) ec = std::make_error_code(std::errc::bad_message);
+        return s == IoStatus::peer_closed ? IoStatus::error : s;
+      }
+    }
+    const std::uint64_t k = std::min(peer_cache_ - pos_, frame - off);
+    if (off < kHeaderBytes + n) {
+      const std::uint64_t c = std::min(kHeaderBytes + n, off + k) - off;
+      copy_out(pos_, buf.data() + (off - kHeaderBytes), c);
+    }
+    pos_ += k;
+    off += k;
+    if (!fits) release_head();
+  }
+  if (fits) release_head();
+  len = n;
+  return IoStatus::ok;
+}
+
+}  // namespace ipcmatrix::detail

@@ -1,0 +1,104 @@
+#pragma once
+// The single-producer single-consumer byte ring behind the `shm` mechanism.
+//
+// Shared layout (RingHeader, then `capacity` data bytes; capacity a power of two):
+//   line 0  constants written once by the creator (magic, version, capacity, wait)
+//   line 1  head: bytes consumed, written only by the consumer
+//   line 2  tail: bytes published, written only by the producer
+//   line 3  consumer_sleeping, line 4 producer_sleeping: futex words
+//   line 5  LivenessBlock
+// head and tail are free-running 64-bit byte counters (they never wrap in practice:
+// 2^64 bytes at 100 GB/s is 5 years); a position maps to data[pos & (capacity - 1)].
+//
+// Invariants: head <= tail <= head + capacity. Every frame starts 8-byte aligned and is
+// an 8-byte little-endian length followed by the payload, padded to a multiple of 8, so
+// a frame header never straddles the end of the data area.
+//
+// Each side keeps a process-local cached copy of the peer's counter and reloads it only
+// when the cached value says "no room" / "no data": in steady streaming the producer
+// rarely touches the head line and the consumer rarely the tail line.
+//
+// A frame that fits (frame <= capacity) is written whole and published with one store.
+// A larger frame is streamed: each side moves chunks of at least capacity/4 bytes (or
+// what is left), publishing after each chunk. No deadlock: a producer blocked for
+// room has published everything it wrote and sees more than 3/4 of the ring used, so the
+// consumer always has at least capacity/4 bytes to take, and vice versa.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <type_traits>
+
+#include "ipcmatrix/transport/transport.hpp"
+#include "liveness.hpp"
+
+namespace ipcmatrix::detail {
+
+inline constexpr std::uint64_t kRingMagic = 0x49504d52494e4731ull;  // "IPMRING1"
+inline constexpr std::uint32_t kRingVersion = 1;
+
+struct RingHeader {
+  std::uint64_t magic;
+  std::uint32_t version;
+  std::uint32_t wait;  // WaitStrategy, shared so both ends agree
+  std::uint64_t capacity;
+  std::int64_t spin_ns;
+  alignas(kCacheLine) std::atomic<std::uint64_t> head;
+  alignas(kCacheLine) std::atomic<std::uint64_t> tail;
+  alignas(kCacheLine) std::atomic<std::uint32_t> consumer_sleeping;
+  alignas(kCacheLine) std::atomic<std::uint32_t> producer_sleeping;
+  LivenessBlock live;
+};
+static_assert(offsetof(RingHeader, head) % kCacheLine == 0);
+static_assert(offsetof(RingHeader, tail) % kCacheLine == 0);
+static_assert(offsetof(RingHeader, tail) - offsetof(RingHeader, head) >= kCacheLine);
+static_assert(sizeof(RingHeader) % kCacheLine == 0);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(sizeof(std::atomic<std::uint32_t>) == 4, "futex words must be 32-bit");
+static_assert(std::is_trivially_destructible_v<RingHeader>);
+
+/// Initialises a header in freshly zeroed shared memory (creator only).
+void init_ring(RingHeader* h, std::uint64_t capacity, WaitStrategy wait, std::int64_t spin_ns);
+/// Validates a mapped header against the mapping size; throws Error.
+void check_ring(const RingHeader* h, std::size_t mapped_bytes, std::string_view name);
+
+/// One end of the ring. Not thread-safe: one thread per end.
+class RingEnd {
+ public:
+  RingEnd(RingHeader* h, Role role) noexcept;
+  ~RingEnd();
+  RingEnd(const RingEnd&) = delete;
+  RingEnd& operator=(const RingEnd&) = delete;
+
+  /// Producer. publish=false defers the tail store (batching); publish() makes it visible.
+  [[nodiscard]] IoStatus write(std::span<const std::byte> msg, bool publish) noexcept;
+  void publish() noexcept;
+  /// Consumer. On error sets ec.
+  [[nodiscard]] IoStatus read(std::span<std::byte> buf, std::size_t& len,
+                              std::error_code& ec) noexcept;
+  PeerWatch& peer() noexcept { return peer_; }
+
+ private:
+  template <class Ready>
+  IoStatus await(Ready ready, std::atomic<std::uint32_t>& sleep_word) noexcept;
+  void wake(std::atomic<std::uint32_t>& word) noexcept;
+  void copy_in(std::uint64_t pos, const std::byte* src, std::size_t n) noexcept;
+  void copy_out(std::uint64_t pos, std::byte* dst, std::size_t n) const noexcept;
+  void release_head() noexcept;
+
+  RingHeader* h_;
+  std::byte* data_;
+  std::uint64_t cap_;
+  std::uint64_t mask_;
+  WaitStrategy wait_;
+  std::int64_t spin_ns_;
+  bool producer_;
+  std::uint64_t pos_;         // own counter (tail for producer, head for consumer)
+  std::uint64_t published_;   // producer: last tail stored
+  std::uint64_t peer_cache_;  // cached copy of the peer's counter
+  PeerWatch peer_;
+};
+
+}  // namespace ipcmatrix::detail

@@ -1,0 +1,100 @@
+#include "ipcmatrix/transport/transport.hpp"
+
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "ipcmatrix/error.hpp"
+
+namespace ipcmatrix {
+
+std::string_view to_string(IoStatus s) noexcept {
+  switch (s) {
+    case IoStatus::ok: return "ok";
+    case IoStatus::would_block: return "would_block";
+    case IoStatus::timeout: return "timeout";
+    case IoStatus::peer_closed: return "peer_closed";
+    case IoStatus::error: return "error";
+  }
+  return "?";
+}
+
+std::string_view to_string(Role r) noexcept { return r == Role::sender ? "sender" : "receiver"; }
+
+std::string_view to_string(WaitStrategy w) noexcept {
+  switch (w) {
+    case WaitStrategy::spin: return "spin";
+    case WaitStrategy::block: return "block";
+    case WaitStrategy::hybrid: return "hybrid";
+  }
+  return "?";
+}
+
+bool parse_wait_strategy(std::string_view s, WaitStrategy& out) noexcept {
+  for (auto w : {WaitStrategy::spin, WaitStrategy::block, WaitStrategy::hybrid}) {
+    if (s == to_string(w)) {
+      out = w;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string to_text(const ChannelSpec& s) {
+  nlohmann::json j{{"mechanism", s.mechanism}, {"name", s.name},
+                   {"token", s.token},         {"port", s.port},
+                   {"fd", s.fd},               {"capacity_bytes", s.capacity_bytes},
+                   {"msg_bytes", s.msg_bytes}, {"wait", std::string(to_string(s.wait))},
+                   {"spin_ns", s.spin_ns},     {"open_timeout_ms", s.open_timeout_ms}};
+  return j.dump();
+}
+
+ChannelSpec channel_spec_from_text(std::string_view text) {
+  try {
+    const auto j = nlohmann::json::parse(text);
+    ChannelSpec s;
+    s.mechanism = j.at("mechanism").get<std::string>();
+    s.name = j.at("name").get<std::string>();
+    s.token = j.at("token").get<std::string>();
+    s.port = j.at("port").get<int>();
+    s.fd = j.at("fd").get<int>();
+    s.capacity_bytes = j.at("capacity_bytes").get<std::size_t>();
+    s.msg_bytes = j.at("msg_bytes").get<std::size_t>();
+    if (!parse_wait_strategy(j.at("wait").get<std::string>(), s.wait))
+      throw Error("channel", "wait", "unknown wait strategy");
+    s.spin_ns = j.at("spin_ns").get<std::int64_t>();
+    s.open_timeout_ms = j.at("open_timeout_ms").get<std::int64_t>();
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("channel", "spec", std::string("malformed channel spec: ") + e.what());
+  }
+}
+
+IoStatus Transport::send_batch(std::span<const std::span<const std::byte>> msgs) noexcept {
+  for (auto m : msgs) {
+    if (auto s = send(m); s != IoStatus::ok) return s;
+  }
+  return IoStatus::ok;
+}
+
+const TransportSpec& find_transport(std::string_view name) {
+  std::string valid;
+  for (const auto* t : all_transports()) {
+    if (t->name == name) return *t;
+    if (!valid.empty()) valid += ", ";
+    valid += t->name;
+  }
+  throw Error("mechanism", name, "unknown mechanism (valid: " + valid + ")");
+}
+
+LocalPair open_local_pair(const TransportSpec& t, const ChannelOptions& opts) {
+  LocalPair p;
+  p.channel = t.create(opts);
+  // Some mechanisms' receiver open waits for the sender to connect: open it on a thread.
+  auto rx_spec = p.channel->take(Role::receiver);
+  auto rx = std::async(std::launch::async, [&] { return t.open(rx_spec, Role::receiver); });
+  p.sender = t.open(p.channel->take(Role::sender), Role::sender);
+  p.receiver = rx.get();
+  return p;
+}
+
+}  // namespace ipcmatrix

@@ -1,0 +1,313 @@
+// One conformance suite for every registered mechanism: a new mechanism is tested here
+// with no new test code. Each case runs the two ends in two real forked processes; the
+// test process only creates the channel and watches.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <set>
+#include <thread>
+
+#include "ipcmatrix/error.hpp"
+#include "ipcmatrix/sys/posix.hpp"
+#include "ipcmatrix/sys/process.hpp"
+#include "ipcmatrix/transport/transport.hpp"
+#include "support/test_support.hpp"
+
+using namespace ipcmatrix;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto kLimit = std::chrono::milliseconds(120'000);  // generous: loaded 2-core CI
+
+using Body = std::function<int(Transport&)>;
+
+struct Pair {
+  sys::Child tx, rx;
+};
+
+// Spawns the sender and the receiver as two children. Each closes the other end's fd,
+// and the parent closes its copies, so end-of-stream is seen exactly as in production.
+Pair spawn_pair(const TransportSpec& t, const ChannelOptions& o, std::unique_ptr<Channel>& ch,
+                const Body& tx_body, const Body& rx_body) {
+  ch = t.create(o);
+  const ChannelSpec txs = ch->spec(Role::sender), rxs = ch->spec(Role::receiver);
+  auto drop = [](const ChannelSpec& s) {
+    if (s.fd >= 0) ::close(s.fd);
+  };
+  Pair p;
+  p.rx = sys::fork_child([&] {
+    drop(txs);
+    auto tr = t.open(rxs, Role::receiver);
+    return rx_body(*tr);
+  });
+  p.tx = sys::fork_child([&] {
+    drop(rxs);
+    auto tr = t.open(txs, Role::sender);
+    return tx_body(*tr);
+  });
+  ch->close_local_fds();
+  return p;
+}
+
+std::size_t size_for(std::uint64_t i) { return (i * 37) % 700; }  // 0..699, zero included
+
+int send_stream(Transport& tr, std::uint64_t count, std::size_t (*size_of)(std::uint64_t)) {
+  std::vector<std::byte> buf(1 << 20);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    std::span<std::byte> m(buf.data(), size_of(i));
+    test::fill_payload(m, i);
+    if (auto s = tr.send(m); s != IoStatus::ok) {
+      std::fprintf(stderr, "send %llu: %s %s\n", (unsigned long long)i, to_string(s).data(),
+                   tr.error().message().c_str());
+      return 2;
+    }
+  }
+  return 0;
+}
+
+int recv_stream(Transport& tr, std::uint64_t count, std::size_t (*size_of)(std::uint64_t),
+                int pause_every = 0) {
+  std::vector<std::byte> buf(1 << 20);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    std::size_t len = 0;
+    if (auto s = tr.recv(buf, len); s != IoStatus::ok) {
+      std::fprintf(stderr, "recv %llu: %s %s\n", (unsigned long long)i, to_string(s).data(),
+                   tr.error().message().c_str());
+      return 3;
+    }
+    if (len != size_of(i) || !test::payload_matches({buf.data(), len}, i)) {
+      std::fprintf(stderr, "message %llu corrupt or out of order (len %zu)\n", (unsigned long long)i, len);
+      return 4;
+    }
+    if (pause_every && i % pause_every == 0) std::this_thread::sleep_for(1ms);
+  }
+  // After the last message the sender closes: the next receive must say so.
+  std::size_t len = 0;
+  const IoStatus end = tr.recv(buf, len);
+  if (end != IoStatus::peer_closed) {
+    std::fprintf(stderr, "expected peer_closed after the stream, got %s\n", to_string(end).data());
+    return 5;
+  }
+  return 0;
+}
+
+void expect_clean_exit(Pair& p) {
+  auto rx = p.rx.wait_for(kLimit);
+  auto tx = p.tx.wait_for(kLimit);
+  REQUIRE_MESSAGE(rx.has_value(), "receiver hung");
+  REQUIRE_MESSAGE(tx.has_value(), "sender hung");
+  CHECK_MESSAGE(rx->ok(), "receiver " << rx->describe());
+  CHECK_MESSAGE(tx->ok(), "sender " << tx->describe());
+}
+
+// Runs body once per registered mechanism and checks that nothing leaked.
+void for_each_mechanism(const std::function<void(const TransportSpec&)>& body) {
+  for (const auto* t : all_transports()) {
+    SUBCASE(std::string(t->name).c_str()) {
+      const auto before = test::leak_snapshot();
+      body(*t);
+      const auto leaked = test::new_entries(before, test::leak_snapshot());
+      CHECK_MESSAGE(leaked.empty(), "leaked: " << (leaked.empty() ? "" : leaked.front()));
+      CHECK(test::no_children_left());
+    }
+  }
+}
+
+}  // namespace
+
+TEST_SUITE("transport") {
+
+TEST_CASE("conformance: 10,000 small messages arrive in order and intact") {
+  for_each_mechanism([](const TransportSpec& t) {
+    std::unique_ptr<Channel> ch;
+    auto p = spawn_pair(t, {}, ch, [](Transport& tr) { return send_stream(tr, 10'000, size_for); },
+                        [](Transport& tr) { return recv_stream(tr, 10'000, size_for); });
+    expect_clean_exit(p);
+  });
+}
+
+TEST_CASE("conformance: 1 MiB and 64 MiB messages arrive intact") {
+  for_each_mechanism([](const TransportSpec& t) {
+    static constexpr std::size_t kSizes[] = {1 << 20, 1 << 20, 64 << 20, 3};
+    auto tx = [](Transport& tr) {
+      std::vector<std::byte> buf(64 << 20);
+      for (std::uint64_t i = 0; i < std::size(kSizes); ++i) {
+        std::span<std::byte> m(buf.data(), kSizes[i]);
+        test::fill_payload(m, i);
+        if (tr.send(m) != IoStatus::ok) return 2;
+      }
+      return 0;
+    };
+    auto rx = [](Transport& tr) {
+      std::vector<std::byte> buf(64 << 20);
+      for (std::uint64_t i = 0; i < std::size(kSizes); ++i) {
+        std::size_t len = 0;
+        if (tr.recv(buf, len) != IoStatus::ok) return 3;
+        if (len != kSizes[i] || !test::payload_matches({buf.data(), len}, i)) return 4;
+      }
+      return 0;
+    };
+    std::unique_ptr<Channel> ch;
+    auto p = spawn_pair(t, {}, ch, tx, rx);
+    expect_clean_exit(p);
+  });
+}
+
+TEST_CASE("conformance: a slow receiver loses nothing (backpressure)") {
+  for_each_mechanism([](const TransportSpec& t) {
+    // 3,000 x 4 KiB = 12 MiB, far more than any default buffer, so the sender must wait.
+    auto size4k = [](std::uint64_t) -> std::size_t { return 4096; };
+    std::unique_ptr<Channel> ch;
+    auto p = spawn_pair(t, {}, ch, [&](Transport& tr) { return send_stream(tr, 3'000, size4k); },
+                        [&](Transport& tr) { return recv_stream(tr, 3'000, size4k, 100); });
+    expect_clean_exit(p);
+  });
+}
+
+TEST_CASE("conformance: a ping-pong pair opens in either order and round-trips") {
+  for_each_mechanism([](const TransportSpec& t) {
+    // Two channels, one each way; each process opens its sending end first, the order
+    // that deadlocks a naive listen-at-open design.
+    auto a = t.create({});
+    auto b = t.create({});
+    auto close_fd = [](const ChannelSpec& s) {
+      if (s.fd >= 0) ::close(s.fd);
+    };
+    const auto a_tx = a->spec(Role::sender), a_rx = a->spec(Role::receiver);
+    const auto b_tx = b->spec(Role::sender), b_rx = b->spec(Role::receiver);
+    auto ping = sys::fork_child([&] {
+      close_fd(a_rx);
+      close_fd(b_tx);
+      auto out = t.open(a_tx, Role::sender);
+      auto in = t.open(b_rx, Role::receiver);
+      std::vector<std::byte> buf(64), got(64);
+      for (std::uint64_t i = 0; i < 1000; ++i) {
+        test::fill_payload(buf, i);
+        std::size_t len = 0;
+        if (out->send(buf) != IoStatus::ok || in->recv(got, len) != IoStatus::ok) return 2;
+        if (len != 64 || got != buf) return 3;
+      }
+      return 0;
+    });
+    auto pong = sys::fork_child([&] {
+      close_fd(a_tx);
+      close_fd(b_rx);
+      auto out = t.open(b_tx, Role::sender);
+      auto in = t.open(a_rx, Role::receiver);
+      std::vector<std::byte> buf(64);
+      for (int i = 0; i < 1000; ++i) {
+        std::size_t len = 0;
+        if (in->recv(buf, len) != IoStatus::ok) return 2;
+        if (out->send({buf.data(), len}) != IoStatus::ok) return 3;
+      }
+      return 0;
+    });
+    a->close_local_fds();
+    b->close_local_fds();
+    Pair p{std::move(ping), std::move(pong)};
+    expect_clean_exit(p);
+  });
+}
+
+TEST_CASE("conformance: a sender killed mid-stream gives the receiver an error, not a hang") {
+  for_each_mechanism([](const TransportSpec& t) {
+    sys::Fd note_r, note_w;
+    sys::make_pipe(note_r, note_w);
+    const int note = note_w.get();
+    auto tx = [](Transport& tr) {
+      std::vector<std::byte> buf(1024);
+      for (std::uint64_t i = 0;; ++i) {
+        test::fill_payload(buf, i);
+        if (tr.send(buf) != IoStatus::ok) return 2;
+      }
+    };
+    auto rx = [note](Transport& tr) {
+      std::vector<std::byte> buf(4096);
+      for (std::uint64_t i = 0;; ++i) {
+        std::size_t len = 0;
+        const IoStatus s = tr.recv(buf, len);
+        if (s == IoStatus::peer_closed || s == IoStatus::error) return i >= 100 ? 0 : 6;
+        if (s != IoStatus::ok) return 7;
+        if (len != 1024 || !test::payload_matches({buf.data(), len}, i)) return 4;
+        if (i == 100) {
+          char c = 1;
+          if (::write(note, &c, 1) != 1) return 8;
+        }
+      }
+    };
+    std::unique_ptr<Channel> ch;
+    auto p = spawn_pair(t, {}, ch, tx, rx);
+    note_w.reset();
+    REQUIRE_MESSAGE(sys::wait_readable(note_r.get(), 60'000), "receiver made no progress");
+    p.tx.kill(SIGKILL);
+    auto rs = p.rx.wait_for(std::chrono::milliseconds(30'000));
+    REQUIRE_MESSAGE(rs.has_value(), "receiver hung after its sender was killed");
+    CHECK_MESSAGE(rs->ok(), "receiver " << rs->describe());
+    p.tx.kill_and_reap();
+  });
+}
+
+TEST_CASE("conformance: a receiver killed mid-stream gives the sender an error, not a hang") {
+  for_each_mechanism([](const TransportSpec& t) {
+    sys::Fd note_r, note_w;
+    sys::make_pipe(note_r, note_w);
+    const int note = note_w.get();
+    auto tx = [](Transport& tr) {
+      std::vector<std::byte> buf(1024);
+      for (std::uint64_t i = 0;; ++i) {
+        const IoStatus s = tr.send(buf);
+        if (s == IoStatus::peer_closed || s == IoStatus::error) return 0;
+        if (s != IoStatus::ok) return 7;
+      }
+    };
+    auto rx = [note](Transport& tr) {
+      std::vector<std::byte> buf(4096);
+      std::size_t len = 0;
+      for (int i = 0; i < 100; ++i)
+        if (tr.recv(buf, len) != IoStatus::ok) return 3;
+      char c = 1;
+      if (::write(note, &c, 1) != 1) return 8;
+      ::pause();  // killed here
+      return 0;
+    };
+    std::unique_ptr<Channel> ch;
+    auto p = spawn_pair(t, {}, ch, tx, rx);
+    note_w.reset();
+    REQUIRE_MESSAGE(sys::wait_readable(note_r.get(), 60'000), "receiver made no progress");
+    p.rx.kill(SIGKILL);
+    auto ts = p.tx.wait_for(std::chrono::milliseconds(30'000));
+    REQUIRE_MESSAGE(ts.has_value(), "sender hung after its receiver was killed");
+    CHECK_MESSAGE(ts->ok(), "sender " << ts->describe());
+    p.rx.kill_and_reap();
+  });
+}
+
+TEST_CASE("conformance: a message larger than the receive buffer is an error, not an overflow") {
+  for_each_mechanism([](const TransportSpec& t) {
+    auto pair = open_local_pair(t);
+    std::vector<std::byte> big(1000), small(100);
+    std::thread tx([&] { (void)pair.sender->send(big); });
+    std::size_t len = 0;
+    CHECK(pair.receiver->recv(small, len) == IoStatus::error);
+    CHECK(pair.receiver->error() == std::errc::message_size);
+    pair.receiver.reset();  // the sender may be waiting for the rest; closing frees it
+    tx.join();
+  });
+}
+
+TEST_CASE("registry: every mechanism has a unique name and a description") {
+  std::set<std::string_view> names;
+  for (const auto* t : all_transports()) {
+    CHECK(!t->description.empty());
+    CHECK(names.insert(t->name).second);
+    CHECK(&find_transport(t->name) == t);
+  }
+  CHECK_THROWS_WITH_AS((void)find_transport("carrier-pigeon"), doctest::Contains("valid: pipe"), Error);
+}
+
+}  // TEST_SUITE

@@ -1,0 +1,74 @@
+#pragma once
+// Shared helpers for tests that cross real processes: deterministic payloads, a
+// checksum, and snapshots of what a run could leak (/dev/shm entries, socket
+// directories, unreaped children).
+
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace ipcmatrix::test {
+
+inline std::uint64_t splitmix(std::uint64_t& s) {
+  std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+/// Deterministic bytes for message i of a stream: both ends can regenerate them.
+inline void fill_payload(std::span<std::byte> out, std::uint64_t i) {
+  std::uint64_t s = i * 0x2545f4914f6cdd1dull + out.size();
+  std::size_t k = 0;
+  for (; k + 8 <= out.size(); k += 8) {
+    const std::uint64_t v = splitmix(s);
+    for (int b = 0; b < 8; ++b) out[k + b] = static_cast<std::byte>(v >> (8 * b));
+  }
+  const std::uint64_t v = splitmix(s);
+  for (int b = 0; k < out.size(); ++k, ++b) out[k] = static_cast<std::byte>(v >> (8 * b));
+}
+
+inline bool payload_matches(std::span<const std::byte> got, std::uint64_t i) {
+  std::vector<std::byte> want(got.size());
+  fill_payload(want, i);
+  return std::equal(got.begin(), got.end(), want.begin());
+}
+
+/// Names this project could leave behind: /dev/shm entries and socket directories.
+inline std::set<std::string> leak_snapshot() {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/dev/shm", ec))
+    out.insert(e.path().string());
+  const char* t = std::getenv("TMPDIR");
+  const std::string tmp = (t && *t) ? t : "/tmp";
+  for (const auto& e : std::filesystem::directory_iterator(tmp, ec)) {
+    const auto name = e.path().filename().string();
+    if (name.rfind("ipcm-", 0) == 0) out.insert(e.path().string());
+  }
+  return out;
+}
+
+/// Entries in after that were not in before.
+inline std::vector<std::string> new_entries(const std::set<std::string>& before,
+                                            const std::set<std::string>& after) {
+  std::vector<std::string> out;
+  for (const auto& s : after)
+    if (!before.count(s)) out.push_back(s);
+  return out;
+}
+
+/// True when this process has no child left to reap (every Child was waited for).
+inline bool no_children_left() {
+  int st = 0;
+  return ::waitpid(-1, &st, WNOHANG) == -1 && errno == ECHILD;
+}
+
+}  // namespace ipcmatrix::test
