@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <span>
@@ -31,8 +32,12 @@ inline void fill_payload(std::span<std::byte> out, std::uint64_t i) {
     const std::uint64_t v = splitmix(s);
     for (int b = 0; b < 8; ++b) out[k + b] = static_cast<std::byte>(v >> (8 * b));
   }
-  const std::uint64_t v = splitmix(s);
-  for (int b = 0; k < out.size(); ++k, ++b) out[k] = static_cast<std::byte>(v >> (8 * b));
+  if (k < out.size()) {
+    const std::uint64_t v = splitmix(s);
+    std::byte tail[8];
+    for (int b = 0; b < 8; ++b) tail[b] = static_cast<std::byte>(v >> (8 * b));
+    std::memcpy(out.data() + k, tail, out.size() - k);
+  }
 }
 
 inline bool payload_matches(std::span<const std::byte> got, std::uint64_t i) {

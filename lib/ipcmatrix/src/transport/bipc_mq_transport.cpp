@@ -23,7 +23,7 @@ namespace {
 
 namespace bip = boost::interprocess;
 constexpr std::size_t kDefaultMsgBytes = 8 * 1024;
-constexpr std::size_t kDefaultCapacity = std::size_t{1} << 20;
+constexpr std::size_t kDefaultCapacity = std::size_t{256} << 10;  // as the shm ring
 constexpr std::size_t kLenBytes = 8;
 constexpr auto kSlice = boost::posix_time::milliseconds(20);
 

@@ -17,7 +17,9 @@ namespace ipcmatrix {
 namespace {
 
 namespace bip = boost::interprocess;
-constexpr std::size_t kDefaultCapacity = std::size_t{1} << 20;
+// 256 KiB: large enough to stream 1 MiB messages in 64 KiB chunks, small enough that two
+// rings stay in a core's L2. A 1 MiB ring measured 3x slower ping-pong here (L2 misses).
+constexpr std::size_t kDefaultCapacity = std::size_t{256} << 10;
 
 class ShmChannel final : public Channel {
  public:

@@ -121,3 +121,25 @@ std::size_t set_pipe_size(int fd, std::size_t bytes);
 /// pipe2(O_CLOEXEC); [0] read end, [1] write end. Throws Error.
 void make_pipe(Fd& read_end, Fd& write_end);
 }  // namespace ipcmatrix::sys
+
+namespace ipcmatrix::sys {
+/// Writes all of data to fd (retries partial writes and EINTR). Throws Error.
+void write_all(int fd, const void* data, std::size_t n, std::string_view what);
+/// Reads exactly n bytes within timeout_ms. Returns false on EOF before any byte or on
+/// timeout; throws Error on I/O errors or EOF mid-record.
+[[nodiscard]] bool read_exact(int fd, void* data, std::size_t n, std::int64_t timeout_ms,
+                              std::string_view what);
+/// socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC). Throws Error.
+void make_socketpair(Fd& a, Fd& b);
+/// CPU time and context switches of this process (all threads), from getrusage.
+struct Usage {
+  double user_s = 0, sys_s = 0;
+  std::int64_t voluntary_ctx = 0, involuntary_ctx = 0;
+  std::int64_t max_rss_kb = 0;
+};
+[[nodiscard]] Usage self_usage() noexcept;
+/// Open fds of this process (entries in /proc/self/fd), -1 if unreadable.
+[[nodiscard]] int open_fd_count() noexcept;
+/// Sleeps until the CLOCK_MONOTONIC time t_ns (absolute).
+void sleep_until_ns(std::int64_t t_ns) noexcept;
+}  // namespace ipcmatrix::sys

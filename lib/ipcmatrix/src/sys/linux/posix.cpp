@@ -124,3 +124,86 @@ void make_pipe(Fd& read_end, Fd& write_end) {
 }
 
 }  // namespace ipcmatrix::sys
+
+#include <dirent.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+namespace ipcmatrix::sys {
+
+void write_all(int fd, const void* data, std::size_t n, std::string_view what) {
+  const auto* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == ENOTSOCK) {
+      const ssize_t w2 = retry_eintr([&] { return ::write(fd, p, n); });
+      check_errno(w2 < 0 ? -1 : 0, "write", "control", what);
+      p += w2;
+      n -= static_cast<std::size_t>(w2);
+      continue;
+    }
+    check_errno(w < 0 ? -1 : 0, "send", "control", what);
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+bool read_exact(int fd, void* data, std::size_t n, std::int64_t timeout_ms, std::string_view what) {
+  auto* p = static_cast<char*>(data);
+  std::size_t got = 0;
+  const std::int64_t deadline = monotonic_ns() + timeout_ms * 1'000'000;
+  while (got < n) {
+    const std::int64_t left_ms = (deadline - monotonic_ns()) / 1'000'000;
+    if (left_ms <= 0 || !wait_readable(fd, left_ms)) {
+      if (got == 0) return false;
+      throw Error(std::make_error_code(std::errc::timed_out), "control", what, "record cut short");
+    }
+    const ssize_t r = retry_eintr([&] { return ::read(fd, p + got, n - got); });
+    check_errno(r < 0 ? -1 : 0, "read", "control", what);
+    if (r == 0) {
+      if (got == 0) return false;
+      throw Error(std::make_error_code(std::errc::connection_aborted), "control", what,
+                  "peer closed mid-record");
+    }
+    got += static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+void make_socketpair(Fd& a, Fd& b) {
+  int fds[2];
+  check_errno(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), "socketpair", "control");
+  a.reset(fds[0]);
+  b.reset(fds[1]);
+}
+
+Usage self_usage() noexcept {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  Usage u;
+  u.user_s = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
+  u.sys_s = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+  u.voluntary_ctx = ru.ru_nvcsw;
+  u.involuntary_ctx = ru.ru_nivcsw;
+  u.max_rss_kb = ru.ru_maxrss;
+  return u;
+}
+
+int open_fd_count() noexcept {
+  DIR* d = ::opendir("/proc/self/fd");
+  if (!d) return -1;
+  int n = 0;
+  while (const dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') ++n;
+  ::closedir(d);
+  return n - 1;  // the DIR's own fd
+}
+
+void sleep_until_ns(std::int64_t t_ns) noexcept {
+  timespec ts{static_cast<time_t>(t_ns / 1'000'000'000), static_cast<long>(t_ns % 1'000'000'000)};
+  while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+  }
+}
+
+}  // namespace ipcmatrix::sys
