@@ -1,1 +1,185 @@
-int main() { return 0; }
+// ipc-matrix: argv -> a command (run, list, report, cleanup; or the hidden worker role).
+// Thin on purpose: everything measurable lives in the library.
+//
+// Exit codes: 0 every cell ok; 2 usage error (before any process is spawned);
+//             3 one or more cells failed (the others still ran and were reported).
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <fmt/core.h>
+#include <fstream>
+#include <iostream>
+
+#include "cli.hpp"
+#include "ipcmatrix/report/markdown.hpp"
+#include "ipcmatrix/report/results.hpp"
+#include "ipcmatrix/report/writers.hpp"
+#include "ipcmatrix/runner/coordinator.hpp"
+#include "ipcmatrix/runner/worker.hpp"
+#include "ipcmatrix/serialize/serializer.hpp"
+#include "ipcmatrix/sys/posix.hpp"
+#include "ipcmatrix/transport/transport.hpp"
+
+#ifndef IPCMATRIX_VERSION
+#define IPCMATRIX_VERSION "0.0.0"
+#endif
+
+using namespace ipcmatrix;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr int kExitCellsFailed = 3;
+
+int cmd_list(bool as_json) {
+  if (as_json) {
+    nlohmann::json j{{"mechanisms", nlohmann::json::array()}, {"serializers", nlohmann::json::array()}};
+    for (const auto* t : all_transports()) j["mechanisms"].push_back(t->name);
+    for (const auto& s : serializer_infos()) j["serializers"].push_back(s.name);
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  std::cout << "mechanisms:\n";
+  for (const auto* t : all_transports()) std::cout << fmt::format("  {:<10} {}\n", t->name, t->description);
+  std::cout << "serializers:\n";
+  for (const auto& s : serializer_infos()) std::cout << fmt::format("  {:<10} {}\n", s.name, s.description);
+  return 0;
+}
+
+void write_outputs(const RunResult& res, const std::string& dir) {
+  fs::create_directories(dir);
+  save_results(res, (fs::path(dir) / "results.json").string());
+  std::ofstream csv(fs::path(dir) / "results.csv");
+  write_csv(csv, res);
+  write_hgrm_files(res, dir);
+  std::ofstream md(fs::path(dir) / "PERFORMANCE_REPORT.md");
+  md << markdown_report(res);
+}
+
+std::string cell_name(const Cell& c) {
+  return fmt::format("{} {} {} {}B {} {} b{}", c.pattern, c.mechanism, c.serializer, c.size_bytes, c.wait,
+                     c.placement, c.batch);
+}
+
+int cmd_run(const RunConfig& cfg, const std::string& command_line) {
+  const bool tty = ::isatty(2) != 0;
+  const std::int64_t t0 = sys::monotonic_ns();
+  MatrixCallbacks cb;
+  if (!cfg.quiet) {
+    cb.on_cell_start = [&](std::size_t i, std::size_t n, const Cell& c) {
+      if (!tty) return;
+      const double el = (sys::monotonic_ns() - t0) / 1e9;
+      const double eta = i ? el / static_cast<double>(i) * static_cast<double>(n - i) : 0;
+      std::cerr << fmt::format("\r\033[K[{}/{}] {}  elapsed {:.0f}s  eta {:.0f}s", i + 1, n, cell_name(c), el, eta)
+                << std::flush;
+    };
+    cb.on_cell_done = [&](std::size_t i, std::size_t n, const CellResult& r) {
+      if (tty && r.status == "ok") return;
+      std::cerr << fmt::format("{}[{}/{}] {} {} {} {}B: {}\n", tty ? "\r\033[K" : "", i + 1, n, r.pattern,
+                               r.mechanism, r.serializer, r.size_bytes,
+                               r.status == "ok" ? "ok" : "ERROR " + r.error);
+    };
+  }
+  RunResult res = run_matrix(cfg, cb);
+  if (tty && !cfg.quiet) std::cerr << "\r\033[K";
+  res.tool_version = IPCMATRIX_VERSION;
+  res.config["command_line"] = command_line;
+  if (!cfg.json_path.empty()) {
+    if (cfg.json_path == "-") std::cout << to_json(res).dump(2) << "\n";
+    else save_results(res, cfg.json_path);
+  }
+  if (!cfg.out_dir.empty()) write_outputs(res, cfg.out_dir);
+  if (!cfg.quiet) {
+    std::ostream& table = cfg.json_path == "-" ? std::cerr : std::cout;
+    print_table(table, res);
+    for (const auto& w : res.warnings) table << "warning: " << w << "\n";
+    table << fmt::format("{} cells in {:.1f} s", res.cells.size(), res.elapsed_s);
+    if (!cfg.out_dir.empty()) table << fmt::format("; report: {}/PERFORMANCE_REPORT.md", cfg.out_dir);
+    table << "\n";
+  }
+  for (const auto& c : res.cells)
+    if (c.status != "ok") return kExitCellsFailed;
+  return 0;
+}
+
+int cmd_report(const std::string& results, std::string out_dir) {
+  const RunResult res = load_results(results);
+  if (out_dir.empty()) out_dir = fs::path(results).parent_path().string();
+  if (out_dir.empty()) out_dir = ".";
+  fs::create_directories(out_dir);
+  std::ofstream md(fs::path(out_dir) / "PERFORMANCE_REPORT.md");
+  md << markdown_report(res);
+  std::ofstream csv(fs::path(out_dir) / "results.csv");
+  write_csv(csv, res);
+  write_hgrm_files(res, out_dir);
+  std::cout << "wrote " << (fs::path(out_dir) / "PERFORMANCE_REPORT.md").string() << "\n";
+  return 0;
+}
+
+int cmd_cleanup() {
+  // Objects are unlinked as soon as both ends open, and by the coordinator after each
+  // cell, so leftovers mean a coordinator was killed mid-cell. Do not run this while a
+  // matrix is running: it cannot tell a live run's objects from a dead one's.
+  const auto names = sys::ipc_names();
+  for (const auto& n : names) {
+    sys::remove_ipc_name(n);
+    std::cout << "removed " << n << "\n";
+  }
+  std::cout << names.size() << " leftover object(s) removed\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (const int rc = maybe_run_worker(argc, argv); rc >= 0) return rc;
+
+  CLI::App app{"ipc-matrix: measure pipes, Unix sockets, shared-memory rings, TCP and message queues "
+               "between real processes, and report which to deploy."};
+  app.set_version_flag("--version", std::string("ipc-matrix ") + IPCMATRIX_VERSION);
+  app.require_subcommand(0, 1);
+  CliState st;
+  add_run_options(app, st);
+  bool list_json = false;
+  auto* list = app.add_subcommand("list", "Print the registered mechanisms and serializers");
+  list->add_flag("--json", list_json, "as {\"mechanisms\":[...],\"serializers\":[...]}");
+  std::string report_in, report_out;
+  auto* report = app.add_subcommand("report", "Regenerate PERFORMANCE_REPORT.md, CSV and .hgrm from results.json");
+  report->add_option("results", report_in, "results.json written by a run")->required()->check(CLI::ExistingFile);
+  report->add_option("--out", report_out, "directory (default: beside the results file)");
+  auto* cleanup = app.add_subcommand("cleanup", "Remove shared-memory segments and socket directories left by a killed run");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "ipc-matrix: " << e.what() << "\n(run ipc-matrix --help for the options)\n";
+    return kExitUsage;
+  }
+
+  try {
+    if (*list) return cmd_list(list_json);
+    if (*report) return cmd_report(report_in, report_out);
+    if (*cleanup) return cmd_cleanup();
+    RunConfig cfg;
+    try {
+      cfg = finish_run_config(st);
+    } catch (const UsageError& e) {
+      std::cerr << "ipc-matrix: " << e.what() << "\n";
+      return kExitUsage;
+    }
+    std::string command_line = "ipc-matrix";
+    for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
+    return cmd_run(cfg, command_line);
+  } catch (const std::exception& e) {
+    std::cerr << "ipc-matrix: " << e.what() << "\n";
+    return 1;
+  }
+}

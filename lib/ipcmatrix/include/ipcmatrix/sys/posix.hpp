@@ -143,3 +143,13 @@ struct Usage {
 /// Sleeps until the CLOCK_MONOTONIC time t_ns (absolute).
 void sleep_until_ns(std::int64_t t_ns) noexcept;
 }  // namespace ipcmatrix::sys
+
+#include <set>
+namespace ipcmatrix::sys {
+/// Every name this library creates starts with this prefix (segments, queues, socket dirs).
+inline constexpr std::string_view kNamePrefix = "ipcm-";
+/// Paths of ipc-matrix objects that exist now: /dev/shm/ipcm-* and $TMPDIR/ipcm-*.
+[[nodiscard]] std::set<std::string> ipc_names();
+/// Removes one such path (a segment file or a socket directory and its socket). Never throws.
+void remove_ipc_name(const std::string& path) noexcept;
+}  // namespace ipcmatrix::sys

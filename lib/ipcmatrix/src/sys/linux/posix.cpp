@@ -207,3 +207,26 @@ void sleep_until_ns(std::int64_t t_ns) noexcept {
 }
 
 }  // namespace ipcmatrix::sys
+
+#include <filesystem>
+
+namespace ipcmatrix::sys {
+
+std::set<std::string> ipc_names() {
+  std::set<std::string> out;
+  std::error_code ec;
+  for (const std::string& dir : {std::string("/dev/shm"), temp_dir()}) {
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      const auto name = e.path().filename().string();
+      if (name.rfind(kNamePrefix, 0) == 0) out.insert(e.path().string());
+    }
+  }
+  return out;
+}
+
+void remove_ipc_name(const std::string& path) noexcept {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+}
+
+}  // namespace ipcmatrix::sys

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <thread>
 
@@ -115,6 +116,13 @@ Child spawn_self(const std::vector<std::string>& args, std::span<const int> keep
   for (auto& a : copy) argv.push_back(a.data());
   argv.push_back(nullptr);
 
+  // Test hook: tests prove that a bad command line spawns nothing by naming a log here.
+  if (const char* log = std::getenv("IPCMATRIX_SPAWN_LOG"); log && *log) {
+    if (std::FILE* f = std::fopen(log, "a")) {
+      std::fprintf(f, "spawn\n");
+      std::fclose(f);
+    }
+  }
   std::fflush(nullptr);
   const pid_t pid = ::fork();
   check_errno(pid < 0 ? -1 : 0, "fork", "process");

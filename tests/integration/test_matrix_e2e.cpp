@@ -1,0 +1,200 @@
+// End to end: the real ipc-matrix binary runs tiny matrices; the tests read its JSON.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "ipcmatrix/sys/posix.hpp"
+#include "ipcmatrix/sys/process.hpp"
+#include "support/test_support.hpp"
+
+using namespace ipcmatrix;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct ToolRun {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+/// A private scratch directory, removed at the end of the test.
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("ipcmatrix-test-" + sys::random_id());
+  TempDir() { fs::create_directories(path); }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+ToolRun run_tool(const std::vector<std::string>& args, const TempDir& dir,
+                 const std::vector<std::pair<std::string, std::string>>& env = {}) {
+  const fs::path out = dir.path / "stdout.txt", err = dir.path / "stderr.txt";
+  auto child = sys::fork_child([&] {
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(o, 1);
+    ::dup2(e, 2);
+    std::vector<std::string> copy = args;
+    std::vector<char*> argv;
+    std::string tool = IPCMATRIX_TOOL_PATH;
+    argv.push_back(tool.data());
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(tool.c_str(), argv.data());
+    return 127;
+  });
+  auto st = child.wait_for(std::chrono::milliseconds(300'000));
+  ToolRun r;
+  REQUIRE_MESSAGE(st.has_value(), "ipc-matrix did not finish");
+  r.code = st->signal ? 128 + st->signal : st->code;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+void check_monotonic(const nlohmann::json& lat) {
+  std::uint64_t prev = 0;
+  for (const char* k : {"p50", "p90", "p99", "p99_9", "p99_99"}) {
+    if (!lat.contains(k) || lat[k].is_null()) continue;
+    const auto v = lat[k].get<std::uint64_t>();
+    CHECK_MESSAGE(v >= prev, k << " below the previous percentile");
+    prev = v;
+  }
+  CHECK(lat.at("max").get<std::uint64_t>() >= prev);
+}
+
+}  // namespace
+
+TEST_SUITE("e2e") {
+
+TEST_CASE("e2e: a tiny matrix over every pattern reports every cell with exact counts") {
+  TempDir dir;
+  const auto before = test::leak_snapshot();
+  const fs::path json = dir.path / "r.json";
+  auto r = run_tool({"--sizes", "64,1K", "--patterns", "all", "--mechanisms", "pipe,shm",
+                     "--serializers", "raw,binary", "--messages", "300", "--warmup", "30", "--procs", "3",
+                     "--json", json.string(), "--quiet"},
+                    dir);
+  REQUIRE_MESSAGE(r.code == 0, "exit " << r.code << ": " << r.err);
+  const auto j = nlohmann::json::parse(slurp(json));
+  CHECK(j.at("schema_version").get<int>() == 1);
+  CHECK(j.at("environment").contains("kernel"));
+  const auto& cells = j.at("cells");
+  CHECK(cells.size() == 7 * 2 * 2 * 2);
+  std::set<std::string> patterns;
+  for (const auto& c : cells) {
+    INFO(c.at("pattern").get<std::string>() << " " << c.at("mechanism").get<std::string>());
+    REQUIRE(c.at("status") == "ok");
+    patterns.insert(c.at("pattern").get<std::string>());
+    for (const char* k : {"mechanism", "serializer", "size_bytes", "procs", "wait", "placement", "batch",
+                          "messages_sent", "messages_received", "throughput", "cpu", "wire_bytes_per_msg",
+                          "histogram"})
+      CHECK_MESSAGE(c.contains(k), "missing " << k);
+    const std::string p = c.at("pattern");
+    const auto recv = c.at("messages_received").get<std::uint64_t>();
+    const std::uint64_t consumers = 2;  // --procs 3
+    std::uint64_t want = 300;
+    if (p == "fan-in" || p == "broadcast") want = 300 * consumers;
+    if (p == "mesh") want = 300 * 3;
+    CHECK(recv == want);
+    CHECK(c.at("latency_ns").at("count").get<std::uint64_t>() == recv);
+    check_monotonic(c.at("latency_ns"));
+    CHECK(c.at("throughput").at("msgs_per_s").get<double>() > 0);
+  }
+  CHECK(patterns.size() == 7);
+  CHECK(test::new_entries(before, test::leak_snapshot()).empty());
+}
+
+TEST_CASE("e2e: every mechanism streams through the real binary") {
+  TempDir dir;
+  auto r = run_tool({"--sizes", "100K", "--patterns", "stream", "--serializers", "zstd+json",
+                     "--messages", "50", "--warmup", "5", "--json", "-", "--quiet"},
+                    dir);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j.at("cells").size() == 5);
+  for (const auto& c : j.at("cells")) CHECK(c.at("status") == "ok");
+}
+
+TEST_CASE("e2e: a worker killed mid-cell fails that cell only, exit code 3") {
+  TempDir dir;
+  const fs::path json = dir.path / "r.json";
+  auto r = run_tool({"--sizes", "64", "--patterns", "stream", "--mechanisms", "pipe,unix,shm",
+                     "--serializers", "raw", "--duration", "2", "--json", json.string(), "--quiet"},
+                    dir, {{"IPCMATRIX_FAULT", "kill:stream:unix"}});
+  CHECK(r.code == 3);
+  const auto j = nlohmann::json::parse(slurp(json));
+  REQUIRE(j.at("cells").size() == 3);
+  for (const auto& c : j.at("cells")) {
+    if (c.at("mechanism") == "unix") {
+      CHECK(c.at("status") == "error");
+      CHECK(c.at("error").get<std::string>().find("participant") != std::string::npos);
+    } else {
+      CHECK(c.at("status") == "ok");
+    }
+  }
+}
+
+TEST_CASE("e2e: bad command-line values exit 2, name the value and spawn nothing") {
+  const std::vector<std::vector<std::string>> bad{
+      {"--sizes", "0"},        {"--sizes", "-5"},          {"--sizes", "abc"},
+      {"--sizes", "64,,1M"},   {"--sizes", "99T"},         {"--patterns", "spiral"},
+      {"--mechanisms", "carrier-pigeon"}, {"--serializers", "xml"}, {"--batch", "0"},
+      {"--placement", "moon"}, {"--wait", "nap"},         {"--repetitions", "0"}};
+  for (const auto& args : bad) {
+    TempDir dir;
+    const fs::path log = dir.path / "spawn.log";
+    auto r = run_tool(args, dir, {{"IPCMATRIX_SPAWN_LOG", log.string()}});
+    INFO(args[0] << " " << args[1] << " -> " << r.err);
+    CHECK(r.code == 2);
+    CHECK(r.err.find(args[1]) != std::string::npos);
+    CHECK_FALSE(fs::exists(log));
+  }
+}
+
+TEST_CASE("e2e: list names every mechanism and serializer, as text and JSON") {
+  TempDir dir;
+  auto r = run_tool({"list", "--json"}, dir);
+  REQUIRE(r.code == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  for (const char* m : {"pipe", "unix", "shm", "tcp", "bipc-mq"})
+    CHECK(std::find(j.at("mechanisms").begin(), j.at("mechanisms").end(), m) != j.at("mechanisms").end());
+  for (const char* s : {"raw", "binary", "json", "zstd"})
+    CHECK(std::find(j.at("serializers").begin(), j.at("serializers").end(), s) != j.at("serializers").end());
+  auto t = run_tool({"list"}, dir);
+  CHECK(t.code == 0);
+  CHECK(t.out.find("shm") != std::string::npos);
+}
+
+TEST_CASE("e2e: --out writes JSON, CSV, .hgrm files and the Markdown report") {
+  TempDir dir;
+  const fs::path out = dir.path / "report";
+  auto r = run_tool({"--sizes", "64", "--patterns", "pingpong", "--mechanisms", "shm,unix",
+                     "--serializers", "raw", "--messages", "500", "--warmup", "50", "--out", out.string()},
+                    dir);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  CHECK(fs::exists(out / "results.json"));
+  CHECK(fs::exists(out / "results.csv"));
+  CHECK(fs::exists(out / "PERFORMANCE_REPORT.md"));
+  int hgrm = 0;
+  for (const auto& e : fs::directory_iterator(out))
+    if (e.path().extension() == ".hgrm") ++hgrm;
+  CHECK(hgrm == 2);
+  CHECK(r.out.find("pingpong") != std::string::npos);  // the table
+}
+
+}  // TEST_SUITE
