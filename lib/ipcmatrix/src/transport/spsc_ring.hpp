@@ -87,6 +87,7 @@ class RingEnd {
   void copy_in(std::uint64_t pos, const std::byte* src, std::size_t n) noexcept;
   void copy_out(std::uint64_t pos, std::byte* dst, std::size_t n) const noexcept;
   void release_head() noexcept;
+  void release_head_lazily() noexcept;
 
   RingHeader* h_;
   std::byte* data_;
@@ -96,7 +97,7 @@ class RingEnd {
   std::int64_t spin_ns_;
   bool producer_;
   std::uint64_t pos_;         // own counter (tail for producer, head for consumer)
-  std::uint64_t published_;   // producer: last tail stored
+  std::uint64_t published_;   // last value of our counter made visible (tail or head)
   std::uint64_t peer_cache_;  // cached copy of the peer's counter
   PeerWatch peer_;
 };

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -420,7 +421,9 @@ nlohmann::json capture_environment() {
   fact(env, "load_average", nullptr, [] {
     double load[3] = {};
     if (::getloadavg(load, 3) != 3) return json(nullptr);
-    return json{load[0], load[1], load[2]};
+    // The kernel's fixed-point averages print as 1.9912109375; two decimals are all they mean.
+    const auto round2 = [](double v) { return std::round(v * 100) / 100; };
+    return json{round2(load[0]), round2(load[1]), round2(load[2])};
   });
   fact(env, "compiler", kUnknown, [] { return json(compiler()); });
   fact(env, "build_type", kUnknown, [] {

@@ -1,0 +1,147 @@
+#pragma once
+/// @file results.hpp
+/// The results model of one matrix run and its JSON form (results.json), the versioned
+/// contract between the runner and every reader (report, compare, recommend, scripts).
+/// docs/results.schema.json describes the same form as a JSON Schema.
+///
+/// JSON conventions (schema_version 1):
+/// - Field names are exactly the member names below; units are in the names (_ns, _s, _kb).
+/// - An unresolved percentile (too few samples, see Histogram::resolves) is written as null
+///   and its key is always present, so a reader never mistakes it for a number.
+/// - Absent optional objects (latency_uncorrected_ns, hop_latency_ns, p50_spread,
+///   p99_spread, throughput_spread) are omitted. Readers accept both omitted and null.
+/// - Readers require the identity fields and status of each cell; any other missing field
+///   takes the default of its member. A present field of the wrong type is an error.
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ipcmatrix/stats/histogram.hpp"
+
+namespace ipcmatrix {
+
+/// Version of the results.json layout written by this build. Readers reject larger values;
+/// bump it when a field changes meaning or a required field is added.
+inline constexpr int kResultsSchemaVersion = 1;
+
+/// Percentile summary of a histogram, in nanoseconds. A percentile the sample count cannot
+/// resolve (Histogram::resolves(p) false) is written as JSON null, never as a number.
+struct LatencySummary {
+  std::uint64_t count = 0;
+  double mean = 0, stddev = 0;
+  std::optional<std::uint64_t> p50, p90, p99, p99_9, p99_99;
+  std::uint64_t min = 0, max = 0;
+};
+
+/// Count, mean, stddev, exact min/max and the percentiles h can resolve (others nullopt).
+/// An empty histogram gives all zeros and no percentiles. Thread-safe (reads h only).
+[[nodiscard]] LatencySummary summarize(const Histogram& h);
+
+/// Rates over the measured phase, per second. Payload bytes are the message sizes the user
+/// asked for; wire bytes are what the serializer actually put on the transport.
+struct Throughput {
+  double msgs_per_s = 0, payload_bytes_per_s = 0, wire_bytes_per_s = 0;
+};
+
+/// CPU time of all participants over the measured phase, and per message received.
+struct CpuCost {
+  double user_s = 0, sys_s = 0, per_msg_ns = 0;
+};
+
+/// One participant process of a cell.
+struct ProcessStats {
+  std::string role;  ///< "producer", "consumer", "echo", "forwarder", "peer", "initiator"
+  int index = 0;     ///< index among the participants of the same role
+  int cpu = -1;      ///< pinned CPU, -1 unpinned
+  double user_s = 0, sys_s = 0;
+  std::int64_t voluntary_ctx = 0, involuntary_ctx = 0;
+  std::int64_t max_rss_kb = 0;
+  std::uint64_t sent = 0, received = 0;
+};
+
+/// Spread of one figure over repetitions, in the figure's own unit.
+struct FigureSpread {
+  double median = 0, min = 0, max = 0;
+  double rel_spread = 0;  ///< (max - min) / median
+  int n = 0;              ///< number of repetitions
+};
+
+/// One cell of the matrix: its identity, outcome and figures.
+struct CellResult {
+  // identity: the dimensions of the matrix
+  std::string pattern, mechanism, serializer, wait, placement, content;
+  std::uint64_t size_bytes = 0;
+  int procs = 0, batch = 1;
+  double rate = 0;  ///< open-loop msgs/s per producer; 0 = closed loop
+  // outcome
+  std::string status = "ok";          ///< "ok" | "error"
+  std::string error;                  ///< empty when ok
+  std::vector<std::string> warnings;  ///< e.g. "6 spinning participants on 2 cores"
+  // figures (of the median repetition when repetitions > 1)
+  std::uint64_t messages_sent = 0, messages_received = 0;
+  /// One-way (round trip for pingpong); open loop: from intended send time (corrected).
+  LatencySummary latency_ns;
+  /// Open loop only: from the actual send time (not corrected for coordinated omission).
+  std::optional<LatencySummary> latency_uncorrected_ns;
+  /// Pipeline only: per hop.
+  std::optional<LatencySummary> hop_latency_ns;
+  Throughput throughput;
+  CpuCost cpu;
+  double wire_bytes_per_msg = 0;
+  double encode_ns_per_msg = 0, decode_ns_per_msg = 0;  ///< serialization, apart from transport
+  double idle_cpu_percent = -1;  ///< CPU% of a waiting endpoint with no traffic; -1 = not measured
+  double duration_s = 0;         ///< measured phase wall time
+  std::vector<ProcessStats> processes;
+  int repetitions = 1;
+  std::optional<FigureSpread> p50_spread, p99_spread, throughput_spread;  ///< repetitions > 1
+  bool noisy = false;
+  Histogram histogram;  ///< merged, of latency_ns
+};
+
+/// Everything one run of the matrix produced.
+struct RunResult {
+  int schema_version = kResultsSchemaVersion;
+  std::string tool_version;
+  std::string started_at;  ///< ISO-8601 UTC
+  double elapsed_s = 0;
+  nlohmann::json environment = nlohmann::json::object();  ///< free-form (CPU, kernel, ...)
+  nlohmann::json config = nlohmann::json::object();       ///< the effective configuration
+  std::vector<std::string> warnings;                      ///< run-wide
+  std::vector<CellResult> cells;
+};
+
+/// JSON form of r (see the file comment); cells[].histogram uses the stats to_json() form.
+/// Allocates; thread-safe.
+[[nodiscard]] nlohmann::json to_json(const RunResult& r);
+
+/// JSON form of one latency summary; unresolved percentiles are null.
+[[nodiscard]] nlohmann::json to_json(const LatencySummary& s);
+
+/// Parses and validates the form written by to_json(const RunResult&).
+/// @throws std::invalid_argument with the path of the bad field ("cells[2].pattern: missing"),
+/// including for schema_version > kResultsSchemaVersion or < 1.
+[[nodiscard]] RunResult run_result_from_json(const nlohmann::json& j);
+
+/// Reads and parses a results.json file.
+/// @throws std::runtime_error naming the path, for I/O, JSON syntax and validation errors.
+[[nodiscard]] RunResult load_results(const std::string& path);
+
+/// Writes r as pretty-printed JSON (2-space indent, trailing newline). Atomic: writes
+/// "<path>.tmp.<pid>" then renames it over path, so a reader never sees a partial file.
+/// @throws std::runtime_error naming the path on any I/O failure (the temporary is removed).
+void save_results(const RunResult& r, const std::string& path);
+
+/// Stable short id used for file names, e.g. "pingpong_shm_raw_64B_p2_hybrid_cross-core_b1":
+/// pattern, mechanism, serializer, format_size(size), p<procs>, wait, placement, b<batch>,
+/// then "_<content>" when content is neither empty nor "random" (the default) and
+/// "_r<rate>" for open-loop cells. Characters outside [A-Za-z0-9._-] become '-'.
+[[nodiscard]] std::string cell_id(const CellResult& c);
+
+/// "64B", "4KiB", "1MiB", "2GiB": the largest binary unit that divides bytes exactly,
+/// else plain bytes ("1000B", "1536B").
+[[nodiscard]] std::string format_size(std::uint64_t bytes);
+
+}  // namespace ipcmatrix

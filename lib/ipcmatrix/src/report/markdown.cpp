@@ -1,0 +1,533 @@
+#include "ipcmatrix/report/markdown.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "ipcmatrix/report/writers.hpp"
+
+namespace ipcmatrix {
+
+namespace {
+
+constexpr std::string_view kUnresolved = "—";
+// Below this ratio two configurations are reported as a tie: with < 1% histogram error
+// and ordinary run-to-run variation, a 5% lead is not a reason to pick one over the other.
+constexpr double kTieRatio = 1.10;
+
+template <class... Args>
+void add(std::string& out, fmt::format_string<Args...> f, Args&&... args) {
+  fmt::format_to(std::back_inserter(out), f, std::forward<Args>(args)...);
+}
+
+// Free text (errors, warnings, environment values) must not break a table row or turn into
+// markup, so newlines become spaces and Markdown punctuation is backslash-escaped.
+std::string esc(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char ch : s) {
+    if (ch == '\n' || ch == '\r' || ch == '\t') {
+      out += ' ';
+      continue;
+    }
+    if (std::string_view("\\`*|<>[]").find(ch) != std::string_view::npos) out += '\\';
+    out += ch;
+  }
+  return out;
+}
+
+bool is_ok(const CellResult& c) { return c.status == "ok"; }
+
+std::string ns_or_dash(const std::optional<std::uint64_t>& v) {
+  return v ? format_ns(static_cast<double>(*v)) : std::string(kUnresolved);
+}
+
+std::string with_spread(std::string figure, const std::optional<FigureSpread>& s) {
+  if (s && s->n > 1 && std::isfinite(s->rel_spread)) {
+    figure += fmt::format(" ±{:.0f}%", s->rel_spread * 100.0);
+  }
+  return figure;
+}
+
+std::string mb_per_s(double bytes_per_s) {
+  const double mb = bytes_per_s / 1e6;
+  if (!std::isfinite(mb) || mb < 0) return std::string(kUnresolved);
+  return mb < 100 ? fmt::format("{:.1f}", mb) : fmt::format("{:.0f}", mb);
+}
+
+std::string plain_number(double v) {
+  if (!std::isfinite(v)) return std::string(kUnresolved);
+  return std::floor(v) == v ? fmt::format("{:.0f}", v) : fmt::format("{:.1f}", v);
+}
+
+std::string duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "unknown";
+  if (s < 120) return fmt::format("{:.1f} s", s);
+  const auto total = static_cast<long long>(std::llround(s));
+  if (total < 3600) return fmt::format("{} min {:02} s", total / 60, total % 60);
+  return fmt::format("{} h {:02} min", total / 3600, (total % 3600) / 60);
+}
+
+std::string load(const CellResult& c) {
+  return c.rate > 0 ? format_rate(c.rate) + " msgs/s per producer" : "closed loop";
+}
+
+std::string latency_kind(std::string_view pattern) {
+  return pattern == "pingpong" ? "round trip" : "one-way";
+}
+
+std::string mech_ser(const CellResult& c) {
+  return fmt::format("{}/{}", esc(c.mechanism), esc(c.serializer));
+}
+
+std::string setup(const CellResult& c) {
+  std::string s = fmt::format("wait `{}`, placement `{}`, batch {}", c.wait, c.placement, c.batch);
+  if (!c.content.empty() && c.content != "random") s += fmt::format(", content `{}`", c.content);
+  return s;
+}
+
+std::string ratio_text(double r) {
+  return r >= 10 ? fmt::format("{:.0f}x", r) : fmt::format("{:.1f}x", r);
+}
+
+// Patterns in the order the matrix first ran them, which is the order the user wrote.
+std::vector<std::string> patterns_in_order(const RunResult& r) {
+  std::vector<std::string> out;
+  for (const CellResult& c : r.cells) {
+    if (std::find(out.begin(), out.end(), c.pattern) == out.end()) out.push_back(c.pattern);
+  }
+  return out;
+}
+
+// Order by size, then p50 (unresolved last), then id so ties cannot reorder between runs.
+bool by_size_then_p50(const CellResult* a, const CellResult* b) {
+  const auto key = [](const CellResult* c) {
+    return std::make_tuple(c->size_bytes, !c->latency_ns.p50.has_value(),
+                           c->latency_ns.p50.value_or(0), cell_id(*c));
+  };
+  return key(a) < key(b);
+}
+
+// Bytes for a reader: short exact binary units when they divide, else one decimal ("15.6GiB").
+std::string human_bytes(std::uint64_t bytes) {
+  // Exact binary units only while they stay short: "3973424KiB" is exact but unreadable.
+  std::string exact = format_size(bytes);
+  const std::size_t digits = exact.find_first_not_of("0123456789");
+  if (bytes < 1024 || digits <= 4) return exact;
+  static constexpr std::array<const char*, 4> kUnits = {"KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes) / 1024.0;
+  std::size_t u = 0;
+  while (v >= 1024.0 && u + 1 < kUnits.size()) {
+    v /= 1024.0;
+    ++u;
+  }
+  return fmt::format("{:.1f}{}", v, kUnits[u]);
+}
+
+// One environment value on one line. Keys ending in "_bytes" (and the cache sizes) are
+// shown in binary units; nested objects as "key: value" lists.
+std::string render(const nlohmann::json& j, bool bytes) {
+  if (j.is_string()) return j.get<std::string>();
+  if (j.is_null()) return "unknown";
+  if (bytes && j.is_number_unsigned()) return human_bytes(j.get<std::uint64_t>());
+  if (bytes && j.is_number_integer() && j.get<std::int64_t>() >= 0) {
+    return human_bytes(j.get<std::uint64_t>());
+  }
+  if (j.is_object()) {
+    std::string out;
+    for (const auto& [k, v] : j.items()) {
+      if (!out.empty()) out += ", ";
+      out += k + ": " + render(v, bytes || k.ends_with("_bytes"));
+    }
+    return out;
+  }
+  if (j.is_array()) {
+    std::string out;
+    for (const auto& e : j) {
+      if (!out.empty()) out += e.is_object() ? "; " : ", ";
+      out += render(e, bytes);
+    }
+    return out;
+  }
+  return j.dump();
+}
+
+void flatten(const nlohmann::json& j, const std::string& prefix,
+             std::vector<std::pair<std::string, std::string>>& out) {
+  if (j.is_object() && !j.empty()) {
+    for (const auto& [k, v] : j.items()) flatten(v, prefix.empty() ? k : prefix + "." + k, out);
+    return;
+  }
+  out.emplace_back(prefix, render(j, prefix.ends_with("_bytes")));
+}
+
+void header(std::string& md, const RunResult& r) {
+  const auto failed = static_cast<std::size_t>(
+      std::count_if(r.cells.begin(), r.cells.end(), [](const CellResult& c) { return !is_ok(c); }));
+  const auto noisy = static_cast<std::size_t>(std::count_if(
+      r.cells.begin(), r.cells.end(), [](const CellResult& c) { return is_ok(c) && c.noisy; }));
+  add(md, "# IPC performance report\n\n");
+  add(md, "Generated by ipc-matrix {} from a run started {} that took {}. ",
+      r.tool_version.empty() ? "(unknown version)" : esc(r.tool_version),
+      r.started_at.empty() ? "at an unrecorded time" : esc(r.started_at), duration(r.elapsed_s));
+  add(md, "{} cell{}: {} ok, {} failed", r.cells.size(), r.cells.size() == 1 ? "" : "s",
+      r.cells.size() - failed, failed);
+  if (noisy != 0) add(md, ", {} noisy", noisy);
+  add(md, ". Results schema version {}.\n\n", r.schema_version);
+
+  add(md, "## How to read this\n\n");
+  add(md,
+      "Latency is one-way, except for `pingpong`, where it is the round trip. Percentiles come "
+      "from log-linear histograms "
+      "with under 1% relative error (reported values are at most 0.78% above the true sample); "
+      "min and max are exact. Warm-up messages are excluded. A percentile shown as {} had too "
+      "few samples to resolve it (p99.9 needs at least 1000). For open-loop cells (a fixed send "
+      "rate) latency is measured from the intended send time, which corrects for coordinated "
+      "omission; the uncorrected figure is shown beside it. Throughput is messages received per "
+      "second of the measured phase; MB/s counts payload bytes (10^6 bytes per MB), wire B/msg "
+      "what the serializer put on the transport. CPU/msg is the user + system CPU time of all "
+      "participants per message. When a cell was repeated, its figures are those of the median "
+      "repetition and ±N% is the spread (max - min) / median across repetitions.\n\n",
+      kUnresolved);
+}
+
+// The facts an engineer needs to judge whether these numbers apply to their machine, in
+// reading order, under the keys sys::capture_environment() writes.
+struct EnvFact {
+  const char* key;
+  const char* label;
+};
+constexpr std::array<EnvFact, 20> kEnvFacts = {{
+    {"cpu_model", "CPU model"},
+    {"topology", "Topology"},
+    {"cores", "Cores"},
+    {"logical_cpus", "Logical CPUs"},
+    {"allowed_cpu_count", "CPUs usable (affinity)"},
+    {"caches", "Caches (CPU 0)"},
+    {"memory_total_bytes", "Memory"},
+    {"kernel", "Kernel"},
+    {"arch", "Architecture"},
+    {"virtualization", "Virtualization"},
+    {"clock_source", "Clock source"},
+    {"cpu_governor", "CPU governor"},
+    {"load_average", "Load average (1, 5, 15 min)"},
+    {"dev_shm_bytes", "/dev/shm size"},
+    {"dev_shm_free_bytes", "/dev/shm free"},
+    {"compiler", "Compiler"},
+    {"build_type", "Build type"},
+    {"git_revision", "Git revision"},
+    {"gpu", "GPU"},
+    {"hostname", "Host"},
+}};
+
+void environment(std::string& md, const RunResult& r) {
+  add(md, "## Environment\n\n");
+  if (!r.environment.is_object() || r.environment.empty()) {
+    add(md, "No environment was recorded for this run.\n\n");
+    return;
+  }
+  add(md, "| Property | Value |\n|---|---|\n");
+  for (const EnvFact& f : kEnvFacts) {
+    const auto it = r.environment.find(f.key);
+    // A missing GPU is the normal case, not an unknown fact.
+    if (it == r.environment.end() || (it->is_null() && std::string_view(f.key) == "gpu")) continue;
+    const bool bytes =
+        std::string_view(f.key).ends_with("_bytes") || std::string_view(f.key) == "caches";
+    add(md, "| {} | {} |\n", f.label, esc(render(*it, bytes)));
+  }
+  std::vector<std::pair<std::string, std::string>> rest;
+  for (const auto& [k, v] : r.environment.items()) {
+    const bool known = std::any_of(kEnvFacts.begin(), kEnvFacts.end(),
+                                   [&k](const EnvFact& f) { return k == f.key; });
+    if (!known) flatten(v, k, rest);
+  }
+  add(md, "\n");
+  if (rest.empty()) return;
+  add(md, "<details><summary>Other recorded facts</summary>\n\n| Key | Value |\n|---|---|\n");
+  for (const auto& [k, v] : rest) add(md, "| {} | {} |\n", esc(k), esc(v));
+  add(md, "\n</details>\n\n");
+}
+
+void warnings(std::string& md, const RunResult& r) {
+  std::vector<std::string> lines;
+  for (const std::string& w : r.warnings) lines.push_back(esc(w));
+  for (const CellResult& c : r.cells) {
+    for (const std::string& w : c.warnings)
+      lines.push_back(fmt::format("`{}`: {}", cell_id(c), esc(w)));
+    if (is_ok(c) && c.noisy) {
+      std::string detail;
+      for (const auto& [name, spread] :
+           {std::pair{"p50", &c.p50_spread}, std::pair{"p99", &c.p99_spread},
+            std::pair{"msgs/s", &c.throughput_spread}}) {
+        if (!*spread) continue;
+        detail += fmt::format("{}{} ±{:.0f}%", detail.empty() ? " (" : ", ", name,
+                              (*spread)->rel_spread * 100);
+      }
+      if (!detail.empty()) detail += ")";
+      lines.push_back(
+          fmt::format("`{}`: noisy, its repetitions disagree{}; treat its figures "
+                      "with care",
+                      cell_id(c), detail));
+    }
+  }
+  if (lines.empty()) return;
+  add(md, "## ⚠ Warnings\n\nThese conditions can distort the figures below.\n\n");
+  for (const std::string& l : lines) add(md, "- {}\n", l);
+  add(md, "\n");
+}
+
+// One recommendation line: the best cell by `better`, compared with the best cell that uses
+// a different mechanism/serializer (a different wait or placement of the same pair is a
+// tuning detail, not an alternative choice).
+template <class Figure, class Show>
+void recommend(std::string& md, std::vector<const CellResult*> cells, std::string_view what,
+               Figure figure, bool lower_is_better, Show show, std::string_view verb_better) {
+  std::erase_if(cells, [&](const CellResult* c) { return !figure(*c).has_value(); });
+  if (cells.empty()) return;
+  std::stable_sort(cells.begin(), cells.end(), [&](const CellResult* a, const CellResult* b) {
+    const double fa = *figure(*a), fb = *figure(*b);
+    if (fa != fb) return lower_is_better ? fa < fb : fa > fb;
+    return cell_id(*a) < cell_id(*b);
+  });
+  const CellResult& best = *cells.front();
+  add(md, "  - {}: **{}** {}, {}{}", what, mech_ser(best), show(best), setup(best),
+      best.noisy ? " (noisy)" : "");
+  const auto next = std::find_if(cells.begin() + 1, cells.end(), [&](const CellResult* c) {
+    return c->mechanism != best.mechanism || c->serializer != best.serializer;
+  });
+  if (next == cells.end()) {
+    add(md, "; no other mechanism/serializer to compare with.\n");
+    return;
+  }
+  const double a = *figure(best), b = *figure(**next);
+  const double ratio = lower_is_better ? b / a : a / b;
+  if (!std::isfinite(ratio) || a <= 0 || b <= 0) {
+    add(md, "; next: {} {}.\n", mech_ser(**next), show(**next));
+  } else if (ratio < kTieRatio) {
+    add(md, "; within 10% of the next, {} {}: effectively a tie.\n", mech_ser(**next),
+        show(**next));
+  } else {
+    add(md, "; {} {} than the next, {} {}.\n", ratio_text(ratio), verb_better, mech_ser(**next),
+        show(**next));
+  }
+}
+
+void recommendations(std::string& md, const RunResult& r) {
+  add(md, "## Recommendations\n\n");
+  add(md,
+      "For each pattern, message size, process count and load: the ok cell with the lowest p50 "
+      "latency and the one with the highest message rate, compared with the best cell of a "
+      "different mechanism/serializer. Differences under 10% are called a tie.\n\n");
+  bool any = false;
+  for (const std::string& pattern : patterns_in_order(r)) {
+    using Key = std::tuple<std::uint64_t, int, double, std::string>;
+    std::map<Key, std::vector<const CellResult*>> groups;
+    for (const CellResult& c : r.cells) {
+      if (c.pattern == pattern && is_ok(c)) {
+        groups[Key{c.size_bytes, c.procs, c.rate, c.content}].push_back(&c);
+      }
+    }
+    if (groups.empty()) continue;
+    any = true;
+    add(md, "### {}\n\n", esc(pattern));
+    for (const auto& [key, cells] : groups) {
+      const CellResult& first = *cells.front();
+      add(md, "- **{}**, {} procs, {}{}:\n", format_size(first.size_bytes), first.procs,
+          load(first),
+          first.content.empty() || first.content == "random"
+              ? ""
+              : fmt::format(", content `{}`", first.content));
+      const std::string lat = fmt::format("lowest p50 latency ({})", latency_kind(pattern));
+      recommend(
+          md, cells, lat,
+          [](const CellResult& c) -> std::optional<double> {
+            if (!c.latency_ns.p50) return std::nullopt;
+            return static_cast<double>(*c.latency_ns.p50);
+          },
+          true,
+          [](const CellResult& c) {
+            return fmt::format("(p50 {}, p99 {})", ns_or_dash(c.latency_ns.p50),
+                               ns_or_dash(c.latency_ns.p99));
+          },
+          "lower");
+      recommend(
+          md, cells, "highest throughput",
+          [](const CellResult& c) -> std::optional<double> {
+            if (!(c.throughput.msgs_per_s > 0)) return std::nullopt;
+            return c.throughput.msgs_per_s;
+          },
+          false,
+          [](const CellResult& c) {
+            return fmt::format("({} msgs/s, {} MB/s)", format_rate(c.throughput.msgs_per_s),
+                               mb_per_s(c.throughput.payload_bytes_per_s));
+          },
+          "higher");
+    }
+    add(md, "\n");
+  }
+  if (!any) add(md, "No cell completed, so there is nothing to recommend.\n\n");
+}
+
+void results(std::string& md, const RunResult& r) {
+  add(md, "## Results\n\n");
+  bool any = false;
+  for (const std::string& pattern : patterns_in_order(r)) {
+    std::vector<const CellResult*> cells;
+    for (const CellResult& c : r.cells) {
+      if (c.pattern == pattern && is_ok(c)) cells.push_back(&c);
+    }
+    if (cells.empty()) continue;
+    any = true;
+    std::sort(cells.begin(), cells.end(), by_size_then_p50);
+    const auto any_of = [&cells](auto pred) {
+      return std::any_of(cells.begin(), cells.end(), pred);
+    };
+    // Columns that would be empty for every row of this pattern are left out.
+    const bool open_loop = any_of(
+        [](const CellResult* c) { return c->latency_uncorrected_ns.has_value() || c->rate > 0; });
+    const bool hops = any_of([](const CellResult* c) { return c->hop_latency_ns.has_value(); });
+    const bool content =
+        any_of([](const CellResult* c) { return !c->content.empty() && c->content != "random"; });
+    const bool notes = any_of(
+        [](const CellResult* c) { return c->noisy || c->repetitions > 1 || !c->warnings.empty(); });
+
+    add(md, "### {} (latency: {})\n\n", esc(pattern), latency_kind(pattern));
+    std::vector<std::string> head = {"mechanism", "serializer", "size", "procs",
+                                     "wait",      "placement",  "batch"};
+    if (content) head.emplace_back("content");
+    if (open_loop) head.emplace_back("load");
+    const std::size_t text_cols = head.size();
+    head.insert(head.end(), {"p50", "p99", "p99.9", "max"});
+    if (open_loop) head.emplace_back("p99 uncorrected");
+    if (hops) head.emplace_back("hop p50");
+    head.insert(head.end(), {"msgs/s", "MB/s", "CPU/msg", "wire B/msg", "encode / decode"});
+    if (notes) head.emplace_back("notes");
+    add(md, "|");
+    for (const std::string& h : head) add(md, " {} |", h);
+    add(md, "\n|");
+    // Identity and notes read best left-aligned, figures right-aligned so their units line up.
+    for (std::size_t i = 0; i < head.size(); ++i) {
+      add(md, "{}", i < text_cols || (notes && i + 1 == head.size()) ? "---|" : "--:|");
+    }
+    add(md, "\n");
+
+    for (const CellResult* c : cells) {
+      std::vector<std::string> row = {
+          esc(c->mechanism),           esc(c->serializer), format_size(c->size_bytes),
+          fmt::format("{}", c->procs), esc(c->wait),       esc(c->placement),
+          fmt::format("{}", c->batch)};
+      if (content) row.push_back(esc(c->content.empty() ? "random" : c->content));
+      if (open_loop) row.push_back(c->rate > 0 ? format_rate(c->rate) + "/s" : "closed");
+      row.push_back(with_spread(ns_or_dash(c->latency_ns.p50), c->p50_spread));
+      row.push_back(with_spread(ns_or_dash(c->latency_ns.p99), c->p99_spread));
+      row.push_back(ns_or_dash(c->latency_ns.p99_9));
+      row.push_back(c->latency_ns.count != 0 ? format_ns(static_cast<double>(c->latency_ns.max))
+                                             : std::string(kUnresolved));
+      if (open_loop) {
+        row.push_back(c->latency_uncorrected_ns ? ns_or_dash(c->latency_uncorrected_ns->p99)
+                                                : std::string(kUnresolved));
+      }
+      if (hops) {
+        row.push_back(c->hop_latency_ns ? ns_or_dash(c->hop_latency_ns->p50)
+                                        : std::string(kUnresolved));
+      }
+      row.push_back(with_spread(format_rate(c->throughput.msgs_per_s), c->throughput_spread));
+      row.push_back(mb_per_s(c->throughput.payload_bytes_per_s));
+      row.push_back(format_ns(c->cpu.per_msg_ns));
+      row.push_back(plain_number(c->wire_bytes_per_msg));
+      row.push_back(
+          fmt::format("{} / {}", format_ns(c->encode_ns_per_msg), format_ns(c->decode_ns_per_msg)));
+      if (notes) {
+        std::vector<std::string> n;
+        if (c->repetitions > 1) n.push_back(fmt::format("{} reps", c->repetitions));
+        if (c->noisy) n.push_back("noisy");
+        if (!c->warnings.empty()) {
+          n.push_back(
+              fmt::format("{} warning{}", c->warnings.size(), c->warnings.size() == 1 ? "" : "s"));
+        }
+        std::string joined;
+        for (const std::string& s : n) joined += (joined.empty() ? "" : ", ") + s;
+        row.push_back(joined);
+      }
+      add(md, "|");
+      for (const std::string& v : row) add(md, " {} |", v);
+      add(md, "\n");
+    }
+    add(md, "\n");
+  }
+  if (!any) add(md, "No cell completed.\n\n");
+}
+
+void failures(std::string& md, const RunResult& r) {
+  std::vector<const CellResult*> failed;
+  for (const CellResult& c : r.cells) {
+    if (!is_ok(c)) failed.push_back(&c);
+  }
+  if (failed.empty()) return;
+  add(md, "## Failed cells\n\n");
+  add(md, "These cells produced no figures; the rest of the matrix ran on.\n\n");
+  add(md, "| cell | error |\n|---|---|\n");
+  for (const CellResult* c : failed) {
+    add(md, "| `{}` | {} |\n", cell_id(*c),
+        c->error.empty() ? "(no message recorded)" : esc(c->error));
+  }
+  add(md, "\n");
+}
+
+void method(std::string& md, const RunResult& r) {
+  add(md, "## Method\n\n");
+  add(md,
+      "Each cell runs its participants as separate processes started together after a "
+      "barrier; each records into its own histogram and the coordinator merges them, then "
+      "checks that every message arrived once and intact. Serialization cost (encode / "
+      "decode) is measured separately from the transport. Timings use the monotonic clock.\n\n");
+  std::string command;
+  if (r.config.is_object()) {
+    if (const auto it = r.config.find("command_line"); it != r.config.end()) {
+      if (it->is_string()) {
+        command = it->get<std::string>();
+      } else if (it->is_array()) {
+        for (const auto& a : *it) {
+          if (!command.empty()) command += ' ';
+          command += a.is_string() ? a.get<std::string>() : a.dump();
+        }
+      }
+    }
+  }
+  if (!command.empty()) {
+    add(md, "To reproduce, run on a comparable machine:\n\n```sh\n{}\n```\n\n", command);
+  } else {
+    add(md, "The run did not record its command line; its effective configuration follows.\n\n");
+  }
+  if (r.config.is_object() && !r.config.empty()) {
+    add(md,
+        "<details><summary>Effective configuration</summary>\n\n```json\n{}\n```\n\n</details>\n",
+        r.config.dump(2));
+  }
+}
+
+}  // namespace
+
+std::string markdown_report(const RunResult& r) {
+  std::string md;
+  header(md, r);
+  environment(md, r);
+  warnings(md, r);
+  recommendations(md, r);
+  results(md, r);
+  failures(md, r);
+  method(md, r);
+  return md;
+}
+
+}  // namespace ipcmatrix

@@ -1,0 +1,270 @@
+#include "ipcmatrix/report/writers.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cassert>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ipcmatrix {
+
+namespace {
+
+constexpr std::size_t kTableErrorChars = 60;
+
+// Three significant digits with the largest unit that keeps the mantissa below 1000.
+// Rounding is checked before choosing decimals so 999.96 becomes "1.00k", not "1000".
+std::string scaled(double v, std::span<const char* const> units) {
+  if (!std::isfinite(v) || v < 0) return "-";
+  std::size_t u = 0;
+  while (v >= 999.5 && u + 1 < units.size()) {
+    v /= 1000.0;
+    ++u;
+  }
+  // Whole numbers in the base unit (histogram nanoseconds, small counts) are exact;
+  // printing "850.00ns" would suggest precision the other way round.
+  if (u == 0 && std::floor(v) == v) return fmt::format("{:.0f}{}", v, units[0]);
+  const int decimals = v < 9.995 ? 2 : (v < 99.95 ? 1 : 0);
+  return fmt::format("{:.{}f}{}", v, decimals, units[u]);
+}
+
+std::string csv_field(std::string_view s) {
+  if (s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
+  std::string out = "\"";
+  for (const char ch : s) {
+    if (ch == '"') out += '"';
+    out += ch;
+  }
+  out += '"';
+  return out;
+}
+
+std::string num(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::string(); }
+
+std::string opt_num(const std::optional<std::uint64_t>& v) {
+  return v ? fmt::format("{}", *v) : std::string();
+}
+
+std::string joined(const std::vector<std::string>& v, std::string_view sep) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i != 0) out += sep;
+    out += v[i];
+  }
+  return out;
+}
+
+// At most n code points of s on one line: control characters become spaces and a UTF-8
+// sequence is never cut in half, so the console never receives a broken character.
+std::string one_line_prefix(std::string_view s, std::size_t n) {
+  std::string out;
+  std::size_t points = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto ch = static_cast<unsigned char>(s[i]);
+    const bool continuation = (ch & 0xC0) == 0x80;
+    if (!continuation) {
+      if (points == n) {
+        out += "...";
+        break;
+      }
+      ++points;
+    }
+    out += ch < 0x20 ? ' ' : static_cast<char>(ch);
+  }
+  return out;
+}
+
+std::string latency_cell(const std::optional<std::uint64_t>& v) {
+  return v ? format_ns(static_cast<double>(*v)) : std::string("-");
+}
+
+}  // namespace
+
+std::string format_ns(double ns) {
+  static constexpr std::array<const char*, 4> kUnits = {"ns", "us", "ms", "s"};
+  return scaled(ns, kUnits);
+}
+
+std::string format_rate(double per_s) {
+  static constexpr std::array<const char*, 5> kUnits = {"", "k", "M", "G", "T"};
+  return scaled(per_s, kUnits);
+}
+
+void write_csv(std::ostream& out, const RunResult& r) {
+  static constexpr std::array<const char*, 39> kHeader = {"cell_id",
+                                                          "pattern",
+                                                          "mechanism",
+                                                          "serializer",
+                                                          "wait",
+                                                          "placement",
+                                                          "content",
+                                                          "size_bytes",
+                                                          "procs",
+                                                          "batch",
+                                                          "rate",
+                                                          "status",
+                                                          "error",
+                                                          "messages_sent",
+                                                          "messages_received",
+                                                          "p50_ns",
+                                                          "p90_ns",
+                                                          "p99_ns",
+                                                          "p99_9_ns",
+                                                          "p99_99_ns",
+                                                          "min_ns",
+                                                          "max_ns",
+                                                          "mean_ns",
+                                                          "stddev_ns",
+                                                          "msgs_per_s",
+                                                          "payload_bytes_per_s",
+                                                          "wire_bytes_per_s",
+                                                          "cpu_user_s",
+                                                          "cpu_sys_s",
+                                                          "cpu_per_msg_ns",
+                                                          "wire_bytes_per_msg",
+                                                          "encode_ns_per_msg",
+                                                          "decode_ns_per_msg",
+                                                          "idle_cpu_percent",
+                                                          "duration_s",
+                                                          "repetitions",
+                                                          "noisy",
+                                                          "warnings",
+                                                          "latency_count"};
+  const auto write_row = [&out](const std::vector<std::string>& fields) {
+    std::string line;
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      if (i != 0) line += ',';
+      line += csv_field(fields[i]);
+    }
+    line += '\n';
+    out << line;
+  };
+  write_row(std::vector<std::string>(kHeader.begin(), kHeader.end()));
+  for (const CellResult& c : r.cells) {
+    const LatencySummary& l = c.latency_ns;
+    std::vector<std::string> row = {
+        cell_id(c),
+        c.pattern,
+        c.mechanism,
+        c.serializer,
+        c.wait,
+        c.placement,
+        c.content,
+        fmt::format("{}", c.size_bytes),
+        fmt::format("{}", c.procs),
+        fmt::format("{}", c.batch),
+        num(c.rate),
+        c.status,
+        c.error,
+        fmt::format("{}", c.messages_sent),
+        fmt::format("{}", c.messages_received),
+        opt_num(l.p50),
+        opt_num(l.p90),
+        opt_num(l.p99),
+        opt_num(l.p99_9),
+        opt_num(l.p99_99),
+        fmt::format("{}", l.min),
+        fmt::format("{}", l.max),
+        num(l.mean),
+        num(l.stddev),
+        num(c.throughput.msgs_per_s),
+        num(c.throughput.payload_bytes_per_s),
+        num(c.throughput.wire_bytes_per_s),
+        num(c.cpu.user_s),
+        num(c.cpu.sys_s),
+        num(c.cpu.per_msg_ns),
+        num(c.wire_bytes_per_msg),
+        num(c.encode_ns_per_msg),
+        num(c.decode_ns_per_msg),
+        c.idle_cpu_percent < 0 ? std::string() : num(c.idle_cpu_percent),
+        num(c.duration_s),
+        fmt::format("{}", c.repetitions),
+        c.noisy ? "true" : "false",
+        joined(c.warnings, "; "),
+        fmt::format("{}", l.count),
+    };
+    assert(row.size() == kHeader.size() && "every CSV row must match the header");
+    write_row(row);
+  }
+}
+
+void write_hgrm_files(const RunResult& r, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot create directory '" + dir + "': " + ec.message());
+  for (const CellResult& c : r.cells) {
+    if (c.status != "ok" || c.histogram.count() == 0) continue;
+    const std::string path = (std::filesystem::path(dir) / (cell_id(c) + ".hgrm")).string();
+    const std::string text = c.histogram.to_hgrm(1000.0);
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    if (out) out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    if (out) out.flush();
+    if (!out) throw std::runtime_error("cannot write '" + path + "'");
+  }
+}
+
+void print_table(std::ostream& out, const RunResult& r) {
+  static constexpr std::size_t kIdentityCols = 4;
+  const std::vector<std::string> header = {"pattern", "mechanism", "serializer", "size",
+                                           "p50",     "p99",       "p99.9",      "msgs/s",
+                                           "MB/s",    "CPU/msg",   "note"};
+  // Text columns read best left-aligned, figures right-aligned so their units line up.
+  const std::vector<bool> right = {false, false, false, true, true, true,
+                                   true,  true,  true,  true, false};
+  std::vector<std::vector<std::string>> rows;
+  rows.reserve(r.cells.size());
+  for (const CellResult& c : r.cells) {
+    std::vector<std::string> row = {c.pattern, c.mechanism, c.serializer,
+                                    format_size(c.size_bytes)};
+    if (c.status != "ok") {
+      row.push_back("ERROR: " + one_line_prefix(c.error, kTableErrorChars));
+    } else {
+      std::string note;
+      if (c.noisy) note = "noisy";
+      if (!c.warnings.empty()) {
+        note += fmt::format("{}{} warning{}", note.empty() ? "" : ", ", c.warnings.size(),
+                            c.warnings.size() == 1 ? "" : "s");
+      }
+      row.insert(row.end(), {latency_cell(c.latency_ns.p50), latency_cell(c.latency_ns.p99),
+                             latency_cell(c.latency_ns.p99_9), format_rate(c.throughput.msgs_per_s),
+                             fmt::format("{:.1f}", c.throughput.payload_bytes_per_s / 1e6),
+                             format_ns(c.cpu.per_msg_ns), note});
+    }
+    rows.push_back(std::move(row));
+  }
+  std::vector<std::size_t> width(header.size());
+  for (std::size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (const auto& row : rows) {
+    // An error row's message spans the figure columns, so it must not widen them.
+    const std::size_t n = row.size() == header.size() ? row.size() : kIdentityCols;
+    for (std::size_t i = 0; i < n; ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  const auto line = [&](const std::vector<std::string>& row) {
+    std::string s;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      if (i != 0) s += "  ";
+      const bool spans = row.size() != header.size() && i == row.size() - 1;
+      if (spans) {
+        s += row[i];
+      } else if (right[i]) {
+        s += fmt::format("{:>{}}", row[i], width[i]);
+      } else {
+        s += fmt::format("{:<{}}", row[i], width[i]);
+      }
+    }
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    out << s << '\n';
+  };
+  line(header);
+  for (const auto& row : rows) line(row);
+}
+
+}  // namespace ipcmatrix
