@@ -171,7 +171,10 @@ TEST_SUITE("runner config") {
     rejected([](RunConfig& c) { c.procs = 65; }, "--procs");
     rejected([](RunConfig& c) { c.repetitions = 0; }, "--repetitions");
     rejected([](RunConfig& c) { c.zstd_level = 30; }, "--zstd-level");
-    rejected([](RunConfig& c) { c.messages = 0; }, "--messages");
+    rejected([](RunConfig& c) {
+      c.messages = 0;  // neither a count nor a time limit
+      c.duration_s = 0;
+    }, "--messages");
     rejected([](RunConfig& c) { c.duration_s = 4000; }, "--duration");
     rejected([](RunConfig& c) { c.warmup = 1'000'000'000; }, "--warmup");
     rejected([](RunConfig& c) { c.rate = -1; }, "--rate");

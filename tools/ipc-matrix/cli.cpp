@@ -128,6 +128,10 @@ std::string_view primary_name(const char* names) {
   return s.substr(0, s.find(','));
 }
 
+bool preset_sets(const RunConfig& cfg, std::string_view key) {
+  return !cfg.preset.empty() && load_preset(cfg.preset).contains(std::string(key));
+}
+
 }  // namespace
 
 void add_run_options(CLI::App& app, CliState& st) {
@@ -171,6 +175,18 @@ RunConfig finish_run_config(const CliState& st) {
     kRunFlags[i].apply(cfg, st.texts_[i + 1], primary_name(kRunFlags[i].names));
   }
   if (st.quiet_option_->count() > 0) cfg.quiet = st.quiet_;
+  // Count or time: the default bounds each cell by both (20,000 messages or 1 s, whichever
+  // comes first) so a sweep that includes 1 MiB JSON still ends. Naming only one of them
+  // (flag or preset) means exactly that one.
+  auto flag_given = [&st](std::string_view name) {
+    for (std::size_t i = 0; i < kRunFlags.size(); ++i)
+      if (primary_name(kRunFlags[i].names) == name) return st.options_[i + 1]->count() > 0;
+    return false;
+  };
+  const bool gave_messages = flag_given("--messages") || preset_sets(cfg, "messages");
+  const bool gave_duration = flag_given("--duration") || preset_sets(cfg, "duration_s");
+  if (gave_messages && !gave_duration) cfg.duration_s = 0;
+  if (gave_duration && !gave_messages) cfg.messages = 0;
   validate(cfg);
   return cfg;
 }

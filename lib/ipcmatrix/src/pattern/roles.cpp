@@ -266,14 +266,15 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
   Pacer pacer(p.rate);
   const std::size_t n_outs = outs.size();
   std::int64_t deadline = 0;
+  std::uint64_t warm_count = p.warmup;  // shortened if warm-up runs out of time
+  const std::int64_t warm_until = sys::monotonic_ns() + static_cast<std::int64_t>(kWarmupCapS * 1e9);
   for (std::uint64_t i = 0;; ++i) {
-    const bool warm = i < p.warmup;
+    if (i < warm_count && i > 0 && sys::monotonic_ns() >= warm_until) warm_count = i;
+    const bool warm = i < warm_count;
     if (!warm) {
-      if (p.duration_s > 0) {
-        if (deadline != 0 && sys::monotonic_ns() >= deadline) break;
-      } else if (i >= p.warmup + p.messages) {
-        break;
-      }
+      // Whichever comes first: the message count (0 = no count) or the measured time.
+      if (p.messages > 0 && i >= warm_count + p.messages) break;
+      if (p.duration_s > 0 && deadline != 0 && sys::monotonic_ns() >= deadline) break;
     }
     const std::int64_t due = pacer.wait(i);
     const std::int64_t now = sys::monotonic_ns();

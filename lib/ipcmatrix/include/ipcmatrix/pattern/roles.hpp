@@ -31,6 +31,9 @@ inline constexpr std::uint64_t kWarmupBit = std::uint64_t{1} << 63;
 /// Encode/decode time is sampled on one message in this many (two clock reads each), so
 /// measuring serialization does not double the per-message cost of measurement.
 inline constexpr std::uint64_t kSerdeSampleEvery = 16;
+/// Warm-up ends after RoleParams::warmup messages or this many seconds, whichever comes
+/// first (2,000 warm-up messages of 1 MiB JSON would otherwise take a minute).
+inline constexpr double kWarmupCapS = 0.5;
 
 /// What one role needs to know about its cell.
 struct RoleParams {
@@ -42,9 +45,10 @@ struct RoleParams {
   int zstd_level = 1;
   ContentMode content = ContentMode::records;
   std::uint64_t seed = 1;
-  std::uint64_t messages = 1000; ///< measured messages per sending participant (duration_s == 0)
-  std::uint64_t warmup = 100;    ///< unrecorded messages first
-  double duration_s = 0;         ///< measured phase length instead of a count
+  std::uint64_t messages = 1000; ///< measured messages per sender; 0 = no count limit
+  std::uint64_t warmup = 100;    ///< unrecorded messages first (capped at kWarmupCapS)
+  double duration_s = 0;         ///< measured phase limit, seconds; 0 = none. With both
+                                 ///< limits set, whichever is reached first ends the phase
   double rate = 0;               ///< open loop msgs/s per sender; 0 = closed loop
   int batch = 1;                 ///< messages coalesced per send_batch
   bool record_hops = false;      ///< pipeline sink: also record the last hop

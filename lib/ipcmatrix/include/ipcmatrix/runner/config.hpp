@@ -60,8 +60,8 @@ struct RunConfig {
   std::vector<std::string> mechanisms = mechanism_names();   ///< default: all registered
   std::vector<std::string> serializers = default_serializer_names();
   int procs = 0;               ///< participants of N-process patterns; 0 = fit the machine
-  double duration_s = 0;       ///< measured phase per cell, seconds; 0 = count `messages`
-  std::uint64_t messages = 20000;  ///< per producer per cell (when duration_s == 0)
+  double duration_s = 1;       ///< measured phase cap per cell, seconds; 0 = none (see finish_run_config)
+  std::uint64_t messages = 20000;  ///< per producer per cell; 0 = no count (duration only)
   std::uint64_t warmup = 2000;     ///< per producer, sent first and not recorded
   int repetitions = 1;             ///< runs of each cell
   double rate = 0;                 ///< open loop, messages/s per producer; 0 = closed loop
