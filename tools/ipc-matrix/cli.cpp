@@ -70,10 +70,13 @@ const std::array kRunFlags = {
             [](const C& c) { return std::to_string(c.procs); },
             [](C& c, S t, F f) { c.procs = parse_int(t, f); }},
     RunFlag{"--duration", "TIME",
-            "measured phase per cell (10, 10s, 500ms, 2min); 0 = send --messages instead",
+            "measured-phase cap per cell (10, 10s, 500ms, 2min); with --messages, whichever "
+            "comes first; given alone, no message count applies; 0 = no time cap",
             [](const C& c) { return format_number(c.duration_s); },
             [](C& c, S t, F f) { c.duration_s = parse_duration(t, f); }},
-    RunFlag{"--messages", "N", "measured messages per producer per cell (when --duration is 0)",
+    RunFlag{"--messages", "N",
+            "measured messages per producer per cell; given alone, no time cap applies "
+            "(the default caps both: 20000 messages or 1 s)",
             [](const C& c) { return std::to_string(c.messages); },
             [](C& c, S t, F f) { c.messages = parse_uint(t, f); }},
     RunFlag{"--warmup", "N", "unrecorded messages per producer before measuring",

@@ -1,6 +1,7 @@
 #include "spsc_ring.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <new>
 
 #include "ipcmatrix/error.hpp"
@@ -15,6 +16,20 @@ constexpr std::int64_t kSleepSliceNs = 20'000'000;
 // Spin iterations between checks of the clock (hybrid) and of the peer's liveness.
 constexpr std::uint32_t kSpinBurst = 256;
 constexpr std::uint32_t kLivenessEveryBursts = 1024;
+constexpr std::uint64_t kPrefetchAhead = 4 * kCacheLine;
+
+// Frame headers are little-endian on every host; on little-endian hosts (all we run on)
+// this is one 8-byte move the compiler inlines.
+inline void store_le64(std::byte* p, std::uint64_t v) noexcept {
+  if constexpr (std::endian::native != std::endian::little) v = __builtin_bswap64(v);
+  std::memcpy(p, &v, 8);
+}
+inline std::uint64_t load_le64(const std::byte* p) noexcept {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  if constexpr (std::endian::native != std::endian::little) v = __builtin_bswap64(v);
+  return v;
+}
 
 constexpr std::uint64_t frame_bytes(std::uint64_t len) noexcept {
   return (kHeaderBytes + len + kFrameAlign - 1) & ~(kFrameAlign - 1);
@@ -152,6 +167,21 @@ IoStatus RingEnd::write(std::span<const std::byte> msg, bool publish_now) noexce
   const std::uint64_t len = msg.size();
   const std::uint64_t frame = frame_bytes(len);
   const bool fits = frame <= cap_;
+  // Fast path: the whole frame fits in the room we already know about. Frames start
+  // 8-aligned and capacity is a multiple of 8, so the header is one contiguous store.
+  if (fits && cap_ - (pos_ - peer_cache_) >= frame) {
+    // Batching (publish later): ask for ownership of a line a few frames ahead, inside
+    // room the consumer has already released, so the cross-core invalidation overlaps
+    // with this copy (doubles 64 B streaming here). Not for single sends: in a ping-pong
+    // the extra coherence traffic lands on the critical path (+10% round trip here).
+    if (!publish_now && cap_ - (pos_ - peer_cache_) >= frame + kPrefetchAhead)
+      __builtin_prefetch(data_ + ((pos_ + frame + kPrefetchAhead) & mask_ & ~std::uint64_t{kCacheLine - 1}), 1);
+    store_le64(data_ + (pos_ & mask_), len);
+    copy_in(pos_ + kHeaderBytes, msg.data(), len);
+    pos_ += frame;
+    if (publish_now) publish();
+    return IoStatus::ok;
+  }
   std::byte hdr[kHeaderBytes];
   for (int i = 0; i < 8; ++i) hdr[i] = static_cast<std::byte>(len >> (8 * i));
   if (peer_.peer_closed()) return IoStatus::peer_closed;
@@ -202,6 +232,24 @@ IoStatus RingEnd::read(std::span<std::byte> buf, std::size_t& len, std::error_co
     peer_cache_ = h_->tail.load(std::memory_order_acquire);
     return peer_cache_ - pos_ >= want;
   };
+  if (peer_cache_ - pos_ >= kHeaderBytes) {
+    // Fast path: a whole published frame is already known to be there (the producer
+    // publishes whole frames unless they are larger than the ring).
+    const std::uint64_t n = load_le64(data_ + (pos_ & mask_));
+    const std::uint64_t frame = frame_bytes(n);
+    if (frame <= cap_ && peer_cache_ - pos_ >= frame && n <= buf.size()) {
+      // Pull published lines a few frames ahead across cores while this one is copied;
+      // only published ones: prefetching a line the producer has yet to write would
+      // fetch a copy it must then invalidate.
+      if (peer_cache_ - pos_ >= frame + kPrefetchAhead)
+        __builtin_prefetch(data_ + ((pos_ + frame + kPrefetchAhead) & mask_ & ~std::uint64_t{kCacheLine - 1}));
+      copy_out(pos_ + kHeaderBytes, buf.data(), n);
+      pos_ += frame;
+      release_head_lazily();
+      len = n;
+      return IoStatus::ok;
+    }
+  }
   if (!has(kHeaderBytes)) {
     release_head();  // never wait while holding consumed bytes the producer may need
     if (auto s = await([&] { return has(kHeaderBytes); }, h_->consumer_sleeping); s != IoStatus::ok)
