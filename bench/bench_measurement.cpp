@@ -11,7 +11,11 @@
 #include <random>
 #include <time.h>
 
+#include "ipcmatrix/pattern/roles.hpp"
 #include "ipcmatrix/stats/histogram.hpp"
+#include "ipcmatrix/sys/clock.hpp"
+
+using namespace ipcmatrix;
 
 namespace {
 
@@ -62,37 +66,43 @@ void BM_HistogramRecord(benchmark::State& state) {
 }
 BENCHMARK(BM_HistogramRecord);
 
-// Two timestamps, subtraction, record: exactly what a pattern does per message.
-void BM_PerMessageCost(benchmark::State& state) {
-  auto h = std::make_unique<Histogram>();
-  for (auto _ : state) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto t1 = std::chrono::steady_clock::now();
-    h->record(static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0).count()));
-  }
-  benchmark::DoNotOptimize(h->count());
-  state.SetItemsProcessed(state.iterations());
-  state.SetLabel("budget < 50 ns per message");
+// The measurement clock the role loops use (sys::now_ns): an ordered TSC read converted
+// with the run's shared calibration, or CLOCK_MONOTONIC where the kernel does not trust
+// the TSC. Arg 1 = calibrated TSC, 0 = CLOCK_MONOTONIC.
+void use(const benchmark::State& state) {
+  static const sys::ClockCalibration tsc = sys::calibrate_clock();
+  sys::use_clock(state.range(0) ? tsc : sys::ClockCalibration{});
 }
-BENCHMARK(BM_PerMessageCost);
 
-// Back-to-back messages can share timestamps: the end of message i is the start of
-// message i + 1, which halves the clock reads. Shown for comparison with BM_PerMessageCost,
-// whose cost is dominated by the two clock reads.
-void BM_PerMessageCostChained(benchmark::State& state) {
+void BM_NowNs(benchmark::State& state) {
+  use(state);
+  for (auto _ : state) benchmark::DoNotOptimize(sys::now_ns());
+  state.SetLabel(sys::detail::g_clock.tsc ? "tsc" : "CLOCK_MONOTONIC");
+}
+BENCHMARK(BM_NowNs)->Arg(0)->Arg(1);
+
+// What one message costs the measurement, both ends added up, exactly as the role loops
+// do it: the sender stamps the envelope (one read); the receiver stamps after decoding
+// (one read), subtracts and records; one message in kSerdeSampleEvery also pays two
+// extra reads on each side for the encode/decode timing. Budget: < 50 ns per message.
+void BM_PerMessageCost(benchmark::State& state) {
+  use(state);
   auto h = std::make_unique<Histogram>();
-  auto previous = std::chrono::steady_clock::now();
+  std::uint64_t i = 0;
   for (auto _ : state) {
-    const auto now = std::chrono::steady_clock::now();
-    h->record(static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(now - previous).count()));
-    previous = now;
+    const std::int64_t sent = sys::now_ns();  // sender: envelope stamp
+    benchmark::DoNotOptimize(sent);
+    if (i % kSerdeSampleEvery == 0) benchmark::DoNotOptimize(sys::now_ns() + sys::now_ns());
+    const std::int64_t received = sys::now_ns();  // receiver: after decode
+    h->record(static_cast<std::uint64_t>(received - sent));
+    if (i++ % kSerdeSampleEvery == 0) benchmark::DoNotOptimize(sys::now_ns() + sys::now_ns());
   }
   benchmark::DoNotOptimize(h->count());
   state.SetItemsProcessed(state.iterations());
+  state.SetLabel(std::string(sys::detail::g_clock.tsc ? "tsc" : "CLOCK_MONOTONIC") +
+                 ", budget < 50 ns per message");
 }
-BENCHMARK(BM_PerMessageCostChained);
+BENCHMARK(BM_PerMessageCost)->Arg(0)->Arg(1);
 
 }  // namespace
 

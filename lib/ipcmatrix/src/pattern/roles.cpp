@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "ipcmatrix/serialize/serializer.hpp"
+#include "ipcmatrix/sys/clock.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 
 namespace ipcmatrix {
@@ -85,14 +86,14 @@ class Receiver {
     ChannelCount& c = r_.received[ch];
     if ((env_.seq & ~kWarmupBit) != c.count) c.in_order = false;
     const bool sample = (c.count % kSerdeSampleEvery) == 0;
-    const std::int64_t t0 = sample ? sys::monotonic_ns() : 0;
+    const std::int64_t t0 = sample ? sys::now_ns() : 0;
     try {
       ser_->decode({buf_.data() + kEnvelopeBytes, len - kEnvelopeBytes}, msg_);
     } catch (const std::exception& e) {
       r_.error = "decode failed on channel " + std::to_string(ch) + ": " + e.what();
       return IoStatus::error;
     }
-    now_ = sys::monotonic_ns();
+    now_ = sys::now_ns();
     if (sample) {
       r_.decode_ns += stamp_diff(now_, t0);
       ++r_.decode_samples;
@@ -147,7 +148,7 @@ class Sender {
   bool emit(const Message& m, std::uint64_t sum, Envelope e, int target, bool warm) noexcept {
     auto& slot = slots_[used_];
     const bool sample = (encoded_++ % kSerdeSampleEvery) == 0;
-    const std::int64_t t0 = sample ? sys::monotonic_ns() : 0;
+    const std::int64_t t0 = sample ? sys::now_ns() : 0;
     try {
       ser_->encode(m, enc_);
     } catch (const std::exception& ex) {
@@ -155,11 +156,11 @@ class Sender {
       return false;
     }
     if (sample) {
-      r_.encode_ns += stamp_diff(sys::monotonic_ns(), t0);
+      r_.encode_ns += stamp_diff(sys::now_ns(), t0);
       ++r_.encode_samples;
     }
     slot.resize(kEnvelopeBytes + enc_.size());
-    std::memcpy(slot.data() + kEnvelopeBytes, enc_.data(), enc_.size());
+    if (!enc_.empty()) std::memcpy(slot.data() + kEnvelopeBytes, enc_.data(), enc_.size());
     auto queue = [&](std::size_t c) {
       e.seq = r_.sent[c].count | (warm ? kWarmupBit : 0);
       // Broadcast shares one encoded slot across channels whose seq differ only when a
@@ -242,12 +243,12 @@ class Pacer {
   /// Waits until message i is due and returns its intended send time (0 when closed loop).
   std::int64_t wait(std::uint64_t i) noexcept {
     if (interval_ns_ <= 0) return 0;
-    if (start_ == 0) start_ = sys::monotonic_ns();
+    if (start_ == 0) start_ = sys::now_ns();
     const std::int64_t due = start_ + static_cast<std::int64_t>(static_cast<double>(i) * interval_ns_);
-    std::int64_t now = sys::monotonic_ns();
+    std::int64_t now = sys::now_ns();
     // Sleep while far away, spin the last stretch: sleeping alone overshoots by ~50 us.
     if (due - now > 200'000) sys::sleep_until_ns(due - 100'000);
-    while ((now = sys::monotonic_ns()) < due) sys::cpu_relax();
+    while ((now = sys::now_ns()) < due) sys::cpu_relax();
     return due;
   }
 
@@ -267,17 +268,18 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
   const std::size_t n_outs = outs.size();
   std::int64_t deadline = 0;
   std::uint64_t warm_count = p.warmup;  // shortened if warm-up runs out of time
-  const std::int64_t warm_until = sys::monotonic_ns() + static_cast<std::int64_t>(kWarmupCapS * 1e9);
+  const std::int64_t warm_until = sys::now_ns() + static_cast<std::int64_t>(kWarmupCapS * 1e9);
   for (std::uint64_t i = 0;; ++i) {
-    if (i < warm_count && i > 0 && sys::monotonic_ns() >= warm_until) warm_count = i;
+    const std::int64_t due = pacer.wait(i);
+    // One clock read per message serves the limits and the send stamp alike.
+    const std::int64_t now = sys::now_ns();
+    if (i < warm_count && i > 0 && now >= warm_until) warm_count = i;
     const bool warm = i < warm_count;
     if (!warm) {
       // Whichever comes first: the message count (0 = no count) or the measured time.
       if (p.messages > 0 && i >= warm_count + p.messages) break;
-      if (p.duration_s > 0 && deadline != 0 && sys::monotonic_ns() >= deadline) break;
+      if (p.duration_s > 0 && deadline != 0 && now >= deadline) break;
     }
-    const std::int64_t due = pacer.wait(i);
-    const std::int64_t now = sys::monotonic_ns();
     if (!warm && r.first_send_ns == 0) {
       r.first_send_ns = now;
       deadline = now + static_cast<std::int64_t>(p.duration_s * 1e9);
@@ -333,7 +335,7 @@ void forward(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
     }
     if (!echo) rx.record_hop();
     Envelope e = rx.envelope();
-    if (!echo) e.send_ns = sys::monotonic_ns();
+    if (!echo) e.send_ns = sys::now_ns();
     if (!tx.emit(rx.message(), checksum(rx.message()), e, 0, rx.warm())) break;
   }
   tx.close();

@@ -16,6 +16,7 @@
 #include "ipcmatrix/stats/histogram_json.hpp"
 #include "ipcmatrix/stats/statistics.hpp"
 #include "ipcmatrix/sys/affinity.hpp"
+#include "ipcmatrix/sys/clock.hpp"
 #include "ipcmatrix/sys/environment.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/sys/process.hpp"
@@ -66,6 +67,12 @@ Worker spawn_worker(std::size_t participant, std::vector<int> keep) {
                              std::to_string(::getpid())},
                             keep);
   return w;
+}
+
+/// The run's clock calibration, handed to every worker so all convert ticks alike.
+nlohmann::json clock_json() {
+  const sys::ClockCalibration& c = sys::detail::g_clock;
+  return {{"tsc", c.tsc}, {"tsc0", c.tsc0}, {"mono0", c.mono0}, {"mult", c.mult}};
 }
 
 /// What one repetition of a cell produced.
@@ -142,6 +149,7 @@ Rep run_once(const Cell& c, const RunConfig& cfg, const std::vector<int>& cpus, 
                    {"batch", c.batch},
                    {"record_hops", c.pattern == "pipeline" && part.role == RoleKind::consumer},
                    {"cpu", w.cpu},
+                   {"clock", clock_json()},
                    {"outs", out_specs[w.participant]},
                    {"ins", in_specs[w.participant]}});
     }
@@ -436,7 +444,13 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   RunResult res;
   res.started_at = now_iso8601();
   const std::int64_t t0 = sys::monotonic_ns();
+  const sys::ClockCalibration clock = sys::calibrate_clock();
+  sys::use_clock(clock);
   res.environment = sys::capture_environment();
+  res.environment["measurement_clock"] =
+      clock.tsc ? nlohmann::json{{"source", "tsc, calibrated against CLOCK_MONOTONIC, shared by all processes"},
+                                 {"tsc_hz", clock.tsc_hz()}}
+                : nlohmann::json{{"source", "CLOCK_MONOTONIC"}};
   res.warnings = sys::environment_warnings(res.environment);
   res.config = cfg.to_json();
   const std::vector<int> cpus = sys::allowed_cpus();

@@ -11,6 +11,7 @@
 #include "ipcmatrix/runner/control.hpp"
 #include "ipcmatrix/stats/histogram_json.hpp"
 #include "ipcmatrix/sys/affinity.hpp"
+#include "ipcmatrix/sys/clock.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/sys/process.hpp"
 #include "ipcmatrix/transport/transport.hpp"
@@ -49,6 +50,15 @@ int run(int fd) {
   const auto& t = *task;
   const int cpu = t.value("cpu", -1);
   if (cpu >= 0) sys::pin_to_cpu(cpu);
+  if (t.contains("clock")) {
+    const auto& c = t.at("clock");
+    sys::ClockCalibration cal;
+    cal.tsc = c.at("tsc").get<bool>();
+    cal.tsc0 = c.at("tsc0").get<std::uint64_t>();
+    cal.mono0 = c.at("mono0").get<std::int64_t>();
+    cal.mult = c.at("mult").get<std::uint64_t>();
+    sys::use_clock(cal);
+  }
   std::vector<std::unique_ptr<Transport>> outs, ins;
   // Sending ends first: they never wait for the peer, receiving ends may (sockets accept).
   for (const auto& s : t.at("outs")) {

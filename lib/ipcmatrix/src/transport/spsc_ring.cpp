@@ -83,6 +83,7 @@ RingEnd::~RingEnd() {
 }
 
 void RingEnd::copy_in(std::uint64_t pos, const std::byte* src, std::size_t n) noexcept {
+  if (n == 0) return;  // src may be null for an empty message; memcpy must not see it
   const std::uint64_t off = pos & mask_;
   const std::size_t first = std::min<std::uint64_t>(n, cap_ - off);
   std::memcpy(data_ + off, src, first);
@@ -90,6 +91,7 @@ void RingEnd::copy_in(std::uint64_t pos, const std::byte* src, std::size_t n) no
 }
 
 void RingEnd::copy_out(std::uint64_t pos, std::byte* dst, std::size_t n) const noexcept {
+  if (n == 0) return;
   const std::uint64_t off = pos & mask_;
   const std::size_t first = std::min<std::uint64_t>(n, cap_ - off);
   std::memcpy(dst, data_ + off, first);

@@ -30,7 +30,7 @@ inline constexpr std::size_t kEnvelopeBytes = 24;
 inline constexpr std::uint64_t kWarmupBit = std::uint64_t{1} << 63;
 /// Encode/decode time is sampled on one message in this many (two clock reads each), so
 /// measuring serialization does not double the per-message cost of measurement.
-inline constexpr std::uint64_t kSerdeSampleEvery = 16;
+inline constexpr std::uint64_t kSerdeSampleEvery = 64;
 /// Warm-up ends after RoleParams::warmup messages or this many seconds, whichever comes
 /// first (2,000 warm-up messages of 1 MiB JSON would otherwise take a minute).
 inline constexpr double kWarmupCapS = 0.5;
