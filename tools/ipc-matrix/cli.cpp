@@ -9,14 +9,6 @@
 namespace ipcmatrix {
 namespace {
 
-std::string join(const std::vector<std::string>& items, std::string_view sep = ",") {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += sep;
-    out += item;
-  }
-  return out;
-}
 
 template <class T>
 std::string join_numbers(const std::vector<T>& items) {
@@ -55,14 +47,14 @@ const std::array kRunFlags = {
             [](C& c, S t, F f) { c.sizes = parse_size_list(t, f); }},
     RunFlag{"--patterns", "LIST",
             "patterns, comma list or all: pingpong, stream, fan-out, fan-in, pipeline, broadcast, mesh",
-            [](const C& c) { return join(c.patterns); },
+            [](const C& c) { return join(c.patterns, ","); },
             [](C& c, S t, F f) { c.patterns = parse_choices(t, all_patterns(), f); }},
     RunFlag{"--mechanisms", "LIST", "mechanisms, comma list or all",
-            [](const C& c) { return "all (" + join(c.mechanisms) + ")"; },
+            [](const C& c) { return "all (" + join(c.mechanisms, ",") + ")"; },
             [](C& c, S t, F f) { c.mechanisms = parse_mechanisms(t, f); }},
     RunFlag{"--serializers", "LIST",
             "serializers, comma list or all: raw, binary, json, msgpack, cbor, zstd+<any of them>",
-            [](const C& c) { return "all (" + join(c.serializers) + ")"; },
+            [](const C& c) { return "all (" + join(c.serializers, ",") + ")"; },
             [](C& c, S t, F f) { c.serializers = parse_serializers(t, f); }},
     RunFlag{"--procs", "N",
             "participants in fan-out, fan-in, pipeline, broadcast and mesh cells (2..64); "
@@ -90,11 +82,11 @@ const std::array kRunFlags = {
             [](C& c, S t, F f) { c.rate = parse_number(t, f); }},
     RunFlag{"--wait,--waits", "LIST",
             "how shm endpoints wait: spin, block, hybrid (comma list or all; other mechanisms always block)",
-            [](const C& c) { return join(c.waits); },
+            [](const C& c) { return join(c.waits, ","); },
             [](C& c, S t, F f) { c.waits = parse_choices(t, all_waits(), f); }},
     RunFlag{"--placement,--placements", "LIST",
             "CPU placement: unpinned, same-core, cross-core (comma list or all)",
-            [](const C& c) { return join(c.placements); },
+            [](const C& c) { return join(c.placements, ","); },
             [](C& c, S t, F f) { c.placements = parse_choices(t, all_placements(), f); }},
     RunFlag{"--batch,--batches", "LIST", "messages per send call, comma list of 1..4096",
             [](const C& c) { return join_numbers(c.batches); },

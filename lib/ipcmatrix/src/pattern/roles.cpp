@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "ipcmatrix/serialize/serializer.hpp"
+#include "ipcmatrix/sys/byte_order.hpp"
 #include "ipcmatrix/sys/clock.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 
@@ -19,21 +20,16 @@ struct Envelope {
   std::int64_t send_ns = 0;
 };
 
-void put_u64(std::byte* p, std::uint64_t v) noexcept {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
-}
-std::uint64_t get_u64(const std::byte* p) noexcept {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= std::uint64_t(std::to_integer<std::uint8_t>(p[i])) << (8 * i);
-  return v;
-}
+using sys::load_le64;
+using sys::store_le64;
+
 void put_envelope(std::byte* p, const Envelope& e) noexcept {
-  put_u64(p, e.seq);
-  put_u64(p + 8, static_cast<std::uint64_t>(e.origin_ns));
-  put_u64(p + 16, static_cast<std::uint64_t>(e.send_ns));
+  store_le64(p, e.seq);
+  store_le64(p + 8, static_cast<std::uint64_t>(e.origin_ns));
+  store_le64(p + 16, static_cast<std::uint64_t>(e.send_ns));
 }
 Envelope get_envelope(const std::byte* p) noexcept {
-  return {get_u64(p), static_cast<std::int64_t>(get_u64(p + 8)), static_cast<std::int64_t>(get_u64(p + 16))};
+  return {load_le64(p), static_cast<std::int64_t>(load_le64(p + 8)), static_cast<std::int64_t>(load_le64(p + 16))};
 }
 
 std::uint64_t mix(std::uint64_t a, std::uint64_t b) noexcept {

@@ -50,14 +50,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string join(const std::vector<std::string>& items, std::string_view sep = ", ") {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += sep;
-    out += item;
-  }
-  return out;
-}
 
 std::string format_number(double v) {
   char buf[64];
@@ -108,6 +100,15 @@ void check_names(const std::vector<std::string>& names, const std::vector<std::s
 std::string size_limit_text() { return "1G (" + std::to_string(kMaxSizeBytes) + " bytes)"; }
 
 }  // namespace
+
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += sep;
+    out += item;
+  }
+  return out;
+}
 
 const std::vector<std::string>& all_waits() {
   static const std::vector<std::string> kWaits = {

@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "ipcmatrix/error.hpp"
+#include "ipcmatrix/sys/byte_order.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "liveness.hpp"
 
@@ -103,7 +104,7 @@ class MqTransport final : public Transport {
   IoStatus send(std::span<const std::byte> msg) noexcept override {
     if (peer_->peer_closed()) return IoStatus::peer_closed;
     const std::size_t n = msg.size();
-    for (int i = 0; i < 8; ++i) stage_[i] = static_cast<std::byte>(std::uint64_t(n) >> (8 * i));
+    sys::store_le64(stage_.data(), n);
     std::size_t first = std::min(n, chunk_ - kLenBytes);
     if (first) std::memcpy(stage_.data() + kLenBytes, msg.data(), first);
     if (auto st = put(stage_.data(), kLenBytes + first); st != IoStatus::ok) return st;
@@ -121,8 +122,7 @@ class MqTransport final : public Transport {
     if (auto st = take(stage_.data(), got); st != IoStatus::ok) return st;
     if (got == 0) return IoStatus::peer_closed;  // clean-close marker
     if (got < kLenBytes) return fail(std::make_error_code(std::errc::bad_message));
-    std::uint64_t n = 0;
-    for (int i = 0; i < 8; ++i) n |= std::uint64_t(std::to_integer<std::uint8_t>(stage_[i])) << (8 * i);
+    const std::uint64_t n = sys::load_le64(stage_.data());
     if (n > buf.size()) return fail(std::make_error_code(std::errc::message_size));
     std::size_t have = got - kLenBytes;
     if (have > n) return fail(std::make_error_code(std::errc::bad_message));

@@ -5,6 +5,7 @@
 #include <new>
 
 #include "ipcmatrix/error.hpp"
+#include "ipcmatrix/sys/byte_order.hpp"
 
 namespace ipcmatrix::detail {
 
@@ -18,18 +19,8 @@ constexpr std::uint32_t kSpinBurst = 256;
 constexpr std::uint32_t kLivenessEveryBursts = 1024;
 constexpr std::uint64_t kPrefetchAhead = 4 * kCacheLine;
 
-// Frame headers are little-endian on every host; on little-endian hosts (all we run on)
-// this is one 8-byte move the compiler inlines.
-inline void store_le64(std::byte* p, std::uint64_t v) noexcept {
-  if constexpr (std::endian::native != std::endian::little) v = __builtin_bswap64(v);
-  std::memcpy(p, &v, 8);
-}
-inline std::uint64_t load_le64(const std::byte* p) noexcept {
-  std::uint64_t v;
-  std::memcpy(&v, p, 8);
-  if constexpr (std::endian::native != std::endian::little) v = __builtin_bswap64(v);
-  return v;
-}
+using sys::load_le64;
+using sys::store_le64;
 
 constexpr std::uint64_t frame_bytes(std::uint64_t len) noexcept {
   return (kHeaderBytes + len + kFrameAlign - 1) & ~(kFrameAlign - 1);
@@ -185,7 +176,7 @@ IoStatus RingEnd::write(std::span<const std::byte> msg, bool publish_now) noexce
     return IoStatus::ok;
   }
   std::byte hdr[kHeaderBytes];
-  for (int i = 0; i < 8; ++i) hdr[i] = static_cast<std::byte>(len >> (8 * i));
+  store_le64(hdr, len);
   if (peer_.peer_closed()) return IoStatus::peer_closed;
 
   std::uint64_t off = 0;  // progress through the frame: [0,8) header, [8,8+len) payload
@@ -259,8 +250,7 @@ IoStatus RingEnd::read(std::span<std::byte> buf, std::size_t& len, std::error_co
   }
   std::byte hdr[kHeaderBytes];
   copy_out(pos_, hdr, kHeaderBytes);
-  std::uint64_t n = 0;
-  for (int i = 0; i < 8; ++i) n |= std::uint64_t(std::to_integer<std::uint8_t>(hdr[i])) << (8 * i);
+  const std::uint64_t n = load_le64(hdr);
   if (n > buf.size()) {
     ec = std::make_error_code(std::errc::message_size);
     return IoStatus::error;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "ipcmatrix/sys/byte_order.hpp"
 #include "ipcmatrix/transport/transport.hpp"
 
 namespace ipcmatrix::detail {
@@ -22,14 +23,8 @@ inline constexpr std::size_t kStageBuffer = 256 * 1024;
 /// syscall; larger ones go out with writev straight from the caller's memory.
 inline constexpr std::size_t kCopyLimit = 16 * 1024;
 
-inline void store_le64(std::byte* p, std::uint64_t v) noexcept {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
-}
-inline std::uint64_t load_le64(const std::byte* p) noexcept {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= std::uint64_t(std::to_integer<std::uint8_t>(p[i])) << (8 * i);
-  return v;
-}
+using sys::load_le64;
+using sys::store_le64;
 
 inline std::error_code to_std(const boost::system::error_code& ec) {
   if (ec.category() == boost::system::system_category() ||

@@ -83,6 +83,9 @@ struct RunConfig {
   [[nodiscard]] nlohmann::json to_json() const;
 };
 
+/// "a, b, c": items joined by sep, for messages and help text.
+[[nodiscard]] std::string join(const std::vector<std::string>& items, std::string_view sep = ", ");
+
 /// Parses a size: "64", "4K", "4k", "4KB", "4KiB", "64KiB", "1M", "1MiB", "1G" (K = 1024,
 /// case-insensitive, optional B / iB; a bare "B" means bytes). Surrounding spaces are ignored.
 /// Throws UsageError naming flag and text for "", "0", "-5", "abc", "99T", "1.5K", overflow and
