@@ -1,5 +1,7 @@
 #include "ipcmatrix/sys/clock.hpp"
 
+#include <algorithm>
+#include <climits>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -56,5 +58,21 @@ ClockCalibration calibrate_clock(std::int64_t window_ns) {
 }
 
 void use_clock(const ClockCalibration& c) noexcept { detail::g_clock = c; }
+
+std::int64_t clock_read_cost_ns() noexcept {
+  // Per clock source: use_clock() may switch it after a first measurement.
+  static std::int64_t cost[2] = {-1, -1};
+  std::int64_t& c = cost[detail::g_clock.tsc ? 1 : 0];
+  if (c < 0) {
+    std::int64_t best = INT64_MAX;
+    for (int i = 0; i < 200; ++i) {
+      const std::int64_t a = now_ns();
+      const std::int64_t b = now_ns();
+      best = std::min(best, b - a);
+    }
+    c = std::max<std::int64_t>(best, 0);
+  }
+  return c;
+}
 
 }  // namespace ipcmatrix::sys
