@@ -56,9 +56,10 @@ Topology make_topology(std::string_view pattern, int procs) {
     connect(t, 0, 1);
     return t;
   }
-  const int min_procs = pattern == "mesh" ? 2 : (pattern == "pipeline" ? 2 : 2);
-  if (procs < min_procs)
-    throw Error("pattern", pattern, "needs at least " + std::to_string(min_procs) + " participants");
+  // Two is enough for every N-process pattern (a pipeline of two is source and sink).
+  constexpr int kMinProcs = 2;
+  if (procs < kMinProcs)
+    throw Error("pattern", pattern, "needs at least " + std::to_string(kMinProcs) + " participants");
   if (pattern == "fan-out" || pattern == "broadcast") {
     add(RoleKind::producer, 1);
     add(RoleKind::consumer, procs - 1);
