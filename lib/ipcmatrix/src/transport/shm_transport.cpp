@@ -78,11 +78,7 @@ class ShmTransport final : public Transport {
   IoStatus send(std::span<const std::byte> msg) noexcept override { return end_->write(msg, true); }
 
   IoStatus send_batch(std::span<const std::span<const std::byte>> msgs) noexcept override {
-    for (auto m : msgs) {
-      if (auto s = end_->write(m, false); s != IoStatus::ok) return s;
-    }
-    end_->publish();  // one tail store for the whole batch
-    return IoStatus::ok;
+    return end_->write_batch(msgs);
   }
 
   IoStatus recv(std::span<std::byte> buf, std::size_t& len) noexcept override {

@@ -75,6 +75,8 @@ class RingEnd {
   /// Producer. publish=false defers the tail store (batching); publish() makes it visible.
   [[nodiscard]] IoStatus write(std::span<const std::byte> msg, bool publish) noexcept;
   void publish() noexcept;
+  /// Producer: writes every message, then publishes once.
+  [[nodiscard]] IoStatus write_batch(std::span<const std::span<const std::byte>> msgs) noexcept;
   /// Consumer. On error sets ec.
   [[nodiscard]] IoStatus read(std::span<std::byte> buf, std::size_t& len,
                               std::error_code& ec) noexcept;
@@ -82,8 +84,9 @@ class RingEnd {
 
  private:
   template <class Ready>
-  IoStatus await(Ready ready, std::atomic<std::uint32_t>& sleep_word) noexcept;
-  void wake(std::atomic<std::uint32_t>& word) noexcept;
+  IoStatus await(Ready ready, const std::atomic<std::uint64_t>& watched,
+                 std::atomic<std::uint32_t>& sleep_word) noexcept;
+  void store_counter(std::atomic<std::uint64_t>& counter, std::atomic<std::uint32_t>& word) noexcept;
   void copy_in(std::uint64_t pos, const std::byte* src, std::size_t n) noexcept;
   void copy_out(std::uint64_t pos, std::byte* dst, std::size_t n) const noexcept;
   void release_head() noexcept;
