@@ -19,6 +19,8 @@ constexpr std::uint32_t kSpinBurst = 256;
 constexpr std::uint32_t kLivenessEveryBursts = 1024;
 // Consumer: how far ahead of the frame being copied to prefetch published lines.
 constexpr std::uint64_t kPrefetchAhead = 4 * kCacheLine;
+// Consumer: at most this many newly published bytes are prefetched at once.
+constexpr std::uint64_t kPrefetchBatch = 64 * kCacheLine;
 
 using sys::load_le64;
 using sys::store_le64;
@@ -243,8 +245,14 @@ IoStatus RingEnd::read(std::span<std::byte> buf, std::size_t& len, std::error_co
   len = 0;
   auto has = [&](std::uint64_t want) {
     if (peer_cache_ - pos_ >= want) return true;
+    const std::uint64_t seen = peer_cache_;
     // acquire: pairs with the release store in publish(); the frame bytes are visible.
     peer_cache_ = h_->tail.load(std::memory_order_acquire);
+    // Newly published lines (a batch): start fetching them all across cores now, in
+    // parallel, rather than one miss per line as the copies reach them.
+    const std::uint64_t end = std::min(peer_cache_, seen + kPrefetchBatch);
+    for (std::uint64_t a = seen & ~std::uint64_t{kCacheLine - 1}; a < end; a += kCacheLine)
+      __builtin_prefetch(data_ + (a & mask_));
     return peer_cache_ - pos_ >= want;
   };
   if (peer_cache_ - pos_ >= kHeaderBytes) {
