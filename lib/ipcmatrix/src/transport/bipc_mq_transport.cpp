@@ -4,10 +4,10 @@
 // A zero-length chunk is the sender's clean close.
 //
 // message_queue has no notion of a dead peer, so a small companion segment holds a
-// LivenessBlock, and every blocking call waits in slices (timed_send/timed_receive) and
-// checks the peer between slices. Limitation: a peer killed while holding the queue's
-// internal mutex leaves it locked; the coordinator's watchdog bounds that case.
-#include <boost/date_time/posix_time/posix_time_types.hpp>
+// LivenessBlock, and a waiting call checks the peer every 20 ms (see poll_until). A peer
+// killed while holding the queue's internal mutex leaves it locked for good: the build
+// makes Boost's lock() give up after 2 s (BOOST_INTERPROCESS_ENABLE_TIMEOUT_WHEN_LOCKING,
+// set in CMake), which surfaces here as an error instead of a hang.
 #include <boost/interprocess/ipc/message_queue.hpp>
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
@@ -26,7 +26,9 @@ namespace bip = boost::interprocess;
 constexpr std::size_t kDefaultMsgBytes = 8 * 1024;
 constexpr std::size_t kDefaultCapacity = std::size_t{256} << 10;  // as the shm ring
 constexpr std::size_t kLenBytes = 8;
-constexpr auto kSlice = boost::posix_time::milliseconds(20);
+constexpr int kImmediateTries = 64;                  // before the first nap
+constexpr std::int64_t kNapNs = 20'000;              // one nap (the kernel adds its timer slack)
+constexpr std::int64_t kLivenessEveryNs = 20'000'000;  // how often a waiter checks its peer
 
 std::string live_name(const std::string& q) { return q + "-live"; }
 
@@ -143,30 +145,45 @@ class MqTransport final : public Transport {
   }
 
  private:
-  IoStatus put(const void* p, std::size_t n) noexcept {
+  // Why try_send/try_receive in a polling loop and not the blocking calls: the blocking
+  // ones wait in pthread_cond_timedwait, which re-acquires the queue's mutex without a
+  // timeout when it wakes. A peer SIGKILLed while holding that mutex (it is inside
+  // send/receive most of the time in a stream) then hangs the survivor for good; the
+  // conformance test caught it about one run in six. try_* only take the mutex through
+  // lock(), which the build makes give up after 2 s (see CMakeLists.txt). Between
+  // attempts the caller spins briefly, then sleeps in short naps, so a waiting endpoint
+  // costs about what a blocked one does and wakes within ~kNap of a new message.
+  template <class Attempt>
+  IoStatus poll_until(Attempt attempt, bool receiving) noexcept {
     try {
-      while (!q_->timed_send(p, n, 0, boost::posix_time::microsec_clock::universal_time() + kSlice)) {
-        if (peer_->peer_gone()) return IoStatus::peer_closed;
+      for (int i = 0; i < kImmediateTries; ++i) {
+        if (attempt()) return IoStatus::ok;
+        sys::cpu_relax();
+      }
+      std::int64_t next_check = sys::monotonic_ns() + kLivenessEveryNs;
+      while (!attempt()) {
+        sys::sleep_until_ns(sys::monotonic_ns() + kNapNs);
+        if (sys::monotonic_ns() < next_check) continue;
+        next_check = sys::monotonic_ns() + kLivenessEveryNs;
+        // A receiver drains first: a peer that died after its last send still delivered it.
+        if (peer_->peer_gone() && (!receiving || q_->get_num_msg() == 0)) {
+          return attempt() ? IoStatus::ok : IoStatus::peer_closed;
+        }
       }
       return IoStatus::ok;
     } catch (const bip::interprocess_exception& e) {
       return fail_errno(e.get_native_error() ? e.get_native_error() : EIO);
     }
   }
+  IoStatus put(const void* p, std::size_t n) noexcept {
+    return poll_until([&] { return q_->try_send(p, n, 0); }, false);
+  }
   IoStatus take(void* p, std::size_t& got) noexcept {
-    try {
-      unsigned prio = 0;
-      bip::message_queue::size_type r = 0;
-      while (!q_->timed_receive(p, chunk_, r, prio,
-                                boost::posix_time::microsec_clock::universal_time() + kSlice)) {
-        // Drain first: a peer that died after its last send still delivered it.
-        if (peer_->peer_gone() && q_->get_num_msg() == 0) return IoStatus::peer_closed;
-      }
-      got = r;
-      return IoStatus::ok;
-    } catch (const bip::interprocess_exception& e) {
-      return fail_errno(e.get_native_error() ? e.get_native_error() : EIO);
-    }
+    unsigned prio = 0;
+    bip::message_queue::size_type r = 0;
+    const IoStatus s = poll_until([&] { return q_->try_receive(p, chunk_, r, prio); }, true);
+    got = r;
+    return s;
   }
 
   bool sender_;
