@@ -233,7 +233,7 @@ IoStatus RingEnd::write_batch(std::span<const std::span<const std::byte>> msgs) 
   // traffic would land on the critical path.
   const std::uint64_t end = pos_ + std::min(total, cap_ - (pos_ - peer_cache_));
   for (std::uint64_t a = pos_ & ~std::uint64_t{kCacheLine - 1}; a < end; a += kCacheLine)
-    __builtin_prefetch(data_ + (a & mask_), 1);
+    sys::prefetch_for_write(data_ + (a & mask_));
   for (auto m : msgs) {
     if (const IoStatus s = write(m, false); s != IoStatus::ok) return s;
   }
