@@ -229,7 +229,7 @@ IoStatus RingEnd::write_batch(std::span<const std::span<const std::byte>> msgs) 
   // Ask for ownership of every line the batch will fill, inside room the consumer has
   // already released, before writing any: the cross-core invalidations then proceed in
   // parallel instead of one store-buffer stall per line (perf showed the producer bound
-  // by those stalls). Not done for single sends: in a ping-pong the extra coherence
+  // by those stalls; a real PREFETCHW took 64 B streaming from 28 M to 31-34 M msgs/s). Not done for single sends: in a ping-pong the extra coherence
   // traffic would land on the critical path.
   const std::uint64_t end = pos_ + std::min(total, cap_ - (pos_ - peer_cache_));
   for (std::uint64_t a = pos_ & ~std::uint64_t{kCacheLine - 1}; a < end; a += kCacheLine)
