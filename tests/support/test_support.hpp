@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "ipcmatrix/sys/posix.hpp"
+
 namespace ipcmatrix::test {
 
 inline std::uint64_t splitmix(std::uint64_t& s) {
@@ -48,16 +50,11 @@ inline bool payload_matches(std::span<const std::byte> got, std::uint64_t i) {
 
 /// Names this project could leave behind: /dev/shm entries and socket directories.
 inline std::set<std::string> leak_snapshot() {
-  std::set<std::string> out;
+  // Every /dev/shm entry (stricter than our own prefix), plus the library's own names.
+  std::set<std::string> out = sys::ipc_names();
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator("/dev/shm", ec))
     out.insert(e.path().string());
-  const char* t = std::getenv("TMPDIR");
-  const std::string tmp = (t && *t) ? t : "/tmp";
-  for (const auto& e : std::filesystem::directory_iterator(tmp, ec)) {
-    const auto name = e.path().filename().string();
-    if (name.rfind("ipcm-", 0) == 0) out.insert(e.path().string());
-  }
   return out;
 }
 

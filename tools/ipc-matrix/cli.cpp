@@ -123,9 +123,6 @@ std::string_view primary_name(const char* names) {
   return s.substr(0, s.find(','));
 }
 
-bool preset_sets(const RunConfig& cfg, std::string_view key) {
-  return !cfg.preset.empty() && load_preset(cfg.preset).contains(std::string(key));
-}
 
 }  // namespace
 
@@ -161,9 +158,11 @@ RunConfig finish_run_config(const CliState& st) {
     return cfg;
   }
   RunConfig cfg;
+  nlohmann::json preset = nlohmann::json::object();  // loaded once: it is read again below
   if (st.options_[0]->count() > 0) {
     cfg.preset = st.texts_[0];
-    apply_preset(cfg, load_preset(cfg.preset));
+    preset = load_preset(cfg.preset);
+    apply_preset(cfg, preset);
   }
   for (std::size_t i = 0; i < kRunFlags.size(); ++i) {
     if (st.options_[i + 1]->count() == 0) continue;
@@ -178,8 +177,8 @@ RunConfig finish_run_config(const CliState& st) {
       if (primary_name(kRunFlags[i].names) == name) return st.options_[i + 1]->count() > 0;
     return false;
   };
-  const bool gave_messages = flag_given("--messages") || preset_sets(cfg, "messages");
-  const bool gave_duration = flag_given("--duration") || preset_sets(cfg, "duration_s");
+  const bool gave_messages = flag_given("--messages") || preset.contains("messages");
+  const bool gave_duration = flag_given("--duration") || preset.contains("duration_s");
   if (gave_messages && !gave_duration) cfg.duration_s = 0;
   if (gave_duration && !gave_messages) cfg.messages = 0;
   validate(cfg);
