@@ -10,7 +10,9 @@
 #include <CLI/CLI.hpp>
 
 #include "cli.hpp"
+#include "ipcmatrix/pattern/pattern.hpp"
 #include "ipcmatrix/runner/config.hpp"
+#include "ipcmatrix/runner/placement.hpp"
 
 namespace {
 
@@ -130,7 +132,7 @@ TEST_SUITE("runner config") {
   }
 
   TEST_CASE("parse_choices: all expands, duplicates drop, unknown names list the valid ones") {
-    const auto& patterns = ipcmatrix::all_patterns();
+    const auto& patterns = ipcmatrix::pattern_names();
     CHECK(ipcmatrix::parse_choices("all", patterns, "--patterns") == patterns);
     CHECK(ipcmatrix::parse_choices("stream,pingpong,stream", patterns, "--patterns") ==
           std::vector<std::string>{"stream", "pingpong"});
@@ -138,8 +140,8 @@ TEST_SUITE("runner config") {
     CHECK(has(msg, "--patterns"));
     CHECK(has(msg, "'ringring'"));
     for (const auto& p : patterns) CHECK(has(msg, p));
-    CHECK(ipcmatrix::parse_choices("all", ipcmatrix::all_placements(), "--placement") ==
-          ipcmatrix::all_placements());
+    CHECK(ipcmatrix::parse_choices("all", ipcmatrix::placement_names(), "--placement") ==
+          ipcmatrix::placement_names());
   }
 
   TEST_CASE("mechanisms and serializers come from the registries") {
@@ -194,20 +196,6 @@ TEST_SUITE("runner config") {
     CHECK_NOTHROW(ipcmatrix::validate(ok));
   }
 
-  TEST_CASE("resolve_procs: two-party patterns are 2, others fit the machine or --procs") {
-    RunConfig cfg;
-    CHECK(ipcmatrix::resolve_procs(cfg, "pingpong", 64) == 2);
-    CHECK(ipcmatrix::resolve_procs(cfg, "stream", 1) == 2);
-    CHECK(ipcmatrix::resolve_procs(cfg, "fan-in", 2) == 3);
-    CHECK(ipcmatrix::resolve_procs(cfg, "mesh", 4) == 3);
-    CHECK(ipcmatrix::resolve_procs(cfg, "pipeline", 6) == 6);
-    CHECK(ipcmatrix::resolve_procs(cfg, "broadcast", 32) == 8);
-    cfg.procs = 5;
-    CHECK(ipcmatrix::resolve_procs(cfg, "fan-out", 2) == 5);
-    CHECK(ipcmatrix::resolve_procs(cfg, "pingpong", 2) == 2);
-    CHECK_THROWS_AS((void)ipcmatrix::resolve_procs(cfg, "ring", 2), UsageError);
-  }
-
   TEST_CASE("presets: every shipped preset loads by path and by name, and validates") {
     const auto dir = presets_dir();
     REQUIRE(std::filesystem::is_directory(dir));
@@ -244,8 +232,8 @@ TEST_SUITE("runner config") {
 
     RunConfig heavy;
     ipcmatrix::apply_preset(heavy, ipcmatrix::load_preset("heavy"));
-    CHECK(heavy.patterns == ipcmatrix::all_patterns());
-    CHECK(heavy.placements == ipcmatrix::all_placements());
+    CHECK(heavy.patterns == ipcmatrix::pattern_names());
+    CHECK(heavy.placements == ipcmatrix::placement_names());
     CHECK(heavy.duration_s == doctest::Approx(5));
   }
 
@@ -319,7 +307,7 @@ TEST_SUITE("runner config") {
                                      "--pipe-bytes", "1M", "--cell-timeout", "30s", "--seed", "7", "--out",
                                      "/tmp/r", "--json", "-", "--quiet"});
     CHECK(cfg.sizes == std::vector<std::uint64_t>{64, 4096});
-    CHECK(cfg.patterns == ipcmatrix::all_patterns());
+    CHECK(cfg.patterns == ipcmatrix::pattern_names());
     CHECK(cfg.mechanisms == std::vector<std::string>{"shm", "pipe"});
     CHECK(cfg.serializers == std::vector<std::string>{"raw"});
     CHECK(cfg.procs == 4);
@@ -329,7 +317,7 @@ TEST_SUITE("runner config") {
     CHECK(cfg.repetitions == 2);
     CHECK(cfg.rate == doctest::Approx(1000));
     CHECK(cfg.waits == std::vector<std::string>{"spin", "block"});
-    CHECK(cfg.placements == ipcmatrix::all_placements());
+    CHECK(cfg.placements == ipcmatrix::placement_names());
     CHECK(cfg.batches == std::vector<int>{1, 8});
     CHECK(cfg.content == "text");
     CHECK(cfg.zstd_level == 3);

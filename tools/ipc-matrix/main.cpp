@@ -8,11 +8,11 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <fmt/core.h>
-#include <fstream>
 #include <iostream>
 
 #include "cli.hpp"
-#include "ipcmatrix/report/markdown.hpp"
+#include "ipcmatrix/pattern/pattern.hpp"
+#include "ipcmatrix/report/reporter.hpp"
 #include "ipcmatrix/report/results.hpp"
 #include "ipcmatrix/report/writers.hpp"
 #include "ipcmatrix/runner/coordinator.hpp"
@@ -33,9 +33,16 @@ namespace {
 constexpr int kExitUsage = 2;
 constexpr int kExitCellsFailed = 3;
 
+/// What `run --out DIR` writes, and what `report` regenerates from a results file.
+const std::vector<std::string> kRunReporters = reporter_names();
+const std::vector<std::string> kReportReporters = {"markdown", "csv", "hgrm"};
+
 int cmd_list(bool as_json) {
   if (as_json) {
-    nlohmann::json j{{"mechanisms", nlohmann::json::array()}, {"serializers", nlohmann::json::array()}};
+    nlohmann::json j{{"mechanisms", nlohmann::json::array()},
+                     {"serializers", nlohmann::json::array()},
+                     {"patterns", pattern_names()},
+                     {"reporters", reporter_names()}};
     for (const auto* t : all_transports()) j["mechanisms"].push_back(t->name);
     for (const auto& s : serializer_infos()) j["serializers"].push_back(s.name);
     std::cout << j.dump() << "\n";
@@ -45,22 +52,16 @@ int cmd_list(bool as_json) {
   for (const auto* t : all_transports()) std::cout << fmt::format("  {:<10} {}\n", t->name, t->description);
   std::cout << "serializers:\n";
   for (const auto& s : serializer_infos()) std::cout << fmt::format("  {:<10} {}\n", s.name, s.description);
+  std::cout << "patterns:\n";
+  for (const auto* p : all_patterns()) std::cout << fmt::format("  {:<10} {}\n", p->name, p->description);
+  std::cout << "reporters:\n";
+  for (const auto* r : all_reporters()) std::cout << fmt::format("  {:<10} {}\n", r->name, r->description);
   return 0;
 }
 
-void write_outputs(const RunResult& res, const std::string& dir) {
-  fs::create_directories(dir);
-  save_results(res, (fs::path(dir) / "results.json").string());
-  std::ofstream csv(fs::path(dir) / "results.csv");
-  write_csv(csv, res);
-  write_hgrm_files(res, dir);
-  std::ofstream md(fs::path(dir) / "PERFORMANCE_REPORT.md");
-  md << markdown_report(res);
-}
-
 std::string cell_name(const Cell& c) {
-  return fmt::format("{} {} {} {}B {} {} b{}", c.pattern, c.mechanism, c.serializer, c.size_bytes, c.wait,
-                     c.placement, c.batch);
+  return fmt::format("{} {} {} {}B {} {} b{}", c.pattern->name, c.mechanism->name, c.serializer, c.size_bytes,
+                     c.wait_name(), to_string(c.placement), c.batch);
 }
 
 int cmd_run(const RunConfig& cfg, const std::string& command_line) {
@@ -90,7 +91,7 @@ int cmd_run(const RunConfig& cfg, const std::string& command_line) {
     if (cfg.json_path == "-") std::cout << to_json(res).dump(2) << "\n";
     else save_results(res, cfg.json_path);
   }
-  if (!cfg.out_dir.empty()) write_outputs(res, cfg.out_dir);
+  if (!cfg.out_dir.empty()) write_reports(res, cfg.out_dir, kRunReporters);
   if (!cfg.quiet) {
     std::ostream& table = cfg.json_path == "-" ? std::cerr : std::cout;
     print_table(table, res);
@@ -108,12 +109,7 @@ int cmd_report(const std::string& results, std::string out_dir) {
   const RunResult res = load_results(results);
   if (out_dir.empty()) out_dir = fs::path(results).parent_path().string();
   if (out_dir.empty()) out_dir = ".";
-  fs::create_directories(out_dir);
-  std::ofstream md(fs::path(out_dir) / "PERFORMANCE_REPORT.md");
-  md << markdown_report(res);
-  std::ofstream csv(fs::path(out_dir) / "results.csv");
-  write_csv(csv, res);
-  write_hgrm_files(res, out_dir);
+  write_reports(res, out_dir, kReportReporters);
   std::cout << "wrote " << (fs::path(out_dir) / "PERFORMANCE_REPORT.md").string() << "\n";
   return 0;
 }
@@ -143,8 +139,8 @@ int main(int argc, char** argv) {
   CliState st;
   add_run_options(app, st);
   bool list_json = false;
-  auto* list = app.add_subcommand("list", "Print the registered mechanisms and serializers");
-  list->add_flag("--json", list_json, "as {\"mechanisms\":[...],\"serializers\":[...]}");
+  auto* list = app.add_subcommand("list", "Print the registered mechanisms, serializers, patterns and reporters");
+  list->add_flag("--json", list_json, "as {\"mechanisms\":[...],\"serializers\":[...],\"patterns\":[...],\"reporters\":[...]}");
   std::string report_in, report_out;
   auto* report = app.add_subcommand("report", "Regenerate PERFORMANCE_REPORT.md, CSV and .hgrm from results.json");
   report->add_option("results", report_in, "results.json written by a run")->required()->check(CLI::ExistingFile);

@@ -14,16 +14,16 @@
 #include <utility>
 #include <vector>
 
+#include "ipcmatrix/pattern/pattern.hpp"
+#include "ipcmatrix/report/recommend.hpp"
 #include "ipcmatrix/report/writers.hpp"
+#include "ipcmatrix/util/text.hpp"
 
 namespace ipcmatrix {
 
 namespace {
 
 constexpr std::string_view kUnresolved = "—";
-// Below this ratio two configurations are reported as a tie: with < 1% histogram error
-// and ordinary run-to-run variation, a 5% lead is not a reason to pick one over the other.
-constexpr double kTieRatio = 1.10;
 
 template <class... Args>
 void add(std::string& out, fmt::format_string<Args...> f, Args&&... args) {
@@ -78,12 +78,15 @@ std::string duration(double s) {
   return fmt::format("{} h {:02} min", total / 3600, (total % 3600) / 60);
 }
 
-std::string load(const CellResult& c) {
-  return c.rate > 0 ? format_rate(c.rate) + " msgs/s per producer" : "closed loop";
+std::string load(double rate) {
+  return rate > 0 ? format_rate(rate) + " msgs/s per producer" : "closed loop";
 }
 
+// Results may name a pattern this build does not know (a newer version wrote them): its
+// latency is then taken as one-way, the meaning of every pattern but a round trip.
 std::string latency_kind(std::string_view pattern) {
-  return pattern == "pingpong" ? "round trip" : "one-way";
+  const PatternSpec* spec = pattern_or_null(pattern);
+  return std::string(to_string(spec ? spec->latency : LatencyKind::one_way));
 }
 
 std::string mech_ser(const CellResult& c) {
@@ -98,15 +101,6 @@ std::string setup(const CellResult& c) {
 
 std::string ratio_text(double r) {
   return r >= 10 ? fmt::format("{:.0f}x", r) : fmt::format("{:.1f}x", r);
-}
-
-// Patterns in the order the matrix first ran them, which is the order the user wrote.
-std::vector<std::string> patterns_in_order(const RunResult& r) {
-  std::vector<std::string> out;
-  for (const CellResult& c : r.cells) {
-    if (std::find(out.begin(), out.end(), c.pattern) == out.end()) out.push_back(c.pattern);
-  }
-  return out;
 }
 
 // Order by size, then p50 (unresolved last), then id so ties cannot reorder between runs.
@@ -286,39 +280,23 @@ void warnings(std::string& md, const RunResult& r) {
   add(md, "\n");
 }
 
-// One recommendation line: the best cell by `better`, compared with the best cell that uses
-// a different mechanism/serializer (a different wait or placement of the same pair is a
-// tuning detail, not an alternative choice).
-template <class Figure, class Show>
-void recommend(std::string& md, std::vector<const CellResult*> cells, std::string_view what,
-               Figure figure, bool lower_is_better, Show show, std::string_view verb_better) {
-  std::erase_if(cells, [&](const CellResult* c) { return !figure(*c).has_value(); });
-  if (cells.empty()) return;
-  std::stable_sort(cells.begin(), cells.end(), [&](const CellResult* a, const CellResult* b) {
-    const double fa = *figure(*a), fb = *figure(*b);
-    if (fa != fb) return lower_is_better ? fa < fb : fa > fb;
-    return cell_id(*a) < cell_id(*b);
-  });
-  const CellResult& best = *cells.front();
-  add(md, "  - {}: **{}** {}, {}{}", what, mech_ser(best), show(best), setup(best),
-      best.noisy ? " (noisy)" : "");
-  const auto next = std::find_if(cells.begin() + 1, cells.end(), [&](const CellResult* c) {
-    return c->mechanism != best.mechanism || c->serializer != best.serializer;
-  });
-  if (next == cells.end()) {
-    add(md, "; no other mechanism/serializer to compare with.\n");
-    return;
-  }
-  const double a = *figure(best), b = *figure(**next);
-  const double ratio = lower_is_better ? b / a : a / b;
-  if (!std::isfinite(ratio) || a <= 0 || b <= 0) {
-    add(md, "; next: {} {}.\n", mech_ser(**next), show(**next));
-  } else if (ratio < kTieRatio) {
-    add(md, "; within 10% of the next, {} {}: effectively a tie.\n", mech_ser(**next),
-        show(**next));
-  } else {
-    add(md, "; {} {} than the next, {} {}.\n", ratio_text(ratio), verb_better, mech_ser(**next),
-        show(**next));
+// One recommendation line: the pick, then how it compares with the runner-up.
+template <class Show>
+void pick_line(std::string& md, const std::optional<Pick>& pick, std::string_view what, Show show,
+               std::string_view verb_better) {
+  if (!pick) return;
+  const CellResult& best = *pick->best;
+  add(md, "  - {}: **{}** {}, {}{}", what, mech_ser(best), show(best), setup(best), best.noisy ? " (noisy)" : "");
+  switch (pick->margin) {
+    case Pick::Margin::alone: add(md, "; no other mechanism/serializer to compare with.\n"); break;
+    case Pick::Margin::incomparable: add(md, "; next: {} {}.\n", mech_ser(*pick->next), show(*pick->next)); break;
+    case Pick::Margin::tie:
+      add(md, "; within 10% of the next, {} {}: effectively a tie.\n", mech_ser(*pick->next), show(*pick->next));
+      break;
+    case Pick::Margin::lead:
+      add(md, "; {} {} than the next, {} {}.\n", ratio_text(pick->ratio), verb_better, mech_ser(*pick->next),
+          show(*pick->next));
+      break;
   }
 }
 
@@ -328,54 +306,28 @@ void recommendations(std::string& md, const RunResult& r) {
       "For each pattern, message size, process count and load: the ok cell with the lowest p50 "
       "latency and the one with the highest message rate, compared with the best cell of a "
       "different mechanism/serializer. Differences under 10% are called a tie.\n\n");
-  bool any = false;
-  for (const std::string& pattern : patterns_in_order(r)) {
-    using Key = std::tuple<std::uint64_t, int, double, std::string>;
-    std::map<Key, std::vector<const CellResult*>> groups;
-    for (const CellResult& c : r.cells) {
-      if (c.pattern == pattern && is_ok(c)) {
-        groups[Key{c.size_bytes, c.procs, c.rate, c.content}].push_back(&c);
-      }
-    }
-    if (groups.empty()) continue;
-    any = true;
-    add(md, "### {}\n\n", esc(pattern));
-    for (const auto& [key, cells] : groups) {
-      const CellResult& first = *cells.front();
-      add(md, "- **{}**, {} procs, {}{}:\n", format_size(first.size_bytes), first.procs,
-          load(first),
-          first.content.empty() || first.content == "random"
-              ? ""
-              : fmt::format(", content `{}`", first.content));
-      const std::string lat = fmt::format("lowest p50 latency ({})", latency_kind(pattern));
-      recommend(
-          md, cells, lat,
-          [](const CellResult& c) -> std::optional<double> {
-            if (!c.latency_ns.p50) return std::nullopt;
-            return static_cast<double>(*c.latency_ns.p50);
-          },
-          true,
-          [](const CellResult& c) {
-            return fmt::format("(p50 {}, p99 {})", ns_or_dash(c.latency_ns.p50),
-                               ns_or_dash(c.latency_ns.p99));
-          },
-          "lower");
-      recommend(
-          md, cells, "highest throughput",
-          [](const CellResult& c) -> std::optional<double> {
-            if (!(c.throughput.msgs_per_s > 0)) return std::nullopt;
-            return c.throughput.msgs_per_s;
-          },
-          false,
-          [](const CellResult& c) {
-            return fmt::format("({} msgs/s, {} MB/s)", format_rate(c.throughput.msgs_per_s),
-                               mb_per_s(c.throughput.payload_bytes_per_s));
-          },
-          "higher");
-    }
-    add(md, "\n");
+  const auto groups = recommend_per_group(r);
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    const RecommendationGroup& g = groups[i];
+    if (i == 0 || groups[i - 1].pattern != g.pattern) add(md, "### {}\n\n", esc(g.pattern));
+    add(md, "- **{}**, {} procs, {}{}:\n", format_size(g.size_bytes), g.procs, load(g.rate),
+        g.content.empty() || g.content == "random" ? "" : fmt::format(", content `{}`", g.content));
+    pick_line(
+        md, g.lowest_p50, fmt::format("lowest p50 latency ({})", latency_kind(g.pattern)),
+        [](const CellResult& c) {
+          return fmt::format("(p50 {}, p99 {})", ns_or_dash(c.latency_ns.p50), ns_or_dash(c.latency_ns.p99));
+        },
+        "lower");
+    pick_line(
+        md, g.highest_throughput, "highest throughput",
+        [](const CellResult& c) {
+          return fmt::format("({} msgs/s, {} MB/s)", format_rate(c.throughput.msgs_per_s),
+                             mb_per_s(c.throughput.payload_bytes_per_s));
+        },
+        "higher");
+    if (i + 1 == groups.size() || groups[i + 1].pattern != g.pattern) add(md, "\n");
   }
-  if (!any) add(md, "No cell completed, so there is nothing to recommend.\n\n");
+  if (groups.empty()) add(md, "No cell completed, so there is nothing to recommend.\n\n");
 }
 
 void results(std::string& md, const RunResult& r) {
@@ -455,9 +407,7 @@ void results(std::string& md, const RunResult& r) {
           n.push_back(
               fmt::format("{} warning{}", c->warnings.size(), c->warnings.size() == 1 ? "" : "s"));
         }
-        std::string joined;
-        for (const std::string& s : n) joined += (joined.empty() ? "" : ", ") + s;
-        row.push_back(joined);
+        row.push_back(join(n, ", "));
       }
       add(md, "|");
       for (const std::string& v : row) add(md, " {} |", v);

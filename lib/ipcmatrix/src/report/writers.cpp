@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ipcmatrix/util/text.hpp"
+
 namespace ipcmatrix {
 
 namespace {
@@ -51,15 +53,6 @@ std::string num(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std
 
 std::string opt_num(const std::optional<std::uint64_t>& v) {
   return v ? fmt::format("{}", *v) : std::string();
-}
-
-std::string joined(const std::vector<std::string>& v, std::string_view sep) {
-  std::string out;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (i != 0) out += sep;
-    out += v[i];
-  }
-  return out;
 }
 
 // At most n code points of s on one line: control characters become spaces and a UTF-8
@@ -188,7 +181,7 @@ void write_csv(std::ostream& out, const RunResult& r) {
         num(c.duration_s),
         fmt::format("{}", c.repetitions),
         c.noisy ? "true" : "false",
-        joined(c.warnings, "; "),
+        join(c.warnings, "; "),
         fmt::format("{}", l.count),
     };
     assert(row.size() == kHeader.size() && "every CSV row must match the header");

@@ -12,64 +12,26 @@
 #include <system_error>
 #include <utility>
 
-#include "ipcmatrix/serialize/message.hpp"
+#include "ipcmatrix/runner/settings.hpp"
 #include "ipcmatrix/serialize/serializer.hpp"
 #include "ipcmatrix/sys/environment.hpp"
 #include "ipcmatrix/transport/transport.hpp"
+#include "ipcmatrix/util/text.hpp"
+#include "usage_errors.hpp"
 
 namespace ipcmatrix {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kMinProcs = 2;
-constexpr int kMaxProcs = 64;
-constexpr int kMaxRepetitions = 100;
-constexpr double kMaxDurationS = 3600;
-constexpr std::uint64_t kMaxWarmup = 1'000'000'000;
-constexpr int kMaxBatch = 4096;
-constexpr int kMinZstdLevel = 1;
-constexpr int kMaxZstdLevel = 19;
-constexpr std::size_t kMinRingBytes = 4096;
-constexpr std::size_t kMinPipeBytes = 4096;
-constexpr int kSmallMachineCpus = 4;
-constexpr int kSmallMachineProcs = 3;
-constexpr int kMaxDefaultProcs = 8;
 constexpr std::string_view kSizeExamples = "(examples: 64, 4K, 64KiB, 1M)";
 constexpr std::string_view kDescriptionKey = "description";
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
+using detail::check_names;
+using detail::quote;
+using detail::size_limit_text;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-
-std::string format_number(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
-
-[[noreturn]] void fail(std::string_view flag, std::string_view what) {
-  std::string msg(flag);
-  msg += ": ";
-  msg += what;
-  throw UsageError(msg);
-}
-
-std::string quote(std::string_view text) {
-  std::string s = "'";
-  s += text;
-  s += "'";
-  return s;
-}
+[[noreturn]] void fail(std::string_view flag, std::string_view what) { detail::fail_usage(flag, what); }
 
 bool contains(const std::vector<std::string>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
@@ -83,32 +45,42 @@ void dedupe(std::vector<std::string>& v) {
   v = std::move(out);
 }
 
-// validate() re-checks names even though the parsers already did: a RunConfig can also be
-// built in code or by apply_preset on a hand-written file.
-void check_names(const std::vector<std::string>& names, const std::vector<std::string>& valid,
-                 std::string_view flag) {
-  if (names.empty()) fail(flag, "the list is empty (valid: " + join(valid) + ")");
-  for (const auto& n : names) {
-    if (!contains(valid, n)) fail(flag, "unknown " + quote(n) + " (valid: " + join(valid) + ")");
-  }
-}
-
 [[noreturn]] void not_a_size(std::string_view text, std::string_view flag) {
   fail(flag, quote(text) + " is not a size " + std::string(kSizeExamples));
 }
 
-std::string size_limit_text() { return "1G (" + std::to_string(kMaxSizeBytes) + " bytes)"; }
-
 }  // namespace
 
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += sep;
-    out += item;
-  }
-  return out;
+namespace detail {
+
+void fail_usage(std::string_view flag, std::string_view what) {
+  std::string msg(flag);
+  msg += ": ";
+  msg += what;
+  throw UsageError(msg);
 }
+
+std::string quote(std::string_view text) {
+  std::string s = "'";
+  s += text;
+  s += "'";
+  return s;
+}
+
+// validate() re-checks names even though the parsers already did: a RunConfig can also be
+// built in code or by apply_preset on a hand-written file.
+void check_names(const std::vector<std::string>& names, const std::vector<std::string>& valid,
+                 std::string_view flag) {
+  if (names.empty()) fail_usage(flag, "the list is empty (valid: " + join(valid) + ")");
+  for (const auto& n : names) {
+    if (std::find(valid.begin(), valid.end(), n) == valid.end())
+      fail_usage(flag, "unknown " + quote(n) + " (valid: " + join(valid) + ")");
+  }
+}
+
+std::string size_limit_text() { return "1G (" + std::to_string(kMaxSizeBytes) + " bytes)"; }
+
+}  // namespace detail
 
 const std::vector<std::string>& all_waits() {
   static const std::vector<std::string> kWaits = {
@@ -145,31 +117,10 @@ std::vector<std::string> valid_serializer_names() {
 }
 
 nlohmann::json RunConfig::to_json() const {
-  return nlohmann::json{
-      {"sizes", sizes},
-      {"patterns", patterns},
-      {"mechanisms", mechanisms},
-      {"serializers", serializers},
-      {"procs", procs},
-      {"duration_s", duration_s},
-      {"messages", messages},
-      {"warmup", warmup},
-      {"repetitions", repetitions},
-      {"rate", rate},
-      {"waits", waits},
-      {"placements", placements},
-      {"batches", batches},
-      {"content", content},
-      {"zstd_level", zstd_level},
-      {"ring_bytes", ring_bytes},
-      {"pipe_bytes", pipe_bytes},
-      {"cell_timeout_s", cell_timeout_s},
-      {"out_dir", out_dir},
-      {"json_path", json_path},
-      {"quiet", quiet},
-      {"preset", preset},
-      {"seed", seed},
-  };
+  nlohmann::json j = nlohmann::json::object();
+  for (const Setting& setting : run_settings()) j[std::string(setting.key)] = setting.to_json(*this);
+  j["preset"] = preset;
+  return j;
 }
 
 std::uint64_t parse_size(std::string_view text, std::string_view flag) {
@@ -457,155 +408,51 @@ std::string list_text(const nlohmann::json& v, std::string_view where) {
   return text;
 }
 
-std::string string_value(const nlohmann::json& v, std::string_view where) {
-  if (!v.is_string()) fail(where, "expected a string, got " + v.dump());
-  return v.get<std::string>();
-}
-
-using Setter = void (*)(RunConfig&, const nlohmann::json&, std::string_view);
-
-struct PresetKey {
-  std::string_view name;
-  Setter apply;
-};
-
-const std::vector<PresetKey>& preset_keys() {
-  using J = nlohmann::json;
-  using W = std::string_view;
-  static const std::vector<PresetKey> kKeys = {
-      {"sizes", [](RunConfig& c, const J& v, W w) { c.sizes = parse_size_list(list_text(v, w), w); }},
-      {"patterns",
-       [](RunConfig& c, const J& v, W w) { c.patterns = parse_choices(list_text(v, w), all_patterns(), w); }},
-      {"mechanisms", [](RunConfig& c, const J& v, W w) { c.mechanisms = parse_mechanisms(list_text(v, w), w); }},
-      {"serializers",
-       [](RunConfig& c, const J& v, W w) { c.serializers = parse_serializers(list_text(v, w), w); }},
-      {"procs", [](RunConfig& c, const J& v, W w) { c.procs = parse_int(element_text(v, w), w); }},
-      {"duration_s",
-       [](RunConfig& c, const J& v, W w) { c.duration_s = parse_duration(element_text(v, w), w); }},
-      {"messages", [](RunConfig& c, const J& v, W w) { c.messages = parse_uint(element_text(v, w), w); }},
-      {"warmup", [](RunConfig& c, const J& v, W w) { c.warmup = parse_uint(element_text(v, w), w); }},
-      {"repetitions",
-       [](RunConfig& c, const J& v, W w) { c.repetitions = parse_int(element_text(v, w), w); }},
-      {"rate", [](RunConfig& c, const J& v, W w) { c.rate = parse_number(element_text(v, w), w); }},
-      {"waits",
-       [](RunConfig& c, const J& v, W w) {
-         c.waits = parse_choices(list_text(v, w), all_waits(), w);
-       }},
-      {"placements",
-       [](RunConfig& c, const J& v, W w) { c.placements = parse_choices(list_text(v, w), all_placements(), w); }},
-      {"batches", [](RunConfig& c, const J& v, W w) { c.batches = parse_int_list(list_text(v, w), w); }},
-      {"content", [](RunConfig& c, const J& v, W w) { c.content = string_value(v, w); }},
-      {"zstd_level",
-       [](RunConfig& c, const J& v, W w) { c.zstd_level = parse_int(element_text(v, w), w); }},
-      {"ring_bytes",
-       [](RunConfig& c, const J& v, W w) { c.ring_bytes = parse_buffer_size(element_text(v, w), w); }},
-      {"pipe_bytes",
-       [](RunConfig& c, const J& v, W w) { c.pipe_bytes = parse_buffer_size(element_text(v, w), w); }},
-      {"cell_timeout_s",
-       [](RunConfig& c, const J& v, W w) { c.cell_timeout_s = parse_duration(element_text(v, w), w); }},
-      {"out_dir", [](RunConfig& c, const J& v, W w) { c.out_dir = string_value(v, w); }},
-      {"json_path", [](RunConfig& c, const J& v, W w) { c.json_path = string_value(v, w); }},
-      {"quiet",
-       [](RunConfig& c, const J& v, W w) {
-         if (!v.is_boolean()) fail(w, "expected true or false, got " + v.dump());
-         c.quiet = v.get<bool>();
-       }},
-      {"seed", [](RunConfig& c, const J& v, W w) { c.seed = parse_uint(element_text(v, w), w); }},
-  };
-  return kKeys;
+std::string preset_text(const Setting& setting, const nlohmann::json& v, std::string_view where) {
+  switch (setting.kind) {
+    case SettingKind::list: return list_text(v, where);
+    case SettingKind::scalar: return element_text(v, where);
+    case SettingKind::text:
+      if (!v.is_string()) fail(where, "expected a string, got " + v.dump());
+      return v.get<std::string>();
+    case SettingKind::toggle:
+      if (!v.is_boolean()) fail(where, "expected true or false, got " + v.dump());
+      return v.get<bool>() ? "true" : "false";
+  }
+  fail(where, "unsupported setting kind");
 }
 
 }  // namespace
 
 void apply_preset(RunConfig& cfg, const nlohmann::json& preset) {
   if (!preset.is_object()) fail("preset", "expected a JSON object of settings, got " + preset.dump());
-  const auto& keys = preset_keys();
   for (const auto& [key, value] : preset.items()) {
     if (key == kDescriptionKey) continue;
-    const auto it = std::find_if(keys.begin(), keys.end(), [&](const PresetKey& k) { return k.name == key; });
-    if (it == keys.end()) {
+    const Setting* setting = find_setting(key);
+    if (setting == nullptr) {
       std::vector<std::string> names;
-      for (const auto& k : keys) names.emplace_back(k.name);
+      for (const auto& s : run_settings()) names.emplace_back(s.key);
       std::string hint;
       // The flags are singular (--wait, --batch) while the keys are the plural field names.
       if (contains(names, key + "s")) hint = "did you mean '" + key + "s'? ";
       fail("preset", "unknown key " + quote(key) + " (" + hint + "valid keys: " + join(names) + ")");
     }
-    it->apply(cfg, value, "preset key " + quote(key));
+    const std::string where = "preset key " + quote(key);
+    setting->parse(cfg, preset_text(*setting, value, where), where);
   }
 }
 
 void validate(const RunConfig& cfg) {
-  if (cfg.sizes.empty()) fail("--sizes", "the list is empty");
-  for (const auto size : cfg.sizes) {
-    if (size == 0 || size > kMaxSizeBytes) {
-      fail("--sizes", std::to_string(size) + " bytes is outside 1.." + size_limit_text());
-    }
-  }
-  check_names(cfg.patterns, all_patterns(), "--patterns");
-  check_names(cfg.mechanisms, mechanism_names(), "--mechanisms");
-  check_names(cfg.serializers, valid_serializer_names(), "--serializers");
-  check_names(cfg.waits, all_waits(), "--wait");
-  check_names(cfg.placements, all_placements(), "--placement");
-  if (!parse_content_mode(cfg.content)) {
-    fail("--content", "unknown " + quote(cfg.content) + " (valid: random, text, records)");
-  }
-  if (cfg.batches.empty()) fail("--batch", "the list is empty");
-  for (const int b : cfg.batches) {
-    if (b < 1 || b > kMaxBatch) fail("--batch", std::to_string(b) + " is outside 1.." + std::to_string(kMaxBatch));
-  }
-  if (cfg.procs != 0 && (cfg.procs < kMinProcs || cfg.procs > kMaxProcs)) {
-    fail("--procs", "must be 0 (fit the machine) or " + std::to_string(kMinProcs) + ".." +
-                        std::to_string(kMaxProcs) + ", got " + std::to_string(cfg.procs));
-  }
-  if (cfg.repetitions < 1 || cfg.repetitions > kMaxRepetitions) {
-    fail("--repetitions", "must be 1.." + std::to_string(kMaxRepetitions) + ", got " +
-                              std::to_string(cfg.repetitions));
-  }
-  if (!std::isfinite(cfg.duration_s) || cfg.duration_s < 0 || cfg.duration_s > kMaxDurationS) {
-    fail("--duration", "must be 0 (count messages) up to " + format_number(kMaxDurationS) + " s, got " +
-                           format_number(cfg.duration_s));
-  }
+  for (const Setting& setting : run_settings())
+    if (setting.check) setting.check(cfg, setting.primary_flag());
   if (cfg.duration_s == 0 && cfg.messages < 1) {
     fail("--messages", "must be at least 1 when no --duration is given");
-  }
-  if (cfg.warmup >= kMaxWarmup) {
-    fail("--warmup", "must be below " + std::to_string(kMaxWarmup) + ", got " + std::to_string(cfg.warmup));
-  }
-  if (!std::isfinite(cfg.rate) || cfg.rate < 0) {
-    fail("--rate", "must be >= 0 (0 = closed loop), got " + format_number(cfg.rate));
-  }
-  if (cfg.zstd_level < kMinZstdLevel || cfg.zstd_level > kMaxZstdLevel) {
-    fail("--zstd-level", "must be " + std::to_string(kMinZstdLevel) + ".." + std::to_string(kMaxZstdLevel) +
-                             ", got " + std::to_string(cfg.zstd_level));
-  }
-  const bool power_of_two = (cfg.ring_bytes & (cfg.ring_bytes - 1)) == 0;
-  if (cfg.ring_bytes != 0 && (cfg.ring_bytes < kMinRingBytes || !power_of_two || cfg.ring_bytes > kMaxSizeBytes)) {
-    fail("--ring-bytes", "must be 0 (default) or a power of two from 4K to 1G, got " + std::to_string(cfg.ring_bytes));
-  }
-  if (cfg.pipe_bytes != 0 && (cfg.pipe_bytes < kMinPipeBytes || cfg.pipe_bytes > kMaxSizeBytes)) {
-    fail("--pipe-bytes", "must be 0 (kernel default) or 4K..1G, got " + std::to_string(cfg.pipe_bytes));
-  }
-  if (!std::isfinite(cfg.cell_timeout_s) || cfg.cell_timeout_s <= 0) {
-    fail("--cell-timeout", "must be > 0 seconds, got " + format_number(cfg.cell_timeout_s));
   }
   // Otherwise every cell would be killed by its own watchdog.
   if (cfg.duration_s >= cfg.cell_timeout_s) {
     fail("--cell-timeout", format_number(cfg.cell_timeout_s) + " s must exceed --duration (" +
                                format_number(cfg.duration_s) + " s)");
   }
-}
-
-int resolve_procs(const RunConfig& cfg, std::string_view pattern, int cpus) {
-  if (!contains(all_patterns(), pattern)) {
-    fail("--patterns", "unknown " + quote(pattern) + " (valid: " + join(all_patterns()) + ")");
-  }
-  if (pattern == "pingpong" || pattern == "stream") return 2;
-  if (cfg.procs > 0) return cfg.procs;
-  // On small machines more participants than CPUs measures the scheduler, not the mechanism;
-  // 3 is the smallest count that still exercises a fan/pipeline shape.
-  if (cpus <= kSmallMachineCpus) return kSmallMachineProcs;
-  return std::min(kMaxDefaultProcs, cpus);
 }
 
 }  // namespace ipcmatrix

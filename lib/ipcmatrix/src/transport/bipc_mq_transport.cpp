@@ -44,7 +44,7 @@ Error wrap(const bip::interprocess_exception& e, const std::string& name, std::s
 
 class MqChannel final : public Channel {
  public:
-  explicit MqChannel(const ChannelOptions& o) : name_("ipcm-" + sys::random_id()) {
+  explicit MqChannel(const ChannelOptions& o) : name_(sys::unique_ipc_name()) {
     msg_bytes_ = o.mq_msg_bytes ? o.mq_msg_bytes : kDefaultMsgBytes;
     if (msg_bytes_ < 64) throw Error("bipc-mq", name_, "message size must be >= 64 bytes");
     const std::size_t cap = o.capacity_bytes ? o.capacity_bytes : kDefaultCapacity;

@@ -23,10 +23,11 @@ constexpr std::size_t kDefaultCapacity = std::size_t{256} << 10;
 
 class ShmChannel final : public Channel {
  public:
-  explicit ShmChannel(const ChannelOptions& o) : name_("ipcm-" + sys::random_id()), opts_(o) {
+  explicit ShmChannel(const ChannelOptions& o) : name_(sys::unique_ipc_name()), opts_(o) {
     std::size_t cap = o.capacity_bytes ? o.capacity_bytes : kDefaultCapacity;
-    if (cap < 64 || (cap & (cap - 1)) != 0)
-      throw Error("shm", name_, "ring capacity must be a power of two >= 64, got " + std::to_string(cap));
+    if (cap < kMinRingBytes || (cap & (cap - 1)) != 0)
+      throw Error("shm", name_, "ring capacity must be a power of two >= " + std::to_string(kMinRingBytes) +
+                                    ", got " + std::to_string(cap));
     try {
       bip::permissions perm;
       perm.set_permissions(0600);

@@ -15,7 +15,7 @@ struct UnixTraits {
   };
   static Protocol protocol() { return Protocol(); }
   static Protocol::endpoint bind_endpoint(Place& p) {
-    p.dir = sys::temp_dir() + "/ipcm-" + sys::random_id();
+    p.dir = sys::temp_dir() + "/" + sys::unique_ipc_name();
     sys::make_private_dir(p.dir);
     p.path = p.dir + "/s";
     return Protocol::endpoint(p.path);

@@ -1,17 +1,18 @@
 #pragma once
 /// @file topology.hpp
-/// Who talks to whom in each concurrency pattern. A topology is pure data: the runner
-/// creates one channel per edge and one process per participant; the role loops
+/// Who talks to whom in one cell. A topology is pure data built by a pattern (pattern.hpp):
+/// the runner creates one channel per edge and one process per participant; the role loops
 /// (roles.hpp) never know which pattern or mechanism they run in.
 
-#include <string>
+#include <cstddef>
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
 namespace ipcmatrix {
 
 /// What a participant does with its channels.
-enum class RoleKind {
+enum class RoleKind : std::uint8_t {
   initiator,  ///< pingpong: sends, waits for the echo, records the round trip
   echo,       ///< pingpong: receives, decodes, re-encodes, sends back
   producer,   ///< sends its messages over its out channels (see Distribution)
@@ -20,17 +21,25 @@ enum class RoleKind {
   peer,       ///< mesh: a producer thread and one receiver thread per in channel
 };
 [[nodiscard]] std::string_view to_string(RoleKind r) noexcept;
+/// True for the roles that create new measured messages (initiator, producer, peer); echoes
+/// and forwarders only pass messages on.
+[[nodiscard]] bool originates(RoleKind r) noexcept;
 
 /// How a producer spreads messages over several out channels.
-enum class Distribution {
+enum class Distribution : std::uint8_t {
   round_robin,  ///< message i goes to out[i % outs] (fan-out, mesh)
   all,          ///< every message goes to every out (broadcast)
 };
+[[nodiscard]] std::string_view to_string(Distribution d) noexcept;
 
 struct Participant {
-  RoleKind role;
+  RoleKind role = RoleKind::producer;
   std::vector<int> outs;  ///< channel indexes this participant sends on
   std::vector<int> ins;   ///< channel indexes it receives on
+  /// Threads that wait on a channel: a mesh peer runs one per in channel plus its sender.
+  [[nodiscard]] std::size_t threads() const noexcept {
+    return role == RoleKind::peer ? ins.size() + 1 : 1;
+  }
 };
 
 struct Edge {
@@ -38,17 +47,18 @@ struct Edge {
 };
 
 struct Topology {
-  std::string pattern;
   std::vector<Participant> participants;
   std::vector<Edge> channels;
   Distribution distribution = Distribution::round_robin;
-  /// Deliveries (messages received, summed over receivers) for `per_producer` messages
-  /// emitted by each sending participant, counting neither echoes nor forwards.
-  [[nodiscard]] std::uint64_t deliveries(std::uint64_t per_producer) const;
-};
 
-/// Builds the topology for a pattern with `procs` participants (pingpong and stream
-/// always use 2). Throws Error for an unknown pattern or too few participants.
-[[nodiscard]] Topology make_topology(std::string_view pattern, int procs);
+  /// Appends n participants playing `role`.
+  void add(RoleKind role, int n);
+  /// Adds a channel from participant `from` to participant `to`; returns its index.
+  int connect(int from, int to);
+  /// Deliveries (messages received at the end of their path, summed over receivers) when
+  /// every originating participant emits `per_producer` measured messages: one per message
+  /// under round_robin, one per out channel under all. Echoes and forwards are not new.
+  [[nodiscard]] std::uint64_t deliveries(std::uint64_t per_producer) const noexcept;
+};
 
 }  // namespace ipcmatrix

@@ -25,20 +25,6 @@ class UsageError : public std::runtime_error {
   using runtime_error::runtime_error;
 };
 
-/// Every pattern the matrix knows, in report order.
-[[nodiscard]] inline const std::vector<std::string>& all_patterns() {
-  static const std::vector<std::string> kPatterns = {"pingpong", "stream",    "fan-out", "fan-in",
-                                                     "pipeline", "broadcast", "mesh"};
-  return kPatterns;
-}
-
-/// Every CPU placement: unpinned (the scheduler decides), same-core (all participants pinned
-/// to one CPU), cross-core (each participant on its own CPU).
-[[nodiscard]] inline const std::vector<std::string>& all_placements() {
-  static const std::vector<std::string> kPlacements = {"unpinned", "same-core", "cross-core"};
-  return kPlacements;
-}
-
 /// Every wait strategy name (spin, block, hybrid), as parse_wait_strategy() accepts them.
 [[nodiscard]] const std::vector<std::string>& all_waits();
 
@@ -56,7 +42,7 @@ inline constexpr std::uint64_t kMaxSizeBytes = std::uint64_t{1} << 30;
 /// (mechanisms and serializers filled from the registries), and passes validate().
 struct RunConfig {
   std::vector<std::uint64_t> sizes{64, 4096};       ///< message body sizes, bytes
-  std::vector<std::string> patterns{"pingpong", "stream"};
+  std::vector<std::string> patterns{"pingpong", "stream"};  ///< pattern registry names
   std::vector<std::string> mechanisms = mechanism_names();   ///< default: all registered
   std::vector<std::string> serializers = default_serializer_names();
   int procs = 0;               ///< participants of N-process patterns; 0 = fit the machine
@@ -66,7 +52,7 @@ struct RunConfig {
   int repetitions = 1;             ///< runs of each cell
   double rate = 0;                 ///< open loop, messages/s per producer; 0 = closed loop
   std::vector<std::string> waits{"hybrid"};         ///< spin | block | hybrid
-  std::vector<std::string> placements{"unpinned"};  ///< see all_placements()
+  std::vector<std::string> placements{"unpinned"};  ///< see placement_names()
   std::vector<int> batches{1};                      ///< messages per send_batch, 1..4096
   std::string content = "records";                  ///< random | text | records
   int zstd_level = 1;                               ///< 1..19
@@ -79,12 +65,10 @@ struct RunConfig {
   std::string preset;     ///< the name or path the preset came from, "" if none
   std::uint64_t seed = 1;  ///< message content generator seed
 
-  /// The effective config, every field, for the results file.
+  /// The effective config for the results file: every setting of the settings table under
+  /// its key, and "preset".
   [[nodiscard]] nlohmann::json to_json() const;
 };
-
-/// "a, b, c": items joined by sep, for messages and help text.
-[[nodiscard]] std::string join(const std::vector<std::string>& items, std::string_view sep = ", ");
 
 /// Parses a size: "64", "4K", "4k", "4KB", "4KiB", "64KiB", "1M", "1MiB", "1G" (K = 1024,
 /// case-insensitive, optional B / iB; a bare "B" means bytes). Surrounding spaces are ignored.
@@ -148,23 +132,19 @@ struct RunConfig {
 /// Names of the presets found in preset_search_path() (sorted, each listed once).
 [[nodiscard]] std::vector<std::string> preset_names();
 
-/// Applies a preset's keys onto cfg. Keys are RunConfig field names; lists may be JSON arrays
-/// or comma strings ("all" where the flag accepts it); sizes may be numbers or size strings
-/// ("1M"); duration_s and cell_timeout_s may be numbers or duration strings ("500ms").
-/// "description" is ignored. Throws UsageError for an unknown key or a value of the wrong type
-/// or text; cfg may be partly updated then. Range checks are validate()'s job.
+/// Applies a preset's keys onto cfg. Keys are the settings table's keys (settings.hpp), which
+/// are the RunConfig field names; lists may be JSON arrays or comma strings ("all" where the
+/// flag accepts it); sizes may be numbers or size strings ("1M"); duration_s and
+/// cell_timeout_s may be numbers or duration strings ("500ms"). "description" is ignored.
+/// Throws UsageError for an unknown key or a value of the wrong type or text; cfg may be
+/// partly updated then. Range checks are validate()'s job.
 void apply_preset(RunConfig& cfg, const nlohmann::json& preset);
 
-/// Final validation of a whole config: names valid, lists non-empty, procs 0 or 2..64,
-/// repetitions 1..100, messages >= 1 when duration_s is 0, duration_s 0..3600, warmup < 10^9,
+/// Final validation of a whole config: every setting's own check (settings.hpp: names valid,
+/// lists non-empty, procs 0 or 2..64, repetitions 1..100, duration_s 0..3600, warmup < 10^9,
 /// rate >= 0, batches 1..4096, zstd_level 1..19, ring_bytes 0 or a power of two >= 4096,
-/// pipe_bytes 0 or >= 4096, cell_timeout_s > 0 and above duration_s. Throws UsageError.
+/// pipe_bytes 0 or >= 4096, cell_timeout_s > 0), then the rules between settings: messages
+/// >= 1 when duration_s is 0, cell_timeout_s above duration_s. Throws UsageError.
 void validate(const RunConfig& cfg);
-
-/// Participants in one cell of `pattern`: pingpong and stream always 2; the others use
-/// cfg.procs when set, else 3 on machines with <= 4 CPUs and min(8, cpus) otherwise.
-/// fan-out, fan-in and broadcast count the single producer/consumer too; pipeline counts every
-/// stage including source and sink; mesh counts peers. Throws UsageError for an unknown pattern.
-[[nodiscard]] int resolve_procs(const RunConfig& cfg, std::string_view pattern, int cpus);
 
 }  // namespace ipcmatrix

@@ -1,36 +1,22 @@
 #pragma once
 /// @file coordinator.hpp
-/// Expands a RunConfig into cells and measures each one across real processes.
+/// Runs a whole matrix: plans the cells (plan.hpp), runs each one's repetitions across real
+/// processes, verifies every delivery, aggregates repetitions, measures the idle cost of
+/// each (mechanism, wait), and checks that no segment, socket file or fd outlives a cell.
+/// Any failure fails that cell only.
 ///
-/// One cell: create a channel per topology edge, spawn one worker per participant (this
-/// binary re-executed, see worker.hpp), hand each its task over a control socket, wait
-/// until all are ready, release them together, gather one report each, then verify that
-/// every channel delivered exactly what was sent (counts, order, checksums) and that no
-/// segment, socket file, fd or child is left. Any failure fails that cell only.
+/// Inside (src/runner/): repetition.cpp spawns the workers and speaks the protocol
+/// (protocol.hpp), verify.cpp proves the deliveries, aggregate.cpp turns reports into
+/// figures and repetitions into one result, idle_probe.cpp measures a waiting endpoint.
 
-#include <cstdint>
+#include <cstddef>
 #include <functional>
-#include <map>
-#include <string>
-#include <vector>
 
 #include "ipcmatrix/report/results.hpp"
 #include "ipcmatrix/runner/config.hpp"
+#include "ipcmatrix/runner/plan.hpp"
 
 namespace ipcmatrix {
-
-/// One point of the matrix.
-struct Cell {
-  std::string pattern, mechanism, serializer, wait, placement;
-  std::uint64_t size_bytes = 0;
-  int procs = 2;
-  int batch = 1;
-};
-
-/// All cells of a config, in run order (pattern, mechanism, serializer, size, wait,
-/// placement, batch). Mechanisms that cannot spin get one cell with wait "kernel";
-/// pingpong ignores batch.
-[[nodiscard]] std::vector<Cell> plan_cells(const RunConfig& cfg, int cpus);
 
 /// Progress hooks; either may be empty.
 struct MatrixCallbacks {

@@ -37,18 +37,4 @@ struct Spread {
 /// rel_spread > threshold with n >= 2 (a single repetition is never called noisy).
 [[nodiscard]] bool is_noisy(const Spread& s, double threshold = 0.10) noexcept;
 
-/// Regularized incomplete beta function I_x(a, b) for a, b > 0 and x in [0, 1], by Lentz's
-/// continued fraction (absolute error ~1e-14). Returns NaN for arguments outside the domain.
-[[nodiscard]] double regularized_incomplete_beta(double a, double b, double x) noexcept;
-
-/// Two-sided tail probability P(|T| >= |t|) of Student's t distribution with df > 0 degrees
-/// of freedom (df need not be an integer). NaN when df <= 0 or t is NaN.
-[[nodiscard]] double student_t_two_sided_p(double t, double df) noexcept;
-
-/// Two-sided p-value of Welch's unequal-variance t-test for "a and b have the same mean",
-/// using the Welch-Satterthwaite degrees of freedom and an exact Student-t CDF.
-/// 1.0 when either side has n < 2. When both sides have zero variance the test degenerates:
-/// 1.0 if the means are equal, 0.0 otherwise.
-[[nodiscard]] double welch_t_test_p(std::span<const double> a, std::span<const double> b) noexcept;
-
 }  // namespace ipcmatrix

@@ -160,6 +160,10 @@ void sleep_until_ns(std::int64_t t_ns) noexcept;
 namespace ipcmatrix::sys {
 /// Every name this library creates starts with this prefix (segments, queues, socket dirs).
 inline constexpr std::string_view kNamePrefix = "ipcm-";
+/// A fresh name for one IPC object: kNamePrefix followed by random_id(). Every mechanism
+/// names its segments, queues and socket directories with it, so cleanup and the leak
+/// checks (ipc_names()) see them all.
+[[nodiscard]] std::string unique_ipc_name();
 /// Paths of ipc-matrix objects that exist now: /dev/shm/ipcm-* and $TMPDIR/ipcm-*.
 [[nodiscard]] std::set<std::string> ipc_names();
 /// Removes one such path (a segment file or a socket directory and its socket). Never throws.

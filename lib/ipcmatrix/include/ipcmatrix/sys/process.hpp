@@ -62,6 +62,9 @@ Child spawn_self(const std::vector<std::string>& args, std::span<const int> keep
 /// (getppid() != expected_parent).
 void die_with_parent(int expected_parent) noexcept;
 
+/// This process's pid.
+[[nodiscard]] int current_pid() noexcept;
+
 /// Clears FD_CLOEXEC on fd (so a spawned child inherits it) or sets it.
 void set_cloexec(int fd, bool on);
 

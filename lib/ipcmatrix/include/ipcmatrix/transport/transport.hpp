@@ -55,11 +55,17 @@ enum class WaitStrategy : std::uint8_t {
 [[nodiscard]] std::string_view to_string(WaitStrategy w) noexcept;
 [[nodiscard]] bool parse_wait_strategy(std::string_view s, WaitStrategy& out) noexcept;
 
+/// How long a hybrid endpoint spins before it blocks: long enough to cover a busy peer's
+/// next message, short enough that an idle endpoint soon stops burning its core.
+inline constexpr std::int64_t kDefaultSpinNs = 50'000;
+/// Smallest shm ring capacity: one page, so a frame header and a 64 B message always fit.
+inline constexpr std::size_t kMinRingBytes = 4096;
+
 /// Knobs a coordinator passes to create(). Zero means "the mechanism's default".
 struct ChannelOptions {
   WaitStrategy wait = WaitStrategy::hybrid;
-  std::int64_t spin_ns = 50'000;         ///< hybrid: how long to spin before blocking
-  std::size_t capacity_bytes = 0;        ///< shm ring bytes (power of two); bipc-mq total bytes
+  std::int64_t spin_ns = kDefaultSpinNs;  ///< hybrid: how long to spin before blocking
+  std::size_t capacity_bytes = 0;  ///< shm ring bytes (power of two >= kMinRingBytes); bipc-mq total bytes
   std::size_t pipe_bytes = 0;            ///< F_SETPIPE_SZ for pipe; 0 keeps the kernel default
   std::size_t mq_msg_bytes = 0;          ///< bipc-mq maximum message size (chunk)
   std::int64_t open_timeout_ms = 30'000; ///< how long open() waits for the peer to show up

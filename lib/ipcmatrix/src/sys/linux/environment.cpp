@@ -25,6 +25,7 @@
 #include <zstd.h>
 
 #include "ipcmatrix/sys/affinity.hpp"
+#include "ipcmatrix/util/text.hpp"
 
 // Version macros only; nothing from these libraries is called, so the library does not link
 // them. Absent headers just make the version "unknown".
@@ -48,18 +49,13 @@ constexpr double kBusyLoadPerCpu = 0.5;
 constexpr int kFewCpus = 4;
 constexpr std::size_t kMaxCommandOutput = 64 * 1024;
 
-std::string trim(std::string s) {
-  const auto not_space = [](unsigned char c) { return !std::isspace(c); };
-  s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
-  s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
-  return s;
-}
+std::string trimmed(std::string_view s) { return std::string(trim(s)); }
 
 std::optional<std::string> read_line(const fs::path& path) {
   std::ifstream in(path);
   std::string line;
   if (!in || !std::getline(in, line)) return std::nullopt;
-  return trim(line);
+  return trimmed(line);
 }
 
 std::optional<long long> read_integer(const fs::path& path) {
@@ -97,8 +93,8 @@ std::optional<std::string> cpuinfo_field(std::initializer_list<std::string_view>
   while (std::getline(in, line)) {
     const auto colon = line.find(':');
     if (colon == std::string::npos) continue;
-    const std::string key = trim(line.substr(0, colon));
-    if (std::find(keys.begin(), keys.end(), key) != keys.end()) return trim(line.substr(colon + 1));
+    const std::string key = trimmed(line.substr(0, colon));
+    if (std::find(keys.begin(), keys.end(), key) != keys.end()) return trimmed(line.substr(colon + 1));
   }
   return std::nullopt;
 }
@@ -178,7 +174,7 @@ std::vector<int> parse_cpu_list(const std::string& text) {
   std::istringstream in(text);
   std::string range;
   while (std::getline(in, range, ',')) {
-    range = trim(range);
+    range = trimmed(range);
     if (range.empty()) continue;
     try {
       const auto dash = range.find('-');
@@ -290,7 +286,7 @@ json gpu() {
     std::vector<std::string> fields;
     std::istringstream cols(line);
     std::string col;
-    while (std::getline(cols, col, ',')) fields.push_back(trim(col));
+    while (std::getline(cols, col, ',')) fields.push_back(trimmed(col));
     if (fields.size() != 4) continue;
     const auto number = [](const std::string& s) -> json {
       try {
@@ -316,7 +312,7 @@ std::string git_revision() {
   std::error_code ec;
   if (on_path("git") && fs::is_directory(IPCMATRIX_SOURCE_DIR, ec)) {
     if (auto out = run_command("git -C " + shell_quote(IPCMATRIX_SOURCE_DIR) + " rev-parse --short HEAD")) {
-      std::string rev = trim(*out);
+      std::string rev = trimmed(*out);
       if (!rev.empty()) return rev;
     }
   }

@@ -229,4 +229,6 @@ void remove_ipc_name(const std::string& path) noexcept {
   std::filesystem::remove_all(path, ec);
 }
 
+std::string unique_ipc_name() { return std::string(kNamePrefix) + random_id(); }
+
 }  // namespace ipcmatrix::sys

@@ -145,4 +145,6 @@ void die_with_parent(int expected_parent) noexcept {
   if (::getppid() != expected_parent) ::_exit(70);
 }
 
+int current_pid() noexcept { return static_cast<int>(::getpid()); }
+
 }  // namespace ipcmatrix::sys

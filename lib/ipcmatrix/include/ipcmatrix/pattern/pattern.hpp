@@ -1,0 +1,74 @@
+#pragma once
+/// @file pattern.hpp
+/// The concurrency patterns the matrix measures, as an explicit registry shaped like the
+/// transport one. A pattern is data: how many participants it takes, the topology it builds
+/// for a count, what its latency figure means and which load dimensions apply to it. Code
+/// asks the spec (`spec.records_hops`), never compares names.
+///
+/// Adding a pattern: one file src/pattern/<name>_pattern.cpp defining
+/// `extern const PatternSpec kXPattern`, plus one line in src/pattern/registry.cpp. The
+/// pattern registry test walks every entry; the runner, CLI, presets and reports pick it up.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ipcmatrix/pattern/topology.hpp"
+
+namespace ipcmatrix {
+
+/// What one latency sample of the pattern measures.
+enum class LatencyKind : std::uint8_t {
+  round_trip,  ///< request out, echo back (pingpong)
+  one_way,     ///< from the origin's send (or intended send, open loop) to the final receive
+};
+/// "round trip" / "one-way", as reports print it.
+[[nodiscard]] std::string_view to_string(LatencyKind k) noexcept;
+
+/// Whether the pattern's senders can be paced.
+enum class LoopKind : std::uint8_t {
+  closed,       ///< always closed loop: the next message waits for the previous (pingpong)
+  rate_driven,  ///< closed loop by default, open loop at --rate (latency then corrected)
+};
+
+/// How many processes one cell of the pattern runs.
+struct ParticipantRule {
+  int fixed = 0;  ///< > 0: always exactly this many, whatever --procs says
+  int min = 2;    ///< otherwise: --procs (or a machine-fitted default), at least this many
+};
+
+/// One registered pattern. All fields are constant data; the table lives for the program.
+struct PatternSpec {
+  std::string_view name;         ///< CLI and results name: "fan-out"
+  std::string_view description;  ///< the topology in one line, for help and `list`
+  ParticipantRule participants;
+  /// Fills participants and channels for `procs` participants (already checked against
+  /// `participants`).
+  void (*build)(Topology& t, int procs);
+  LatencyKind latency = LatencyKind::one_way;
+  LoopKind loop = LoopKind::rate_driven;
+  bool batches = true;        ///< honours --batch (a round trip is always one message)
+  bool records_hops = false;  ///< the final receiver also records the last hop's latency
+};
+
+/// Every pattern, in report order (pingpong, stream, fan-out, fan-in, pipeline, broadcast,
+/// mesh).
+[[nodiscard]] const std::vector<const PatternSpec*>& all_patterns();
+/// Their names, in the same order.
+[[nodiscard]] std::vector<std::string> pattern_names();
+/// By name; nullptr when unknown (reports reading results from another version).
+[[nodiscard]] const PatternSpec* pattern_or_null(std::string_view name) noexcept;
+/// By name; throws Error naming the valid choices.
+[[nodiscard]] const PatternSpec& find_pattern(std::string_view name);
+
+/// Participants in one cell: `fixed` when the spec sets it; else `procs` when > 0; else 3
+/// on machines with <= 4 CPUs and min(8, cpus) otherwise (more participants than CPUs
+/// measures the scheduler, not the mechanism).
+[[nodiscard]] int participants_for(const PatternSpec& spec, int procs, int cpus) noexcept;
+
+/// The topology of `spec` with `procs` participants (ignored for fixed-size patterns).
+/// Throws Error when procs is below the spec's minimum.
+[[nodiscard]] Topology make_topology(const PatternSpec& spec, int procs);
+
+}  // namespace ipcmatrix

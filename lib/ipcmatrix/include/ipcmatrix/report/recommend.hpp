@@ -1,0 +1,55 @@
+#pragma once
+/// @file recommend.hpp
+/// Which configuration to pick, decided from a RunResult and nothing else. The Markdown
+/// report renders these decisions; it does not make them. Deterministic: ties in a figure
+/// are broken by cell_id, so the same results always give the same picks. Thread-safe.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ipcmatrix/report/results.hpp"
+
+namespace ipcmatrix {
+
+/// Below this ratio two configurations are reported as a tie: with < 1% histogram error
+/// and ordinary run-to-run variation, a 5% lead is not a reason to pick one over the other.
+inline constexpr double kTieRatio = 1.10;
+
+/// The best cell by one figure, and how it compares with the best cell of a different
+/// mechanism/serializer (a different wait or placement of the same pair is a tuning detail,
+/// not an alternative choice).
+struct Pick {
+  enum class Margin : std::uint8_t {
+    alone,         ///< no other mechanism/serializer in the group
+    incomparable,  ///< the ratio is not finite or a figure is not positive
+    tie,           ///< within kTieRatio
+    lead,          ///< ahead by `ratio`
+  };
+  const CellResult* best = nullptr;
+  const CellResult* next = nullptr;  ///< the runner-up of another mechanism/serializer
+  double ratio = 0;                  ///< how many times better best is than next (>= 1)
+  Margin margin = Margin::alone;
+};
+
+/// One group of comparable cells: same pattern, size, participants, load and content.
+struct RecommendationGroup {
+  std::string pattern;
+  std::uint64_t size_bytes = 0;
+  int procs = 0;
+  double rate = 0;
+  std::string content;
+  std::optional<Pick> lowest_p50;         ///< the cell with the lowest p50 latency
+  std::optional<Pick> highest_throughput; ///< the cell with the most msgs/s
+};
+
+/// Pattern names in the order the run first met them, which is the order the user wrote.
+[[nodiscard]] std::vector<std::string> patterns_in_order(const RunResult& r);
+
+/// Every group of ok cells, per pattern in patterns_in_order(), then by (size, procs, rate,
+/// content) ascending. A group's pick is absent when no cell has that figure. The pointers
+/// point into r.cells.
+[[nodiscard]] std::vector<RecommendationGroup> recommend_per_group(const RunResult& r);
+
+}  // namespace ipcmatrix

@@ -1,0 +1,25 @@
+#pragma once
+/// @file text.hpp
+/// The few string helpers every module needs (config parsing, reports, environment
+/// capture), defined once. Pure functions: no locale, no allocation beyond the result,
+/// thread-safe.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ipcmatrix {
+
+/// s without leading and trailing ASCII whitespace (a view into s).
+[[nodiscard]] std::string_view trim(std::string_view s) noexcept;
+
+/// s with ASCII letters lowered.
+[[nodiscard]] std::string lower(std::string_view s);
+
+/// "a, b, c": items joined by sep, for messages, help text and report cells.
+[[nodiscard]] std::string join(const std::vector<std::string>& items, std::string_view sep = ", ");
+
+/// A number as printf's "%g" writes it ("0.5", "1e+06", "3600"): for messages and help.
+[[nodiscard]] std::string format_number(double v);
+
+}  // namespace ipcmatrix

@@ -1,0 +1,19 @@
+// mesh: N peers, each sending round-robin to every other and receiving from all of them.
+#include "ipcmatrix/pattern/pattern.hpp"
+
+namespace ipcmatrix {
+
+extern const PatternSpec kMeshPattern{
+    .name = "mesh",
+    .description = "N peers, each sending to every other",
+    .participants = {.fixed = 0, .min = 2},
+    .build =
+        [](Topology& t, int procs) {
+          t.add(RoleKind::peer, procs);
+          for (int i = 0; i < procs; ++i)
+            for (int j = 0; j < procs; ++j)
+              if (i != j) t.connect(i, j);
+        },
+};
+
+}  // namespace ipcmatrix

@@ -1,0 +1,77 @@
+#include "ipcmatrix/report/recommend.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <tuple>
+
+namespace ipcmatrix {
+
+namespace {
+
+using Figure = std::optional<double> (*)(const CellResult&);
+
+std::optional<double> p50_of(const CellResult& c) {
+  if (!c.latency_ns.p50) return std::nullopt;
+  return static_cast<double>(*c.latency_ns.p50);
+}
+
+std::optional<double> msgs_per_s_of(const CellResult& c) {
+  if (!(c.throughput.msgs_per_s > 0)) return std::nullopt;
+  return c.throughput.msgs_per_s;
+}
+
+std::optional<Pick> pick(std::vector<const CellResult*> cells, Figure figure, bool lower_is_better) {
+  std::erase_if(cells, [&](const CellResult* c) { return !figure(*c).has_value(); });
+  if (cells.empty()) return std::nullopt;
+  std::stable_sort(cells.begin(), cells.end(), [&](const CellResult* a, const CellResult* b) {
+    const double fa = *figure(*a), fb = *figure(*b);
+    if (fa != fb) return lower_is_better ? fa < fb : fa > fb;
+    return cell_id(*a) < cell_id(*b);
+  });
+  Pick p;
+  p.best = cells.front();
+  const auto next = std::find_if(cells.begin() + 1, cells.end(), [&](const CellResult* c) {
+    return c->mechanism != p.best->mechanism || c->serializer != p.best->serializer;
+  });
+  if (next == cells.end()) return p;
+  p.next = *next;
+  const double a = *figure(*p.best), b = *figure(*p.next);
+  p.ratio = lower_is_better ? b / a : a / b;
+  if (!std::isfinite(p.ratio) || a <= 0 || b <= 0) p.margin = Pick::Margin::incomparable;
+  else if (p.ratio < kTieRatio) p.margin = Pick::Margin::tie;
+  else p.margin = Pick::Margin::lead;
+  return p;
+}
+
+}  // namespace
+
+std::vector<std::string> patterns_in_order(const RunResult& r) {
+  std::vector<std::string> out;
+  for (const CellResult& c : r.cells) {
+    if (std::find(out.begin(), out.end(), c.pattern) == out.end()) out.push_back(c.pattern);
+  }
+  return out;
+}
+
+std::vector<RecommendationGroup> recommend_per_group(const RunResult& r) {
+  std::vector<RecommendationGroup> out;
+  for (const std::string& pattern : patterns_in_order(r)) {
+    using Key = std::tuple<std::uint64_t, int, double, std::string>;
+    std::map<Key, std::vector<const CellResult*>> groups;
+    for (const CellResult& c : r.cells) {
+      if (c.pattern == pattern && c.status == "ok") groups[Key{c.size_bytes, c.procs, c.rate, c.content}].push_back(&c);
+    }
+    for (const auto& [key, cells] : groups) {
+      RecommendationGroup g;
+      g.pattern = pattern;
+      std::tie(g.size_bytes, g.procs, g.rate, g.content) = key;
+      g.lowest_p50 = pick(cells, p50_of, /*lower_is_better=*/true);
+      g.highest_throughput = pick(cells, msgs_per_s_of, /*lower_is_better=*/false);
+      out.push_back(std::move(g));
+    }
+  }
+  return out;
+}
+
+}  // namespace ipcmatrix

@@ -1,0 +1,144 @@
+#include "repetition.hpp"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "ipcmatrix/runner/coordinator.hpp"
+#include "ipcmatrix/sys/clock.hpp"
+#include "verify.hpp"
+#include "workers.hpp"
+
+namespace ipcmatrix::detail {
+
+namespace {
+
+std::string fault_target() {
+  const char* f = std::getenv(kFaultEnv);
+  return f ? f : "";
+}
+
+std::string who(const Worker& w, const Topology& t) {
+  return "participant " + std::to_string(w.participant) + " (" +
+         std::string(to_string(t.participants[w.participant].role)) + ")";
+}
+
+}  // namespace
+
+Repetition run_repetition(const Cell& c, const RunConfig& cfg, const std::vector<int>& cpus, std::uint64_t seed) {
+  Repetition rep;
+  rep.topology = make_topology(*c.pattern, c.procs);
+  const Topology& topo = rep.topology;
+  const TransportSpec& t = *c.mechanism;
+  const ChannelOptions opts = channel_options(c, cfg);
+  std::vector<std::unique_ptr<Channel>> channels;
+  for (std::size_t i = 0; i < topo.channels.size(); ++i) channels.push_back(t.create(opts));
+
+  // Tasks now: their specs carry the fd numbers the children inherit, which
+  // close_local_fds() drops.
+  std::vector<WorkerTask> tasks(topo.participants.size());
+  std::vector<Worker> workers;
+  for (std::size_t p = 0; p < topo.participants.size(); ++p) {
+    const Participant& part = topo.participants[p];
+    WorkerTask& task = tasks[p];
+    task.params.role = part.role;
+    task.params.distribution = topo.distribution;
+    task.params.index = static_cast<int>(p);
+    task.params.size_bytes = c.size_bytes;
+    task.params.serializer = c.serializer;
+    task.params.zstd_level = cfg.zstd_level;
+    task.params.content = parse_content_mode(cfg.content).value_or(ContentMode::records);
+    task.params.seed = seed;
+    task.params.messages = cfg.messages;
+    task.params.warmup = cfg.warmup;
+    task.params.duration_s = cfg.duration_s;
+    task.params.rate = cfg.rate;
+    task.params.batch = c.batch;
+    task.params.record_hops = c.pattern->records_hops && part.role == RoleKind::consumer;
+    task.cpu = cpu_for(c.placement, cpus, p);
+    task.clock = sys::detail::g_clock;
+    std::vector<int> keep;
+    for (int ch : part.outs) {
+      task.outs.push_back(channels[static_cast<std::size_t>(ch)]->spec(Role::sender));
+      if (task.outs.back().fd >= 0) keep.push_back(task.outs.back().fd);
+    }
+    for (int ch : part.ins) {
+      task.ins.push_back(channels[static_cast<std::size_t>(ch)]->spec(Role::receiver));
+      if (task.ins.back().fd >= 0) keep.push_back(task.ins.back().fd);
+    }
+    workers.push_back(spawn_worker(p, keep));
+  }
+  // The children hold their ends now; ours must go, or a peer's death would not show as EOF.
+  for (auto& ch : channels) ch->close_local_fds();
+
+  const std::int64_t deadline = sys::monotonic_ns() + static_cast<std::int64_t>(cfg.cell_timeout_s * 1e9);
+  auto left_ms = [&] { return std::max<std::int64_t>(0, (deadline - sys::monotonic_ns()) / 1'000'000); };
+  auto fail = [&](std::string msg) {
+    if (rep.error.empty()) rep.error = std::move(msg);
+  };
+  auto describe_exit = [&](Worker& w) {
+    auto st = w.child.wait_for(std::chrono::milliseconds(2000));
+    return who(w, topo) + " " + (st ? st->describe() : std::string("stopped answering"));
+  };
+
+  std::vector<WorkerReport> reports;
+  try {
+    for (auto& w : workers) send_task(w.ctl.get(), tasks[w.participant]);
+    for (auto& w : workers) {
+      if (!rep.error.empty()) break;
+      bool timed_out = false;
+      auto ready = recv_reply(w.ctl.get(), std::min(left_ms(), kReadyTimeoutMs), &timed_out);
+      if (!ready) {
+        fail(timed_out ? "participant " + std::to_string(w.participant) + " not ready in time" : describe_exit(w));
+      } else if (ready->kind != WorkerReply::Kind::ready) {
+        fail(ready->error.empty() ? std::string("worker failed to open its channels") : ready->error);
+      }
+    }
+    if (rep.error.empty()) {
+      for (auto& w : workers) send_start(w.ctl.get());
+      const std::string fault = fault_target();
+      if (!fault.empty() && fault == "kill:" + std::string(c.pattern->name) + ":" + std::string(c.mechanism->name)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(kFaultDelayMs));
+        workers.back().child.kill(SIGKILL);
+      }
+      for (auto& w : workers) {
+        bool timed_out = false;
+        auto r = recv_reply(w.ctl.get(), left_ms(), &timed_out);
+        if (!r) {
+          fail(timed_out ? "cell timed out after " + std::to_string(cfg.cell_timeout_s) +
+                               " s waiting for " + who(w, topo)
+                         : describe_exit(w) + " before reporting");
+          break;
+        }
+        if (r->kind != WorkerReply::Kind::report) {
+          fail(who(w, topo) + ": " + r->error);
+          break;
+        }
+        if (!r->report.role.error.empty()) fail(who(w, topo) + ": " + r->report.role.error);
+        reports.push_back(std::move(r->report));
+      }
+    }
+  } catch (const std::exception& e) {
+    fail(e.what());
+  }
+  // Reap everyone; a participant still running after a failure is killed.
+  for (auto& w : workers) {
+    if (!rep.error.empty()) w.child.kill(SIGKILL);
+    auto st = w.child.wait_for(std::chrono::milliseconds(rep.error.empty() ? 10'000 : 2'000));
+    if (!st) {
+      w.child.kill_and_reap();
+      fail("participant " + std::to_string(w.participant) + " did not exit after reporting");
+    } else if (!st->ok() && rep.error.empty()) {
+      fail(who(w, topo) + " " + st->describe());
+    }
+  }
+  if (!rep.error.empty()) return rep;
+  rep.reports = std::move(reports);
+  rep.error = verify_deliveries(topo, rep.reports, cfg);
+  return rep;
+}
+
+}  // namespace ipcmatrix::detail

@@ -1,0 +1,33 @@
+#pragma once
+// Private to runner/: one repetition of one cell across real processes. Creates a channel
+// per topology edge, spawns one worker per participant, hands each its task, waits until
+// all are ready, releases them together, gathers one report each and reaps everyone
+// (killing stragglers). Then the deliveries are verified (verify.hpp).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ipcmatrix/pattern/topology.hpp"
+#include "ipcmatrix/runner/plan.hpp"
+#include "ipcmatrix/runner/protocol.hpp"
+
+namespace ipcmatrix::detail {
+
+/// What one repetition produced.
+struct Repetition {
+  std::string error;                  ///< empty when every participant reported and verified
+  Topology topology;
+  std::vector<WorkerReport> reports;  ///< per participant, in topology order (when no error)
+};
+
+/// Runs one repetition of `c` with message seed `seed`; `cpus` are the allowed CPUs for
+/// placement. Never throws for a failing participant: the failure is in `error`.
+[[nodiscard]] Repetition run_repetition(const Cell& c, const RunConfig& cfg, const std::vector<int>& cpus,
+                                        std::uint64_t seed);
+
+/// Fault injection for tests: "kill:<pattern>:<mechanism>" SIGKILLs one participant of
+/// each matching cell shortly after the start. Read from $IPCMATRIX_FAULT (kFaultEnv).
+inline constexpr std::int64_t kFaultDelayMs = 20;
+
+}  // namespace ipcmatrix::detail

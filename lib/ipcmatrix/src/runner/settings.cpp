@@ -1,0 +1,274 @@
+// The settings table: one row per `run` setting. See settings.hpp for what is derived from it.
+#include "ipcmatrix/runner/settings.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "ipcmatrix/pattern/pattern.hpp"
+#include "ipcmatrix/runner/placement.hpp"
+#include "ipcmatrix/serialize/message.hpp"
+#include "ipcmatrix/transport/transport.hpp"
+#include "ipcmatrix/util/text.hpp"
+#include "usage_errors.hpp"
+
+namespace ipcmatrix {
+
+namespace {
+
+using detail::check_names;
+using detail::fail_usage;
+using detail::quote;
+
+constexpr int kMinProcs = 2;
+constexpr int kMaxProcs = 64;
+constexpr int kMaxRepetitions = 100;
+constexpr double kMaxDurationS = 3600;
+constexpr std::uint64_t kMaxWarmup = 1'000'000'000;
+constexpr int kMaxBatch = 4096;
+constexpr int kMinZstdLevel = 1;
+constexpr int kMaxZstdLevel = 19;
+constexpr std::size_t kMinPipeBytes = 4096;
+
+template <class T>
+std::string join_numbers(const std::vector<T>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(item);
+  }
+  return out;
+}
+
+std::string range_text(long long lo, long long hi) { return std::to_string(lo) + ".." + std::to_string(hi); }
+
+using Check = std::function<void(const RunConfig&, std::string_view)>;
+
+/// A row whose value is the RunConfig member `field`: its JSON form is the member itself.
+template <class T, class Parse, class Show>
+Setting field(std::string_view key, std::string_view flags, std::string_view type_name,
+              std::string_view help, SettingKind kind, T RunConfig::*member, Parse parse, Show show,
+              Check check = {}) {
+  Setting s;
+  s.key = key;
+  s.flags = flags;
+  s.type_name = type_name;
+  s.help = help;
+  s.kind = kind;
+  s.parse = [member, parse](RunConfig& c, std::string_view text, std::string_view where) {
+    c.*member = parse(text, where);
+  };
+  s.to_json = [member](const RunConfig& c) { return nlohmann::json(c.*member); };
+  s.show = [member, show](const RunConfig& c) { return show(c.*member); };
+  s.check = std::move(check);
+  return s;
+}
+
+/// A name list checked against `valid` (a registry) at parse and at validation.
+template <class Valid>
+Setting names(std::string_view key, std::string_view flags, std::string_view help,
+              std::vector<std::string> RunConfig::*member, Valid valid, bool show_all) {
+  return field(
+      key, flags, "LIST", help, SettingKind::list, member,
+      [valid](std::string_view t, std::string_view f) { return parse_choices(t, valid(), f); },
+      [show_all](const std::vector<std::string>& v) {
+        return show_all ? "all (" + join(v, ",") + ")" : join(v, ",");
+      },
+      [member, valid](const RunConfig& c, std::string_view f) { check_names(c.*member, valid(), f); });
+}
+
+std::string text_value(std::string_view t, std::string_view) { return std::string(t); }
+std::string show_text(const std::string& v) { return v; }
+template <class T>
+std::string show_integer(const T& v) {
+  return std::to_string(v);
+}
+std::string show_number(const double& v) { return format_number(v); }
+
+std::vector<Setting> make_settings() {
+  using C = RunConfig;
+  using F = std::string_view;
+  std::vector<Setting> t;
+  t.push_back(field(
+      "sizes", "--sizes", "LIST",
+      "message body sizes, comma list; K, M, G are binary multiples (64, 4K, 64KiB, 1M; at most 1G)",
+      SettingKind::list, &C::sizes, [](F text, F f) { return parse_size_list(text, f); },
+      [](const std::vector<std::uint64_t>& v) { return join_numbers(v); },
+      [](const C& c, F f) {
+        if (c.sizes.empty()) fail_usage(f, "the list is empty");
+        for (const auto size : c.sizes) {
+          if (size == 0 || size > kMaxSizeBytes)
+            fail_usage(f, std::to_string(size) + " bytes is outside 1.." + detail::size_limit_text());
+        }
+      }));
+  t.push_back(names("patterns", "--patterns",
+                    "patterns, comma list or all: pingpong, stream, fan-out, fan-in, pipeline, broadcast, mesh",
+                    &C::patterns, [] { return pattern_names(); }, false));
+  t.push_back(field(
+      "mechanisms", "--mechanisms", "LIST", "mechanisms, comma list or all", SettingKind::list, &C::mechanisms,
+      [](F text, F f) { return parse_mechanisms(text, f); },
+      [](const std::vector<std::string>& v) { return "all (" + join(v, ",") + ")"; },
+      [](const C& c, F f) { check_names(c.mechanisms, mechanism_names(), f); }));
+  t.push_back(field(
+      "serializers", "--serializers", "LIST",
+      "serializers, comma list or all: raw, binary, json, msgpack, cbor, zstd+<any of them>", SettingKind::list,
+      &C::serializers, [](F text, F f) { return parse_serializers(text, f); },
+      [](const std::vector<std::string>& v) { return "all (" + join(v, ",") + ")"; },
+      [](const C& c, F f) { check_names(c.serializers, valid_serializer_names(), f); }));
+  t.push_back(field(
+      "procs", "--procs", "N",
+      "participants in fan-out, fan-in, pipeline, broadcast and mesh cells (2..64); "
+      "0 = 3 on machines with <= 4 CPUs, else min(8, CPUs)",
+      SettingKind::scalar, &C::procs, [](F text, F f) { return parse_int(text, f); }, show_integer<int>,
+      [](const C& c, F f) {
+        if (c.procs != 0 && (c.procs < kMinProcs || c.procs > kMaxProcs))
+          fail_usage(f, "must be 0 (fit the machine) or " + range_text(kMinProcs, kMaxProcs) + ", got " +
+                            std::to_string(c.procs));
+      }));
+  t.push_back(field(
+      "duration_s", "--duration", "TIME",
+      "measured-phase cap per cell (10, 10s, 500ms, 2min); with --messages, whichever "
+      "comes first; given alone, no message count applies; 0 = no time cap",
+      SettingKind::scalar, &C::duration_s, [](F text, F f) { return parse_duration(text, f); }, show_number,
+      [](const C& c, F f) {
+        if (!std::isfinite(c.duration_s) || c.duration_s < 0 || c.duration_s > kMaxDurationS)
+          fail_usage(f, "must be 0 (count messages) up to " + format_number(kMaxDurationS) + " s, got " +
+                            format_number(c.duration_s));
+      }));
+  t.push_back(field("messages", "--messages", "N",
+                    "measured messages per producer per cell; given alone, no time cap applies "
+                    "(the default caps both: 20000 messages or 1 s)",
+                    SettingKind::scalar, &C::messages, [](F text, F f) { return parse_uint(text, f); },
+                    show_integer<std::uint64_t>));
+  t.push_back(field(
+      "warmup", "--warmup", "N", "unrecorded messages per producer before measuring", SettingKind::scalar,
+      &C::warmup, [](F text, F f) { return parse_uint(text, f); }, show_integer<std::uint64_t>,
+      [](const C& c, F f) {
+        if (c.warmup >= kMaxWarmup)
+          fail_usage(f, "must be below " + std::to_string(kMaxWarmup) + ", got " + std::to_string(c.warmup));
+      }));
+  t.push_back(field(
+      "repetitions", "--repetitions", "N", "runs of every cell (1..100); spread across runs is reported",
+      SettingKind::scalar, &C::repetitions, [](F text, F f) { return parse_int(text, f); }, show_integer<int>,
+      [](const C& c, F f) {
+        if (c.repetitions < 1 || c.repetitions > kMaxRepetitions)
+          fail_usage(f, "must be " + range_text(1, kMaxRepetitions) + ", got " + std::to_string(c.repetitions));
+      }));
+  t.push_back(field(
+      "rate", "--rate", "MSGS/S", "open-loop send rate per producer; 0 = closed loop (as fast as possible)",
+      SettingKind::scalar, &C::rate, [](F text, F f) { return parse_number(text, f); }, show_number,
+      [](const C& c, F f) {
+        if (!std::isfinite(c.rate) || c.rate < 0)
+          fail_usage(f, "must be >= 0 (0 = closed loop), got " + format_number(c.rate));
+      }));
+  t.push_back(names("waits", "--wait,--waits",
+                    "how shm endpoints wait: spin, block, hybrid (comma list or all; other mechanisms always block)",
+                    &C::waits, [] { return all_waits(); }, false));
+  t.push_back(names("placements", "--placement,--placements",
+                    "CPU placement: unpinned, same-core, cross-core (comma list or all)", &C::placements,
+                    [] { return placement_names(); }, false));
+  t.push_back(field(
+      "batches", "--batch,--batches", "LIST", "messages per send call, comma list of 1..4096", SettingKind::list,
+      &C::batches, [](F text, F f) { return parse_int_list(text, f); },
+      [](const std::vector<int>& v) { return join_numbers(v); },
+      [](const C& c, F f) {
+        if (c.batches.empty()) fail_usage(f, "the list is empty");
+        for (const int b : c.batches)
+          if (b < 1 || b > kMaxBatch) fail_usage(f, std::to_string(b) + " is outside " + range_text(1, kMaxBatch));
+      }));
+  t.push_back(field(
+      "content", "--content", "MODE",
+      "message body content: random (incompressible), text, records (very compressible)", SettingKind::text,
+      &C::content, text_value, show_text, [](const C& c, F f) {
+        if (!parse_content_mode(c.content))
+          fail_usage(f, "unknown " + quote(c.content) + " (valid: random, text, records)");
+      }));
+  t.push_back(field(
+      "zstd_level", "--zstd-level", "N", "zstd compression level for zstd+* serializers (1..19)",
+      SettingKind::scalar, &C::zstd_level, [](F text, F f) { return parse_int(text, f); }, show_integer<int>,
+      [](const C& c, F f) {
+        if (c.zstd_level < kMinZstdLevel || c.zstd_level > kMaxZstdLevel)
+          fail_usage(f, "must be " + range_text(kMinZstdLevel, kMaxZstdLevel) + ", got " +
+                            std::to_string(c.zstd_level));
+      }));
+  t.push_back(field(
+      "ring_bytes", "--ring-bytes", "SIZE", "shm ring capacity, a power of two >= 4K; 0 = mechanism default",
+      SettingKind::scalar, &C::ring_bytes,
+      [](F text, F f) { return static_cast<std::size_t>(parse_buffer_size(text, f)); },
+      show_integer<std::size_t>, [](const C& c, F f) {
+        const bool power_of_two = (c.ring_bytes & (c.ring_bytes - 1)) == 0;
+        if (c.ring_bytes != 0 && (c.ring_bytes < kMinRingBytes || !power_of_two || c.ring_bytes > kMaxSizeBytes))
+          fail_usage(f, "must be 0 (default) or a power of two from 4K to 1G, got " + std::to_string(c.ring_bytes));
+      }));
+  t.push_back(field(
+      "pipe_bytes", "--pipe-bytes", "SIZE", "pipe buffer size (F_SETPIPE_SZ), >= 4K; 0 = kernel default",
+      SettingKind::scalar, &C::pipe_bytes,
+      [](F text, F f) { return static_cast<std::size_t>(parse_buffer_size(text, f)); },
+      show_integer<std::size_t>, [](const C& c, F f) {
+        if (c.pipe_bytes != 0 && (c.pipe_bytes < kMinPipeBytes || c.pipe_bytes > kMaxSizeBytes))
+          fail_usage(f, "must be 0 (kernel default) or 4K..1G, got " + std::to_string(c.pipe_bytes));
+      }));
+  t.push_back(field(
+      "cell_timeout_s", "--cell-timeout", "TIME",
+      "watchdog per cell: a cell still running after this is killed and recorded as an error",
+      SettingKind::scalar, &C::cell_timeout_s, [](F text, F f) { return parse_duration(text, f); }, show_number,
+      [](const C& c, F f) {
+        if (!std::isfinite(c.cell_timeout_s) || c.cell_timeout_s <= 0)
+          fail_usage(f, "must be > 0 seconds, got " + format_number(c.cell_timeout_s));
+      }));
+  t.push_back(field("seed", "--seed", "N", "seed of the message content generator", SettingKind::scalar,
+                    &C::seed, [](F text, F f) { return parse_uint(text, f); }, show_integer<std::uint64_t>));
+  t.push_back(field("out_dir", "--out", "DIR",
+                    "write results.json, results.csv, *.hgrm and PERFORMANCE_REPORT.md here", SettingKind::text,
+                    &C::out_dir, text_value, [](const std::string&) { return std::string(); }));
+  t.push_back(field("json_path", "--json", "FILE|-", "write the results JSON to FILE, or to stdout with -",
+                    SettingKind::text, &C::json_path, text_value, [](const std::string&) { return std::string(); }));
+  t.push_back(field(
+      "quiet", "--quiet,-q", "", "no progress output on the console", SettingKind::toggle, &C::quiet,
+      [](F text, F f) {
+        if (text == "true") return true;
+        if (text == "false") return false;
+        fail_usage(f, quote(text) + " is not true or false");
+      },
+      [](const bool& v) { return std::string(v ? "true" : "false"); }));
+  return t;
+}
+
+}  // namespace
+
+std::string_view Setting::primary_flag() const noexcept { return flags.substr(0, flags.find(',')); }
+
+const std::vector<Setting>& run_settings() {
+  static const std::vector<Setting> kSettings = make_settings();
+  return kSettings;
+}
+
+const Setting* find_setting(std::string_view key) noexcept {
+  for (const Setting& s : run_settings())
+    if (s.key == key) return &s;
+  return nullptr;
+}
+
+RunConfig build_run_config(const std::optional<std::string>& preset, const std::vector<GivenSetting>& given) {
+  RunConfig cfg;
+  nlohmann::json preset_json = nlohmann::json::object();
+  if (preset) {
+    cfg.preset = *preset;
+    preset_json = load_preset(*preset);
+    apply_preset(cfg, preset_json);
+  }
+  for (const GivenSetting& g : given) g.setting->parse(cfg, g.text, g.setting->primary_flag());
+
+  const auto named = [&](std::string_view key) {
+    for (const GivenSetting& g : given)
+      if (g.setting->key == key) return true;
+    return preset_json.contains(key);
+  };
+  const bool gave_messages = named("messages");
+  const bool gave_duration = named("duration_s");
+  if (gave_messages && !gave_duration) cfg.duration_s = 0;
+  if (gave_duration && !gave_messages) cfg.messages = 0;
+  validate(cfg);
+  return cfg;
+}
+
+}  // namespace ipcmatrix

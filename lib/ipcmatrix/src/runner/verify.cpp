@@ -1,0 +1,37 @@
+#include "verify.hpp"
+
+namespace ipcmatrix::detail {
+
+std::string verify_deliveries(const Topology& topo, const std::vector<WorkerReport>& reports, const RunConfig& cfg) {
+  if (reports.size() != topo.participants.size()) {
+    return "expected " + std::to_string(topo.participants.size()) + " reports, got " + std::to_string(reports.size());
+  }
+  // A participant's out and in channels are reported in topology order, so the k-th out
+  // channel of `from` is the k-th entry of its report's `sent`.
+  std::vector<std::size_t> out_pos(topo.participants.size()), in_pos(topo.participants.size());
+  for (const Edge& e : topo.channels) {
+    const auto from = static_cast<std::size_t>(e.from), to = static_cast<std::size_t>(e.to);
+    const std::string name = "channel " + std::to_string(e.from) + "->" + std::to_string(e.to);
+    const auto& sent = reports[from].role.sent;
+    const auto& received = reports[to].role.received;
+    if (out_pos[from] >= sent.size() || in_pos[to] >= received.size()) return name + ": not reported by both ends";
+    const ChannelCount& s = sent[out_pos[from]++];
+    const ChannelCount& r = received[in_pos[to]++];
+    if (s.count != r.count) {
+      return name + ": sent " + std::to_string(s.count) + " messages, received " + std::to_string(r.count);
+    }
+    if (s.sum != r.sum) return name + ": checksum mismatch (corrupted bytes)";
+    if (!r.in_order) return name + ": messages out of order or duplicated";
+  }
+  if (cfg.duration_s == 0) {
+    std::uint64_t delivered = 0;
+    for (const auto& r : reports) delivered += r.role.measured_received;
+    const std::uint64_t want = topo.deliveries(cfg.messages);
+    if (delivered != want) {
+      return "expected " + std::to_string(want) + " measured deliveries, got " + std::to_string(delivered);
+    }
+  }
+  return {};
+}
+
+}  // namespace ipcmatrix::detail

@@ -1,0 +1,20 @@
+#pragma once
+// Private to runner/: proof that a repetition delivered exactly what was sent.
+
+#include <string>
+#include <vector>
+
+#include "ipcmatrix/pattern/topology.hpp"
+#include "ipcmatrix/runner/config.hpp"
+#include "ipcmatrix/runner/protocol.hpp"
+
+namespace ipcmatrix::detail {
+
+/// Channel by channel: the count and checksum sum its sender reported equal its receiver's,
+/// and the receiver saw every sequence number in order. In count mode (duration_s 0) the
+/// measured deliveries also equal what the topology says `messages` per producer make.
+/// `reports` are per participant in topology order. Returns the first failure, "" when none.
+[[nodiscard]] std::string verify_deliveries(const Topology& topo, const std::vector<WorkerReport>& reports,
+                                            const RunConfig& cfg);
+
+}  // namespace ipcmatrix::detail

@@ -1,0 +1,33 @@
+#pragma once
+// Private to runner/: spawning worker processes and the channel options of a cell, shared
+// by the repetition runner and the idle probe.
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "ipcmatrix/runner/plan.hpp"
+#include "ipcmatrix/sys/posix.hpp"
+#include "ipcmatrix/sys/process.hpp"
+
+namespace ipcmatrix::detail {
+
+/// How long a worker may take to open its channels and say ready.
+inline constexpr std::int64_t kReadyTimeoutMs = 60'000;
+
+/// A spawned participant and the coordinator's end of its control socket.
+struct Worker {
+  sys::Child child;
+  sys::Fd ctl;
+  std::size_t participant = 0;
+};
+
+/// Re-executes this binary as a worker for `participant`; the fds in `keep` (channel ends
+/// the worker inherits) stay open across exec at the same numbers. Throws Error.
+[[nodiscard]] Worker spawn_worker(std::size_t participant, std::vector<int> keep);
+
+/// What the mechanism of cell `c` is created with: its wait strategy (hybrid spins for
+/// kDefaultSpinNs), the ring and pipe sizes of the config, and the open timeout.
+[[nodiscard]] ChannelOptions channel_options(const Cell& c, const RunConfig& cfg);
+
+}  // namespace ipcmatrix::detail
