@@ -12,6 +12,7 @@ packages=(
   libcli11-dev
   libfmt-dev
   libbenchmark-dev      # bench/ micro-benchmarks (optional for the tool itself)
+  python3-jsonschema    # tests: results files validate against docs/results.schema.json
 )
 
 missing=()

@@ -187,7 +187,7 @@ TEST_SUITE("report") {
 
   TEST_CASE("results: load_results names the path of a missing or malformed file") {
     const auto dir =
-        std::filesystem::temp_directory_path() / ("ipcm-report-test-" + std::to_string(::getpid()));
+        std::filesystem::temp_directory_path() / ("ipcmatrix-report-test-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     const std::string missing = (dir / "missing.json").string();
     CHECK_THROWS_WITH_AS((void)ipcmatrix::load_results(missing), doctest::Contains(missing.c_str()),
@@ -201,7 +201,7 @@ TEST_SUITE("report") {
 
   TEST_CASE("results: save_results then load_results gives the same JSON and leaves no temporary") {
     const auto dir =
-        std::filesystem::temp_directory_path() / ("ipcm-report-test-" + std::to_string(::getpid()));
+        std::filesystem::temp_directory_path() / ("ipcmatrix-report-test-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     const std::string path = (dir / "results.json").string();
     const RunResult r = full_run();

@@ -56,7 +56,7 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
 
 std::filesystem::path temp_dir(const char* tag) {
   return std::filesystem::temp_directory_path() /
-         (std::string("ipcm-report-test-") + tag + "-" + std::to_string(::getpid()));
+         (std::string("ipcmatrix-report-test-") + tag + "-" + std::to_string(::getpid()));
 }
 
 }  // namespace

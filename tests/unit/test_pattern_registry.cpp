@@ -1,0 +1,125 @@
+// The pattern registry, walked the way the conformance suite walks transports: every entry
+// gets the same checks, so a new pattern is tested by adding it to the table.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+
+#include "ipcmatrix/error.hpp"
+#include "ipcmatrix/pattern/pattern.hpp"
+
+using namespace ipcmatrix;
+
+namespace {
+
+// Every participant can reach a receiver and every receiver is fed: a topology whose
+// channels leave someone out would measure nothing for them.
+void check_shape(const Topology& t, int procs) {
+  REQUIRE(t.participants.size() == static_cast<std::size_t>(procs));
+  std::vector<std::size_t> outs(t.participants.size()), ins(t.participants.size());
+  for (const Edge& e : t.channels) {
+    REQUIRE(e.from >= 0);
+    REQUIRE(e.to >= 0);
+    REQUIRE(e.from < procs);
+    REQUIRE(e.to < procs);
+    CHECK(e.from != e.to);
+    ++outs[static_cast<std::size_t>(e.from)];
+    ++ins[static_cast<std::size_t>(e.to)];
+  }
+  for (std::size_t p = 0; p < t.participants.size(); ++p) {
+    const Participant& part = t.participants[p];
+    CAPTURE(p);
+    CHECK(part.outs.size() == outs[p]);
+    CHECK(part.ins.size() == ins[p]);
+    CHECK(part.outs.size() + part.ins.size() > 0);
+    if (part.role == RoleKind::producer) CHECK(!part.outs.empty());
+    if (part.role == RoleKind::consumer) CHECK(!part.ins.empty());
+    if (part.role == RoleKind::forwarder || part.role == RoleKind::echo) {
+      CHECK(part.ins.size() == 1);
+      CHECK(part.outs.size() == 1);
+    }
+    for (const int c : part.outs) CHECK(t.channels[static_cast<std::size_t>(c)].from == static_cast<int>(p));
+    for (const int c : part.ins) CHECK(t.channels[static_cast<std::size_t>(c)].to == static_cast<int>(p));
+  }
+  CHECK(std::any_of(t.participants.begin(), t.participants.end(),
+                    [](const Participant& p) { return originates(p.role); }));
+}
+
+}  // namespace
+
+TEST_SUITE("pattern") {
+  TEST_CASE("pattern registry: every entry builds a sound topology at every participant count") {
+    std::set<std::string_view> names;
+    for (const PatternSpec* spec : all_patterns()) {
+      SUBCASE(std::string(spec->name).c_str()) {
+        CHECK(names.insert(spec->name).second);
+        CHECK(!spec->description.empty());
+        CHECK(static_cast<bool>(spec->build));
+        CHECK(spec->participants.min >= 2);
+        CHECK(&find_pattern(spec->name) == spec);
+        CHECK(pattern_or_null(spec->name) == spec);
+        const int lo = spec->participants.fixed > 0 ? spec->participants.fixed : spec->participants.min;
+        const int hi = spec->participants.fixed > 0 ? spec->participants.fixed : 6;
+        for (int procs = lo; procs <= hi; ++procs) {
+          CAPTURE(procs);
+          const Topology t = make_topology(*spec, procs);
+          check_shape(t, procs);
+          CHECK(t.deliveries(10) >= 10);
+          if (spec->records_hops) {
+            CHECK(std::any_of(t.participants.begin(), t.participants.end(),
+                              [](const Participant& p) { return p.role == RoleKind::consumer; }));
+          }
+        }
+        if (spec->participants.fixed == 0) {
+          CHECK_THROWS_AS((void)make_topology(*spec, spec->participants.min - 1), Error);
+        }
+        // A round trip is one message out and one back: it can be neither paced nor batched.
+        if (spec->latency == LatencyKind::round_trip) {
+          CHECK(spec->loop == LoopKind::closed);
+          CHECK_FALSE(spec->batches);
+        }
+      }
+    }
+    CHECK(pattern_names().size() == all_patterns().size());
+  }
+
+  TEST_CASE("pattern registry: unknown names are refused, naming every valid one") {
+    CHECK(pattern_or_null("ring") == nullptr);
+    try {
+      (void)find_pattern("ring");
+      FAIL("expected Error");
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      CHECK(msg.find("'ring'") != std::string::npos);
+      for (const auto& n : pattern_names()) CHECK(msg.find(n) != std::string::npos);
+    }
+  }
+
+  TEST_CASE("pattern registry: deliveries follow the topology, not the name") {
+    // Independent oracle: what each shipped pattern delivers for 100 messages per producer.
+    const std::vector<std::pair<const char*, std::uint64_t>> want3 = {
+        {"pingpong", 100}, {"stream", 100},    {"fan-out", 100}, {"fan-in", 200},
+        {"pipeline", 100}, {"broadcast", 200}, {"mesh", 300}};
+    for (const auto& [name, want] : want3) {
+      CAPTURE(name);
+      CHECK(make_topology(find_pattern(name), 3).deliveries(100) == want);
+    }
+    CHECK(make_topology(find_pattern("broadcast"), 5).deliveries(10) == 40);
+    CHECK(make_topology(find_pattern("mesh"), 4).deliveries(10) == 40);
+    CHECK(make_topology(find_pattern("pipeline"), 2).participants.size() == 2);
+  }
+
+  TEST_CASE("participants_for: fixed patterns ignore --procs, the others fit the machine or --procs") {
+    const PatternSpec& pingpong = find_pattern("pingpong");
+    const PatternSpec& stream = find_pattern("stream");
+    CHECK(participants_for(pingpong, 0, 64) == 2);
+    CHECK(participants_for(stream, 0, 1) == 2);
+    CHECK(participants_for(find_pattern("fan-in"), 0, 2) == 3);
+    CHECK(participants_for(find_pattern("mesh"), 0, 4) == 3);
+    CHECK(participants_for(find_pattern("pipeline"), 0, 6) == 6);
+    CHECK(participants_for(find_pattern("broadcast"), 0, 32) == 8);
+    CHECK(participants_for(find_pattern("fan-out"), 5, 2) == 5);
+    CHECK(participants_for(pingpong, 5, 2) == 2);
+  }
+}
