@@ -1,7 +1,10 @@
-// broadcast: one producer sends every message to each of N-1 consumers.
+// broadcast: one producer sends every message to each of N-1 consumers: the fan-out
+// topology with every message on every channel.
 #include "ipcmatrix/pattern/pattern.hpp"
 
 namespace ipcmatrix {
+
+extern const PatternSpec kFanOutPattern;
 
 extern const PatternSpec kBroadcastPattern{
     .name = "broadcast",
@@ -9,9 +12,7 @@ extern const PatternSpec kBroadcastPattern{
     .participants = {.fixed = 0, .min = 2},
     .build =
         [](Topology& t, int procs) {
-          t.add(RoleKind::producer, 1);
-          t.add(RoleKind::consumer, procs - 1);
-          for (int i = 1; i < procs; ++i) t.connect(0, i);
+          kFanOutPattern.build(t, procs);
           t.distribution = Distribution::all;
         },
 };
