@@ -8,6 +8,7 @@ packages=(
   libboost-dev          # Boost.Interprocess, Boost.Asio (header-only parts)
   nlohmann-json3-dev
   libzstd-dev
+  libxxhash-dev         # XXH3 message checksums
   doctest-dev
   libcli11-dev
   libfmt-dev

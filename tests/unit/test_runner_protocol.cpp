@@ -52,8 +52,8 @@ WorkerTask sample_task() {
 
 WorkerReport sample_report() {
   WorkerReport r;
-  r.role.sent = {{10, 99, true}};
-  r.role.received = {{7, 5, false}, {3, 1, true}};
+  r.role.sent = {{10, true, 0, 0}};
+  r.role.received = {{7, false, 2, 5}, {3, true, 0, 1}};
   r.role.latency->record(1500);
   r.role.latency->record(250'000);
   r.role.uncorrected->record(42);

@@ -43,6 +43,8 @@ nlohmann::json changed_value(const Setting& s) {
       {"messages", 77},         {"warmup", 5},             {"repetitions", 2},
       {"rate", 500},            {"waits", {"spin"}},       {"placements", {"cross-core"}},
       {"batches", {2, 4}},      {"content", "text"},       {"zstd_level", 3},
+      {"apis", {"loan"}},       {"verify", "full"},        {"latency_sample", 8},
+      {"ring_max_bytes", 1048576},
       {"ring_bytes", 65536},    {"pipe_bytes", 8192},      {"cell_timeout_s", 60},
       {"seed", 9},              {"out_dir", "/tmp/o"},     {"json_path", "-"},
       {"quiet", true}};

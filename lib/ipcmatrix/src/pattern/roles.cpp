@@ -1,6 +1,7 @@
 #include "ipcmatrix/pattern/roles.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <exception>
 #include <thread>
@@ -14,22 +15,31 @@ namespace ipcmatrix {
 
 namespace {
 
+template <class E, std::size_t N>
+std::optional<E> parse_enum(std::string_view s, const std::array<E, N>& all) noexcept {
+  for (const E e : all)
+    if (to_string(e) == s) return e;
+  return std::nullopt;
+}
+
 struct Envelope {
   std::uint64_t seq = 0;
-  std::int64_t origin_ns = 0;
-  std::int64_t send_ns = 0;
+  std::int64_t origin_ns = 0;  // 0: not stamped
+  std::int64_t sent_ns = 0;
+  std::int64_t hop_ns = 0;
 };
 
-using sys::load_le64;
-using sys::store_le64;
+using EnvelopeBytes = std::array<std::byte, kEnvelopeBytes>;
 
 void put_envelope(std::byte* p, const Envelope& e) noexcept {
-  store_le64(p, e.seq);
-  store_le64(p + 8, static_cast<std::uint64_t>(e.origin_ns));
-  store_le64(p + 16, static_cast<std::uint64_t>(e.send_ns));
+  sys::store_le64(p, e.seq);
+  sys::store_le64(p + 8, static_cast<std::uint64_t>(e.origin_ns));
+  sys::store_le64(p + 16, static_cast<std::uint64_t>(e.sent_ns));
+  sys::store_le64(p + 24, static_cast<std::uint64_t>(e.hop_ns));
 }
 Envelope get_envelope(const std::byte* p) noexcept {
-  return {load_le64(p), static_cast<std::int64_t>(load_le64(p + 8)), static_cast<std::int64_t>(load_le64(p + 16))};
+  return {sys::load_le64(p), static_cast<std::int64_t>(sys::load_le64(p + 8)),
+          static_cast<std::int64_t>(sys::load_le64(p + 16)), static_cast<std::int64_t>(sys::load_le64(p + 24))};
 }
 
 std::uint64_t mix(std::uint64_t a, std::uint64_t b) noexcept {
@@ -63,136 +73,262 @@ std::string describe(std::string_view what, std::size_t ch, const Transport& t, 
   return m;
 }
 
+/// The bytes of `v` from offset `off` on.
+MessageView tail_of(const MessageView& v, std::size_t off) noexcept {
+  if (off <= v.first.size()) return {v.first.subspan(off), v.second};
+  return {v.second.subspan(std::min(off - v.first.size(), v.second.size())), {}};
+}
+
+/// Up to 8 bytes of `v` at `off`, little-endian, zero-padded: how bodies are compared at
+/// their edges.
+std::uint64_t edge_of(const MessageView& v, std::size_t off) noexcept {
+  std::array<std::byte, 8> b{};
+  const std::size_t n = std::min<std::size_t>(8, v.size() - std::min(off, v.size()));
+  v.read(off, b.data(), n);
+  return sys::load_le64(b.data());
+}
+
+std::uint64_t head8(const MessageView& body) noexcept { return edge_of(body, 0); }
+std::uint64_t tail8(const MessageView& body) noexcept { return edge_of(body, body.size() - std::min<std::size_t>(8, body.size())); }
+
+/// What a receiver checks one pool entry against.
+struct Expected {
+  std::uint64_t len = 0;    ///< decoded body length
+  std::uint64_t head = 0;   ///< its first 8 bytes
+  std::uint64_t tail = 0;   ///< its last 8 bytes
+  std::uint64_t sum = 0;    ///< checksum of the decoded message
+};
+
+std::vector<Expected> expected_pool(const RoleParams& p, int origin, const Serializer& ser) {
+  std::vector<Expected> out;
+  std::vector<std::byte> enc;
+  Message back;
+  for (const Message& m : message_pool(p, origin)) {
+    ser.encode(m, enc);
+    ser.decode(enc, back);
+    const MessageView body{back.body, {}};
+    out.push_back({back.body.size(), head8(body), tail8(body), checksum(back)});
+  }
+  return out;
+}
+
 /// Receives and checks messages; shared by every receiving role.
 class Receiver {
  public:
   Receiver(const RoleParams& p, std::size_t n_ins, RoleReport& r)
-      : p_(p), r_(r), ser_(make_serializer(p.serializer, serializer_options(p))) {
+      : p_(p), r_(r), ser_(make_serializer(p.serializer, serializer_options(p))), raw_(ser_->body_only()) {
     r_.received.resize(n_ins);
-    // Worst case wire size: the encoded record can exceed the body (json's base64 is 4/3).
-    buf_.resize(kEnvelopeBytes + p.size_bytes * 2 + 65536);
+    if (p.api == Api::copy) {
+      // Worst case wire size: the encoded record can exceed the body (json's base64 is 4/3).
+      buf_.resize(kEnvelopeBytes + p.size_bytes * 2 + 65536);
+    }
+    if (p.verify != Verify::off) {
+      for (std::size_t c = 0; c < n_ins; ++c) {
+        const int origin = c < p.origins.size() ? p.origins[c] : 0;
+        expected_.push_back(expected_pool(p, origin, *ser_));
+      }
+    }
   }
 
-  /// Receives one message from `in`. Returns the status; on ok, msg_/env_ hold it.
+  /// Receives one message from `in` and checks it. On ok, envelope(), body() (raw) or
+  /// message() (decoded) hold it until done().
   IoStatus receive(Transport& in, std::size_t ch) noexcept {
-    std::size_t len = 0;
-    const IoStatus s = in.recv(buf_, len);
-    if (s != IoStatus::ok) return s;
-    if (len < kEnvelopeBytes) {
+    if (p_.api == Api::loan) {
+      if (const IoStatus s = in.peek(view_); s != IoStatus::ok) return s;
+    } else {
+      std::size_t len = 0;
+      if (const IoStatus s = in.recv(buf_, len); s != IoStatus::ok) return s;
+      view_ = {{buf_.data(), len}, {}};
+    }
+    if (view_.size() < kEnvelopeBytes) {
       r_.error = "message shorter than its envelope on channel " + std::to_string(ch);
       return IoStatus::error;
     }
-    env_ = get_envelope(buf_.data());
-    const bool warm = (env_.seq & kWarmupBit) != 0;
+    if (view_.first.size() >= kEnvelopeBytes) {
+      env_ = get_envelope(view_.first.data());
+    } else {
+      EnvelopeBytes e;
+      view_.read(0, e.data(), e.size());
+      env_ = get_envelope(e.data());
+    }
+    body_ = tail_of(view_, kEnvelopeBytes);
+    warm_ = (env_.seq & kWarmupBit) != 0;
+    const std::uint64_t seq = env_.seq & ~kWarmupBit;
     ChannelCount& c = r_.received[ch];
-    if ((env_.seq & ~kWarmupBit) != c.count) c.in_order = false;
-    const bool sample = (c.count % kSerdeSampleEvery) == 0;
-    const std::int64_t t0 = sample ? sys::now_ns() : 0;
-    try {
-      ser_->decode({buf_.data() + kEnvelopeBytes, len - kEnvelopeBytes}, msg_);
-    } catch (const std::exception& e) {
-      r_.error = "decode failed on channel " + std::to_string(ch) + ": " + e.what();
-      return IoStatus::error;
-    }
-    now_ = sys::now_ns();
-    if (sample) {
-      r_.decode_ns += serde_diff(now_, t0);
-      ++r_.decode_samples;
-    }
+    if (seq != c.count) c.in_order = false;
+    // One clock read, only where it is used: a stamped message, or the first measured one
+    // (the start of the throughput window).
+    stamped_ = env_.origin_ns != 0;
+    if (stamped_ || (!warm_ && r_.first_recv_ns == 0)) now_ = sys::now_ns();
+    if (!raw_ && !decode(c, ch)) return IoStatus::error;
+    if (p_.verify != Verify::off && !content_ok(c, ch, seq)) ++c.corrupted;
     ++c.count;
-    c.sum += checksum(msg_);
-    warm_ = warm;
     return IoStatus::ok;
+  }
+
+  /// Ends the use of the message just received (gives a loaned slot back).
+  void done(Transport& in) noexcept {
+    if (p_.api == Api::loan) in.release();
   }
 
   /// Records the message just received as the end of its path.
   void record_delivery(bool hop_too) noexcept {
     if (warm_) return;
-    r_.latency->record(stamp_diff(now_, env_.origin_ns));
-    if (p_.rate > 0) r_.uncorrected->record(stamp_diff(now_, env_.send_ns));
-    if (hop_too) r_.hop->record(stamp_diff(now_, env_.send_ns));
     ++r_.measured_received;
+    if (r_.first_recv_ns == 0) {
+      r_.first_recv_ns = now_;
+      if (r_.phase_start_ns == 0) {  // an initiator's phase began at its first send
+        r_.phase_start_ns = now_;
+        r_.usage_start = sys::self_usage();
+      }
+    }
+    if (!stamped_) return;
+    record_one_way(*r_.latency, now_, env_.origin_ns);
+    if (p_.rate > 0) record_one_way(*r_.uncorrected, now_, env_.sent_ns);
+    if (hop_too) record_one_way(*r_.hop, now_, env_.hop_ns);
     r_.last_recv_ns = now_;
+    r_.window_msgs = r_.measured_received;
   }
   void record_hop() noexcept {
-    if (!warm_) r_.hop->record(stamp_diff(now_, env_.send_ns));
+    if (!warm_ && stamped_) record_one_way(*r_.hop, now_, env_.hop_ns);
   }
 
-  const Message& message() const noexcept { return msg_; }
-  const Envelope& envelope() const noexcept { return env_; }
-  bool warm() const noexcept { return warm_; }
+  [[nodiscard]] bool raw() const noexcept { return raw_; }
+  [[nodiscard]] const Message& message() const noexcept { return msg_; }
+  [[nodiscard]] const MessageView& body() const noexcept { return body_; }
+  [[nodiscard]] const Envelope& envelope() const noexcept { return env_; }
+  [[nodiscard]] bool warm() const noexcept { return warm_; }
+  [[nodiscard]] bool stamped() const noexcept { return stamped_; }
 
  private:
-  const RoleParams& p_;
-  RoleReport& r_;
-  std::unique_ptr<Serializer> ser_;
-  std::vector<std::byte> buf_;
-  Message msg_;
-  Envelope env_;
-  std::int64_t now_ = 0;
-  bool warm_ = false;
-};
-
-/// Encodes messages and sends them, coalescing up to p.batch per send_batch.
-class Sender {
- public:
-  Sender(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs, RoleReport& r)
-      : p_(p), outs_(outs), r_(r), ser_(make_serializer(p.serializer, serializer_options(p))) {
-    r_.sent.resize(outs.size());
-    slots_.resize(static_cast<std::size_t>(std::max(1, p.batch)));
-    pending_.resize(outs.size());
-    for (auto& v : pending_) v.reserve(slots_.size());
+  // One-way differences across processes can come out below zero when CPUs' clocks
+  // disagree: recorded as 0 but counted, never hidden.
+  void record_one_way(Histogram& h, std::int64_t later, std::int64_t earlier) noexcept {
+    const std::int64_t d = later - earlier;
+    if (d < 0) {
+      ++r_.negative_diffs;
+      r_.most_negative_ns = std::min(r_.most_negative_ns, d);
+    }
+    h.record(d > 0 ? static_cast<std::uint64_t>(d) : 0);
   }
 
-  /// Encodes m with envelope e and queues it for out channel `target` (or every out when
-  /// target < 0); flushes when the batch is full. `sum` is checksum(decode(encode(m))).
-  bool emit(const Message& m, std::uint64_t sum, Envelope e, int target, bool warm) noexcept {
-    auto& slot = slots_[used_];
-    const bool sample = (encoded_++ % kSerdeSampleEvery) == 0;
+  bool decode(const ChannelCount& c, std::size_t ch) noexcept {
+    std::span<const std::byte> bytes = body_.first;
+    if (!body_.second.empty()) {
+      // Wrapped around the end of a ring: serializers need one contiguous piece.
+      scratch_.resize(body_.size());
+      body_.read(0, scratch_.data(), scratch_.size());
+      bytes = scratch_;
+    }
+    const bool sample = (c.count % kSerdeSampleEvery) == 0;
     const std::int64_t t0 = sample ? sys::now_ns() : 0;
     try {
-      ser_->encode(m, enc_);
-    } catch (const std::exception& ex) {
-      r_.error = std::string("encode failed: ") + ex.what();
+      ser_->decode(bytes, msg_);
+    } catch (const std::exception& e) {
+      r_.error = "decode failed on channel " + std::to_string(ch) + ": " + e.what();
       return false;
     }
     if (sample) {
-      r_.encode_ns += serde_diff(sys::now_ns(), t0);
-      ++r_.encode_samples;
+      r_.decode_ns += serde_diff(sys::now_ns(), t0);
+      ++r_.decode_samples;
     }
-    slot.resize(kEnvelopeBytes + enc_.size());
-    if (!enc_.empty()) std::memcpy(slot.data() + kEnvelopeBytes, enc_.data(), enc_.size());
-    auto queue = [&](std::size_t c) {
-      e.seq = r_.sent[c].count | (warm ? kWarmupBit : 0);
-      // Broadcast shares one encoded slot across channels whose seq differ only when a
-      // channel was added mid-stream, which never happens: every channel sees every message.
-      put_envelope(slot.data(), e);
-      pending_[c].push_back(slot);
-      ++r_.sent[c].count;
-      r_.sent[c].sum += sum;
-      if (!warm) {
-        r_.wire_bytes += slot.size();
-        ++r_.wire_msgs;
-      }
-    };
-    if (target >= 0) queue(static_cast<std::size_t>(target));
-    else
-      for (std::size_t c = 0; c < outs_.size(); ++c) queue(c);
-    if (++used_ == slots_.size()) return flush();
     return true;
+  }
+
+  bool content_ok(ChannelCount& c, std::size_t ch, std::uint64_t seq) noexcept {
+    const std::vector<Expected>& pool = expected_[ch];
+    const Expected& want = pool[seq % pool.size()];
+    const MessageView body = raw_ ? body_ : MessageView{msg_.body, {}};
+    if (body.size() != want.len) return false;
+    if (p_.verify == Verify::sampled && (head8(body) != want.head || tail8(body) != want.tail)) return false;
+    if (p_.verify == Verify::full || c.count % kVerifySampleEvery == 0) {
+      ++c.hashed;
+      const std::uint64_t sum = raw_ ? checksum_body_only(body.first, body.second) : checksum(msg_);
+      if (sum != want.sum) return false;
+    }
+    return true;
+  }
+
+  const RoleParams& p_;
+  RoleReport& r_;
+  std::unique_ptr<Serializer> ser_;
+  bool raw_;
+  std::vector<std::vector<Expected>> expected_;  // per in channel
+  std::vector<std::byte> buf_, scratch_;
+  MessageView view_, body_;
+  Message msg_;
+  Envelope env_;
+  std::int64_t now_ = 0;
+  bool warm_ = false, stamped_ = false;
+};
+
+/// Puts messages on the out channels: gathered (envelope + body, no staging copy) or in
+/// loaned slots, coalescing up to p.batch per send.
+class Sender {
+ public:
+  Sender(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs, RoleReport& r)
+      : p_(p), outs_(outs), r_(r), batch_(static_cast<std::size_t>(std::max(1, p.batch))) {
+    r_.sent.resize(outs.size());
+    envs_.resize(outs.size(), std::vector<EnvelopeBytes>(batch_));
+    pending_.resize(outs.size());
+    for (auto& v : pending_) v.reserve(batch_);
+  }
+
+  /// The sequence number the next message on channel c gets.
+  [[nodiscard]] std::uint64_t next_seq(std::size_t c) const noexcept { return r_.sent[c].count; }
+
+  /// Queues `body` with envelope e for out channel `target` (every out when target < 0);
+  /// sends when the batch is full. `body` must stay valid until then (until flush()).
+  bool emit(std::span<const std::byte> body, Envelope e, int target, bool warm) noexcept {
+    if (target >= 0) {
+      if (!put(static_cast<std::size_t>(target), body, e, warm)) return false;
+    } else {
+      for (std::size_t c = 0; c < outs_.size(); ++c)
+        if (!put(c, body, e, warm)) return false;
+    }
+    if (++used_ == batch_) return flush();
+    return true;
+  }
+
+  /// The fault hook: message `e` is damaged, dropped or sent twice on purpose.
+  bool emit_faulty(std::span<const std::byte> body, Envelope e, int target, bool warm) noexcept {
+    switch (p_.fault) {
+      case Fault::none: break;
+      case Fault::corrupt:
+        fault_body_.assign(body.begin(), body.end());
+        if (!fault_body_.empty()) fault_body_.back() ^= std::byte{0x5a};
+        if (!flush()) return false;
+        return emit(fault_body_, e, target, warm) && flush();
+      case Fault::drop: {
+        const std::size_t c = target >= 0 ? static_cast<std::size_t>(target) : 0;
+        ++r_.sent[c].count;  // counted as sent: the channel "lost" it
+        return true;
+      }
+      case Fault::duplicate: {
+        const std::size_t c = target >= 0 ? static_cast<std::size_t>(target) : 0;
+        if (!emit(body, e, target, warm) || !flush()) return false;
+        --r_.sent[c].count;  // the same seq again, counted once
+        return emit(body, e, target, warm) && flush();
+      }
+    }
+    return emit(body, e, target, warm);
   }
 
   bool flush() noexcept {
     for (std::size_t c = 0; c < outs_.size(); ++c) {
-      if (pending_[c].empty()) continue;
-      const IoStatus s = pending_[c].size() == 1 ? outs_[c]->send(pending_[c][0])
-                                                 : outs_[c]->send_batch(pending_[c]);
-      pending_[c].clear();
+      IoStatus s = IoStatus::ok;
+      if (!pending_[c].empty()) {
+        s = outs_[c]->send_gather(pending_[c]);
+        pending_[c].clear();
+      } else if (loaned_unpublished_) {
+        s = outs_[c]->publish();
+      }
       if (s != IoStatus::ok) {
         r_.error = describe("send", c, *outs_[c], s);
         return false;
       }
     }
+    loaned_unpublished_ = false;
     used_ = 0;
     return true;
   }
@@ -202,58 +338,123 @@ class Sender {
   }
 
  private:
+  bool put(std::size_t c, std::span<const std::byte> body, Envelope e, bool warm) noexcept {
+    e.seq = r_.sent[c].count | (warm ? kWarmupBit : 0);
+    EnvelopeBytes& env = envs_[c][used_];
+    put_envelope(env.data(), e);
+    const std::size_t len = kEnvelopeBytes + body.size();
+    bool sent = false;
+    if (p_.api == Api::loan) {
+      LoanedSpace space;
+      const IoStatus s = outs_[c]->loan(len, space);
+      if (s == IoStatus::ok) {
+        space.write(0, env);
+        space.write(kEnvelopeBytes, body);
+        // Publish at the batch boundary only; flush() publishes what is left.
+        const bool last = used_ + 1 == batch_;
+        if (const IoStatus cs = outs_[c]->commit(last); cs != IoStatus::ok) {
+          r_.error = describe("commit", c, *outs_[c], cs);
+          return false;
+        }
+        loaned_unpublished_ = !last;
+        sent = true;
+      } else if (s != IoStatus::error || outs_[c]->error() != std::errc::message_size) {
+        r_.error = describe("loan", c, *outs_[c], s);
+        return false;
+      } else {
+        // Larger than the ring: it streams through by copy, after what was loaned before
+        // it (published first, so the order on the channel stays the order of emit()).
+        ++r_.loan_fallbacks;
+        const GatherMessage m{env, body};
+        IoStatus fs = outs_[c]->publish();
+        if (fs == IoStatus::ok) fs = outs_[c]->send_gather({&m, 1});
+        if (fs != IoStatus::ok) {
+          r_.error = describe("send", c, *outs_[c], fs);
+          return false;
+        }
+        sent = true;
+      }
+    }
+    if (!sent) pending_[c].push_back({env, body});
+    ++r_.sent[c].count;
+    if (!warm) {
+      r_.wire_bytes += len;
+      ++r_.wire_msgs;
+    }
+    return true;
+  }
+
   const RoleParams& p_;
   std::vector<std::unique_ptr<Transport>>& outs_;
   RoleReport& r_;
-  std::unique_ptr<Serializer> ser_;
-  std::vector<std::byte> enc_;
-  std::vector<std::vector<std::byte>> slots_;
-  std::vector<std::vector<std::span<const std::byte>>> pending_;
+  std::size_t batch_;
+  std::vector<std::vector<EnvelopeBytes>> envs_;      // [channel][batch slot]
+  std::vector<std::vector<GatherMessage>> pending_;   // copy api: queued, not yet sent
+  std::vector<std::byte> fault_body_;
   std::size_t used_ = 0;
+  bool loaned_unpublished_ = false;
+};
+
+/// Encodes pool messages for a sender, one buffer per batch slot so a batch's bodies stay
+/// valid until it is sent. Raw bodies are sent straight from the pool, never copied.
+class Encoder {
+ public:
+  Encoder(const RoleParams& p, RoleReport& r)
+      : r_(r), ser_(make_serializer(p.serializer, serializer_options(p))), raw_(ser_->body_only()),
+        slots_(static_cast<std::size_t>(std::max(1, p.batch))) {}
+
+  /// The wire bytes of m, valid until `slot` is used again.
+  std::span<const std::byte> encode(const Message& m, std::size_t slot) {
+    if (raw_) return m.body;
+    const bool sample = (encoded_++ % kSerdeSampleEvery) == 0;
+    const std::int64_t t0 = sample ? sys::now_ns() : 0;
+    auto& out = slots_[slot % slots_.size()];
+    ser_->encode(m, out);
+    if (sample) {
+      r_.encode_ns += serde_diff(sys::now_ns(), t0);
+      ++r_.encode_samples;
+    }
+    return out;
+  }
+
+ private:
+  RoleReport& r_;
+  std::unique_ptr<Serializer> ser_;
+  bool raw_;
+  std::vector<std::vector<std::byte>> slots_;
   std::uint64_t encoded_ = 0;
 };
 
-/// The messages a sender cycles through, generated once, with the checksum a receiver
-/// will compute after decoding (raw keeps only the body, so it is not checksum(m)).
-struct Pool {
-  std::vector<Message> msgs;
-  std::vector<std::uint64_t> sums;
-};
-
-Pool make_pool(const RoleParams& p) {
-  // Up to 16 distinct messages, fewer for huge sizes so the pool stays <= 64 MiB.
-  const std::size_t n = std::clamp<std::size_t>((std::size_t{64} << 20) / std::max<std::uint64_t>(p.size_bytes, 1), 1, 16);
-  Pool pool;
-  auto ser = make_serializer(p.serializer, serializer_options(p));
-  std::vector<std::byte> enc;
-  Message back;
-  for (std::size_t k = 0; k < n; ++k) {
-    pool.msgs.push_back(generate_message(mix(p.seed, mix(static_cast<std::uint64_t>(p.index), k)),
-                                         p.size_bytes, p.content));
-    ser->encode(pool.msgs.back(), enc);
-    ser->decode(enc, back);
-    pool.sums.push_back(checksum(back));
-  }
-  return pool;
-}
-
-/// Paces an open-loop sender: message i is due at start + i / rate.
+/// Paces an open-loop sender: message i is due at start + i / rate. Sleeps are relative
+/// durations measured on the same clock as the due times, never an absolute time on
+/// another clock.
 class Pacer {
  public:
   explicit Pacer(double rate) : interval_ns_(rate > 0 ? 1e9 / rate : 0) {}
+  [[nodiscard]] bool open_loop() const noexcept { return interval_ns_ > 0; }
   /// Waits until message i is due and returns its intended send time (0 when closed loop).
-  std::int64_t wait(std::uint64_t i) noexcept {
+  std::int64_t wait(std::uint64_t i, RoleReport& r) noexcept {
     if (interval_ns_ <= 0) return 0;
     if (start_ == 0) start_ = sys::now_ns();
     const std::int64_t due = start_ + static_cast<std::int64_t>(static_cast<double>(i) * interval_ns_);
     std::int64_t now = sys::now_ns();
     // Sleep while far away, spin the last stretch: sleeping alone overshoots by ~50 us.
-    if (due - now > 200'000) sys::sleep_until_ns(due - 100'000);
-    while ((now = sys::now_ns()) < due) sys::cpu_relax();
+    if (due - now > kSleepAboveNs) {
+      sys::sleep_for_ns(due - now - kSpinLastNs);
+      now = sys::now_ns();
+    }
+    const std::int64_t spin_from = now;
+    while (now < due) {
+      sys::cpu_relax();
+      now = sys::now_ns();
+    }
+    r.pacer_spin_ns += now - spin_from;
     return due;
   }
 
  private:
+  static constexpr std::int64_t kSleepAboveNs = 200'000;
+  static constexpr std::int64_t kSpinLastNs = 100'000;
   double interval_ns_;
   std::int64_t start_ = 0;
 };
@@ -263,36 +464,61 @@ class Pacer {
 template <class AfterSend>
 void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs, RoleReport& r,
              AfterSend&& after_send) {
-  const Pool pool = make_pool(p);
+  const std::vector<Message> pool = message_pool(p, p.index);
+  Encoder encoder(p, r);
   Sender sender(p, outs, r);
   Pacer pacer(p.rate);
   const std::size_t n_outs = outs.size();
+  // Open loop and round trips stamp every message; closed-loop throughput may sample.
+  const std::uint64_t every = pacer.open_loop() ? 1 : std::max<std::uint64_t>(1, p.latency_sample);
   std::int64_t deadline = 0;
   std::uint64_t warm_count = p.warmup;  // shortened if warm-up runs out of time
   const std::int64_t warm_until = sys::now_ns() + static_cast<std::int64_t>(kWarmupCapS * 1e9);
+  std::size_t slot = 0;
   for (std::uint64_t i = 0;; ++i) {
-    const std::int64_t due = pacer.wait(i);
-    // One clock read per message serves the limits and the send stamp alike.
-    const std::int64_t now = sys::now_ns();
-    if (i < warm_count && i > 0 && now >= warm_until) warm_count = i;
+    const std::int64_t due = pacer.wait(i, r);
+    const bool first_measured = i == warm_count;
+    const bool last_measured = p.messages > 0 && i + 1 == warm_count + p.messages;
+    // One clock read serves the limits and the send stamp alike, on stamped messages only.
+    // The first and last measured messages are always stamped: they bound the receivers'
+    // throughput window.
+    const bool stamp = i % every == 0 || first_measured || last_measured;
+    const std::int64_t now = stamp ? sys::now_ns() : 0;
+    if (stamp && i < warm_count && i > 0 && now >= warm_until) warm_count = i;
     const bool warm = i < warm_count;
     if (!warm) {
       // Whichever comes first: the message count (0 = no count) or the measured time.
       if (p.messages > 0 && i >= warm_count + p.messages) break;
-      if (p.duration_s > 0 && deadline != 0 && now >= deadline) break;
+      if (deadline != 0 && (pacer.open_loop() ? due >= deadline : stamp && now >= deadline)) break;
+      if (r.first_send_ns == 0) {
+        const std::int64_t start = stamp ? now : sys::now_ns();
+        r.first_send_ns = start;
+        r.phase_start_ns = start;
+        r.usage_start = sys::self_usage();
+        if (p.duration_s > 0) {
+          deadline = (pacer.open_loop() ? due : start) + static_cast<std::int64_t>(p.duration_s * 1e9);
+        }
+      }
+      ++r.measured_sent;
     }
-    if (!warm && r.first_send_ns == 0) {
-      r.first_send_ns = now;
-      deadline = now + static_cast<std::int64_t>(p.duration_s * 1e9);
-    }
-    if (!warm) ++r.measured_sent;
-    const std::size_t k = i % pool.msgs.size();
     const int target = p.distribution == Distribution::all ? -1 : static_cast<int>(i % n_outs);
-    Envelope e{0, due != 0 ? due : now, now};
-    if (!sender.emit(pool.msgs[k], pool.sums[k], e, target, warm)) break;
+    const std::uint64_t seq = sender.next_seq(target < 0 ? 0 : static_cast<std::size_t>(target));
+    const Message& m = pool[seq % pool.size()];
+    std::span<const std::byte> body;
+    try {
+      body = encoder.encode(m, slot++);
+    } catch (const std::exception& ex) {
+      r.error = std::string("encode failed: ") + ex.what();
+      break;
+    }
+    const Envelope e{0, stamp ? (due != 0 ? due : now) : 0, stamp ? now : 0, stamp ? now : 0};
+    const bool faulty = p.fault != Fault::none && !warm && i == warm_count + p.fault_at;
+    if (!(faulty ? sender.emit_faulty(body, e, target, warm) : sender.emit(body, e, target, warm))) break;
     if (!after_send(warm)) break;
   }
   if (r.error.empty()) sender.flush();
+  r.phase_end_ns = sys::now_ns();
+  r.usage_end = sys::self_usage();
   sender.close();
 }
 
@@ -316,9 +542,12 @@ void consume(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& ins, 
         return;
       }
       rx.record_delivery(pipeline_sink);
+      rx.done(*ins[c]);
       ++a;
     }
   }
+  r.phase_end_ns = sys::now_ns();
+  r.usage_end = sys::self_usage();
 }
 
 void forward(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
@@ -326,7 +555,10 @@ void forward(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
   Receiver rx(p, ins.size(), r);
   RoleParams unbatched = p;
   unbatched.batch = 1;  // a forwarder passes each message on at once
+  Encoder encoder(unbatched, r);
   Sender tx(unbatched, outs, r);
+  std::vector<std::byte> contiguous;
+  bool started = false;
   while (true) {
     const IoStatus s = rx.receive(*ins[0], 0);
     if (s == IoStatus::peer_closed) break;
@@ -334,11 +566,37 @@ void forward(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
       if (r.error.empty()) r.error = describe("recv", 0, *ins[0], s);
       break;
     }
+    if (!rx.warm() && !started) {
+      started = true;
+      r.phase_start_ns = sys::now_ns();
+      r.usage_start = sys::self_usage();
+    }
     if (!echo) rx.record_hop();
     Envelope e = rx.envelope();
-    if (!echo) e.send_ns = sys::now_ns();
-    if (!tx.emit(rx.message(), checksum(rx.message()), e, 0, rx.warm())) break;
+    if (!echo && rx.stamped()) e.hop_ns = sys::now_ns();
+    std::span<const std::byte> body;
+    if (rx.raw()) {
+      // Forwarded as it came: no decode, no encode, no copy unless it wrapped in a ring.
+      body = rx.body().first;
+      if (!rx.body().second.empty()) {
+        contiguous.resize(rx.body().size());
+        rx.body().read(0, contiguous.data(), contiguous.size());
+        body = contiguous;
+      }
+    } else {
+      try {
+        body = encoder.encode(rx.message(), 0);
+      } catch (const std::exception& ex) {
+        r.error = std::string("encode failed: ") + ex.what();
+        break;
+      }
+    }
+    const bool ok = tx.emit(body, e, 0, rx.warm());
+    rx.done(*ins[0]);
+    if (!ok) break;
   }
+  r.phase_end_ns = sys::now_ns();
+  r.usage_end = sys::self_usage();
   tx.close();
 }
 
@@ -347,6 +605,7 @@ void initiate(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs
   RoleParams closed = p;
   closed.batch = 1;  // a round trip is one message out, one back
   closed.rate = 0;
+  closed.latency_sample = 1;
   Receiver rx(closed, ins.size(), r);
   produce(closed, outs, r, [&](bool) {
     const IoStatus s = rx.receive(*ins[0], 0);
@@ -355,10 +614,11 @@ void initiate(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs
       return false;
     }
     rx.record_delivery(false);
+    rx.done(*ins[0]);
     return true;
   });
   // Drain: the echo closes its side once ours is closed.
-  std::vector<std::byte> sink(16);
+  std::vector<std::byte> sink(kEnvelopeBytes + closed.size_bytes * 2 + 65536);
   std::size_t len = 0;
   if (r.error.empty() && ins[0]->recv(sink, len) == IoStatus::ok)
     r.error = "echo sent more messages than it received";
@@ -372,9 +632,11 @@ void mesh_peer(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& out
   std::vector<std::thread> threads;
   for (std::size_t c = 0; c < ins.size(); ++c) {
     threads.emplace_back([&, c] {
+      RoleParams one_in = p;
+      one_in.origins = {c < p.origins.size() ? p.origins[c] : 0};
       std::vector<std::unique_ptr<Transport>> one;
       one.push_back(std::move(ins[c]));
-      consume(p, one, parts[c], false);
+      consume(one_in, one, parts[c], false);
     });
   }
   produce(p, outs, r, [](bool) { return true; });
@@ -385,9 +647,57 @@ void mesh_peer(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& out
     part.received.clear();
     r.merge(std::move(part));
   }
+  // The process's usage covers every thread; the phase runs until the last one ended.
+  r.usage_end = sys::self_usage();
 }
 
 }  // namespace
+
+std::string_view to_string(Api a) noexcept { return a == Api::copy ? "copy" : "loan"; }
+std::optional<Api> parse_api(std::string_view s) noexcept {
+  return parse_enum(s, std::array{Api::copy, Api::loan});
+}
+
+std::string_view to_string(Verify v) noexcept {
+  switch (v) {
+    case Verify::full: return "full";
+    case Verify::sampled: return "sampled";
+    case Verify::off: return "off";
+  }
+  return "?";
+}
+std::optional<Verify> parse_verify(std::string_view s) noexcept {
+  return parse_enum(s, std::array{Verify::full, Verify::sampled, Verify::off});
+}
+
+std::string_view to_string(Fault f) noexcept {
+  switch (f) {
+    case Fault::none: return "none";
+    case Fault::corrupt: return "corrupt";
+    case Fault::drop: return "drop";
+    case Fault::duplicate: return "duplicate";
+  }
+  return "?";
+}
+std::optional<Fault> parse_fault(std::string_view s) noexcept {
+  return parse_enum(s, std::array{Fault::none, Fault::corrupt, Fault::drop, Fault::duplicate});
+}
+
+std::size_t pool_size(std::uint64_t size_bytes) noexcept {
+  // Fewer distinct messages for huge sizes, so the pool stays <= 64 MiB.
+  return std::clamp<std::size_t>((std::size_t{64} << 20) / std::max<std::uint64_t>(size_bytes, 1), 1,
+                                  kMaxPoolMessages);
+}
+
+std::vector<Message> message_pool(const RoleParams& p, int index) {
+  std::vector<Message> pool;
+  const std::size_t n = pool_size(p.size_bytes);
+  pool.reserve(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    pool.push_back(generate_message(mix(p.seed, mix(static_cast<std::uint64_t>(index), k)), p.size_bytes, p.content));
+  }
+  return pool;
+}
 
 void RoleReport::merge(RoleReport&& o) {
   sent.insert(sent.end(), o.sent.begin(), o.sent.end());
@@ -403,8 +713,20 @@ void RoleReport::merge(RoleReport&& o) {
   wire_msgs += o.wire_msgs;
   measured_sent += o.measured_sent;
   measured_received += o.measured_received;
+  loan_fallbacks += o.loan_fallbacks;
   if (o.first_send_ns && (!first_send_ns || o.first_send_ns < first_send_ns)) first_send_ns = o.first_send_ns;
+  if (o.first_recv_ns && (!first_recv_ns || o.first_recv_ns < first_recv_ns)) first_recv_ns = o.first_recv_ns;
   last_recv_ns = std::max(last_recv_ns, o.last_recv_ns);
+  window_msgs += o.window_msgs;
+  negative_diffs += o.negative_diffs;
+  most_negative_ns = std::min(most_negative_ns, o.most_negative_ns);
+  pacer_spin_ns += o.pacer_spin_ns;
+  // One process: the usage snapshots are process-wide; keep the earliest start.
+  if (o.phase_start_ns && (!phase_start_ns || o.phase_start_ns < phase_start_ns)) {
+    phase_start_ns = o.phase_start_ns;
+    usage_start = o.usage_start;
+  }
+  phase_end_ns = std::max(phase_end_ns, o.phase_end_ns);
   if (error.empty()) error = std::move(o.error);
 }
 

@@ -211,6 +211,9 @@ nlohmann::json to_json(const CellResult& c) {
       {"procs", c.procs},
       {"batch", c.batch},
       {"rate", c.rate},
+      {"api", c.api},
+      {"verify", c.verify},
+      {"latency_sample", c.latency_sample},
       {"status", c.status},
       {"error", c.error},
       {"warnings", c.warnings},
@@ -221,12 +224,15 @@ nlohmann::json to_json(const CellResult& c) {
        {{"msgs_per_s", c.throughput.msgs_per_s},
         {"payload_bytes_per_s", c.throughput.payload_bytes_per_s},
         {"wire_bytes_per_s", c.throughput.wire_bytes_per_s}}},
-      {"cpu", {{"user_s", c.cpu.user_s}, {"sys_s", c.cpu.sys_s}, {"per_msg_ns", c.cpu.per_msg_ns}}},
+      {"cpu",
+       {{"user_s", c.cpu.user_s}, {"sys_s", c.cpu.sys_s}, {"per_msg_ns", c.cpu.per_msg_ns}, {"pacer_s", c.cpu.pacer_s}}},
       {"wire_bytes_per_msg", c.wire_bytes_per_msg},
       {"encode_ns_per_msg", c.encode_ns_per_msg},
       {"decode_ns_per_msg", c.decode_ns_per_msg},
       {"idle_cpu_percent", c.idle_cpu_percent},
       {"duration_s", c.duration_s},
+      {"negative_one_way", c.negative_one_way},
+      {"harness_bound", c.harness_bound},
       {"processes", std::move(processes)},
       {"repetitions", c.repetitions},
       {"noisy", c.noisy},
@@ -237,6 +243,7 @@ nlohmann::json to_json(const CellResult& c) {
   if (c.p50_spread) j["p50_spread"] = to_json(*c.p50_spread);
   if (c.p99_spread) j["p99_spread"] = to_json(*c.p99_spread);
   if (c.throughput_spread) j["throughput_spread"] = to_json(*c.throughput_spread);
+  if (c.harness_ceiling_msgs_per_s) j["harness_ceiling_msgs_per_s"] = *c.harness_ceiling_msgs_per_s;
   return j;
 }
 
@@ -253,6 +260,9 @@ CellResult cell_from_json(const nlohmann::json& j, const std::string& where) {
   r.i32("procs", c.procs, true);
   r.i32("batch", c.batch);
   r.f64("rate", c.rate);
+  r.str("api", c.api);
+  r.str("verify", c.verify);
+  r.u64("latency_sample", c.latency_sample);
   r.str("status", c.status, true);
   if (c.status != "ok" && c.status != "error") {
     fail(r.path("status"), "must be \"ok\" or \"error\" (got \"" + c.status + "\")");
@@ -277,12 +287,20 @@ CellResult cell_from_json(const nlohmann::json& j, const std::string& where) {
     t.f64("user_s", c.cpu.user_s);
     t.f64("sys_s", c.cpu.sys_s);
     t.f64("per_msg_ns", c.cpu.per_msg_ns);
+    t.f64("pacer_s", c.cpu.pacer_s);
   }
   r.f64("wire_bytes_per_msg", c.wire_bytes_per_msg);
   r.f64("encode_ns_per_msg", c.encode_ns_per_msg);
   r.f64("decode_ns_per_msg", c.decode_ns_per_msg);
   r.f64("idle_cpu_percent", c.idle_cpu_percent);
   r.f64("duration_s", c.duration_s);
+  r.u64("negative_one_way", c.negative_one_way);
+  r.boolean("harness_bound", c.harness_bound);
+  if (const nlohmann::json* v = r.find("harness_ceiling_msgs_per_s"); v != nullptr && !v->is_null()) {
+    double ceiling = 0;
+    r.f64("harness_ceiling_msgs_per_s", ceiling);
+    c.harness_ceiling_msgs_per_s = ceiling;
+  }
   if (const nlohmann::json* v = r.find("processes")) {
     if (!v->is_array()) fail(r.path("processes"), "expected an array");
     for (std::size_t i = 0; i < v->size(); ++i) {
@@ -445,6 +463,7 @@ std::string cell_id(const CellResult& c) {
   // Defaults are left out so the common ids stay short; anything else must appear or two
   // cells of one run would share a file name.
   if (!c.content.empty() && c.content != "random") id += "_" + sanitize(c.content);
+  if (!c.api.empty() && c.api != "copy") id += "_" + sanitize(c.api);
   if (c.rate > 0) {
     // Integral rates print without an exponent ("1e+06" would sanitize to a lie, "1e-06").
     id += "_r" + sanitize(std::floor(c.rate) == c.rate ? fmt::format("{:.0f}", c.rate)

@@ -3,11 +3,18 @@
 #include <algorithm>
 #include <numeric>
 
+#include <fmt/format.h>
+
 #include "ipcmatrix/stats/statistics.hpp"
 
 namespace ipcmatrix::detail {
 
 namespace {
+
+constexpr double kMinWindowMs = 100;
+constexpr std::uint64_t kMinWindowMsgs = 1000;
+constexpr std::int64_t kSkewWarnNs = 1000;
+constexpr double kTickS = 0.01;  // the kernel's CPU accounting granularity (USER_HZ)
 
 FigureSpread figure_spread(const Spread& s) { return {s.median, s.min, s.max, s.rel_spread, static_cast<int>(s.n)}; }
 
@@ -16,25 +23,34 @@ FigureSpread figure_spread(const Spread& s) { return {s.median, s.min, s.max, s.
 CellResult figures(const Cell& c, const RunConfig& cfg, const Repetition& rep) {
   CellResult r;
   Histogram uncorrected, hop;
-  std::int64_t first = 0, last = 0;
-  double enc = 0, dec = 0;
-  std::uint64_t enc_n = 0, dec_n = 0, wire = 0, wire_n = 0;
+  std::int64_t first = 0, last = 0, most_negative = 0;
+  double enc = 0, dec = 0, phase_s = 0;
+  std::uint64_t enc_n = 0, dec_n = 0, wire = 0, wire_n = 0, window_msgs = 0, receivers = 0, fallbacks = 0;
   for (std::size_t i = 0; i < rep.reports.size(); ++i) {
     const WorkerReport& w = rep.reports[i];
     const RoleReport& role = w.role;
     r.histogram.merge(*role.latency);
     uncorrected.merge(*role.uncorrected);
     hop.merge(*role.hop);
-    if (role.first_send_ns && (!first || role.first_send_ns < first)) first = role.first_send_ns;
-    last = std::max(last, role.last_recv_ns);
+    if (role.first_recv_ns && role.last_recv_ns > role.first_recv_ns) {
+      if (!first || role.first_recv_ns < first) first = role.first_recv_ns;
+      last = std::max(last, role.last_recv_ns);
+      window_msgs += role.window_msgs;
+      ++receivers;
+    }
     enc += static_cast<double>(role.encode_ns);
     enc_n += role.encode_samples;
     dec += static_cast<double>(role.decode_ns);
     dec_n += role.decode_samples;
     wire += role.wire_bytes;
     wire_n += role.wire_msgs;
+    fallbacks += role.loan_fallbacks;
     r.messages_sent += role.measured_sent;
     r.messages_received += role.measured_received;
+    r.negative_one_way += role.negative_diffs;
+    most_negative = std::min(most_negative, role.most_negative_ns);
+    r.cpu.pacer_s += static_cast<double>(role.pacer_spin_ns) / 1e9;
+    phase_s += w.wall_s;
 
     ProcessStats ps;
     ps.role = std::string(to_string(rep.topology.participants[i].role));
@@ -54,22 +70,47 @@ CellResult figures(const Cell& c, const RunConfig& cfg, const Repetition& rep) {
   r.latency_ns = summarize(r.histogram);
   if (cfg.rate > 0 && c.pattern->loop == LoopKind::rate_driven) r.latency_uncorrected_ns = summarize(uncorrected);
   if (c.pattern->records_hops) r.hop_latency_ns = summarize(hop);
-  r.duration_s = (last > first && first) ? static_cast<double>(last - first) / 1e9 : 0;
-  if (r.duration_s > 0) {
-    r.throughput.msgs_per_s = static_cast<double>(r.messages_received) / r.duration_s;
-    r.throughput.payload_bytes_per_s = r.throughput.msgs_per_s * static_cast<double>(c.size_bytes);
-    r.throughput.wire_bytes_per_s = static_cast<double>(wire) / r.duration_s;
-  }
+  // Throughput over the receivers' window, from the first measured receive to the last
+  // stamped one: each receiver's first message opens its window rather than ending an
+  // interval, so it is not counted.
+  r.duration_s = last > first && first ? static_cast<double>(last - first) / 1e9 : 0;
   r.wire_bytes_per_msg = wire_n ? static_cast<double>(wire) / static_cast<double>(wire_n) : 0;
+  if (r.duration_s > 0 && window_msgs > receivers) {
+    r.throughput.msgs_per_s = static_cast<double>(window_msgs - receivers) / r.duration_s;
+    r.throughput.payload_bytes_per_s = r.throughput.msgs_per_s * static_cast<double>(c.size_bytes);
+    r.throughput.wire_bytes_per_s = r.throughput.msgs_per_s * r.wire_bytes_per_msg;
+  }
   r.encode_ns_per_msg = enc_n ? enc / static_cast<double>(enc_n) : 0;
   r.decode_ns_per_msg = dec_n ? dec / static_cast<double>(dec_n) : 0;
   if (r.messages_received) {
-    r.cpu.per_msg_ns = (r.cpu.user_s + r.cpu.sys_s) * 1e9 / static_cast<double>(r.messages_received);
+    const double busy_s = std::max(0.0, r.cpu.user_s + r.cpu.sys_s - r.cpu.pacer_s);
+    r.cpu.per_msg_ns = busy_s * 1e9 / static_cast<double>(r.messages_received);
+  }
+
+  if (r.duration_s * 1e3 < kMinWindowMs || window_msgs < kMinWindowMsgs) {
+    r.warnings.push_back(fmt::format("short throughput window: {} messages in {:.1f} ms (under {} messages or "
+                                     "{:.0f} ms); its msgs/s is imprecise",
+                                     window_msgs, r.duration_s * 1e3, kMinWindowMsgs, kMinWindowMs));
+  }
+  if (most_negative < -kSkewWarnNs) {
+    r.warnings.push_back(fmt::format("{} one-way latencies came out negative, down to {} ns: the CPUs' clocks "
+                                     "disagree, so one-way figures are off by up to that much (recorded as 0)",
+                                     r.negative_one_way, most_negative));
+  }
+  if (fallbacks > 0) {
+    r.warnings.push_back(fmt::format("{} messages were larger than the ring and went by copy, not loan", fallbacks));
+  }
+  // CPU time over a phase cannot exceed the phase's wall time per process, give or take the
+  // kernel's accounting tick.
+  const double cpu_s = r.cpu.user_s + r.cpu.sys_s;
+  if (cpu_s > phase_s + kTickS * static_cast<double>(rep.reports.size()) * 2) {
+    r.warnings.push_back(fmt::format("CPU time {:.3f} s exceeds the processes' measured phases ({:.3f} s)", cpu_s,
+                                     phase_s));
   }
   return r;
 }
 
-CellResult combine_repetitions(std::vector<CellResult> reps) {
+CellResult combine_repetitions(std::vector<CellResult> reps, bool by_throughput) {
   std::vector<double> p50, p99, tput;
   for (const auto& x : reps) {
     p50.push_back(static_cast<double>(x.histogram.value_at_percentile(50)));
@@ -78,15 +119,17 @@ CellResult combine_repetitions(std::vector<CellResult> reps) {
   }
   std::vector<std::size_t> order(reps.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
-  std::sort(order.begin(), order.end(), [&](auto a, auto b) { return p50[a] < p50[b]; });
+  // The median repetition by the cell's primary figure.
+  const std::vector<double>& primary = by_throughput ? tput : p50;
+  std::sort(order.begin(), order.end(), [&](auto a, auto b) { return primary[a] < primary[b]; });
   CellResult r = std::move(reps[order[order.size() / 2]]);
   r.repetitions = static_cast<int>(reps.size());
   if (reps.size() > 1) {
-    const Spread p50_spread = spread(p50), tput_spread = spread(tput);
+    const Spread p50_spread = spread(p50), p99_spread = spread(p99), tput_spread = spread(tput);
     r.p50_spread = figure_spread(p50_spread);
-    r.p99_spread = figure_spread(spread(p99));
+    r.p99_spread = figure_spread(p99_spread);
     r.throughput_spread = figure_spread(tput_spread);
-    r.noisy = is_noisy(p50_spread) || is_noisy(tput_spread);
+    r.noisy = is_noisy(p50_spread) || is_noisy(p99_spread) || is_noisy(tput_spread);
   }
   return r;
 }

@@ -50,7 +50,8 @@ CellResult run_cell(const Cell& c, const RunConfig& cfg, const std::vector<int>&
 
   CellResult r;
   if (error.empty() && !reps.empty()) {
-    r = detail::combine_repetitions(std::move(reps));
+    // Closed-loop throughput cells are about msgs/s; round trips and open loop about latency.
+    r = detail::combine_repetitions(std::move(reps), closed_loop_throughput(c, cfg));
   } else {
     r.status = "error";
     r.error = error.empty() ? "no repetition completed" : error;
@@ -65,7 +66,12 @@ CellResult run_cell(const Cell& c, const RunConfig& cfg, const std::vector<int>&
   r.procs = c.procs;
   r.batch = c.batch;
   r.rate = c.pattern->loop == LoopKind::closed ? 0 : cfg.rate;
+  r.api = std::string(to_string(c.api));
+  r.verify = cfg.verify;
+  r.latency_sample = latency_sample_for(c, cfg);
+  std::vector<std::string> figure_warnings = std::move(r.warnings);
   r.warnings = cell_warnings(c, cfg, cpus.size());
+  r.warnings.insert(r.warnings.end(), figure_warnings.begin(), figure_warnings.end());
   if (r.noisy) r.warnings.push_back("noisy: repetitions differ by more than 10%");
   const std::string key = r.mechanism + "/" + r.wait;
   if (!idle_cache.count(key)) {
@@ -101,7 +107,9 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
       clock.tsc ? nlohmann::json{{"source", "tsc, calibrated against CLOCK_MONOTONIC, shared by all processes"},
                                  {"tsc_hz", clock.tsc_hz()}}
                 : nlohmann::json{{"source", "CLOCK_MONOTONIC"}};
+  res.environment["measurement_clock"]["read_cost_ns"] = sys::clock_read_cost_ns();
   res.warnings = sys::environment_warnings(res.environment);
+  for (auto& w : plan_warnings(cfg)) res.warnings.push_back(std::move(w));
   res.config = cfg.to_json();
   const std::vector<int> cpus = sys::allowed_cpus();
   const auto cells = plan_cells(cfg, static_cast<int>(cpus.size()));

@@ -16,7 +16,7 @@ constexpr std::int64_t kExitTimeoutMs = 5'000;
 
 double idle_cpu_percent(const Cell& c, const RunConfig& cfg) {
   const TransportSpec& t = *c.mechanism;
-  auto ch = t.create(channel_options(c, cfg));
+  auto ch = t.create(channel_options(c, cfg, 1));
   WorkerTask task;
   task.kind = TaskKind::idle_probe;
   task.clock = sys::detail::g_clock;

@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "ipcmatrix/error.hpp"
+#include "ipcmatrix/runner/settings.hpp"
+#include "ipcmatrix/util/text.hpp"
 
 namespace ipcmatrix {
 
@@ -22,6 +24,13 @@ std::vector<Cell> plan_cells(const RunConfig& cfg, int cpus) {
     placements.push_back(*pl);
   }
 
+  std::vector<Api> apis;
+  for (const auto& a : cfg.apis) {
+    const auto api = parse_api(a);
+    if (!api) throw Error("plan", a, "unknown api");
+    apis.push_back(*api);
+  }
+
   std::vector<Cell> out;
   for (const auto& pattern_name : cfg.patterns) {
     const PatternSpec& pattern = find_pattern(pattern_name);
@@ -37,10 +46,50 @@ std::vector<Cell> plan_cells(const RunConfig& cfg, int cpus) {
           for (const auto& wait : cell_waits)
             for (const Placement placement : placements)
               for (const int batch : batches)
-                out.push_back({&pattern, &mech, ser, wait, placement, size, procs, batch});
+                for (const Api api : apis) {
+                  if (api == Api::loan && !mech.caps.loan) continue;  // see plan_warnings()
+                  out.push_back({&pattern, &mech, ser, wait, placement, size, procs, batch, api});
+                }
     }
   }
   return out;
+}
+
+std::vector<std::string> plan_warnings(const RunConfig& cfg) {
+  std::vector<std::string> w;
+  if (std::find(cfg.apis.begin(), cfg.apis.end(), to_string(Api::loan)) == cfg.apis.end()) return w;
+  std::vector<std::string> copy_only;
+  for (const auto& m : cfg.mechanisms)
+    if (!find_transport(m).caps.loan) copy_only.push_back(m);
+  if (!copy_only.empty())
+    w.push_back("--api loan is not applicable to " + join(copy_only) +
+                " (they copy through the kernel or a queue): only their copy cells ran");
+  return w;
+}
+
+bool closed_loop_throughput(const Cell& c, const RunConfig& cfg) noexcept {
+  return c.pattern->loop == LoopKind::rate_driven && cfg.rate == 0 && c.pattern->latency == LatencyKind::one_way;
+}
+
+std::uint64_t latency_sample_for(const Cell& c, const RunConfig& cfg) noexcept {
+  if (!closed_loop_throughput(c, cfg)) return 1;
+  return cfg.latency_sample == 0 ? kAutoLatencySample : cfg.latency_sample;
+}
+
+std::size_t ring_bytes_for(const Cell& c, const RunConfig& cfg, std::size_t channels,
+                           std::uint64_t shm_free_bytes) noexcept {
+  if (c.mechanism->name != "shm") return cfg.ring_bytes;  // bipc-mq keeps its own default
+  if (cfg.ring_bytes != 0) return cfg.ring_bytes;
+  // A frame: ring header word, envelope, body; serializers may grow the body (json's base64
+  // is 4/3) and add a record's fields.
+  const bool raw = c.serializer == "raw";
+  const std::uint64_t body = raw ? c.size_bytes : c.size_bytes + c.size_bytes / 3 + 4096;
+  const std::uint64_t two = 2 * (8 + kEnvelopeBytes + body);
+  std::uint64_t ring = kDefaultRingBytes;
+  while (ring < two && ring < cfg.ring_max_bytes) ring <<= 1;
+  const std::uint64_t budget = shm_free_bytes / 2 / std::max<std::size_t>(channels, 1);
+  while (ring > kDefaultRingBytes && ring > budget) ring >>= 1;
+  return static_cast<std::size_t>(std::min<std::uint64_t>(ring, cfg.ring_max_bytes));
 }
 
 std::vector<std::string> cell_warnings(const Cell& c, const RunConfig& cfg, std::size_t ncpus) {

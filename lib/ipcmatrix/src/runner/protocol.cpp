@@ -37,6 +37,9 @@ constexpr std::array kRoles = {RoleKind::initiator, RoleKind::echo,      RoleKin
                                RoleKind::consumer,  RoleKind::forwarder, RoleKind::peer};
 constexpr std::array kDistributions = {Distribution::round_robin, Distribution::all};
 constexpr std::array kContentModes = {ContentMode::random, ContentMode::text, ContentMode::records};
+constexpr std::array kApis = {Api::copy, Api::loan};
+constexpr std::array kVerifies = {Verify::full, Verify::sampled, Verify::off};
+constexpr std::array kFaults = {Fault::none, Fault::corrupt, Fault::drop, Fault::duplicate};
 
 constexpr std::array kTaskKinds = {TaskKind::role, TaskKind::idle_probe};
 
@@ -48,6 +51,12 @@ void to_json(nlohmann::json& j, Distribution d) { j = to_string(d); }
 void from_json(const nlohmann::json& j, Distribution& d) { d = enum_from(j, kDistributions, "distribution"); }
 void to_json(nlohmann::json& j, ContentMode m) { j = to_string(m); }
 void from_json(const nlohmann::json& j, ContentMode& m) { m = enum_from(j, kContentModes, "content mode"); }
+void to_json(nlohmann::json& j, Api a) { j = to_string(a); }
+void from_json(const nlohmann::json& j, Api& a) { a = enum_from(j, kApis, "api"); }
+void to_json(nlohmann::json& j, Verify v) { j = to_string(v); }
+void from_json(const nlohmann::json& j, Verify& v) { v = enum_from(j, kVerifies, "verify mode"); }
+void to_json(nlohmann::json& j, Fault f) { j = to_string(f); }
+void from_json(const nlohmann::json& j, Fault& f) { f = enum_from(j, kFaults, "fault"); }
 void to_json(nlohmann::json& j, TaskKind k) { j = to_string(k); }
 void from_json(const nlohmann::json& j, TaskKind& k) { k = enum_from(j, kTaskKinds, "task kind"); }
 
@@ -55,9 +64,18 @@ void from_json(const nlohmann::json& j, TaskKind& k) { k = enum_from(j, kTaskKin
 void to_json(nlohmann::json& j, const ChannelSpec& s) { j = nlohmann::json::parse(to_text(s)); }
 void from_json(const nlohmann::json& j, ChannelSpec& s) { s = channel_spec_from_text(j.dump()); }
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ChannelCount, count, sum, in_order)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RoleParams, role, distribution, index, size_bytes, serializer, zstd_level,
-                                   content, seed, messages, warmup, duration_s, rate, batch, record_hops)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ChannelCount, count, in_order, corrupted, hashed)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RoleParams, role, distribution, index, origins, size_bytes, serializer,
+                                   zstd_level, content, seed, messages, warmup, duration_s, rate, batch,
+                                   record_hops, api, verify, latency_sample, fault, fault_at)
+
+namespace {
+nlohmann::json optional_usage(const std::optional<sys::Usage>& u) { return u ? nlohmann::json(*u) : nlohmann::json(); }
+std::optional<sys::Usage> optional_usage(const nlohmann::json& j) {
+  if (j.is_null()) return std::nullopt;
+  return j.get<sys::Usage>();
+}
+}  // namespace
 
 // Not the macro: it defines inline functions, and these two are declared in the header for
 // other translation units (the round-trip test).
@@ -88,8 +106,18 @@ void to_json(nlohmann::json& j, const RoleReport& r) {
        {"wire_msgs", r.wire_msgs},
        {"measured_sent", r.measured_sent},
        {"measured_received", r.measured_received},
+       {"loan_fallbacks", r.loan_fallbacks},
        {"first_send_ns", r.first_send_ns},
+       {"first_recv_ns", r.first_recv_ns},
        {"last_recv_ns", r.last_recv_ns},
+       {"window_msgs", r.window_msgs},
+       {"negative_diffs", r.negative_diffs},
+       {"most_negative_ns", r.most_negative_ns},
+       {"pacer_spin_ns", r.pacer_spin_ns},
+       {"usage_start", optional_usage(r.usage_start)},
+       {"usage_end", optional_usage(r.usage_end)},
+       {"phase_start_ns", r.phase_start_ns},
+       {"phase_end_ns", r.phase_end_ns},
        {"error", r.error}};
 }
 
@@ -107,8 +135,18 @@ void from_json(const nlohmann::json& j, RoleReport& r) {
   j.at("wire_msgs").get_to(r.wire_msgs);
   j.at("measured_sent").get_to(r.measured_sent);
   j.at("measured_received").get_to(r.measured_received);
+  j.at("loan_fallbacks").get_to(r.loan_fallbacks);
   j.at("first_send_ns").get_to(r.first_send_ns);
+  j.at("first_recv_ns").get_to(r.first_recv_ns);
   j.at("last_recv_ns").get_to(r.last_recv_ns);
+  j.at("window_msgs").get_to(r.window_msgs);
+  j.at("negative_diffs").get_to(r.negative_diffs);
+  j.at("most_negative_ns").get_to(r.most_negative_ns);
+  j.at("pacer_spin_ns").get_to(r.pacer_spin_ns);
+  r.usage_start = optional_usage(j.at("usage_start"));
+  r.usage_end = optional_usage(j.at("usage_end"));
+  j.at("phase_start_ns").get_to(r.phase_start_ns);
+  j.at("phase_end_ns").get_to(r.phase_end_ns);
   j.at("error").get_to(r.error);
 }
 

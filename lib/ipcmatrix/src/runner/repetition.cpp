@@ -21,6 +21,33 @@ std::string fault_target() {
   return f ? f : "";
 }
 
+/// For each in channel of participant p, the participant whose messages arrive on it:
+/// followed back through forwarders and echoes to the one that originated them.
+std::vector<int> origins_of(const Topology& t, std::size_t p) {
+  std::vector<int> out;
+  for (const int ch : t.participants[p].ins) {
+    int from = t.channels[static_cast<std::size_t>(ch)].from;
+    for (std::size_t hops = 0; !originates(t.participants[static_cast<std::size_t>(from)].role); ++hops) {
+      const auto& ins = t.participants[static_cast<std::size_t>(from)].ins;
+      if (ins.empty() || hops > t.participants.size()) break;
+      from = t.channels[static_cast<std::size_t>(ins[0])].from;
+    }
+    out.push_back(from);
+  }
+  return out;
+}
+
+/// IPCMATRIX_FAULT="<fault>:<pattern>:<mechanism>" (corrupt, drop, duplicate) damages
+/// measured message kFaultAt of participant 0 in matching cells.
+Fault fault_for(const Cell& c) {
+  const std::string f = fault_target();
+  const auto colon = f.find(':');
+  if (colon == std::string::npos) return Fault::none;
+  if (f.substr(colon + 1) != std::string(c.pattern->name) + ":" + std::string(c.mechanism->name)) return Fault::none;
+  const auto fault = parse_fault(f.substr(0, colon));
+  return fault.value_or(Fault::none);
+}
+
 std::string who(const Worker& w, const Topology& t) {
   return "participant " + std::to_string(w.participant) + " (" +
          std::string(to_string(t.participants[w.participant].role)) + ")";
@@ -33,7 +60,8 @@ Repetition run_repetition(const Cell& c, const RunConfig& cfg, const std::vector
   rep.topology = make_topology(*c.pattern, c.procs);
   const Topology& topo = rep.topology;
   const TransportSpec& t = *c.mechanism;
-  const ChannelOptions opts = channel_options(c, cfg);
+  const ChannelOptions opts = channel_options(c, cfg, topo.channels.size());
+  const Fault fault = fault_for(c);
   std::vector<std::unique_ptr<Channel>> channels;
   for (std::size_t i = 0; i < topo.channels.size(); ++i) channels.push_back(t.create(opts));
 
@@ -58,6 +86,14 @@ Repetition run_repetition(const Cell& c, const RunConfig& cfg, const std::vector
     task.params.rate = cfg.rate;
     task.params.batch = c.batch;
     task.params.record_hops = c.pattern->records_hops && part.role == RoleKind::consumer;
+    task.params.origins = origins_of(topo, p);
+    task.params.api = c.api;
+    task.params.verify = parse_verify(cfg.verify).value_or(Verify::sampled);
+    task.params.latency_sample = latency_sample_for(c, cfg);
+    if (p == 0) {
+      task.params.fault = fault;
+      task.params.fault_at = kFaultAt;
+    }
     task.cpu = cpu_for(c.placement, cpus, p);
     task.clock = sys::detail::g_clock;
     std::vector<int> keep;

@@ -26,8 +26,11 @@ struct Repetition {
 [[nodiscard]] Repetition run_repetition(const Cell& c, const RunConfig& cfg, const std::vector<int>& cpus,
                                         std::uint64_t seed);
 
-/// Fault injection for tests: "kill:<pattern>:<mechanism>" SIGKILLs one participant of
-/// each matching cell shortly after the start. Read from $IPCMATRIX_FAULT (kFaultEnv).
+/// Fault injection for tests, read from $IPCMATRIX_FAULT (kFaultEnv):
+/// "kill:<pattern>:<mechanism>" SIGKILLs one participant of each matching cell
+/// kFaultDelayMs after the start; "corrupt|drop|duplicate:<pattern>:<mechanism>" makes
+/// participant 0 damage its measured message kFaultAt (see Fault in roles.hpp).
 inline constexpr std::int64_t kFaultDelayMs = 20;
+inline constexpr std::uint64_t kFaultAt = 10;
 
 }  // namespace ipcmatrix::detail

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "ipcmatrix/pattern/pattern.hpp"
+#include "ipcmatrix/pattern/roles.hpp"
 #include "ipcmatrix/runner/placement.hpp"
 #include "ipcmatrix/serialize/message.hpp"
 #include "ipcmatrix/transport/transport.hpp"
@@ -28,6 +29,10 @@ constexpr int kMaxBatch = 4096;
 constexpr int kMinZstdLevel = 1;
 constexpr int kMaxZstdLevel = 19;
 constexpr std::size_t kMinPipeBytes = 4096;
+constexpr std::uint64_t kMaxLatencySample = 1 << 20;
+static_assert(kAutoLatencySample == 64, "the --latency-sample help text states the auto value");
+
+std::vector<std::string> api_names() { return {std::string(to_string(Api::copy)), std::string(to_string(Api::loan))}; }
 
 template <class T>
 std::string join_numbers(const std::vector<T>& items) {
@@ -175,6 +180,27 @@ std::vector<Setting> make_settings() {
         for (const int b : c.batches)
           if (b < 1 || b > kMaxBatch) fail_usage(f, std::to_string(b) + " is outside " + range_text(1, kMaxBatch));
       }));
+  t.push_back(names("apis", "--api,--apis",
+                    "how the role loops use the mechanism: copy (send/recv), loan (write and read in the "
+                    "channel's own memory; shm only, other mechanisms run copy), comma list or all",
+                    &C::apis, [] { return api_names(); }, false));
+  t.push_back(field(
+      "verify", "--verify", "MODE",
+      "content check per message: full (hash every message), sampled (every message's length and "
+      "first and last 8 body bytes, the whole message of 1 in 64), off (counts and order only)",
+      SettingKind::text, &C::verify, text_value, show_text, [](const C& c, F f) {
+        if (!parse_verify(c.verify)) fail_usage(f, "unknown " + quote(c.verify) + " (valid: full, sampled, off)");
+      }));
+  t.push_back(field(
+      "latency_sample", "--latency-sample", "N",
+      "closed-loop throughput cells timestamp 1 message in N (pingpong and open loop: every one); "
+      "0 = auto (64)",
+      SettingKind::scalar, &C::latency_sample, [](F text, F f) { return parse_uint(text, f); },
+      show_integer<std::uint64_t>, [](const C& c, F f) {
+        if (c.latency_sample > kMaxLatencySample)
+          fail_usage(f, "must be 0 (auto) up to " + std::to_string(kMaxLatencySample) + ", got " +
+                            std::to_string(c.latency_sample));
+      }));
   t.push_back(field(
       "content", "--content", "MODE",
       "message body content: random (incompressible), text, records (very compressible)", SettingKind::text,
@@ -191,13 +217,24 @@ std::vector<Setting> make_settings() {
                             std::to_string(c.zstd_level));
       }));
   t.push_back(field(
-      "ring_bytes", "--ring-bytes", "SIZE", "shm ring capacity, a power of two >= 4K; 0 = mechanism default",
+      "ring_bytes", "--ring-bytes", "SIZE", "shm ring capacity for every cell, a power of two >= 4K; 0 = sized per cell (see --ring-max)",
       SettingKind::scalar, &C::ring_bytes,
       [](F text, F f) { return static_cast<std::size_t>(parse_buffer_size(text, f)); },
       show_integer<std::size_t>, [](const C& c, F f) {
         const bool power_of_two = (c.ring_bytes & (c.ring_bytes - 1)) == 0;
         if (c.ring_bytes != 0 && (c.ring_bytes < kMinRingBytes || !power_of_two || c.ring_bytes > kMaxSizeBytes))
           fail_usage(f, "must be 0 (default) or a power of two from 4K to 1G, got " + std::to_string(c.ring_bytes));
+      }));
+  t.push_back(field(
+      "ring_max_bytes", "--ring-max", "SIZE",
+      "largest shm ring sized per cell (when --ring-bytes is 0, a ring holds two messages, "
+      "at least 256K), a power of two",
+      SettingKind::scalar, &C::ring_max_bytes,
+      [](F text, F f) { return static_cast<std::size_t>(parse_size(text, f)); }, show_integer<std::size_t>,
+      [](const C& c, F f) {
+        const bool power_of_two = (c.ring_max_bytes & (c.ring_max_bytes - 1)) == 0;
+        if (c.ring_max_bytes < kMinRingBytes || !power_of_two || c.ring_max_bytes > kMaxSizeBytes)
+          fail_usage(f, "must be a power of two from 4K to 1G, got " + std::to_string(c.ring_max_bytes));
       }));
   t.push_back(field(
       "pipe_bytes", "--pipe-bytes", "SIZE", "pipe buffer size (F_SETPIPE_SZ), >= 4K; 0 = kernel default",

@@ -20,8 +20,10 @@ std::string verify_deliveries(const Topology& topo, const std::vector<WorkerRepo
     if (s.count != r.count) {
       return name + ": sent " + std::to_string(s.count) + " messages, received " + std::to_string(r.count);
     }
-    if (s.sum != r.sum) return name + ": checksum mismatch (corrupted bytes)";
-    if (!r.in_order) return name + ": messages out of order or duplicated";
+    if (!r.in_order) return name + ": messages out of order, lost or duplicated";
+    if (r.corrupted != 0) {
+      return name + ": " + std::to_string(r.corrupted) + " message(s) with wrong content (corrupted bytes)";
+    }
   }
   if (cfg.duration_s == 0) {
     std::uint64_t delivered = 0;

@@ -10,8 +10,9 @@
 
 namespace ipcmatrix::detail {
 
-/// Channel by channel: the count and checksum sum its sender reported equal its receiver's,
-/// and the receiver saw every sequence number in order. In count mode (duration_s 0) the
+/// Channel by channel: the count its sender reported equals its receiver's, the receiver saw
+/// every sequence number in order, and no message failed the receiver's content check
+/// (roles.hpp: the receiver knows from the seed what every message must hold). In count mode (duration_s 0) the
 /// measured deliveries also equal what the topology says `messages` per producer make.
 /// `reports` are per participant in topology order. Returns the first failure, "" when none.
 [[nodiscard]] std::string verify_deliveries(const Topology& topo, const std::vector<WorkerReport>& reports,

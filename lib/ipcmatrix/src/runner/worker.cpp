@@ -50,13 +50,22 @@ int run(int fd) {
     std::size_t len = 0;
     (void)ins.at(0)->recv(buf, len);
     report.cpu = sys::current_cpu();
+    report.wall_s = static_cast<double>(sys::monotonic_ns() - t0) / 1e9;
+    report.usage = usage_delta(u0, sys::self_usage());
   } else {
     report.role = run_role(task->params, outs, ins);
     ins.clear();
     report.cpu = task->cpu;
+    // CPU over the measured phase only, where the role loop marked it: building the
+    // message pool, warm-up and the wait for the start are not charged to measured
+    // messages. Peak RSS stays the whole process's.
+    const RoleReport& role = report.role;
+    const bool phase = role.usage_start && role.usage_end;
+    report.usage = phase ? usage_delta(*role.usage_start, *role.usage_end) : usage_delta(u0, sys::self_usage());
+    report.usage.max_rss_kb = sys::self_usage().max_rss_kb;
+    report.wall_s = phase ? static_cast<double>(role.phase_end_ns - role.phase_start_ns) / 1e9
+                          : static_cast<double>(sys::monotonic_ns() - t0) / 1e9;
   }
-  report.wall_s = static_cast<double>(sys::monotonic_ns() - t0) / 1e9;
-  report.usage = usage_delta(u0, sys::self_usage());
   send_report(fd, report);
   return 0;
 }

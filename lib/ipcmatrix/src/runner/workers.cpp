@@ -17,10 +17,10 @@ Worker spawn_worker(std::size_t participant, std::vector<int> keep) {
   return w;
 }
 
-ChannelOptions channel_options(const Cell& c, const RunConfig& cfg) {
+ChannelOptions channel_options(const Cell& c, const RunConfig& cfg, std::size_t channels) {
   ChannelOptions o;
   if (c.wait) o.wait = *c.wait;
-  o.capacity_bytes = cfg.ring_bytes;
+  o.capacity_bytes = ring_bytes_for(c, cfg, channels, sys::free_bytes("/dev/shm"));
   o.pipe_bytes = cfg.pipe_bytes;
   o.open_timeout_ms = kReadyTimeoutMs;
   return o;

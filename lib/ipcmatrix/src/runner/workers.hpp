@@ -27,7 +27,8 @@ struct Worker {
 [[nodiscard]] Worker spawn_worker(std::size_t participant, std::vector<int> keep);
 
 /// What the mechanism of cell `c` is created with: its wait strategy (hybrid spins for
-/// kDefaultSpinNs), the ring and pipe sizes of the config, and the open timeout.
-[[nodiscard]] ChannelOptions channel_options(const Cell& c, const RunConfig& cfg);
+/// kDefaultSpinNs), the ring size for a cell of `channels` channels (ring_bytes_for()), the
+/// pipe size of the config, and the open timeout.
+[[nodiscard]] ChannelOptions channel_options(const Cell& c, const RunConfig& cfg, std::size_t channels);
 
 }  // namespace ipcmatrix::detail

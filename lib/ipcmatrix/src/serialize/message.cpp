@@ -6,6 +6,10 @@
 #include <charconv>
 #include <cstring>
 
+// Header-only use of Debian's libxxhash: the hash inlines into the checksum loops.
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 namespace ipcmatrix {
 namespace {
 
@@ -145,38 +149,6 @@ void fill_records(SplitMix64& rng, std::vector<std::byte>& body) noexcept {
   }
 }
 
-// XXH64 constants and steps, from the xxHash specification (doc/xxhash_spec.md).
-constexpr std::uint64_t kP1 = 0x9E3779B185EBCA87ull;
-constexpr std::uint64_t kP2 = 0xC2B2AE3D27D4EB4Full;
-constexpr std::uint64_t kP3 = 0x165667B19E3779F9ull;
-constexpr std::uint64_t kP4 = 0x85EBCA77C2B2AE63ull;
-constexpr std::uint64_t kP5 = 0x27D4EB2F165667C5ull;
-
-inline std::uint64_t load_le64(const std::byte* p) noexcept {
-  std::uint64_t v;
-  std::memcpy(&v, p, sizeof v);
-  if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
-  return v;
-}
-
-inline std::uint32_t load_le32(const std::byte* p) noexcept {
-  std::uint32_t v;
-  std::memcpy(&v, p, sizeof v);
-  if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap32(v);
-  return v;
-}
-
-inline std::uint64_t xxh_round(std::uint64_t acc, std::uint64_t input) noexcept {
-  acc += input * kP2;
-  acc = std::rotl(acc, 31);
-  return acc * kP1;
-}
-
-inline std::uint64_t xxh_merge(std::uint64_t acc, std::uint64_t val) noexcept {
-  acc ^= xxh_round(0, val);
-  return acc * kP1 + kP4;
-}
-
 template <std::size_t N>
 void store_le(std::array<std::byte, N>& buf, std::size_t& pos, std::uint64_t v, int bytes) {
   for (int k = 0; k < bytes; ++k) buf[pos++] = static_cast<std::byte>(v >> (8 * k));
@@ -241,72 +213,47 @@ void generate_message(std::uint64_t seed, std::size_t body_bytes, ContentMode mo
 }
 
 std::uint64_t checksum_bytes(std::span<const std::byte> bytes, std::uint64_t seed) noexcept {
-  const std::byte* p = bytes.data();
-  const std::size_t len = bytes.size();
-  const std::byte* const end = p + len;
-  std::uint64_t h;
-
-  if (len >= 32) {
-    // Four independent lanes hide the multiply latency: ~4x the throughput of one chain.
-    std::uint64_t v1 = seed + kP1 + kP2;
-    std::uint64_t v2 = seed + kP2;
-    std::uint64_t v3 = seed;
-    std::uint64_t v4 = seed - kP1;
-    const std::byte* const limit = end - 32;
-    do {
-      v1 = xxh_round(v1, load_le64(p));
-      v2 = xxh_round(v2, load_le64(p + 8));
-      v3 = xxh_round(v3, load_le64(p + 16));
-      v4 = xxh_round(v4, load_le64(p + 24));
-      p += 32;
-    } while (p <= limit);
-    h = std::rotl(v1, 1) + std::rotl(v2, 7) + std::rotl(v3, 12) + std::rotl(v4, 18);
-    h = xxh_merge(h, v1);
-    h = xxh_merge(h, v2);
-    h = xxh_merge(h, v3);
-    h = xxh_merge(h, v4);
-  } else {
-    h = seed + kP5;
-  }
-  h += static_cast<std::uint64_t>(len);
-
-  for (; end - p >= 8; p += 8) {
-    h ^= xxh_round(0, load_le64(p));
-    h = std::rotl(h, 27) * kP1 + kP4;
-  }
-  if (end - p >= 4) {
-    h ^= static_cast<std::uint64_t>(load_le32(p)) * kP1;
-    h = std::rotl(h, 23) * kP2 + kP3;
-    p += 4;
-  }
-  for (; p < end; ++p) {
-    h ^= static_cast<std::uint64_t>(std::to_integer<std::uint8_t>(*p)) * kP5;
-    h = std::rotl(h, 11) * kP1;
-  }
-
-  h ^= h >> 33;
-  h *= kP2;
-  h ^= h >> 29;
-  h *= kP3;
-  h ^= h >> 32;
-  return h;
+  return XXH3_64bits_withSeed(bytes.data(), bytes.size(), seed);
 }
 
-std::uint64_t checksum(const Message& m) noexcept {
-  // Fixed-width fields are packed little-endian so the value does not depend on host layout.
-  std::array<std::byte, 36> fixed{};
+namespace {
+
+// The non-body fields, packed little-endian so the value does not depend on host layout,
+// each string's length in front so field boundaries stay unambiguous ("ab"+"c" is not
+// "a"+"bc"). The body is hashed after them, in as many pieces as it arrives in: the
+// streaming state gives the same value however the bytes are split.
+void hash_fields(XXH3_state_t& st, const Message& m) noexcept {
+  std::array<std::byte, 52> fixed{};
   std::size_t pos = 0;
   store_le(fixed, pos, m.id, 8);
   store_le(fixed, pos, static_cast<std::uint64_t>(m.timestamp_ns), 8);
   store_le(fixed, pos, m.kind, 4);
   store_le(fixed, pos, std::bit_cast<std::uint64_t>(m.price), 8);
   store_le(fixed, pos, static_cast<std::uint64_t>(m.quantity), 8);
-  // Chaining through the seed, with XXH64 folding each length in, keeps field boundaries
-  // unambiguous ("ab"+"c" differs from "a"+"bc").
-  std::uint64_t h = checksum_bytes(fixed);
-  h = checksum_bytes(std::as_bytes(std::span(m.symbol)), h);
-  h = checksum_bytes(std::as_bytes(std::span(m.source)), h);
-  return checksum_bytes(m.body, h);
+  store_le(fixed, pos, m.symbol.size(), 8);
+  store_le(fixed, pos, m.source.size(), 8);
+  (void)XXH3_64bits_reset(&st);
+  (void)XXH3_64bits_update(&st, fixed.data(), fixed.size());
+  (void)XXH3_64bits_update(&st, m.symbol.data(), m.symbol.size());
+  (void)XXH3_64bits_update(&st, m.source.data(), m.source.size());
+}
+
+}  // namespace
+
+std::uint64_t checksum(const Message& m) noexcept {
+  XXH3_state_t st;
+  hash_fields(st, m);
+  (void)XXH3_64bits_update(&st, m.body.data(), m.body.size());
+  return XXH3_64bits_digest(&st);
+}
+
+std::uint64_t checksum_body_only(std::span<const std::byte> first, std::span<const std::byte> second) noexcept {
+  static const Message kEmpty{};
+  XXH3_state_t st;
+  hash_fields(st, kEmpty);
+  (void)XXH3_64bits_update(&st, first.data(), first.size());
+  (void)XXH3_64bits_update(&st, second.data(), second.size());
+  return XXH3_64bits_digest(&st);
 }
 
 }  // namespace ipcmatrix

@@ -162,7 +162,7 @@ class MqTransport final : public Transport {
       }
       std::int64_t next_check = sys::monotonic_ns() + kLivenessEveryNs;
       while (!attempt()) {
-        sys::sleep_until_ns(sys::monotonic_ns() + kNapNs);
+        sys::sleep_for_ns(kNapNs);
         if (sys::monotonic_ns() < next_check) continue;
         next_check = sys::monotonic_ns() + kLivenessEveryNs;
         // A receiver drains first: a peer that died after its last send still delivered it.

@@ -76,9 +76,20 @@ class ShmTransport final : public Transport {
     if (end_->peer().mark_open()) bip::shared_memory_object::remove(s.name.c_str());
   }
 
-  IoStatus send(std::span<const std::byte> msg) noexcept override { return end_->write(msg, true); }
+  IoStatus send(std::span<const std::byte> msg) noexcept override { return end_->write(msg, {}, true); }
 
   IoStatus send_batch(std::span<const std::span<const std::byte>> msgs) noexcept override {
+    for (std::size_t i = 0; i < msgs.size(); i += kBatchChunk) {
+      GatherMessage chunk[kBatchChunk];
+      const std::size_t n = std::min(kBatchChunk, msgs.size() - i);
+      for (std::size_t k = 0; k < n; ++k) chunk[k] = {msgs[i + k], {}};
+      if (const IoStatus s = end_->write_batch({chunk, n}); s != IoStatus::ok) return s;
+    }
+    return IoStatus::ok;
+  }
+
+  IoStatus send_gather(std::span<const GatherMessage> msgs) noexcept override {
+    if (msgs.size() == 1) return end_->write(msgs[0].head, msgs[0].body, true);
     return end_->write_batch(msgs);
   }
 
@@ -89,7 +100,34 @@ class ShmTransport final : public Transport {
     return s;
   }
 
+  IoStatus loan(std::size_t len, LoanedSpace& space) noexcept override {
+    std::error_code ec;
+    const IoStatus s = end_->loan(len, space, ec);
+    return s == IoStatus::error ? fail(ec) : s;
+  }
+
+  IoStatus commit(bool publish) noexcept override {
+    end_->commit(publish);
+    return IoStatus::ok;
+  }
+
+  IoStatus publish() noexcept override {
+    end_->publish();
+    return IoStatus::ok;
+  }
+
+  IoStatus peek(MessageView& msg) noexcept override {
+    std::error_code ec;
+    const IoStatus s = end_->peek(msg, overflow_, ec);
+    return s == IoStatus::error ? fail(ec) : s;
+  }
+
+  void release() noexcept override { end_->release(); }
+
  private:
+  // send_batch() converts plain messages to gathered ones this many at a time (on the stack).
+  static constexpr std::size_t kBatchChunk = 256;
+  std::vector<std::byte> overflow_;  // peek(): messages larger than the ring
   bip::mapped_region region_;
   std::optional<detail::RingEnd> end_;  // destroyed before region_ (declared after)
 };
@@ -105,6 +143,6 @@ extern const TransportSpec kShmTransport{
     "shm",
     "SPSC byte ring in POSIX shared memory (Boost.Interprocess); --wait spin|block|hybrid, "
     "--ring-bytes sets capacity",
-    Capabilities{.max_msg_bytes = std::size_t{1} << 30, .spin_wait = true}, &create, &open};
+    Capabilities{.max_msg_bytes = std::size_t{1} << 30, .spin_wait = true, .loan = true}, &create, &open};
 
 }  // namespace ipcmatrix

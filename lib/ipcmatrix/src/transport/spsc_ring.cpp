@@ -92,6 +92,25 @@ void RingEnd::copy_out(std::uint64_t pos, std::byte* dst, std::size_t n) const n
   if (n > first) std::memcpy(dst + first, data_, n - first);
 }
 
+void RingEnd::copy_payload_in(std::uint64_t pos, std::uint64_t from, std::uint64_t n, std::span<const std::byte> a,
+                              std::span<const std::byte> b) noexcept {
+  if (from < a.size()) {
+    const std::uint64_t k = std::min<std::uint64_t>(n, a.size() - from);
+    copy_in(pos, a.data() + from, k);
+    pos += k;
+    from += k;
+    n -= k;
+  }
+  if (n) copy_in(pos, b.data() + (from - a.size()), n);
+}
+
+template <class Byte>
+Pieces<Byte> RingEnd::pieces_at(std::uint64_t pos, std::uint64_t n) const noexcept {
+  const std::uint64_t off = pos & mask_;
+  const std::uint64_t first = std::min(n, cap_ - off);
+  return {{data_ + off, first}, {data_, n - first}};
+}
+
 // No lost wake-up (block/hybrid): a Dekker pairing of seq_cst operations, not fences
 // (ThreadSanitizer cannot check atomic_thread_fence). The waker stores its counter
 // seq_cst, then loads the sleep flag seq_cst; the sleeper (await) stores the flag seq_cst,
@@ -167,15 +186,16 @@ IoStatus RingEnd::await(Ready ready, const std::atomic<std::uint64_t>& watched,
   }
 }
 
-IoStatus RingEnd::write(std::span<const std::byte> msg, bool publish_now) noexcept {
-  const std::uint64_t len = msg.size();
+IoStatus RingEnd::write(std::span<const std::byte> a, std::span<const std::byte> b, bool publish_now) noexcept {
+  const std::uint64_t len = a.size() + b.size();
   const std::uint64_t frame = frame_bytes(len);
   const bool fits = frame <= cap_;
   // Fast path: the whole frame fits in the room we already know about. Frames start
   // 8-aligned and capacity is a multiple of 8, so the header is one contiguous store.
   if (fits && cap_ - (pos_ - peer_cache_) >= frame) {
     store_le64(data_ + (pos_ & mask_), len);
-    copy_in(pos_ + kHeaderBytes, msg.data(), len);
+    copy_in(pos_ + kHeaderBytes, a.data(), a.size());
+    copy_in(pos_ + kHeaderBytes + a.size(), b.data(), b.size());
     pos_ += frame;
     if (publish_now) publish();
     return IoStatus::ok;
@@ -212,7 +232,7 @@ IoStatus RingEnd::write(std::span<const std::byte> msg, bool publish_now) noexce
     }
     if (o < kHeaderBytes + len && o < off + n) {
       const std::uint64_t k = std::min(kHeaderBytes + len, off + n) - o;
-      copy_in(p, msg.data() + (o - kHeaderBytes), k);
+      copy_payload_in(p, o - kHeaderBytes, k, a, b);
     }
     pos_ += n;  // padding bytes are skipped, not written
     off += n;
@@ -222,9 +242,9 @@ IoStatus RingEnd::write(std::span<const std::byte> msg, bool publish_now) noexce
   return IoStatus::ok;
 }
 
-IoStatus RingEnd::write_batch(std::span<const std::span<const std::byte>> msgs) noexcept {
+IoStatus RingEnd::write_batch(std::span<const GatherMessage> msgs) noexcept {
   std::uint64_t total = 0;
-  for (auto m : msgs) total += frame_bytes(m.size());
+  for (const auto& m : msgs) total += frame_bytes(m.size());
   if (cap_ - (pos_ - peer_cache_) < total) peer_cache_ = h_->head.load(std::memory_order_acquire);
   // Ask for ownership of every line the batch will fill, inside room the consumer has
   // already released, before writing any: the cross-core invalidations then proceed in
@@ -234,8 +254,8 @@ IoStatus RingEnd::write_batch(std::span<const std::span<const std::byte>> msgs) 
   const std::uint64_t end = pos_ + std::min(total, cap_ - (pos_ - peer_cache_));
   for (std::uint64_t a = pos_ & ~std::uint64_t{kCacheLine - 1}; a < end; a += kCacheLine)
     sys::prefetch_for_write(data_ + (a & mask_));
-  for (auto m : msgs) {
-    if (const IoStatus s = write(m, false); s != IoStatus::ok) return s;
+  for (const auto& m : msgs) {
+    if (const IoStatus s = write(m.head, m.body, false); s != IoStatus::ok) return s;
   }
   publish();  // one tail store for the whole batch
   return IoStatus::ok;
@@ -311,6 +331,91 @@ IoStatus RingEnd::read(std::span<std::byte> buf, std::size_t& len, std::error_co
   if (fits) release_head_lazily();
   len = n;
   return IoStatus::ok;
+}
+
+IoStatus RingEnd::loan(std::uint64_t len, LoanedSpace& space, std::error_code& ec) noexcept {
+  const std::uint64_t frame = frame_bytes(len);
+  if (frame > cap_) {
+    ec = std::make_error_code(std::errc::message_size);
+    return IoStatus::error;
+  }
+  if (cap_ - (pos_ - peer_cache_) < frame) {
+    // acquire: pairs with release_head(); the consumer is done with those bytes.
+    peer_cache_ = h_->head.load(std::memory_order_acquire);
+    if (cap_ - (pos_ - peer_cache_) < frame) {
+      if (peer_.peer_closed()) return IoStatus::peer_closed;
+      publish();  // never sleep on unpublished bytes: the consumer could wait on them
+      const IoStatus s = await(
+          [&] {
+            peer_cache_ = h_->head.load(std::memory_order_acquire);
+            return cap_ - (pos_ - peer_cache_) >= frame;
+          },
+          h_->head, h_->producer_sleeping);
+      if (s != IoStatus::ok) return s;
+    }
+  }
+  space = pieces_at<std::byte>(pos_ + kHeaderBytes, len);
+  loaned_ = len;
+  return IoStatus::ok;
+}
+
+void RingEnd::commit(bool publish_now) noexcept {
+  // The caller's writes into the loaned space and this header store become visible
+  // together at the release store of tail in publish(), as write()'s copies do.
+  store_le64(data_ + (pos_ & mask_), loaned_);
+  pos_ += frame_bytes(loaned_);
+  loaned_ = 0;
+  if (publish_now) publish();
+}
+
+bool RingEnd::has_data(std::uint64_t want) noexcept {
+  if (peer_cache_ - pos_ >= want) return true;
+  // acquire: pairs with the release store in publish(); the frame bytes are visible.
+  peer_cache_ = h_->tail.load(std::memory_order_acquire);
+  return peer_cache_ - pos_ >= want;
+}
+
+IoStatus RingEnd::await_data(std::uint64_t want) noexcept {
+  if (has_data(want)) return IoStatus::ok;
+  release_head();  // never wait while holding consumed bytes the producer may need
+  return await([&] { return has_data(want); }, h_->tail, h_->consumer_sleeping);
+}
+
+IoStatus RingEnd::peek(MessageView& view, std::vector<std::byte>& overflow, std::error_code& ec) noexcept {
+  if (const IoStatus s = await_data(kHeaderBytes); s != IoStatus::ok) return s;
+  const std::uint64_t n = load_le64(data_ + (pos_ & mask_));
+  const std::uint64_t frame = frame_bytes(n);
+  if (frame > cap_) {
+    // Streamed through the ring in pieces: it cannot be shown in place.
+    if (overflow.size() < n) {
+      try {
+        overflow.resize(n);
+      } catch (...) {
+        ec = std::make_error_code(std::errc::not_enough_memory);
+        return IoStatus::error;
+      }
+    }
+    std::size_t len = 0;
+    if (const IoStatus s = read(overflow, len, ec); s != IoStatus::ok) return s;
+    view = {{overflow.data(), len}, {}};
+    peeked_ = 0;
+    return IoStatus::ok;
+  }
+  if (const IoStatus s = await_data(frame); s != IoStatus::ok) {
+    // The producer vanished mid-frame: what is there is a truncated message.
+    if (s == IoStatus::peer_closed) ec = std::make_error_code(std::errc::bad_message);
+    return s == IoStatus::peer_closed ? IoStatus::error : s;
+  }
+  view = pieces_at<const std::byte>(pos_ + kHeaderBytes, n);
+  peeked_ = frame;
+  return IoStatus::ok;
+}
+
+void RingEnd::release() noexcept {
+  if (peeked_ == 0) return;
+  pos_ += peeked_;
+  peeked_ = 0;
+  release_head_lazily();
 }
 
 }  // namespace ipcmatrix::detail

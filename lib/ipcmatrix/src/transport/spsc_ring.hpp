@@ -30,6 +30,7 @@
 #include <cstring>
 #include <span>
 #include <type_traits>
+#include <vector>
 
 #include "ipcmatrix/transport/transport.hpp"
 #include "liveness.hpp"
@@ -72,14 +73,25 @@ class RingEnd {
   RingEnd(const RingEnd&) = delete;
   RingEnd& operator=(const RingEnd&) = delete;
 
-  /// Producer. publish=false defers the tail store (batching); publish() makes it visible.
-  [[nodiscard]] IoStatus write(std::span<const std::byte> msg, bool publish) noexcept;
+  /// Producer: one message whose payload is `a` followed by `b` (either may be empty).
+  /// publish=false defers the tail store (batching); publish() makes it visible.
+  [[nodiscard]] IoStatus write(std::span<const std::byte> a, std::span<const std::byte> b, bool publish) noexcept;
   void publish() noexcept;
-  /// Producer: writes every message, then publishes once.
-  [[nodiscard]] IoStatus write_batch(std::span<const std::span<const std::byte>> msgs) noexcept;
+  /// Producer: writes every message (payload head then body), then publishes once.
+  [[nodiscard]] IoStatus write_batch(std::span<const GatherMessage> msgs) noexcept;
+  /// Producer, zero-copy: waits for room for a frame of `len` payload bytes and returns the
+  /// payload area in place. message_size (in ec) when the frame is larger than the ring.
+  [[nodiscard]] IoStatus loan(std::uint64_t len, LoanedSpace& space, std::error_code& ec) noexcept;
+  /// Producer: writes the loaned frame's header and moves past it; publish as in write().
+  void commit(bool publish) noexcept;
   /// Consumer. On error sets ec.
   [[nodiscard]] IoStatus read(std::span<std::byte> buf, std::size_t& len,
                               std::error_code& ec) noexcept;
+  /// Consumer, zero-copy: the next message in place, held until release(). A frame larger
+  /// than the ring is streamed into `overflow` (grown as needed) and viewed there.
+  [[nodiscard]] IoStatus peek(MessageView& view, std::vector<std::byte>& overflow, std::error_code& ec) noexcept;
+  /// Consumer: gives the peeked frame's space back (lazily, as read() does).
+  void release() noexcept;
   PeerWatch& peer() noexcept { return peer_; }
 
  private:
@@ -88,6 +100,15 @@ class RingEnd {
                  std::atomic<std::uint32_t>& sleep_word) noexcept;
   void store_counter(std::atomic<std::uint64_t>& counter, std::atomic<std::uint32_t>& word) noexcept;
   void copy_in(std::uint64_t pos, const std::byte* src, std::size_t n) noexcept;
+  /// Copies payload bytes [from, from + n) of a message whose payload is a ++ b to pos.
+  void copy_payload_in(std::uint64_t pos, std::uint64_t from, std::uint64_t n, std::span<const std::byte> a,
+                       std::span<const std::byte> b) noexcept;
+  /// The n bytes at pos as one or two pieces (two when they wrap past the end).
+  template <class Byte>
+  Pieces<Byte> pieces_at(std::uint64_t pos, std::uint64_t n) const noexcept;
+  /// Consumer: waits until `want` bytes past pos_ are published (releasing first).
+  IoStatus await_data(std::uint64_t want) noexcept;
+  bool has_data(std::uint64_t want) noexcept;
   void copy_out(std::uint64_t pos, std::byte* dst, std::size_t n) const noexcept;
   void release_head() noexcept;
   void release_head_lazily() noexcept;
@@ -102,6 +123,8 @@ class RingEnd {
   std::uint64_t pos_;         // own counter (tail for producer, head for consumer)
   std::uint64_t published_;   // last value of our counter made visible (tail or head)
   std::uint64_t peer_cache_;  // cached copy of the peer's counter
+  std::uint64_t loaned_ = 0;  // producer: payload bytes of the loaned, uncommitted frame
+  std::uint64_t peeked_ = 0;  // consumer: frame bytes of the peeked, unreleased frame
   PeerWatch peer_;
 };
 

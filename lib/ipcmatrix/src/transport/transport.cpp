@@ -1,5 +1,7 @@
 #include "ipcmatrix/transport/transport.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <future>
 #include <nlohmann/json.hpp>
 
@@ -68,6 +70,63 @@ ChannelSpec channel_spec_from_text(std::string_view text) {
     throw Error("channel", "spec", std::string("malformed channel spec: ") + e.what());
   }
 }
+
+template <class Byte>
+void Pieces<Byte>::write(std::size_t off, std::span<const std::byte> src) const noexcept
+  requires(!std::is_const_v<Byte>)
+{
+  std::size_t n = src.size();
+  const std::byte* p = src.data();
+  if (off < first.size()) {
+    const std::size_t k = std::min(n, first.size() - off);
+    if (k) std::memcpy(first.data() + off, p, k);
+    p += k;
+    n -= k;
+    off = first.size();
+  }
+  if (n) std::memcpy(second.data() + (off - first.size()), p, n);
+}
+
+template <class Byte>
+void Pieces<Byte>::read(std::size_t off, std::byte* dst, std::size_t n) const noexcept {
+  if (off < first.size()) {
+    const std::size_t k = std::min(n, first.size() - off);
+    if (k) std::memcpy(dst, first.data() + off, k);
+    dst += k;
+    n -= k;
+    off = first.size();
+  }
+  if (n) std::memcpy(dst, second.data() + (off - first.size()), n);
+}
+
+template struct Pieces<std::byte>;
+template struct Pieces<const std::byte>;
+
+IoStatus Transport::send_gather(std::span<const GatherMessage> msgs) noexcept {
+  for (const GatherMessage& m : msgs) {
+    // Grows once to the largest message, then reuses its capacity: no allocation in a
+    // steady stream.
+    if (gather_stage_.size() < m.size()) {
+      try {
+        gather_stage_.resize(m.size());
+      } catch (...) {
+        return fail(std::make_error_code(std::errc::not_enough_memory));
+      }
+    }
+    if (!m.head.empty()) std::memcpy(gather_stage_.data(), m.head.data(), m.head.size());
+    if (!m.body.empty()) std::memcpy(gather_stage_.data() + m.head.size(), m.body.data(), m.body.size());
+    if (const IoStatus s = send({gather_stage_.data(), m.size()}); s != IoStatus::ok) return s;
+  }
+  return IoStatus::ok;
+}
+
+IoStatus Transport::loan(std::size_t, LoanedSpace&) noexcept {
+  return fail(std::make_error_code(std::errc::operation_not_supported));
+}
+
+IoStatus Transport::commit(bool) noexcept { return fail(std::make_error_code(std::errc::operation_not_supported)); }
+
+IoStatus Transport::peek(MessageView&) noexcept { return fail(std::make_error_code(std::errc::operation_not_supported)); }
 
 IoStatus Transport::send_batch(std::span<const std::span<const std::byte>> msgs) noexcept {
   for (auto m : msgs) {

@@ -3,43 +3,90 @@
 /// The role loops, written once against Transport + Serializer: the only place (with
 /// stats/) where time is taken and recorded.
 ///
-/// Every message on the wire is an Envelope (24 bytes, little-endian) followed by the
+/// Every message on the wire is an Envelope (32 bytes, little-endian) followed by the
 /// serialized Message:
 ///   seq        per-channel sequence number; bit 63 marks a warm-up message
-///   origin_ns  when the message was meant to be sent (open loop) or was created
-///   send_ns    when this hop sent it (pipeline hops restamp it)
-/// All timestamps are CLOCK_MONOTONIC, one clock for every process on the host.
+///   origin_ns  when the message was meant to be sent (open loop) or was sent; 0 when this
+///              message carries no timestamp (latency sampling, see RoleParams)
+///   sent_ns    when its originator actually sent it
+///   hop_ns     when the last hop sent it (pipeline stages restamp it)
+/// Timestamps come from sys::now_ns(), one calibrated clock for every process on the host.
+///
+/// What the per-message path does, and nothing more: at most one clock read at each end
+/// (only for stamped messages), the sequence check, the content check of the verify mode,
+/// a gathered write of envelope + body (or an in-place write into a loaned slot), and a
+/// histogram increment for stamped messages. Message bodies are generated before the
+/// measured phase; `raw` bodies are sent from and checked in place, never copied by the
+/// harness.
+///
+/// Content check: a sender picks the body of message `seq` on a channel as entry
+/// seq % pool of its deterministic pool, so a receiver knows, from the seed, the origin's
+/// index and seq alone, what every message must hold. `full` hashes every message; `sampled`
+/// checks every message's length and the body's first and last 8 bytes, and hashes the
+/// whole message of 1 in kVerifySampleEvery; `off` checks counts and order only. Counts
+/// and order are checked on every message in every mode.
 ///
 /// A sender closes its out channels when done; receivers run until every in channel
-/// reports peer_closed. Counts, per-channel order and checksums are kept per channel so
-/// the coordinator can prove every message arrived exactly once and intact.
+/// reports peer_closed.
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ipcmatrix/pattern/topology.hpp"
 #include "ipcmatrix/serialize/message.hpp"
 #include "ipcmatrix/stats/histogram.hpp"
+#include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/transport/transport.hpp"
 
 namespace ipcmatrix {
 
-inline constexpr std::size_t kEnvelopeBytes = 24;
+inline constexpr std::size_t kEnvelopeBytes = 32;
 inline constexpr std::uint64_t kWarmupBit = std::uint64_t{1} << 63;
 /// Encode/decode time is sampled on one message in this many (two clock reads each), so
 /// measuring serialization does not double the per-message cost of measurement.
 inline constexpr std::uint64_t kSerdeSampleEvery = 64;
+/// Verify::sampled hashes the whole message of one in this many.
+inline constexpr std::uint64_t kVerifySampleEvery = 64;
 /// Warm-up ends after RoleParams::warmup messages or this many seconds, whichever comes
 /// first (2,000 warm-up messages of 1 MiB JSON would otherwise take a minute).
 inline constexpr double kWarmupCapS = 0.5;
+/// At most this many distinct messages per sender (fewer for huge sizes: <= 64 MiB).
+inline constexpr std::size_t kMaxPoolMessages = 16;
+
+/// How the role loops use the transport.
+enum class Api : std::uint8_t {
+  copy,  ///< send_gather()/recv(): the transport copies in and out of the caller's memory
+  loan,  ///< loan()/commit() and peek()/release(): messages written and read in place
+};
+[[nodiscard]] std::string_view to_string(Api a) noexcept;
+[[nodiscard]] std::optional<Api> parse_api(std::string_view s) noexcept;
+
+/// How much of each message's content a receiver checks (counts and order always).
+enum class Verify : std::uint8_t { full, sampled, off };
+[[nodiscard]] std::string_view to_string(Verify v) noexcept;
+[[nodiscard]] std::optional<Verify> parse_verify(std::string_view s) noexcept;
+
+/// Test hooks: an originator damages one of its measured messages on purpose so the tests
+/// can prove each check catches it.
+enum class Fault : std::uint8_t {
+  none,
+  corrupt,    ///< flip the last body byte of message `fault_at` (sampled and full see it)
+  drop,       ///< skip message `fault_at` but count it as sent (a lost message)
+  duplicate,  ///< send message `fault_at` twice with the same seq
+};
+[[nodiscard]] std::string_view to_string(Fault f) noexcept;
+[[nodiscard]] std::optional<Fault> parse_fault(std::string_view s) noexcept;
 
 /// What one role needs to know about its cell.
 struct RoleParams {
   RoleKind role = RoleKind::producer;
   Distribution distribution = Distribution::round_robin;
   int index = 0;                 ///< participant index (seeds its messages)
+  std::vector<int> origins;      ///< per in channel: the participant that originated its messages
   std::uint64_t size_bytes = 64; ///< message body bytes
   std::string serializer = "raw";
   int zstd_level = 1;
@@ -50,15 +97,21 @@ struct RoleParams {
   double duration_s = 0;         ///< measured phase limit, seconds; 0 = none. With both
                                  ///< limits set, whichever is reached first ends the phase
   double rate = 0;               ///< open loop msgs/s per sender; 0 = closed loop
-  int batch = 1;                 ///< messages coalesced per send_batch
+  int batch = 1;                 ///< messages coalesced per send
   bool record_hops = false;      ///< pipeline sink: also record the last hop
+  Api api = Api::copy;
+  Verify verify = Verify::sampled;
+  std::uint64_t latency_sample = 1;  ///< stamp 1 message in N (closed-loop throughput only)
+  Fault fault = Fault::none;
+  std::uint64_t fault_at = 0;        ///< measured message index the fault hits
 };
 
 /// Per-channel accounting, compared by the coordinator between the two ends.
 struct ChannelCount {
-  std::uint64_t count = 0;  ///< messages (warm-up included)
-  std::uint64_t sum = 0;    ///< wrapping sum of checksum(decoded message)
-  bool in_order = true;     ///< receiver: every seq was the expected next one
+  std::uint64_t count = 0;      ///< messages (warm-up included)
+  bool in_order = true;         ///< receiver: every seq was the expected next one
+  std::uint64_t corrupted = 0;  ///< receiver: messages whose checked content was wrong
+  std::uint64_t hashed = 0;     ///< receiver: messages whose whole content was hashed
 };
 
 /// What a role loop hands back.
@@ -66,7 +119,7 @@ struct RoleReport {
   std::vector<ChannelCount> sent;      ///< per out channel, in the order given
   std::vector<ChannelCount> received;  ///< per in channel
   std::unique_ptr<Histogram> latency = std::make_unique<Histogram>();    ///< corrected (open loop) / plain
-  std::unique_ptr<Histogram> uncorrected = std::make_unique<Histogram>();///< open loop: from actual send
+  std::unique_ptr<Histogram> uncorrected = std::make_unique<Histogram>();///< open loop: from the first actual send
   std::unique_ptr<Histogram> hop = std::make_unique<Histogram>();        ///< pipeline: per hop
   std::uint64_t encode_ns = 0, encode_samples = 0;
   std::uint64_t decode_ns = 0, decode_samples = 0;
@@ -74,8 +127,17 @@ struct RoleReport {
   std::uint64_t wire_msgs = 0;           ///< measured messages this role put on a channel
   std::uint64_t measured_sent = 0;       ///< new measured messages this role emitted (not echoes/forwards)
   std::uint64_t measured_received = 0;   ///< measured messages this role consumed at the end of their path
+  std::uint64_t loan_fallbacks = 0;      ///< loan api: messages too large to lend, sent by copy
   std::int64_t first_send_ns = 0;        ///< first measured send (0: none)
-  std::int64_t last_recv_ns = 0;         ///< last measured receive (0: none)
+  std::int64_t first_recv_ns = 0;        ///< first measured receive at the end of a path (0: none)
+  std::int64_t last_recv_ns = 0;         ///< last stamped measured receive (0: none)
+  std::uint64_t window_msgs = 0;         ///< measured receives from first_recv_ns to last_recv_ns, both included
+  std::uint64_t negative_diffs = 0;      ///< one-way differences below zero (clock skew), recorded as 0
+  std::int64_t most_negative_ns = 0;     ///< the most negative of them
+  std::int64_t pacer_spin_ns = 0;        ///< open loop: time spent spinning until send times
+  std::optional<sys::Usage> usage_start; ///< process usage when the measured phase began here
+  std::optional<sys::Usage> usage_end;   ///< and when it ended
+  std::int64_t phase_start_ns = 0, phase_end_ns = 0;  ///< the same two moments
   std::string error;                     ///< empty when the loop completed
   void merge(RoleReport&& other);
 };
@@ -84,5 +146,11 @@ struct RoleReport {
 /// Closes the outs when it is done sending. Never throws: failures land in error.
 [[nodiscard]] RoleReport run_role(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
                                   std::vector<std::unique_ptr<Transport>>& ins);
+
+/// The messages sender `index` cycles through for `p` (size, content, seed), in pool order;
+/// pool_size(p.size_bytes) of them. Deterministic: both ends build the same pool.
+[[nodiscard]] std::vector<Message> message_pool(const RoleParams& p, int index);
+/// How many distinct messages a sender of `size_bytes` bodies cycles through.
+[[nodiscard]] std::size_t pool_size(std::uint64_t size_bytes) noexcept;
 
 }  // namespace ipcmatrix

@@ -46,9 +46,12 @@ struct Throughput {
   double msgs_per_s = 0, payload_bytes_per_s = 0, wire_bytes_per_s = 0;
 };
 
-/// CPU time of all participants over the measured phase, and per message received.
+/// CPU time of all participants over the measured phase, and per message received. An
+/// open-loop pacer's own spinning until send times is reported apart (pacer_s) and left out
+/// of per_msg_ns.
 struct CpuCost {
   double user_s = 0, sys_s = 0, per_msg_ns = 0;
+  double pacer_s = 0;
 };
 
 /// One participant process of a cell.
@@ -76,6 +79,10 @@ struct CellResult {
   std::uint64_t size_bytes = 0;
   int procs = 0, batch = 1;
   double rate = 0;  ///< open-loop msgs/s per producer; 0 = closed loop
+  std::string api = "copy";  ///< "copy" (send/recv) or "loan" (in place, zero-copy)
+  // how it was measured
+  std::string verify = "full";        ///< content check: "full", "sampled" or "off"
+  std::uint64_t latency_sample = 1;   ///< one message in this many carried a timestamp
   // outcome
   std::string status = "ok";          ///< "ok" | "error"
   std::string error;                  ///< empty when ok
@@ -93,7 +100,12 @@ struct CellResult {
   double wire_bytes_per_msg = 0;
   double encode_ns_per_msg = 0, decode_ns_per_msg = 0;  ///< serialization, apart from transport
   double idle_cpu_percent = -1;  ///< CPU% of a waiting endpoint with no traffic; -1 = not measured
-  double duration_s = 0;         ///< measured phase wall time
+  double duration_s = 0;         ///< throughput window: first to last measured receive, seconds
+  std::uint64_t negative_one_way = 0;  ///< one-way differences below zero (clock skew), recorded as 0
+  /// What the harness alone can do for this pattern, size, serializer and api: its role
+  /// loops over an in-process channel. Absent when not measured.
+  std::optional<double> harness_ceiling_msgs_per_s;
+  bool harness_bound = false;  ///< throughput reached 70% of the ceiling: a lower bound for the mechanism
   std::vector<ProcessStats> processes;
   int repetitions = 1;
   std::optional<FigureSpread> p50_spread, p99_spread, throughput_spread;  ///< repetitions > 1

@@ -54,9 +54,13 @@ struct RunConfig {
   std::vector<std::string> waits{"hybrid"};         ///< spin | block | hybrid
   std::vector<std::string> placements{"unpinned"};  ///< see placement_names()
   std::vector<int> batches{1};                      ///< messages per send_batch, 1..4096
+  std::vector<std::string> apis{"copy"};            ///< copy | loan (zero-copy, where supported)
+  std::string verify = "sampled";                   ///< content check: full | sampled | off
+  std::uint64_t latency_sample = 0;  ///< closed-loop throughput cells stamp 1 in N; 0 = auto
   std::string content = "records";                  ///< random | text | records
   int zstd_level = 1;                               ///< 1..19
-  std::size_t ring_bytes = 0;  ///< shm ring capacity (power of two >= 4096); 0 = default
+  std::size_t ring_bytes = 0;  ///< shm ring capacity (power of two >= 4096); 0 = sized per cell
+  std::size_t ring_max_bytes = std::size_t{64} << 20;  ///< cap of a per-cell ring size
   std::size_t pipe_bytes = 0;  ///< F_SETPIPE_SZ; 0 = kernel default
   double cell_timeout_s = 120;  ///< watchdog per cell, seconds
   std::string out_dir;    ///< results.json, results.csv, *.hgrm, PERFORMANCE_REPORT.md; "" = none

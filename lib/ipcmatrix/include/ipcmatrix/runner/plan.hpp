@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ipcmatrix/pattern/pattern.hpp"
+#include "ipcmatrix/pattern/roles.hpp"
 #include "ipcmatrix/runner/config.hpp"
 #include "ipcmatrix/runner/placement.hpp"
 #include "ipcmatrix/transport/transport.hpp"
@@ -25,6 +26,7 @@ struct Cell {
   std::uint64_t size_bytes = 0;
   int procs = 2;  ///< participants, resolved from the pattern's rule
   int batch = 1;
+  Api api = Api::copy;
 
   /// "spin", "block", "hybrid", or "kernel" for mechanisms that cannot spin.
   [[nodiscard]] std::string wait_name() const;
@@ -38,6 +40,29 @@ inline constexpr std::string_view kKernelWait = "kernel";
 /// patterns that do not batch get batch 1 only. `cpus` is the usable CPU count.
 /// Throws Error for a name that is not registered (validate() catches those first).
 [[nodiscard]] std::vector<Cell> plan_cells(const RunConfig& cfg, int cpus);
+
+/// Run-wide notes about the plan: which requested api is not applicable to which mechanism
+/// (those cells are not planned).
+[[nodiscard]] std::vector<std::string> plan_warnings(const RunConfig& cfg);
+
+/// True for closed-loop throughput cells: producers run as fast as the channel takes their
+/// messages, so msgs/s is the cell's figure and its latency is queueing delay.
+[[nodiscard]] bool closed_loop_throughput(const Cell& c, const RunConfig& cfg) noexcept;
+
+/// One message in how many of cell `c` carries a timestamp: every one for round trips and
+/// open loop; --latency-sample (kAutoLatencySample when 0) for closed-loop throughput cells.
+[[nodiscard]] std::uint64_t latency_sample_for(const Cell& c, const RunConfig& cfg) noexcept;
+
+/// The shm ring capacity for cell `c`: --ring-bytes when given; otherwise the 256 KiB
+/// default, or the next power of two holding two of the cell's messages when they are
+/// larger, at most ring_max_bytes and at most half of `shm_free_bytes` spread over
+/// `channels` rings. 0 for mechanisms without a ring (their default applies).
+[[nodiscard]] std::size_t ring_bytes_for(const Cell& c, const RunConfig& cfg, std::size_t channels,
+                                         std::uint64_t shm_free_bytes) noexcept;
+
+/// The default shm ring: large enough to stream 1 MiB messages in 64 KiB chunks, small
+/// enough that two rings stay in a core's L2 (a 1 MiB ring made ping-pong 3x slower here).
+inline constexpr std::size_t kDefaultRingBytes = std::size_t{256} << 10;
 
 /// Warnings that apply to a cell before it runs: spinners sharing or outnumbering CPUs,
 /// load dimensions the pattern ignores.

@@ -50,12 +50,18 @@ struct Message {
 void generate_message(std::uint64_t seed, std::size_t body_bytes, ContentMode mode,
                       Message& out);
 
-/// 64-bit checksum over every field of `m`, body included. Reads the body 8 bytes at a time
-/// (several GB/s at -O2). Deterministic across processes, runs and hosts. Thread-safe.
+/// 64-bit checksum over every field of `m`, body included: XXH3 (Debian's libxxhash), tens of
+/// GB/s. Deterministic across processes, runs and hosts. Thread-safe.
 [[nodiscard]] std::uint64_t checksum(const Message& m) noexcept;
 
-/// 64-bit checksum of a byte range: XXH64 (bit-compatible with the reference xxHash
-/// implementation), so values can be cross-checked with `xxhsum -H64`. Thread-safe.
+/// checksum() of a message whose only content is the body `first` followed by `second`
+/// (every other field default): what a raw receiver checks without building a Message,
+/// over a body that may arrive in two pieces (a ring that wraps). Thread-safe.
+[[nodiscard]] std::uint64_t checksum_body_only(std::span<const std::byte> first,
+                                               std::span<const std::byte> second = {}) noexcept;
+
+/// 64-bit checksum of a byte range: XXH3_64bits_withSeed, so values can be cross-checked
+/// with `xxhsum -H3`. Thread-safe.
 [[nodiscard]] std::uint64_t checksum_bytes(std::span<const std::byte> bytes,
                                            std::uint64_t seed = 0) noexcept;
 

@@ -150,10 +150,12 @@ struct Usage {
   std::int64_t max_rss_kb = 0;
 };
 [[nodiscard]] Usage self_usage() noexcept;
+/// Bytes available to unprivileged users in the filesystem of `path` (statvfs), 0 if unknown.
+[[nodiscard]] std::uint64_t free_bytes(const char* path) noexcept;
 /// Open fds of this process (entries in /proc/self/fd), -1 if unreadable.
 [[nodiscard]] int open_fd_count() noexcept;
-/// Sleeps until the CLOCK_MONOTONIC time t_ns (absolute).
-void sleep_until_ns(std::int64_t t_ns) noexcept;
+/// Sleeps for ns nanoseconds (relative; resumes after signals until the time is up).
+void sleep_for_ns(std::int64_t ns) noexcept;
 }  // namespace ipcmatrix::sys
 
 #include <set>

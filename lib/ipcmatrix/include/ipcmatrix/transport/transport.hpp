@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <vector>
 
 namespace ipcmatrix {
@@ -93,6 +94,29 @@ struct ChannelSpec {
 struct Capabilities {
   std::size_t max_msg_bytes = std::size_t{1} << 30;
   bool spin_wait = false;  ///< honours WaitStrategy (otherwise always blocks in the kernel)
+  bool loan = false;       ///< loan()/peek() work in the channel's own memory (zero-copy)
+};
+
+/// A message in a channel's own memory: one contiguous piece, or two when it wraps around
+/// the end of a ring. `second` is empty unless it wraps.
+template <class Byte>
+struct Pieces {
+  std::span<Byte> first, second;
+  [[nodiscard]] std::size_t size() const noexcept { return first.size() + second.size(); }
+  /// Copies `src` to byte offset `off` of the message, across the wrap if it straddles it.
+  void write(std::size_t off, std::span<const std::byte> src) const noexcept
+    requires(!std::is_const_v<Byte>);
+  /// Copies n bytes from byte offset `off` of the message into dst.
+  void read(std::size_t off, std::byte* dst, std::size_t n) const noexcept;
+};
+using LoanedSpace = Pieces<std::byte>;         ///< where a sender writes a loaned message
+using MessageView = Pieces<const std::byte>;  ///< a received message, in place
+
+/// A message to send as two pieces back to back (an envelope, then a body), gathered by the
+/// mechanism without staging them in one buffer first.
+struct GatherMessage {
+  std::span<const std::byte> head, body;
+  [[nodiscard]] std::size_t size() const noexcept { return head.size() + body.size(); }
 };
 
 /// A coordinator's handle on a created channel: owns names and its copies of fds.
@@ -118,9 +142,32 @@ class Transport {
   /// Sends several messages, coalesced into as few writes / publishes as the mechanism
   /// allows (the --batch dimension). The default sends them one by one.
   [[nodiscard]] virtual IoStatus send_batch(std::span<const std::span<const std::byte>> msgs) noexcept;
+  /// Sends messages made of two pieces each, coalesced like send_batch(), without staging
+  /// the pieces in a buffer of the caller's (one writev for streams; copied straight into a
+  /// ring). The default copies each into a staging buffer of the transport and calls send().
+  [[nodiscard]] virtual IoStatus send_gather(std::span<const GatherMessage> msgs) noexcept;
   /// Receives one whole message into buf and sets len. A message larger than buf is an
   /// error (message_size); the channel is unusable afterwards.
   [[nodiscard]] virtual IoStatus recv(std::span<std::byte> buf, std::size_t& len) noexcept = 0;
+
+  /// Zero-copy send (Capabilities::loan): room for a message of `len` bytes in the channel's
+  /// own memory, waiting for it like send(). Write the whole message into `space`, then
+  /// commit(). Between loan() and commit() no other call may be made on this end. A message
+  /// the mechanism cannot lend in one piece (larger than a ring) fails with message_size:
+  /// send it with send()/send_gather() instead. The default fails with not_supported.
+  [[nodiscard]] virtual IoStatus loan(std::size_t len, LoanedSpace& space) noexcept;
+  /// Hands the loaned message to the receiver; publish=false defers making it visible
+  /// until a later commit(publish=true) (batching).
+  [[nodiscard]] virtual IoStatus commit(bool publish) noexcept;
+  /// Makes every message committed with publish=false visible. The default does nothing.
+  [[nodiscard]] virtual IoStatus publish() noexcept { return IoStatus::ok; }
+  /// Zero-copy receive (Capabilities::loan): the next whole message, in place, valid until
+  /// release(), which must come before the next peek() or recv(). Messages that cannot be
+  /// shown in place (streamed through a ring smaller than them) are copied into a buffer
+  /// of the transport; the view is the same. The default fails with not_supported.
+  [[nodiscard]] virtual IoStatus peek(MessageView& msg) noexcept;
+  /// Gives the space of the message returned by peek() back to the sender.
+  virtual void release() noexcept {}
   /// The error behind the last IoStatus::error.
   [[nodiscard]] std::error_code error() const noexcept { return error_; }
 
@@ -131,6 +178,7 @@ class Transport {
   }
   IoStatus fail_errno(int e) noexcept { return fail(std::error_code(e, std::generic_category())); }
   std::error_code error_;
+  std::vector<std::byte> gather_stage_;  ///< the default send_gather()'s staging buffer
 };
 
 /// A registered mechanism. Adding one is a file defining `extern const TransportSpec kX`

@@ -1,5 +1,7 @@
 #include "ipcmatrix/sys/posix.hpp"
 
+#include <sys/statvfs.h>
+
 #include <linux/futex.h>
 #include <poll.h>
 #include <signal.h>
@@ -200,10 +202,17 @@ int open_fd_count() noexcept {
   return n - 1;  // the DIR's own fd
 }
 
-void sleep_until_ns(std::int64_t t_ns) noexcept {
-  timespec ts{static_cast<time_t>(t_ns / 1'000'000'000), static_cast<long>(t_ns % 1'000'000'000)};
-  while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-  }
+std::uint64_t free_bytes(const char* path) noexcept {
+  struct statvfs st {};
+  if (::statvfs(path, &st) != 0) return 0;
+  return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+void sleep_for_ns(std::int64_t ns) noexcept {
+  if (ns <= 0) return;
+  timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+  timespec left{};
+  while (::clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &left) == EINTR) ts = left;
 }
 
 }  // namespace ipcmatrix::sys
