@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 #include <exception>
 #include <thread>
@@ -31,15 +32,18 @@ struct Envelope {
 
 using EnvelopeBytes = std::array<std::byte, kEnvelopeBytes>;
 
-void put_envelope(std::byte* p, const Envelope& e) noexcept {
-  sys::store_le64(p, e.seq);
+/// Writes e (seq already carrying the warm-up bit) and returns its size: 8 bytes, or 32
+/// when it carries timestamps (origin_ns != 0).
+std::size_t put_envelope(std::byte* p, const Envelope& e) noexcept {
+  if (e.origin_ns == 0) {
+    sys::store_le64(p, e.seq);
+    return kSeqEnvelopeBytes;
+  }
+  sys::store_le64(p, e.seq | kStampedBit);
   sys::store_le64(p + 8, static_cast<std::uint64_t>(e.origin_ns));
   sys::store_le64(p + 16, static_cast<std::uint64_t>(e.sent_ns));
   sys::store_le64(p + 24, static_cast<std::uint64_t>(e.hop_ns));
-}
-Envelope get_envelope(const std::byte* p) noexcept {
-  return {sys::load_le64(p), static_cast<std::int64_t>(sys::load_le64(p + 8)),
-          static_cast<std::int64_t>(sys::load_le64(p + 16)), static_cast<std::int64_t>(sys::load_le64(p + 24))};
+  return kEnvelopeBytes;
 }
 
 std::uint64_t mix(std::uint64_t a, std::uint64_t b) noexcept {
@@ -140,20 +144,14 @@ class Receiver {
       if (const IoStatus s = in.recv(buf_, len); s != IoStatus::ok) return s;
       view_ = {{buf_.data(), len}, {}};
     }
-    if (view_.size() < kEnvelopeBytes) {
+    const std::size_t env_len = read_envelope();
+    if (env_len == 0) {
       r_.error = "message shorter than its envelope on channel " + std::to_string(ch);
       return IoStatus::error;
     }
-    if (view_.first.size() >= kEnvelopeBytes) {
-      env_ = get_envelope(view_.first.data());
-    } else {
-      EnvelopeBytes e;
-      view_.read(0, e.data(), e.size());
-      env_ = get_envelope(e.data());
-    }
-    body_ = tail_of(view_, kEnvelopeBytes);
+    body_ = tail_of(view_, env_len);
     warm_ = (env_.seq & kWarmupBit) != 0;
-    const std::uint64_t seq = env_.seq & ~kWarmupBit;
+    const std::uint64_t seq = env_.seq & ~(kWarmupBit | kStampedBit);
     ChannelCount& c = r_.received[ch];
     if (seq != c.count) c.in_order = false;
     // One clock read, only where it is used: a stamped message, or the first measured one
@@ -201,6 +199,27 @@ class Receiver {
   [[nodiscard]] bool stamped() const noexcept { return stamped_; }
 
  private:
+  // The envelope at the front of view_ into env_ (seq keeps its warm-up bit, loses the
+  // stamped one); its size, or 0 when the message is too short to hold it.
+  std::size_t read_envelope() noexcept {
+    if (view_.size() < kSeqEnvelopeBytes) return 0;
+    EnvelopeBytes e;
+    const bool contiguous = view_.first.size() >= kEnvelopeBytes;
+    const std::byte* p = view_.first.data();
+    if (!contiguous) {
+      view_.read(0, e.data(), std::min(e.size(), view_.size()));
+      p = e.data();
+    }
+    const std::uint64_t word = sys::load_le64(p);
+    env_ = {word & ~kStampedBit, 0, 0, 0};
+    if ((word & kStampedBit) == 0) return kSeqEnvelopeBytes;
+    if (view_.size() < kEnvelopeBytes) return 0;
+    env_.origin_ns = static_cast<std::int64_t>(sys::load_le64(p + 8));
+    env_.sent_ns = static_cast<std::int64_t>(sys::load_le64(p + 16));
+    env_.hop_ns = static_cast<std::int64_t>(sys::load_le64(p + 24));
+    return kEnvelopeBytes;
+  }
+
   // One-way differences across processes can come out below zero when CPUs' clocks
   // disagree: recorded as 0 but counted, never hidden.
   void record_one_way(Histogram& h, std::int64_t later, std::int64_t earlier) noexcept {
@@ -237,10 +256,20 @@ class Receiver {
 
   bool content_ok(ChannelCount& c, std::size_t ch, std::uint64_t seq) noexcept {
     const std::vector<Expected>& pool = expected_[ch];
-    const Expected& want = pool[seq % pool.size()];
+    const Expected& want = pool[seq & (pool.size() - 1)];
     const MessageView body = raw_ ? body_ : MessageView{msg_.body, {}};
     if (body.size() != want.len) return false;
-    if (p_.verify == Verify::sampled && (head8(body) != want.head || tail8(body) != want.tail)) return false;
+    if (p_.verify == Verify::sampled) {
+      std::uint64_t head = 0, tail = 0;
+      if (body.second.empty() && body.first.size() >= 8) {  // the common case: two loads
+        head = sys::load_le64(body.first.data());
+        tail = sys::load_le64(body.first.data() + body.first.size() - 8);
+      } else {
+        head = head8(body);
+        tail = tail8(body);
+      }
+      if (head != want.head || tail != want.tail) return false;
+    }
     if (p_.verify == Verify::full || c.count % kVerifySampleEvery == 0) {
       ++c.hashed;
       const std::uint64_t sum = raw_ ? checksum_body_only(body.first, body.second) : checksum(msg_);
@@ -340,16 +369,16 @@ class Sender {
  private:
   bool put(std::size_t c, std::span<const std::byte> body, Envelope e, bool warm) noexcept {
     e.seq = r_.sent[c].count | (warm ? kWarmupBit : 0);
-    EnvelopeBytes& env = envs_[c][used_];
-    put_envelope(env.data(), e);
-    const std::size_t len = kEnvelopeBytes + body.size();
+    EnvelopeBytes& env_bytes = envs_[c][used_];
+    const std::span<const std::byte> env(env_bytes.data(), put_envelope(env_bytes.data(), e));
+    const std::size_t len = env.size() + body.size();
     bool sent = false;
     if (p_.api == Api::loan) {
       LoanedSpace space;
       const IoStatus s = outs_[c]->loan(len, space);
       if (s == IoStatus::ok) {
         space.write(0, env);
-        space.write(kEnvelopeBytes, body);
+        space.write(env.size(), body);
         // Publish at the batch boundary only; flush() publishes what is left.
         const bool last = used_ + 1 == batch_;
         if (const IoStatus cs = outs_[c]->commit(last); cs != IoStatus::ok) {
@@ -475,6 +504,10 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
   std::uint64_t warm_count = p.warmup;  // shortened if warm-up runs out of time
   const std::int64_t warm_until = sys::now_ns() + static_cast<std::int64_t>(kWarmupCapS * 1e9);
   std::size_t slot = 0;
+  // Counters instead of i % n: no division on the per-message path.
+  std::uint64_t until_stamp = 0;
+  std::size_t next_out = 0;
+  const std::uint64_t pool_mask = pool.size() - 1;
   for (std::uint64_t i = 0;; ++i) {
     const std::int64_t due = pacer.wait(i, r);
     const bool first_measured = i == warm_count;
@@ -482,7 +515,9 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
     // One clock read serves the limits and the send stamp alike, on stamped messages only.
     // The first and last measured messages are always stamped: they bound the receivers'
     // throughput window.
-    const bool stamp = i % every == 0 || first_measured || last_measured;
+    const bool sample_due = until_stamp == 0;
+    until_stamp = sample_due ? every - 1 : until_stamp - 1;
+    const bool stamp = sample_due || first_measured || last_measured;
     const std::int64_t now = stamp ? sys::now_ns() : 0;
     if (stamp && i < warm_count && i > 0 && now >= warm_until) warm_count = i;
     const bool warm = i < warm_count;
@@ -501,9 +536,13 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
       }
       ++r.measured_sent;
     }
-    const int target = p.distribution == Distribution::all ? -1 : static_cast<int>(i % n_outs);
+    int target = -1;
+    if (p.distribution != Distribution::all) {
+      target = static_cast<int>(next_out);
+      if (++next_out == n_outs) next_out = 0;
+    }
     const std::uint64_t seq = sender.next_seq(target < 0 ? 0 : static_cast<std::size_t>(target));
-    const Message& m = pool[seq % pool.size()];
+    const Message& m = pool[seq & pool_mask];
     std::span<const std::byte> body;
     try {
       body = encoder.encode(m, slot++);
@@ -685,8 +724,8 @@ std::optional<Fault> parse_fault(std::string_view s) noexcept {
 
 std::size_t pool_size(std::uint64_t size_bytes) noexcept {
   // Fewer distinct messages for huge sizes, so the pool stays <= 64 MiB.
-  return std::clamp<std::size_t>((std::size_t{64} << 20) / std::max<std::uint64_t>(size_bytes, 1), 1,
-                                  kMaxPoolMessages);
+  const std::size_t fit = (std::size_t{64} << 20) / std::max<std::uint64_t>(size_bytes, 1);
+  return std::bit_floor(std::clamp<std::size_t>(fit, 1, kMaxPoolMessages));
 }
 
 std::vector<Message> message_pool(const RoleParams& p, int index) {

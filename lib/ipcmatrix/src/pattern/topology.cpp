@@ -38,6 +38,21 @@ int Topology::connect(int from, int to) {
   return c;
 }
 
+std::vector<int> Topology::origins(std::size_t p) const {
+  std::vector<int> out;
+  for (const int ch : participants[p].ins) {
+    int from = channels[static_cast<std::size_t>(ch)].from;
+    // Bounded: a well-formed topology reaches an originator in fewer hops than participants.
+    for (std::size_t hops = 0; hops < participants.size(); ++hops) {
+      const Participant& hop = participants[static_cast<std::size_t>(from)];
+      if (originates(hop.role) || hop.ins.empty()) break;
+      from = channels[static_cast<std::size_t>(hop.ins[0])].from;
+    }
+    out.push_back(from);
+  }
+  return out;
+}
+
 std::uint64_t Topology::deliveries(std::uint64_t per_producer) const noexcept {
   std::uint64_t n = 0;
   for (const Participant& p : participants) {

@@ -190,8 +190,14 @@ void header(std::string& md, const RunResult& r) {
       "omission; the uncorrected figure is shown beside it. Throughput is messages received per "
       "second of the measured phase; MB/s counts payload bytes (10^6 bytes per MB), wire B/msg "
       "what the serializer put on the transport. CPU/msg is the user + system CPU time of all "
-      "participants per message. When a cell was repeated, its figures are those of the median "
-      "repetition and ±N% is the spread (max - min) / median across repetitions.\n\n",
+      "participants per message over their measured phase. When a cell was repeated, its figures "
+      "are those of the median repetition and ±N% is the spread (max - min) / median across "
+      "repetitions. In closed-loop throughput cells one message in `latency_sample` carries a "
+      "timestamp, and throughput runs over the receivers' window. *vs floor* sets shm cells "
+      "against the machine's own floor measured in this run: a round trip against one cache "
+      "line's, a stream against a bare ring's rate. A *harness-bound* cell came within 70% of "
+      "what the harness's own loops reach over an in-process ring: its figure is a lower bound "
+      "for the mechanism.\n\n",
       kUnresolved);
 }
 
@@ -224,6 +230,37 @@ constexpr std::array<EnvFact, 20> kEnvFacts = {{
     {"hostname", "Host"},
 }};
 
+// The machine's floor of the run (environment.floor.start, see runner/floor.hpp), when recorded.
+struct Floor {
+  double rtt_ns = 0, ring_msgs_per_s = 0;
+};
+
+std::optional<Floor> run_floor(const RunResult& r) {
+  if (!r.environment.is_object()) return std::nullopt;
+  const auto f = r.environment.find("floor");
+  if (f == r.environment.end() || !f->is_object()) return std::nullopt;
+  const auto start = f->find("start");
+  if (start == f->end() || !start->is_object()) return std::nullopt;
+  const auto rtt = start->find("cacheline_rtt_ns"), ring = start->find("ring_msgs_per_s");
+  if (rtt == start->end() || ring == start->end() || !rtt->is_number() || !ring->is_number()) return std::nullopt;
+  Floor out{rtt->get<double>(), ring->get<double>()};
+  if (!(out.rtt_ns > 0) || !(out.ring_msgs_per_s > 0)) return std::nullopt;
+  return out;
+}
+
+// shm cells as a multiple of the floor: a round trip against one cache line's round trip,
+// a closed-loop stream against the bare ring's rate.
+std::string floor_text(const CellResult& c, const Floor& f) {
+  if (c.mechanism != "shm") return std::string(kUnresolved);
+  const PatternSpec* spec = pattern_or_null(c.pattern);
+  if (spec != nullptr && spec->latency == LatencyKind::round_trip) {
+    if (!c.latency_ns.p50) return std::string(kUnresolved);
+    return fmt::format("{:.2f}x RTT", static_cast<double>(*c.latency_ns.p50) / f.rtt_ns);
+  }
+  if (c.rate > 0 || !(c.throughput.msgs_per_s > 0)) return std::string(kUnresolved);
+  return fmt::format("{:.0f}% of ring", 100.0 * c.throughput.msgs_per_s / f.ring_msgs_per_s);
+}
+
 void environment(std::string& md, const RunResult& r) {
   add(md, "## Environment\n\n");
   if (!r.environment.is_object() || r.environment.empty()) {
@@ -238,6 +275,10 @@ void environment(std::string& md, const RunResult& r) {
     const bool bytes =
         std::string_view(f.key).ends_with("_bytes") || std::string_view(f.key) == "caches";
     add(md, "| {} | {} |\n", f.label, esc(render(*it, bytes)));
+  }
+  if (const auto floor = run_floor(r)) {
+    add(md, "| Machine floor (this run, at its start) | one cache line round trip {}, bare shm ring {} msgs/s of 64 B |\n",
+        format_ns(floor->rtt_ns), format_rate(floor->ring_msgs_per_s));
   }
   std::vector<std::pair<std::string, std::string>> rest;
   for (const auto& [k, v] : r.environment.items()) {
@@ -350,12 +391,17 @@ void results(std::string& md, const RunResult& r) {
     const bool hops = any_of([](const CellResult* c) { return c->hop_latency_ns.has_value(); });
     const bool content =
         any_of([](const CellResult* c) { return !c->content.empty() && c->content != "random"; });
-    const bool notes = any_of(
-        [](const CellResult* c) { return c->noisy || c->repetitions > 1 || !c->warnings.empty(); });
+    const bool notes = any_of([](const CellResult* c) {
+      return c->noisy || c->repetitions > 1 || !c->warnings.empty() || c->harness_bound;
+    });
+    const bool apis = any_of([](const CellResult* c) { return !c->api.empty() && c->api != "copy"; });
+    const std::optional<Floor> floor = run_floor(r);
+    const bool vs_floor = floor && any_of([](const CellResult* c) { return c->mechanism == "shm"; });
 
     add(md, "### {} (latency: {})\n\n", esc(pattern), latency_kind(pattern));
     std::vector<std::string> head = {"mechanism", "serializer", "size", "procs",
                                      "wait",      "placement",  "batch"};
+    if (apis) head.emplace_back("api");
     if (content) head.emplace_back("content");
     if (open_loop) head.emplace_back("load");
     const std::size_t text_cols = head.size();
@@ -363,6 +409,7 @@ void results(std::string& md, const RunResult& r) {
     if (open_loop) head.emplace_back("p99 uncorrected");
     if (hops) head.emplace_back("hop p50");
     head.insert(head.end(), {"msgs/s", "MB/s", "CPU/msg", "wire B/msg", "encode / decode"});
+    if (vs_floor) head.emplace_back("vs floor");
     if (notes) head.emplace_back("notes");
     add(md, "|");
     for (const std::string& h : head) add(md, " {} |", h);
@@ -378,6 +425,7 @@ void results(std::string& md, const RunResult& r) {
           esc(c->mechanism),           esc(c->serializer), format_size(c->size_bytes),
           fmt::format("{}", c->procs), esc(c->wait),       esc(c->placement),
           fmt::format("{}", c->batch)};
+      if (apis) row.push_back(esc(c->api.empty() ? "copy" : c->api));
       if (content) row.push_back(esc(c->content.empty() ? "random" : c->content));
       if (open_loop) row.push_back(c->rate > 0 ? format_rate(c->rate) + "/s" : "closed");
       row.push_back(with_spread(ns_or_dash(c->latency_ns.p50), c->p50_spread));
@@ -399,9 +447,11 @@ void results(std::string& md, const RunResult& r) {
       row.push_back(plain_number(c->wire_bytes_per_msg));
       row.push_back(
           fmt::format("{} / {}", format_ns(c->encode_ns_per_msg), format_ns(c->decode_ns_per_msg)));
+      if (vs_floor) row.push_back(floor_text(*c, *floor));
       if (notes) {
         std::vector<std::string> n;
         if (c->repetitions > 1) n.push_back(fmt::format("{} reps", c->repetitions));
+        if (c->harness_bound) n.push_back("harness-bound (a lower bound)");
         if (c->noisy) n.push_back("noisy");
         if (!c->warnings.empty()) {
           n.push_back(

@@ -92,7 +92,7 @@ std::string format_rate(double per_s) {
 }
 
 void write_csv(std::ostream& out, const RunResult& r) {
-  static constexpr std::array<const char*, 39> kHeader = {"cell_id",
+  static constexpr std::array<const char*, 45> kHeader = {"cell_id",
                                                           "pattern",
                                                           "mechanism",
                                                           "serializer",
@@ -130,7 +130,13 @@ void write_csv(std::ostream& out, const RunResult& r) {
                                                           "repetitions",
                                                           "noisy",
                                                           "warnings",
-                                                          "latency_count"};
+                                                          "latency_count",
+                                                          "api",
+                                                          "verify",
+                                                          "latency_sample",
+                                                          "harness_ceiling_msgs_per_s",
+                                                          "harness_bound",
+                                                          "negative_one_way"};
   const auto write_row = [&out](const std::vector<std::string>& fields) {
     std::string line;
     for (std::size_t i = 0; i < fields.size(); ++i) {
@@ -183,6 +189,12 @@ void write_csv(std::ostream& out, const RunResult& r) {
         c.noisy ? "true" : "false",
         join(c.warnings, "; "),
         fmt::format("{}", l.count),
+        c.api,
+        c.verify,
+        fmt::format("{}", c.latency_sample),
+        c.harness_ceiling_msgs_per_s ? num(*c.harness_ceiling_msgs_per_s) : std::string(),
+        c.harness_bound ? "true" : "false",
+        fmt::format("{}", c.negative_one_way),
     };
     assert(row.size() == kHeader.size() && "every CSV row must match the header");
     write_row(row);

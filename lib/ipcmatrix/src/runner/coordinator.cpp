@@ -1,10 +1,15 @@
 #include "ipcmatrix/runner/coordinator.hpp"
 
+#include <cmath>
 #include <ctime>
 #include <map>
 
+#include <fmt/format.h>
+
 #include "aggregate.hpp"
+#include "harness_ceiling.hpp"
 #include "idle_probe.hpp"
+#include "ipcmatrix/runner/floor.hpp"
 #include "ipcmatrix/sys/affinity.hpp"
 #include "ipcmatrix/sys/clock.hpp"
 #include "ipcmatrix/sys/environment.hpp"
@@ -17,6 +22,25 @@ namespace {
 
 /// The idle cost of each (mechanism, wait), measured once per run.
 using IdleCache = std::map<std::string, double>;
+/// The harness ceiling of each (pattern, size, serializer, api, batch), measured once per run.
+using CeilingCache = std::map<std::string, std::optional<double>>;
+
+std::string ceiling_key(const Cell& c) {
+  return fmt::format("{}/{}/{}/{}/{}", c.pattern->name, c.size_bytes, c.serializer, to_string(c.api), c.batch);
+}
+
+/// Closed-loop throughput cells: the harness's own ceiling for the cell's group, and
+/// whether the cell came near it.
+void apply_ceiling(CellResult& r, const std::optional<double>& ceiling) {
+  if (!ceiling || r.status != "ok") return;
+  r.harness_ceiling_msgs_per_s = *ceiling;
+  r.harness_bound = r.throughput.msgs_per_s >= detail::kHarnessBoundFraction * *ceiling;
+  if (r.harness_bound) {
+    r.warnings.push_back(fmt::format("harness-bound: {:.0f}% of the {:.3g} msgs/s the harness alone reaches "
+                                     "for this pattern, size, serializer and api; the mechanism may be faster",
+                                     100.0 * r.throughput.msgs_per_s / *ceiling, *ceiling));
+  }
+}
 
 /// The name of every IPC object that appeared since `before`, removed; an error naming the
 /// first one when there were any, or when the coordinator holds more fds than `fds_before`.
@@ -85,6 +109,42 @@ CellResult run_cell(const Cell& c, const RunConfig& cfg, const std::vector<int>&
   return r;
 }
 
+constexpr double kFloorMovedWarn = 0.25;
+constexpr double kSlowFloorRttNs = 1000;     // one cache line round trip slower than this
+constexpr double kSlowFloorRingMsgs = 10e6;  // or a bare ring slower than this: a slow mode
+
+nlohmann::json floor_json(const std::optional<MachineFloor>& f) {
+  if (!f) return nullptr;
+  return {{"cacheline_rtt_ns", f->cacheline_rtt_ns},
+          {"ring_msgs_per_s", f->ring_msgs_per_s},
+          {"cpus", {f->cpu_a, f->cpu_b}}};
+}
+
+/// Records the floor measured at the run's start and end, and warns when it moved or is slow.
+void record_floor(RunResult& res, const std::optional<MachineFloor>& start, const std::optional<MachineFloor>& end) {
+  res.environment["floor"] = {{"start", floor_json(start)}, {"end", floor_json(end)}};
+  if (!start || !end) {
+    res.warnings.push_back("the machine's floor could not be measured; figures have no reference");
+    return;
+  }
+  const double rtt_moved = std::abs(end->cacheline_rtt_ns - start->cacheline_rtt_ns) / start->cacheline_rtt_ns;
+  const double ring_moved = std::abs(end->ring_msgs_per_s - start->ring_msgs_per_s) / start->ring_msgs_per_s;
+  const double moved = std::max(rtt_moved, ring_moved);
+  res.environment["floor"]["moved_percent"] = 100.0 * moved;
+  if (moved > kFloorMovedWarn) {
+    res.warnings.push_back(fmt::format(
+        "the machine's floor moved {:.0f}% during the run (cache-line round trip {:.0f} -> {:.0f} ns, bare ring "
+        "{:.3g} -> {:.3g} msgs/s): cells measured at different times are not comparable",
+        100.0 * moved, start->cacheline_rtt_ns, end->cacheline_rtt_ns, start->ring_msgs_per_s, end->ring_msgs_per_s));
+  }
+  if (start->cacheline_rtt_ns > kSlowFloorRttNs || start->ring_msgs_per_s < kSlowFloorRingMsgs) {
+    res.warnings.push_back(fmt::format(
+        "the machine's floor is slow (cache-line round trip {:.0f} ns, bare ring {:.3g} msgs/s): a virtual machine "
+        "in a slow mode or CPUs far apart; every figure is low by the same cause",
+        start->cacheline_rtt_ns, start->ring_msgs_per_s));
+  }
+}
+
 std::string now_iso8601() {
   const std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -113,12 +173,30 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   res.config = cfg.to_json();
   const std::vector<int> cpus = sys::allowed_cpus();
   const auto cells = plan_cells(cfg, static_cast<int>(cpus.size()));
+  const std::optional<MachineFloor> floor_start = measure_floor(cpus);
   IdleCache idle_cache;
+  CeilingCache ceilings;
   for (std::size_t i = 0; i < cells.size(); ++i) {
-    if (cb.on_cell_start) cb.on_cell_start(i, cells.size(), cells[i]);
-    res.cells.push_back(run_cell(cells[i], cfg, cpus, idle_cache));
+    const Cell& c = cells[i];
+    if (cb.on_cell_start) cb.on_cell_start(i, cells.size(), c);
+    std::optional<double> ceiling;
+    if (closed_loop_throughput(c, cfg)) {
+      // Outside the cell's leak-check window: the ceiling run makes rings of its own.
+      const std::string key = ceiling_key(c);
+      if (!ceilings.count(key)) {
+        try {
+          ceilings[key] = detail::harness_ceiling(c, cfg);
+        } catch (const std::exception&) {
+          ceilings[key] = std::nullopt;
+        }
+      }
+      ceiling = ceilings[key];
+    }
+    res.cells.push_back(run_cell(c, cfg, cpus, idle_cache));
+    apply_ceiling(res.cells.back(), ceiling);
     if (cb.on_cell_done) cb.on_cell_done(i, cells.size(), res.cells.back());
   }
+  record_floor(res, floor_start, measure_floor(cpus));
   res.elapsed_s = static_cast<double>(sys::monotonic_ns() - t0) / 1e9;
   return res;
 }

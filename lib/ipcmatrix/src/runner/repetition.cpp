@@ -21,22 +21,6 @@ std::string fault_target() {
   return f ? f : "";
 }
 
-/// For each in channel of participant p, the participant whose messages arrive on it:
-/// followed back through forwarders and echoes to the one that originated them.
-std::vector<int> origins_of(const Topology& t, std::size_t p) {
-  std::vector<int> out;
-  for (const int ch : t.participants[p].ins) {
-    int from = t.channels[static_cast<std::size_t>(ch)].from;
-    for (std::size_t hops = 0; !originates(t.participants[static_cast<std::size_t>(from)].role); ++hops) {
-      const auto& ins = t.participants[static_cast<std::size_t>(from)].ins;
-      if (ins.empty() || hops > t.participants.size()) break;
-      from = t.channels[static_cast<std::size_t>(ins[0])].from;
-    }
-    out.push_back(from);
-  }
-  return out;
-}
-
 /// IPCMATRIX_FAULT="<fault>:<pattern>:<mechanism>" (corrupt, drop, duplicate) damages
 /// measured message kFaultAt of participant 0 in matching cells.
 Fault fault_for(const Cell& c) {
@@ -72,24 +56,7 @@ Repetition run_repetition(const Cell& c, const RunConfig& cfg, const std::vector
   for (std::size_t p = 0; p < topo.participants.size(); ++p) {
     const Participant& part = topo.participants[p];
     WorkerTask& task = tasks[p];
-    task.params.role = part.role;
-    task.params.distribution = topo.distribution;
-    task.params.index = static_cast<int>(p);
-    task.params.size_bytes = c.size_bytes;
-    task.params.serializer = c.serializer;
-    task.params.zstd_level = cfg.zstd_level;
-    task.params.content = parse_content_mode(cfg.content).value_or(ContentMode::records);
-    task.params.seed = seed;
-    task.params.messages = cfg.messages;
-    task.params.warmup = cfg.warmup;
-    task.params.duration_s = cfg.duration_s;
-    task.params.rate = cfg.rate;
-    task.params.batch = c.batch;
-    task.params.record_hops = c.pattern->records_hops && part.role == RoleKind::consumer;
-    task.params.origins = origins_of(topo, p);
-    task.params.api = c.api;
-    task.params.verify = parse_verify(cfg.verify).value_or(Verify::sampled);
-    task.params.latency_sample = latency_sample_for(c, cfg);
+    task.params = role_params(c, cfg, topo, p, seed);
     if (p == 0) {
       task.params.fault = fault;
       task.params.fault_at = kFaultAt;

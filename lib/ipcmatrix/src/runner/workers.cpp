@@ -26,4 +26,29 @@ ChannelOptions channel_options(const Cell& c, const RunConfig& cfg, std::size_t 
   return o;
 }
 
+RoleParams role_params(const Cell& c, const RunConfig& cfg, const Topology& topo, std::size_t p,
+                       std::uint64_t seed) {
+  const Participant& part = topo.participants[p];
+  RoleParams params;
+  params.role = part.role;
+  params.distribution = topo.distribution;
+  params.index = static_cast<int>(p);
+  params.origins = topo.origins(p);
+  params.size_bytes = c.size_bytes;
+  params.serializer = c.serializer;
+  params.zstd_level = cfg.zstd_level;
+  params.content = parse_content_mode(cfg.content).value_or(ContentMode::records);
+  params.seed = seed;
+  params.messages = cfg.messages;
+  params.warmup = cfg.warmup;
+  params.duration_s = cfg.duration_s;
+  params.rate = cfg.rate;
+  params.batch = c.batch;
+  params.record_hops = c.pattern->records_hops && part.role == RoleKind::consumer;
+  params.api = c.api;
+  params.verify = parse_verify(cfg.verify).value_or(Verify::sampled);
+  params.latency_sample = latency_sample_for(c, cfg);
+  return params;
+}
+
 }  // namespace ipcmatrix::detail

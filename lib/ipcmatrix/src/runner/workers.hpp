@@ -31,4 +31,9 @@ struct Worker {
 /// pipe size of the config, and the open timeout.
 [[nodiscard]] ChannelOptions channel_options(const Cell& c, const RunConfig& cfg, std::size_t channels);
 
+/// The role loop parameters of participant p of cell c: its role and origins in `topo`, the
+/// cell's dimensions and the config's limits, message seed `seed`.
+[[nodiscard]] RoleParams role_params(const Cell& c, const RunConfig& cfg, const Topology& topo, std::size_t p,
+                                     std::uint64_t seed);
+
 }  // namespace ipcmatrix::detail

@@ -71,37 +71,6 @@ ChannelSpec channel_spec_from_text(std::string_view text) {
   }
 }
 
-template <class Byte>
-void Pieces<Byte>::write(std::size_t off, std::span<const std::byte> src) const noexcept
-  requires(!std::is_const_v<Byte>)
-{
-  std::size_t n = src.size();
-  const std::byte* p = src.data();
-  if (off < first.size()) {
-    const std::size_t k = std::min(n, first.size() - off);
-    if (k) std::memcpy(first.data() + off, p, k);
-    p += k;
-    n -= k;
-    off = first.size();
-  }
-  if (n) std::memcpy(second.data() + (off - first.size()), p, n);
-}
-
-template <class Byte>
-void Pieces<Byte>::read(std::size_t off, std::byte* dst, std::size_t n) const noexcept {
-  if (off < first.size()) {
-    const std::size_t k = std::min(n, first.size() - off);
-    if (k) std::memcpy(dst, first.data() + off, k);
-    dst += k;
-    n -= k;
-    off = first.size();
-  }
-  if (n) std::memcpy(dst, second.data() + (off - first.size()), n);
-}
-
-template struct Pieces<std::byte>;
-template struct Pieces<const std::byte>;
-
 IoStatus Transport::send_gather(std::span<const GatherMessage> msgs) noexcept {
   for (const GatherMessage& m : msgs) {
     // Grows once to the largest message, then reuses its capacity: no allocation in a

@@ -3,13 +3,13 @@
 /// The role loops, written once against Transport + Serializer: the only place (with
 /// stats/) where time is taken and recorded.
 ///
-/// Every message on the wire is an Envelope (32 bytes, little-endian) followed by the
-/// serialized Message:
-///   seq        per-channel sequence number; bit 63 marks a warm-up message
-///   origin_ns  when the message was meant to be sent (open loop) or was sent; 0 when this
-///              message carries no timestamp (latency sampling, see RoleParams)
-///   sent_ns    when its originator actually sent it
-///   hop_ns     when the last hop sent it (pipeline stages restamp it)
+/// Every message on the wire is an envelope (little-endian) followed by the serialized
+/// Message. The envelope is 8 bytes, or 32 on a message that carries timestamps:
+///   seq        per-channel sequence number; bit 63 marks a warm-up message, bit 62 a
+///              stamped one (latency sampling stamps 1 message in N, see RoleParams)
+///   origin_ns  stamped only: when the message was meant to be sent (open loop) or was sent
+///   sent_ns    stamped only: when its originator actually sent it
+///   hop_ns     stamped only: when the last hop sent it (pipeline stages restamp it)
 /// Timestamps come from sys::now_ns(), one calibrated clock for every process on the host.
 ///
 /// What the per-message path does, and nothing more: at most one clock read at each end
@@ -44,8 +44,10 @@
 
 namespace ipcmatrix {
 
-inline constexpr std::size_t kEnvelopeBytes = 32;
+inline constexpr std::size_t kEnvelopeBytes = 32;       ///< a stamped message's envelope
+inline constexpr std::size_t kSeqEnvelopeBytes = 8;     ///< an unstamped message's envelope
 inline constexpr std::uint64_t kWarmupBit = std::uint64_t{1} << 63;
+inline constexpr std::uint64_t kStampedBit = std::uint64_t{1} << 62;
 /// Encode/decode time is sampled on one message in this many (two clock reads each), so
 /// measuring serialization does not double the per-message cost of measurement.
 inline constexpr std::uint64_t kSerdeSampleEvery = 64;
@@ -150,7 +152,8 @@ struct RoleReport {
 /// The messages sender `index` cycles through for `p` (size, content, seed), in pool order;
 /// pool_size(p.size_bytes) of them. Deterministic: both ends build the same pool.
 [[nodiscard]] std::vector<Message> message_pool(const RoleParams& p, int index);
-/// How many distinct messages a sender of `size_bytes` bodies cycles through.
+/// How many distinct messages a sender of `size_bytes` bodies cycles through: a power of two
+/// (message seq uses entry seq & (pool_size - 1), no division on the hot path).
 [[nodiscard]] std::size_t pool_size(std::uint64_t size_bytes) noexcept;
 
 }  // namespace ipcmatrix

@@ -55,6 +55,9 @@ struct Topology {
   void add(RoleKind role, int n);
   /// Adds a channel from participant `from` to participant `to`; returns its index.
   int connect(int from, int to);
+  /// For each in channel of participant p, in order, the participant that originated the
+  /// messages arriving on it: followed back through forwarders and echoes.
+  [[nodiscard]] std::vector<int> origins(std::size_t p) const;
   /// Deliveries (messages received at the end of their path, summed over receivers) when
   /// every originating participant emits `per_producer` measured messages: one per message
   /// under round_robin, one per out channel under all. Echoes and forwards are not new.

@@ -15,7 +15,9 @@ namespace ipcmatrix {
 /// number of columns. Identity columns first (cell_id, pattern, mechanism, serializer, wait,
 /// placement, content, size_bytes, procs, batch, rate), then status, error, figures of
 /// latency_ns in nanoseconds (p50_ns .. p99_99_ns, min_ns, max_ns, mean_ns, stddev_ns),
-/// throughput, CPU cost, serialization cost, idle_cpu_percent, repetitions, noisy, warnings.
+/// throughput, CPU cost, serialization cost, idle_cpu_percent, repetitions, noisy, warnings,
+/// latency_count, then how it was measured (api, verify, latency_sample, the harness ceiling
+/// and harness_bound, negative_one_way): new columns are appended, never inserted.
 /// An unresolved percentile and an unmeasured idle_cpu_percent (-1) are empty fields.
 /// Fields are quoted per RFC 4180 (when they hold a comma, quote, CR or LF; quotes doubled).
 /// Records end with LF rather than RFC 4180's CRLF: every CSV reader accepts LF and line

@@ -150,6 +150,23 @@ struct Usage {
   std::int64_t max_rss_kb = 0;
 };
 [[nodiscard]] Usage self_usage() noexcept;
+/// Anonymous shared memory that forked children share with their parent (MAP_SHARED |
+/// MAP_ANONYMOUS): for measurements between related processes that need no name.
+/// Move-only; unmapped on destruction. The constructor throws Error.
+class SharedAnonymous {
+ public:
+  explicit SharedAnonymous(std::size_t bytes);
+  SharedAnonymous(SharedAnonymous&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(o.n_) {}
+  SharedAnonymous& operator=(SharedAnonymous&&) = delete;
+  SharedAnonymous(const SharedAnonymous&) = delete;
+  ~SharedAnonymous();
+  [[nodiscard]] void* get() const noexcept { return p_; }
+
+ private:
+  void* p_ = nullptr;
+  std::size_t n_ = 0;
+};
+
 /// Bytes available to unprivileged users in the filesystem of `path` (statvfs), 0 if unknown.
 [[nodiscard]] std::uint64_t free_bytes(const char* path) noexcept;
 /// Open fds of this process (entries in /proc/self/fd), -1 if unreadable.

@@ -18,7 +18,9 @@
 /// the sender wait; nothing is dropped or reordered), retries EINTR, never raises SIGPIPE,
 /// and reports a dead or closed peer as peer_closed within a bounded time instead of hanging.
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -105,9 +107,30 @@ struct Pieces {
   [[nodiscard]] std::size_t size() const noexcept { return first.size() + second.size(); }
   /// Copies `src` to byte offset `off` of the message, across the wrap if it straddles it.
   void write(std::size_t off, std::span<const std::byte> src) const noexcept
-    requires(!std::is_const_v<Byte>);
+    requires(!std::is_const_v<Byte>)
+  {
+    std::size_t n = src.size();
+    const std::byte* p = src.data();
+    if (off < first.size()) {
+      const std::size_t k = std::min(n, first.size() - off);
+      if (k) std::memcpy(first.data() + off, p, k);
+      p += k;
+      n -= k;
+      off = first.size();
+    }
+    if (n) std::memcpy(second.data() + (off - first.size()), p, n);
+  }
   /// Copies n bytes from byte offset `off` of the message into dst.
-  void read(std::size_t off, std::byte* dst, std::size_t n) const noexcept;
+  void read(std::size_t off, std::byte* dst, std::size_t n) const noexcept {
+    if (off < first.size()) {
+      const std::size_t k = std::min(n, first.size() - off);
+      if (k) std::memcpy(dst, first.data() + off, k);
+      dst += k;
+      n -= k;
+      off = first.size();
+    }
+    if (n) std::memcpy(dst, second.data() + (off - first.size()), n);
+  }
 };
 using LoanedSpace = Pieces<std::byte>;         ///< where a sender writes a loaned message
 using MessageView = Pieces<const std::byte>;  ///< a received message, in place

@@ -1,5 +1,6 @@
 #include "ipcmatrix/sys/posix.hpp"
 
+#include <sys/mman.h>
 #include <sys/statvfs.h>
 
 #include <linux/futex.h>
@@ -200,6 +201,16 @@ int open_fd_count() noexcept {
     if (e->d_name[0] != '.') ++n;
   ::closedir(d);
   return n - 1;  // the DIR's own fd
+}
+
+SharedAnonymous::SharedAnonymous(std::size_t bytes) : n_(bytes) {
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  check_errno(p == MAP_FAILED ? -1 : 0, "mmap", "shared anonymous memory");
+  p_ = p;
+}
+
+SharedAnonymous::~SharedAnonymous() {
+  if (p_ != nullptr) ::munmap(p_, n_);
 }
 
 std::uint64_t free_bytes(const char* path) noexcept {

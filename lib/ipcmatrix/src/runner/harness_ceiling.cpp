@@ -1,0 +1,55 @@
+#include "harness_ceiling.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include "aggregate.hpp"
+#include "workers.hpp"
+#include "ipcmatrix/sys/affinity.hpp"
+
+namespace ipcmatrix::detail {
+
+std::optional<double> harness_ceiling(const Cell& c, const RunConfig& cfg) {
+  Repetition rep;
+  rep.topology = make_topology(*c.pattern, c.procs);
+  const Topology& topo = rep.topology;
+
+  // The ring of the shm mechanism, both ends in this process: memory copies and two
+  // atomics, nothing of a kernel object. Spinning only while every thread has a CPU.
+  std::size_t threads = 0;
+  for (const auto& p : topo.participants) threads += p.threads();
+  ChannelOptions opts;
+  opts.wait = threads <= sys::allowed_cpus().size() ? WaitStrategy::spin : WaitStrategy::hybrid;
+  Cell in_memory = c;
+  in_memory.mechanism = &find_transport("shm");
+  opts.capacity_bytes = ring_bytes_for(in_memory, cfg, topo.channels.size(), sys::free_bytes("/dev/shm"));
+  std::vector<LocalPair> pairs;
+  for (std::size_t i = 0; i < topo.channels.size(); ++i) pairs.push_back(open_local_pair(*in_memory.mechanism, opts));
+
+  RunConfig limits = cfg;
+  limits.messages = cfg.messages == 0 ? kCeilingMessages : std::min(cfg.messages, kCeilingMessages);
+  limits.duration_s = kCeilingDurationS;
+  limits.warmup = std::min<std::uint64_t>(cfg.warmup, 1000);
+
+  rep.reports.resize(topo.participants.size());
+  std::vector<std::thread> workers;
+  for (std::size_t p = 0; p < topo.participants.size(); ++p) {
+    const Participant& part = topo.participants[p];
+    RoleParams params = role_params(c, limits, topo, p, cfg.seed);
+    params.rate = 0;
+    std::vector<std::unique_ptr<Transport>> outs, ins;
+    for (const int ch : part.outs) outs.push_back(std::move(pairs[static_cast<std::size_t>(ch)].sender));
+    for (const int ch : part.ins) ins.push_back(std::move(pairs[static_cast<std::size_t>(ch)].receiver));
+    workers.emplace_back([&rep, p, params = std::move(params), outs = std::move(outs), ins = std::move(ins)]() mutable {
+      rep.reports[p].role = run_role(params, outs, ins);
+    });
+  }
+  for (auto& w : workers) w.join();
+  for (const auto& r : rep.reports)
+    if (!r.role.error.empty()) return std::nullopt;
+  const CellResult f = figures(c, limits, rep);
+  if (!(f.throughput.msgs_per_s > 0)) return std::nullopt;
+  return f.throughput.msgs_per_s;
+}
+
+}  // namespace ipcmatrix::detail
