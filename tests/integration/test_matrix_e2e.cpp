@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -210,6 +211,125 @@ TEST_CASE("e2e: --out writes JSON, CSV, .hgrm files and the Markdown report") {
     if (e.path().extension() == ".hgrm") ++hgrm;
   CHECK(hgrm == 2);
   CHECK(r.out.find("pingpong") != std::string::npos);  // the table
+}
+
+TEST_CASE("e2e: a corrupted byte fails the cell under full and sampled; a lost or repeated message under every mode") {
+  struct Case {
+    const char* fault;
+    const char* verify;
+    bool fails;
+    const char* says;
+  };
+  const std::vector<Case> cases = {
+      {"corrupt", "full", true, "wrong content"},  {"corrupt", "sampled", true, "wrong content"},
+      {"corrupt", "off", false, ""},               {"drop", "full", true, "received"},
+      {"drop", "sampled", true, "received"},       {"drop", "off", true, "received"},
+      {"duplicate", "full", true, "received"},     {"duplicate", "sampled", true, "received"},
+      {"duplicate", "off", true, "received"},
+  };
+  for (const Case& k : cases) {
+    for (const char* mech : {"shm", "pipe"}) {
+      TempDir dir;
+      const fs::path json = dir.path / "r.json";
+      CAPTURE(k.fault);
+      CAPTURE(k.verify);
+      CAPTURE(mech);
+      auto r = run_tool({"--sizes", "256", "--patterns", "stream", "--mechanisms", mech, "--serializers", "raw",
+                         "--messages", "200", "--warmup", "5", "--verify", k.verify, "--json", json.string(),
+                         "--quiet"},
+                        dir, {{"IPCMATRIX_FAULT", std::string(k.fault) + ":stream:" + mech}});
+      const auto j = nlohmann::json::parse(slurp(json));
+      REQUIRE(j.at("cells").size() == 1);
+      const auto& c = j.at("cells")[0];
+      CHECK(c.at("verify") == k.verify);
+      if (k.fails) {
+        CHECK(r.code == 3);
+        CHECK(c.at("status") == "error");
+        CHECK(c.at("error").get<std::string>().find(k.says) != std::string::npos);
+      } else {
+        // Verification off sees no content: that is what "off" means, and the cell says so.
+        CHECK(r.code == 0);
+        CHECK(c.at("status") == "ok");
+      }
+    }
+  }
+}
+
+TEST_CASE("e2e: --api copy,loan runs shm both ways, other mechanisms by copy, and says so") {
+  TempDir dir;
+  const fs::path json = dir.path / "r.json";
+  auto r = run_tool({"--sizes", "64,300K", "--patterns", "stream,pingpong,pipeline", "--mechanisms", "shm,unix",
+                     "--serializers", "raw,binary", "--api", "copy,loan", "--messages", "300", "--warmup", "10",
+                     "--verify", "full", "--json", json.string(), "--quiet"},
+                    dir);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto j = nlohmann::json::parse(slurp(json));
+  std::map<std::string, int> by_api;
+  for (const auto& c : j.at("cells")) {
+    CHECK(c.at("status") == "ok");
+    const std::string api = c.at("api");
+    if (api == "loan") CHECK(c.at("mechanism") == "shm");
+    ++by_api[c.at("mechanism").get<std::string>() + "/" + api];
+  }
+  CHECK(by_api["shm/loan"] == by_api["shm/copy"]);
+  CHECK(by_api["unix/loan"] == 0);
+  CHECK(by_api["unix/copy"] > 0);
+  bool noted = false;
+  for (const auto& w : j.at("warnings")) noted |= w.get<std::string>().find("not applicable to unix") != std::string::npos;
+  CHECK(noted);
+}
+
+TEST_CASE("e2e: open loop stops on the intended send time, so a slow receiver cannot shorten the run") {
+  // 2,000 msgs/s for 100 ms is exactly 200 intended sends per producer, however late the
+  // messages leave or arrive.
+  TempDir dir;
+  const fs::path json = dir.path / "r.json";
+  auto r = run_tool({"--sizes", "64", "--patterns", "stream,fan-in", "--procs", "3", "--mechanisms", "pipe",
+                     "--serializers", "json", "--rate", "2000", "--duration", "100ms", "--warmup", "0", "--json",
+                     json.string(), "--quiet"},
+                    dir);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto j = nlohmann::json::parse(slurp(json));
+  for (const auto& c : j.at("cells")) {
+    const std::uint64_t producers = c.at("pattern") == "fan-in" ? 2 : 1;
+    CHECK(c.at("messages_sent").get<std::uint64_t>() == 200 * producers);
+    CHECK(c.at("messages_received").get<std::uint64_t>() == 200 * producers);
+    CHECK(c.at("latency_sample").get<std::uint64_t>() == 1);
+    CHECK(c.contains("latency_uncorrected_ns"));
+  }
+}
+
+TEST_CASE("e2e: every run measures the machine's floor, the harness's ceiling, and keeps CPU inside the phase") {
+  TempDir dir;
+  const fs::path out = dir.path / "report";
+  auto r = run_tool({"--sizes", "64", "--patterns", "pingpong,stream", "--mechanisms", "shm,pipe", "--serializers",
+                     "raw", "--batch", "16", "--messages", "20000", "--warmup", "100", "--out", out.string(),
+                     "--quiet"},
+                    dir);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  const auto j = nlohmann::json::parse(slurp(out / "results.json"));
+  const auto& floor = j.at("environment").at("floor");
+  for (const char* when : {"start", "end"}) {
+    CAPTURE(when);
+    REQUIRE(floor.at(when).is_object());
+    CHECK(floor.at(when).at("cacheline_rtt_ns").get<double>() > 0);
+    CHECK(floor.at(when).at("ring_msgs_per_s").get<double>() > 0);
+  }
+  for (const auto& c : j.at("cells")) {
+    INFO(c.at("pattern").get<std::string>() << " " << c.at("mechanism").get<std::string>());
+    const bool throughput_cell = c.at("pattern") == "stream";
+    CHECK(c.contains("harness_ceiling_msgs_per_s") == throughput_cell);
+    if (throughput_cell) {
+      const double ceiling = c.at("harness_ceiling_msgs_per_s").get<double>();
+      CHECK(ceiling > 0);
+      CHECK(c.at("harness_bound").get<bool>() == (c.at("throughput").at("msgs_per_s").get<double>() >= 0.7 * ceiling));
+    }
+    for (const auto& w : c.at("warnings"))
+      CHECK_MESSAGE(w.get<std::string>().find("exceeds the processes' measured phases") == std::string::npos, w);
+  }
+  const std::string md = slurp(out / "PERFORMANCE_REPORT.md");
+  CHECK(md.find("Machine floor") != std::string::npos);
+  CHECK(md.find("vs floor") != std::string::npos);
 }
 
 }  // TEST_SUITE

@@ -1,0 +1,98 @@
+// Planning and aggregation decisions that do not need processes: ring sizes per cell, the
+// latency sampling of each kind of cell, and which repetition represents a cell.
+#include <doctest/doctest.h>
+
+#include "ipcmatrix/runner/plan.hpp"
+#include "ipcmatrix/runner/settings.hpp"
+#include "runner/aggregate.hpp"
+
+using namespace ipcmatrix;
+
+namespace {
+
+Cell cell(const char* pattern, const char* mechanism, const char* serializer, std::uint64_t size) {
+  Cell c;
+  c.pattern = &find_pattern(pattern);
+  c.mechanism = &find_transport(mechanism);
+  c.serializer = serializer;
+  c.size_bytes = size;
+  return c;
+}
+
+CellResult rep(double msgs_per_s, std::uint64_t p50_ns) {
+  CellResult r;
+  r.throughput.msgs_per_s = msgs_per_s;
+  r.histogram.record(p50_ns);
+  return r;
+}
+
+}  // namespace
+
+TEST_SUITE("runner plan") {
+  TEST_CASE("ring_bytes_for: small messages keep the 256 KiB ring, large ones get room for two") {
+    RunConfig cfg;
+    const std::uint64_t plenty = std::uint64_t{16} << 30;
+    CHECK(ring_bytes_for(cell("stream", "shm", "raw", 64), cfg, 1, plenty) == kDefaultRingBytes);
+    CHECK(ring_bytes_for(cell("stream", "shm", "raw", 64 << 10), cfg, 1, plenty) == kDefaultRingBytes);
+    CHECK(ring_bytes_for(cell("stream", "shm", "raw", 1 << 20), cfg, 1, plenty) == (std::size_t{4} << 20));
+    CHECK(ring_bytes_for(cell("stream", "shm", "json", 1 << 20), cfg, 1, plenty) == (std::size_t{4} << 20));
+    // Capped by --ring-max, and by free /dev/shm shared among the cell's rings.
+    cfg.ring_max_bytes = 1 << 20;
+    CHECK(ring_bytes_for(cell("stream", "shm", "raw", 8 << 20), cfg, 1, plenty) == (std::size_t{1} << 20));
+    cfg.ring_max_bytes = std::size_t{64} << 20;
+    // 24 MiB free, half of it over 6 rings: 2 MiB each.
+    CHECK(ring_bytes_for(cell("mesh", "shm", "raw", 8 << 20), cfg, 6, std::uint64_t{24} << 20) == (std::size_t{2} << 20));
+    // --ring-bytes given: exactly that; other mechanisms: their own default.
+    cfg.ring_bytes = 1 << 16;
+    CHECK(ring_bytes_for(cell("stream", "shm", "raw", 1 << 20), cfg, 1, plenty) == (std::size_t{1} << 16));
+    CHECK(ring_bytes_for(cell("stream", "pipe", "raw", 1 << 20), RunConfig{}, 1, plenty) == 0);
+  }
+
+  TEST_CASE("latency sampling: closed-loop throughput cells sample, round trips and open loop never") {
+    RunConfig cfg;
+    CHECK(latency_sample_for(cell("stream", "shm", "raw", 64), cfg) == kAutoLatencySample);
+    CHECK(latency_sample_for(cell("pingpong", "shm", "raw", 64), cfg) == 1);
+    cfg.latency_sample = 8;
+    CHECK(latency_sample_for(cell("fan-in", "pipe", "raw", 64), cfg) == 8);
+    cfg.rate = 1000;
+    CHECK(latency_sample_for(cell("fan-in", "pipe", "raw", 64), cfg) == 1);
+    CHECK_FALSE(closed_loop_throughput(cell("stream", "shm", "raw", 64), cfg));
+  }
+
+  TEST_CASE("repetitions: the median is chosen by the cell's primary figure; noisy looks at p99 too") {
+    const auto reps = [] {
+      std::vector<CellResult> v;
+      v.push_back(rep(10e6, 900));
+      v.push_back(rep(30e6, 100));
+      v.push_back(rep(20e6, 500));
+      return v;
+    };
+    const CellResult by_tput = detail::combine_repetitions(reps(), /*by_throughput=*/true);
+    CHECK(by_tput.throughput.msgs_per_s == doctest::Approx(20e6));
+    const CellResult by_p50 = detail::combine_repetitions(reps(), /*by_throughput=*/false);
+    CHECK(by_p50.histogram.max() == 500);
+    // Ordered by p50 the middle repetition differs from the one by msgs/s.
+    std::vector<CellResult> skew;
+    skew.push_back(rep(10e6, 100));
+    skew.push_back(rep(20e6, 900));
+    skew.push_back(rep(30e6, 500));
+    CHECK(detail::combine_repetitions(std::move(skew), false).throughput.msgs_per_s == doctest::Approx(30e6));
+    CHECK(by_tput.repetitions == 3);
+    CHECK(by_tput.noisy);
+
+    // Same throughput and p50, p99 far apart: noisy through p99 alone.
+    std::vector<CellResult> tails;
+    for (const std::uint64_t tail : {1000u, 5000u}) {
+      CellResult r = rep(10e6, 100);
+      for (int i = 0; i < 98; ++i) r.histogram.record(100);
+      r.histogram.record(tail);
+      r.histogram.record(tail);
+      tails.push_back(std::move(r));
+    }
+    const CellResult t = detail::combine_repetitions(std::move(tails), true);
+    REQUIRE(t.p99_spread);
+    CHECK(t.p99_spread->rel_spread > 0.10);
+    CHECK(t.throughput_spread->rel_spread == doctest::Approx(0.0));
+    CHECK(t.noisy);
+  }
+}
