@@ -120,7 +120,8 @@ std::vector<Expected> expected_pool(const RoleParams& p, int origin, const Seria
 class Receiver {
  public:
   Receiver(const RoleParams& p, std::size_t n_ins, RoleReport& r)
-      : p_(p), r_(r), ser_(make_serializer(p.serializer, serializer_options(p))), raw_(ser_->body_only()) {
+      : p_(p), r_(r), ser_(make_serializer(p.serializer, serializer_options(p))), raw_(ser_->body_only()),
+        timed_(p.role != RoleKind::echo) {
     r_.received.resize(n_ins);
     if (p.api == Api::copy) {
       // Worst case wire size: the encoded record can exceed the body (json's base64 is 4/3).
@@ -155,9 +156,9 @@ class Receiver {
     ChannelCount& c = r_.received[ch];
     if (seq != c.count) c.in_order = false;
     // One clock read, only where it is used: a stamped message, or the first measured one
-    // (the start of the throughput window).
+    // (the start of the throughput window); never at an echo, which records nothing.
     stamped_ = env_.origin_ns != 0;
-    if (stamped_ || (!warm_ && r_.first_recv_ns == 0)) now_ = sys::now_ns();
+    if (timed_ && (stamped_ || (!warm_ && r_.first_recv_ns == 0))) now_ = sys::now_ns();
     if (!raw_ && !decode(c, ch)) return IoStatus::error;
     if (p_.verify != Verify::off && !content_ok(c, ch, seq)) ++c.corrupted;
     ++c.count;
@@ -282,6 +283,7 @@ class Receiver {
   RoleReport& r_;
   std::unique_ptr<Serializer> ser_;
   bool raw_;
+  bool timed_;  // this role records times (every role but the pingpong echo)
   std::vector<std::vector<Expected>> expected_;  // per in channel
   std::vector<std::byte> buf_, scratch_;
   MessageView view_, body_;

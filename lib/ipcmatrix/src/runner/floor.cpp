@@ -21,7 +21,6 @@ namespace {
 constexpr std::uint64_t kRounds = 20'000;           // cache-line round trips measured
 constexpr std::uint64_t kRoundsWarmup = 2'000;
 constexpr std::uint64_t kRoundsPerBatch = 1'000;    // the median of batch means is reported
-constexpr std::uint64_t kRingMessages = 4'000'000;  // at most; the time cap usually ends it
 constexpr std::int64_t kRingCapNs = 250'000'000;
 constexpr std::size_t kRingMessageBytes = 64;
 constexpr std::size_t kRingBatch = 64;
@@ -87,12 +86,12 @@ std::optional<double> cacheline_rtt(int cpu_a, int cpu_b) {
   return rtt;
 }
 
-/// msgs/s of a bare shm ring between two children: 64 B messages in batches of 64, each
-/// carrying its sequence number, which the consumer checks.
-std::optional<double> bare_ring(int cpu_a, int cpu_b) {
-  const TransportSpec& t = find_transport("shm");
-  ChannelOptions o;
-  o.wait = WaitStrategy::spin;
+}  // namespace
+
+std::optional<double> bare_stream(const TransportSpec& t, const ChannelOptions& o, std::size_t size,
+                                  std::size_t batch, int cpu_a, int cpu_b, std::int64_t cap_ns) {
+  size = std::max<std::size_t>(size, 8);
+  batch = std::max<std::size_t>(batch, 1);
   auto ch = t.create(o);
   const ChannelSpec rx_spec = ch->spec(Role::receiver);
   const ChannelSpec tx_spec = ch->spec(Role::sender);
@@ -100,36 +99,40 @@ std::optional<double> bare_ring(int cpu_a, int cpu_b) {
   sys::make_pipe(res_r, res_w);
   auto consumer = sys::fork_child([&] {
     pin(cpu_b);
+    if (tx_spec.fd >= 0) sys::Fd{tx_spec.fd};  // the other end's copy: close it
     auto in = t.open(rx_spec, Role::receiver);
-    std::array<std::byte, kRingMessageBytes> buf{};
-    std::uint64_t n = 0;
+    std::vector<std::byte> buf(size);
+    std::uint64_t n = 0, window_n = 0;
     std::int64_t first = 0, last = 0;
     while (true) {
       std::size_t len = 0;
       const IoStatus s = in->recv(buf, len);
       if (s == IoStatus::peer_closed) break;
-      if (s != IoStatus::ok || len != kRingMessageBytes || sys::load_le64(buf.data()) != n) return 2;
-      // The window runs from the first message to the last: its clock reads are outside
-      // the loop's steady state but for two.
+      if (s != IoStatus::ok || len != size || sys::load_le64(buf.data()) != n) return 2;
+      // Two clock reads a batch, not per message: the window runs from the first message
+      // to the last batch boundary.
       if (n == 0) first = sys::now_ns();
       ++n;
-      if ((n & (kRingBatch - 1)) == 0) last = sys::now_ns();
+      if (n % batch == 0) {
+        last = sys::now_ns();
+        window_n = n - 1;
+      }
     }
-    const double rate = last > first && n > kRingBatch ? static_cast<double>(n - kRingBatch) * 1e9 /
-                                                            static_cast<double>(last - first)
-                                                      : 0;
-    sys::write_all(res_w.get(), &rate, sizeof rate, "floor result");
+    const double rate = last > first && window_n > 0 ? static_cast<double>(window_n) * 1e9 /
+                                                           static_cast<double>(last - first)
+                                                     : 0;
+    sys::write_all(res_w.get(), &rate, sizeof rate, "bare result");
     return 0;
   });
   auto producer = sys::fork_child([&] {
     pin(cpu_a);
+    if (rx_spec.fd >= 0) sys::Fd{rx_spec.fd};
     auto out = t.open(tx_spec, Role::sender);
-    std::array<std::array<std::byte, kRingMessageBytes>, kRingBatch> msgs{};
-    std::array<std::span<const std::byte>, kRingBatch> views;
-    for (std::size_t k = 0; k < kRingBatch; ++k) views[k] = msgs[k];
-    const std::int64_t until = sys::now_ns() + kRingCapNs;
-    for (std::uint64_t i = 0; i < kRingMessages && sys::now_ns() < until; i += kRingBatch) {
-      for (std::size_t k = 0; k < kRingBatch; ++k) sys::store_le64(msgs[k].data(), i + k);
+    std::vector<std::vector<std::byte>> msgs(batch, std::vector<std::byte>(size, std::byte{0x5a}));
+    std::vector<std::span<const std::byte>> views(msgs.begin(), msgs.end());
+    const std::int64_t until = sys::now_ns() + cap_ns;
+    for (std::uint64_t i = 0; sys::now_ns() < until; i += batch) {
+      for (std::size_t k = 0; k < batch; ++k) sys::store_le64(msgs[k].data(), i + k);
       if (out->send_batch(views) != IoStatus::ok) return 3;
     }
     return 0;
@@ -137,14 +140,64 @@ std::optional<double> bare_ring(int cpu_a, int cpu_b) {
   ch->close_local_fds();
   res_w.reset();
   double rate = 0;
-  const bool got = sys::read_exact(res_r.get(), &rate, sizeof rate, kChildTimeoutMs, "floor result");
+  const bool got = sys::read_exact(res_r.get(), &rate, sizeof rate, kChildTimeoutMs, "bare result");
   const auto a = producer.wait_for(std::chrono::milliseconds(kChildTimeoutMs));
   const auto b = consumer.wait_for(std::chrono::milliseconds(kChildTimeoutMs));
   if (!got || !a || !a->ok() || !b || !b->ok() || !(rate > 0)) return std::nullopt;
   return rate;
 }
 
-}  // namespace
+std::optional<double> bare_pingpong_p50_ns(const TransportSpec& t, const ChannelOptions& o, std::size_t size,
+                                           std::uint64_t rounds, int cpu_a, int cpu_b) {
+  auto there = t.create(o);
+  auto back = t.create(o);
+  const ChannelSpec there_tx = there->spec(Role::sender), there_rx = there->spec(Role::receiver);
+  const ChannelSpec back_tx = back->spec(Role::sender), back_rx = back->spec(Role::receiver);
+  sys::Fd res_r, res_w;
+  sys::make_pipe(res_r, res_w);
+  const std::uint64_t total = rounds + rounds / 10;
+  auto echo = sys::fork_child([&] {
+    pin(cpu_b);
+    for (const int fd : {there_tx.fd, back_rx.fd})
+      if (fd >= 0) sys::Fd{fd};
+    auto out = t.open(back_tx, Role::sender);
+    auto in = t.open(there_rx, Role::receiver);
+    std::vector<std::byte> buf(size);
+    for (std::uint64_t i = 0; i < total; ++i) {
+      std::size_t len = 0;
+      if (in->recv(buf, len) != IoStatus::ok || out->send({buf.data(), len}) != IoStatus::ok) return 2;
+    }
+    return 0;
+  });
+  auto initiator = sys::fork_child([&] {
+    pin(cpu_a);
+    for (const int fd : {there_rx.fd, back_tx.fd})
+      if (fd >= 0) sys::Fd{fd};
+    auto out = t.open(there_tx, Role::sender);
+    auto in = t.open(back_rx, Role::receiver);
+    std::vector<std::byte> buf(size, std::byte{1});
+    std::vector<double> rtt;
+    rtt.reserve(rounds);
+    for (std::uint64_t i = 0; i < total; ++i) {
+      std::size_t len = 0;
+      const std::int64_t t0 = sys::now_ns();
+      if (out->send(buf) != IoStatus::ok || in->recv(buf, len) != IoStatus::ok || len != size) return 3;
+      if (i >= total - rounds) rtt.push_back(static_cast<double>(sys::now_ns() - t0));
+    }
+    const double p50 = median(rtt);
+    sys::write_all(res_w.get(), &p50, sizeof p50, "bare result");
+    return 0;
+  });
+  there->close_local_fds();
+  back->close_local_fds();
+  res_w.reset();
+  double p50 = 0;
+  const bool got = sys::read_exact(res_r.get(), &p50, sizeof p50, kChildTimeoutMs * 6, "bare result");
+  const auto a = initiator.wait_for(std::chrono::milliseconds(kChildTimeoutMs));
+  const auto b = echo.wait_for(std::chrono::milliseconds(kChildTimeoutMs));
+  if (!got || !a || !a->ok() || !b || !b->ok()) return std::nullopt;
+  return p50;
+}
 
 std::optional<MachineFloor> measure_floor(const std::vector<int>& cpus) {
   MachineFloor f;
@@ -153,7 +206,9 @@ std::optional<MachineFloor> measure_floor(const std::vector<int>& cpus) {
     f.cpu_b = cpus.size() > 1 ? cpus[1] : cpus[0];
   }
   const auto rtt = cacheline_rtt(f.cpu_a, f.cpu_b);
-  const auto ring = bare_ring(f.cpu_a, f.cpu_b);
+  ChannelOptions o;
+  o.wait = WaitStrategy::spin;
+  const auto ring = bare_stream(find_transport("shm"), o, kRingMessageBytes, kRingBatch, f.cpu_a, f.cpu_b, kRingCapNs);
   if (!rtt || !ring) return std::nullopt;
   f.cacheline_rtt_ns = *rtt;
   f.ring_msgs_per_s = *ring;

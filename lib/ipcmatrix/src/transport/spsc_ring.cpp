@@ -263,18 +263,7 @@ IoStatus RingEnd::write_batch(std::span<const GatherMessage> msgs) noexcept {
 
 IoStatus RingEnd::read(std::span<std::byte> buf, std::size_t& len, std::error_code& ec) noexcept {
   len = 0;
-  auto has = [&](std::uint64_t want) {
-    if (peer_cache_ - pos_ >= want) return true;
-    const std::uint64_t seen = peer_cache_;
-    // acquire: pairs with the release store in publish(); the frame bytes are visible.
-    peer_cache_ = h_->tail.load(std::memory_order_acquire);
-    // Newly published lines (a batch): start fetching them all across cores now, in
-    // parallel, rather than one miss per line as the copies reach them.
-    const std::uint64_t end = std::min(peer_cache_, seen + kPrefetchBatch);
-    for (std::uint64_t a = seen & ~std::uint64_t{kCacheLine - 1}; a < end; a += kCacheLine)
-      __builtin_prefetch(data_ + (a & mask_));
-    return peer_cache_ - pos_ >= want;
-  };
+  auto has = [&](std::uint64_t want) { return has_data(want); };
   if (peer_cache_ - pos_ >= kHeaderBytes) {
     // Fast path: a whole published frame is already known to be there (the producer
     // publishes whole frames unless they are larger than the ring).
@@ -354,6 +343,10 @@ IoStatus RingEnd::loan(std::uint64_t len, LoanedSpace& space, std::error_code& e
       if (s != IoStatus::ok) return s;
     }
   }
+  // Claim the frame's lines for writing now, inside room the consumer has released (as
+  // write_batch() does for a batch): the caller's stores then do not stall on each line.
+  for (std::uint64_t a = pos_ & ~std::uint64_t{kCacheLine - 1}; a < pos_ + frame; a += kCacheLine)
+    sys::prefetch_for_write(data_ + (a & mask_));
   space = pieces_at<std::byte>(pos_ + kHeaderBytes, len);
   loaned_ = len;
   return IoStatus::ok;
@@ -370,8 +363,14 @@ void RingEnd::commit(bool publish_now) noexcept {
 
 bool RingEnd::has_data(std::uint64_t want) noexcept {
   if (peer_cache_ - pos_ >= want) return true;
+  const std::uint64_t seen = peer_cache_;
   // acquire: pairs with the release store in publish(); the frame bytes are visible.
   peer_cache_ = h_->tail.load(std::memory_order_acquire);
+  // Newly published lines (a batch): start fetching them all across cores now, in
+  // parallel, rather than one miss per line as the copies (or in-place reads) reach them.
+  const std::uint64_t end = std::min(peer_cache_, seen + kPrefetchBatch);
+  for (std::uint64_t a = seen & ~std::uint64_t{kCacheLine - 1}; a < end; a += kCacheLine)
+    __builtin_prefetch(data_ + (a & mask_));
   return peer_cache_ - pos_ >= want;
 }
 

@@ -9,8 +9,12 @@
 /// from ~95 M to ~5.5 M msgs/s between two quarter-hours), so figures are only comparable
 /// against the floor of the same run.
 
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <vector>
+
+#include "ipcmatrix/transport/transport.hpp"
 
 namespace ipcmatrix {
 
@@ -19,6 +23,19 @@ struct MachineFloor {
   double ring_msgs_per_s = 0;    ///< bare ring, 64 B messages, batches of 64
   int cpu_a = -1, cpu_b = -1;    ///< where the two processes ran (-1: unpinned)
 };
+
+/// A bare transport between two child processes pinned to cpu_a (sender) and cpu_b, with
+/// nothing of the harness: `size`-byte messages in batches of `batch`, each carrying its
+/// sequence number in its first 8 bytes, which the receiver checks. Runs up to `cap_ns`.
+/// msgs/s over the receiver's window; nullopt when a child failed or the order broke.
+[[nodiscard]] std::optional<double> bare_stream(const TransportSpec& t, const ChannelOptions& o, std::size_t size,
+                                                std::size_t batch, int cpu_a, int cpu_b, std::int64_t cap_ns);
+
+/// Median round trip of a bare transport between two child processes (64 B..any `size`,
+/// one message out, one back), over `rounds` after a tenth as many of warm-up.
+[[nodiscard]] std::optional<double> bare_pingpong_p50_ns(const TransportSpec& t, const ChannelOptions& o,
+                                                         std::size_t size, std::uint64_t rounds, int cpu_a,
+                                                         int cpu_b);
 
 /// Measures both figures in two child processes pinned to the first two of `cpus` (one CPU:
 /// both on it; none: unpinned), in about half a second. nullopt when a child failed.

@@ -1,0 +1,144 @@
+// The matrix's own figure, next to the same transport bare and the machine's floor, measured
+// interleaved in one run: does ipc-matrix rank mechanisms, or its own bookkeeping?
+//
+//   bench_matrix_vs_bare [--reps 5] [--messages 2000000] [--sizes 64,1048576]
+//
+// Each repetition runs, for every case, the matrix cell through the library (run_matrix:
+// real worker processes, verification, timestamps, the floor at its start and end) and then
+// the bare transport between two pinned processes with nothing of the harness. Bare messages
+// are as long as the matrix's on the wire (body + the 8-byte envelope of an unstamped
+// message; + 32 for a stamped round trip), so both move the same bytes. The table gives the
+// median of the repetitions with [min - max], the ratio of medians, and the figure as a
+// fraction of the floor of the same runs.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <map>
+
+#include "ipcmatrix/runner/coordinator.hpp"
+#include "ipcmatrix/runner/floor.hpp"
+#include "ipcmatrix/runner/worker.hpp"
+#include "ipcmatrix/stats/statistics.hpp"
+#include "ipcmatrix/sys/affinity.hpp"
+
+using namespace ipcmatrix;
+
+namespace {
+
+struct Case {
+  std::string pattern, mechanism, api;
+  std::uint64_t size = 64;
+  [[nodiscard]] std::string name() const {
+    return fmt::format("{} {} {} {}", pattern, mechanism, format_size(size), api);
+  }
+  [[nodiscard]] bool round_trip() const { return pattern == "pingpong"; }
+};
+
+struct Samples {
+  std::vector<double> matrix, bare, floor;
+};
+
+std::string figure(double v, bool round_trip) {
+  return round_trip ? fmt::format("{:.2f} us", v / 1e3) : fmt::format("{:.3g} msgs/s", v);
+}
+
+std::string cell(const std::vector<double>& v, bool round_trip) {
+  if (v.empty()) return "failed";
+  const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+  return fmt::format("{} [{} - {}]", figure(median(v), round_trip), figure(*lo, round_trip), figure(*hi, round_trip));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // The matrix re-executes this binary for its worker processes.
+  if (const int rc = maybe_run_worker(argc, argv); rc >= 0) return rc;
+  int reps = 5;
+  std::uint64_t messages = 2'000'000;
+  std::vector<std::uint64_t> sizes{64, 1 << 20};
+  CLI::App app{"ipc-matrix figures next to the bare transports and the machine's floor, interleaved"};
+  app.add_option("--reps", reps, "interleaved repetitions (medians are reported)")->check(CLI::Range(1, 50));
+  app.add_option("--messages", messages, "messages per matrix stream cell (1 s cap)")->check(CLI::PositiveNumber);
+  app.add_option("--sizes", sizes, "stream message sizes")->delimiter(',');
+  CLI11_PARSE(app, argc, argv);
+
+  const std::vector<int> cpus = sys::allowed_cpus();
+  const int cpu_a = cpus.empty() ? -1 : cpus[0];
+  const int cpu_b = cpus.size() > 1 ? cpus[1] : cpu_a;
+
+  std::vector<Case> cases;
+  for (const auto size : sizes) {
+    for (const char* m : {"pipe", "unix", "shm"}) cases.push_back({"stream", m, "copy", size});
+    cases.push_back({"stream", "shm", "loan", size});
+  }
+  cases.push_back({"pingpong", "shm", "copy", 64});
+  cases.push_back({"pingpong", "pipe", "copy", 64});
+
+  std::map<std::string, Samples> samples;
+  for (int r = 0; r < reps; ++r) {
+    for (const Case& c : cases) {
+      fmt::print(stderr, "\r\033[Krep {}/{}: {}", r + 1, reps, c.name());
+      RunConfig cfg;
+      cfg.sizes = {c.size};
+      cfg.patterns = {c.pattern};
+      cfg.mechanisms = {c.mechanism};
+      cfg.serializers = {"raw"};
+      cfg.apis = {c.api};
+      cfg.waits = {"spin"};
+      cfg.placements = {"cross-core"};
+      cfg.batches = {c.round_trip() ? 1 : 64};
+      cfg.messages = c.round_trip() ? 100'000 : messages;
+      cfg.duration_s = 1;
+      cfg.warmup = 10'000;
+      cfg.quiet = true;
+      const RunResult res = run_matrix(cfg);
+      Samples& s = samples[c.name()];
+      if (res.cells.size() == 1 && res.cells[0].status == "ok") {
+        const CellResult& m = res.cells[0];
+        s.matrix.push_back(c.round_trip() ? static_cast<double>(m.latency_ns.p50.value_or(0)) : m.throughput.msgs_per_s);
+        const auto& floor = res.environment.at("floor").at("start");
+        if (floor.is_object()) {
+          s.floor.push_back(c.round_trip() ? floor.at("cacheline_rtt_ns").get<double>()
+                                           : floor.at("ring_msgs_per_s").get<double>());
+        }
+      }
+      ChannelOptions o;
+      o.wait = WaitStrategy::spin;
+      const TransportSpec& t = find_transport(c.mechanism);
+      // The same ring the matrix cell got.
+      Cell as_planned;
+      as_planned.pattern = &find_pattern(c.pattern);
+      as_planned.mechanism = &t;
+      as_planned.serializer = "raw";
+      as_planned.size_bytes = c.size;
+      o.capacity_bytes = ring_bytes_for(as_planned, cfg, 1, sys::free_bytes("/dev/shm"));
+      const std::optional<double> bare =
+          c.round_trip() ? bare_pingpong_p50_ns(t, o, c.size + kEnvelopeBytes, 100'000, cpu_a, cpu_b)
+                         : bare_stream(t, o, c.size + kSeqEnvelopeBytes, 64, cpu_a, cpu_b, 1'000'000'000);
+      if (bare) s.bare.push_back(*bare);
+    }
+  }
+  fmt::print(stderr, "\r\033[K");
+
+  fmt::print("{:<28} {:<42} {:<42} {:>8} {:>10}\n", "case (raw, spin, cross-core)", "ipc-matrix", "bare transport",
+             "ratio", "vs floor");
+  for (const Case& c : cases) {
+    const Samples& s = samples[c.name()];
+    const bool rt = c.round_trip();
+    std::string ratio = "-", vs_floor = "-";
+    if (!s.matrix.empty() && !s.bare.empty()) {
+      // For a round trip lower is better: the ratio is bare/matrix, so 1.0 is "as fast".
+      ratio = fmt::format("{:.2f}", rt ? median(s.bare) / median(s.matrix) : median(s.matrix) / median(s.bare));
+    }
+    if (!s.matrix.empty() && !s.floor.empty()) {
+      vs_floor = rt ? fmt::format("{:.2f}x", median(s.matrix) / median(s.floor))
+                    : fmt::format("{:.2f}", median(s.matrix) / median(s.floor));
+    }
+    fmt::print("{:<28} {:<42} {:<42} {:>8} {:>10}\n", c.name(), cell(s.matrix, rt), cell(s.bare, rt), ratio, vs_floor);
+  }
+  fmt::print("\nratio: matrix / bare for streams, bare / matrix for round trips (1.00 = the harness costs "
+             "nothing). vs floor: a stream's msgs/s as a fraction of the bare ring's 64 B rate, a round trip as a "
+             "multiple of one cache line's (the floor measured by each matrix run).\n");
+  return 0;
+}
