@@ -8,8 +8,9 @@
 // the bare transport between two pinned processes with nothing of the harness. Bare messages
 // are as long as the matrix's on the wire (body + the 8-byte envelope of an unstamped
 // message; + 32 for a stamped round trip), so both move the same bytes. The table gives the
-// median of the repetitions with [min - max], the ratio of medians, and the figure as a
-// fraction of the floor of the same runs.
+// median of the repetitions with [min - max], and ratios taken per repetition from the
+// back-to-back pair (a VM that changes mode between repetitions moves both figures of a
+// pair alike), so their median is not thrown off by a mode switch.
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
@@ -35,8 +36,10 @@ struct Case {
   [[nodiscard]] bool round_trip() const { return pattern == "pingpong"; }
 };
 
+/// One repetition's figures; a pair measured back to back shares the machine's mode.
 struct Samples {
   std::vector<double> matrix, bare, floor;
+  std::vector<double> ratio, vs_floor;  ///< per repetition, from back-to-back measurements
 };
 
 std::string figure(double v, bool round_trip) {
@@ -94,13 +97,17 @@ int main(int argc, char** argv) {
       cfg.quiet = true;
       const RunResult res = run_matrix(cfg);
       Samples& s = samples[c.name()];
+      std::optional<double> matrix, floor_value;
       if (res.cells.size() == 1 && res.cells[0].status == "ok") {
         const CellResult& m = res.cells[0];
-        s.matrix.push_back(c.round_trip() ? static_cast<double>(m.latency_ns.p50.value_or(0)) : m.throughput.msgs_per_s);
+        matrix = c.round_trip() ? static_cast<double>(m.latency_ns.p50.value_or(0)) : m.throughput.msgs_per_s;
+        s.matrix.push_back(*matrix);
         const auto& floor = res.environment.at("floor").at("start");
         if (floor.is_object()) {
-          s.floor.push_back(c.round_trip() ? floor.at("cacheline_rtt_ns").get<double>()
-                                           : floor.at("ring_msgs_per_s").get<double>());
+          floor_value = c.round_trip() ? floor.at("cacheline_rtt_ns").get<double>()
+                                       : floor.at("ring_msgs_per_s").get<double>();
+          s.floor.push_back(*floor_value);
+          s.vs_floor.push_back(c.round_trip() ? *matrix / *floor_value : *matrix / *floor_value);
         }
       }
       ChannelOptions o;
@@ -117,28 +124,28 @@ int main(int argc, char** argv) {
           c.round_trip() ? bare_pingpong_p50_ns(t, o, c.size + kEnvelopeBytes, 100'000, cpu_a, cpu_b)
                          : bare_stream(t, o, c.size + kSeqEnvelopeBytes, 64, cpu_a, cpu_b, 1'000'000'000);
       if (bare) s.bare.push_back(*bare);
+      // For a round trip lower is better: bare/matrix, so 1.0 is "as fast" either way.
+      if (bare && matrix && *matrix > 0) s.ratio.push_back(c.round_trip() ? *bare / *matrix : *matrix / *bare);
     }
   }
   fmt::print(stderr, "\r\033[K");
 
-  fmt::print("{:<28} {:<42} {:<42} {:>8} {:>10}\n", "case (raw, spin, cross-core)", "ipc-matrix", "bare transport",
+  fmt::print("{:<28} {:<42} {:<42} {:>18} {:>20}\n", "case (raw, spin, cross-core)", "ipc-matrix", "bare transport",
              "ratio", "vs floor");
   for (const Case& c : cases) {
     const Samples& s = samples[c.name()];
     const bool rt = c.round_trip();
-    std::string ratio = "-", vs_floor = "-";
-    if (!s.matrix.empty() && !s.bare.empty()) {
-      // For a round trip lower is better: the ratio is bare/matrix, so 1.0 is "as fast".
-      ratio = fmt::format("{:.2f}", rt ? median(s.bare) / median(s.matrix) : median(s.matrix) / median(s.bare));
-    }
-    if (!s.matrix.empty() && !s.floor.empty()) {
-      vs_floor = rt ? fmt::format("{:.2f}x", median(s.matrix) / median(s.floor))
-                    : fmt::format("{:.2f}", median(s.matrix) / median(s.floor));
-    }
-    fmt::print("{:<28} {:<42} {:<42} {:>8} {:>10}\n", c.name(), cell(s.matrix, rt), cell(s.bare, rt), ratio, vs_floor);
+    const auto spread_of = [](const std::vector<double>& v, const char* unit) {
+      if (v.empty()) return std::string("-");
+      const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+      return fmt::format("{:.2f}{} [{:.2f}-{:.2f}]", median(v), unit, *lo, *hi);
+    };
+    fmt::print("{:<28} {:<42} {:<42} {:>18} {:>20}\n", c.name(), cell(s.matrix, rt), cell(s.bare, rt),
+               spread_of(s.ratio, ""), spread_of(s.vs_floor, rt ? "x" : ""));
   }
-  fmt::print("\nratio: matrix / bare for streams, bare / matrix for round trips (1.00 = the harness costs "
-             "nothing). vs floor: a stream's msgs/s as a fraction of the bare ring's 64 B rate, a round trip as a "
-             "multiple of one cache line's (the floor measured by each matrix run).\n");
+  fmt::print("\nratio: per repetition, from the matrix cell and the bare run measured back to back: matrix / bare "
+             "for streams, bare / matrix for round trips (1.00 = the harness costs nothing); median [min-max]. vs "
+             "floor: per repetition, a stream's msgs/s as a fraction of the bare ring's 64 B rate, a round trip as "
+             "a multiple of one cache line's, both measured by the same matrix run.\n");
   return 0;
 }
