@@ -35,6 +35,20 @@ void pin(int cpu) {
   if (cpu >= 0) sys::pin_to_cpu(cpu);
 }
 
+/// The figure a child wrote to the result pipe, within timeout_ms.
+std::optional<double> read_result(const sys::Fd& res, std::int64_t timeout_ms) {
+  double v = 0;
+  if (!sys::read_exact(res.get(), &v, sizeof v, timeout_ms, "floor result")) return std::nullopt;
+  return v;
+}
+
+/// Reaps both children of a measurement (bounded); true when both exited cleanly.
+bool reaped_ok(sys::Child& a, sys::Child& b) {
+  const auto sa = a.wait_for(std::chrono::milliseconds(kChildTimeoutMs));
+  const auto sb = b.wait_for(std::chrono::milliseconds(kChildTimeoutMs));
+  return sa && sa->ok() && sb && sb->ok();
+}
+
 /// Median round trip of one cache line: the initiator stores an odd value, the echo
 /// answers with the next even one. Both are children; the initiator reports through `out`.
 std::optional<double> cacheline_rtt(int cpu_a, int cpu_b) {
@@ -77,12 +91,9 @@ std::optional<double> cacheline_rtt(int cpu_a, int cpu_b) {
     return 0;
   });
   res_w.reset();
-  double rtt = 0;
-  const bool got = sys::read_exact(res_r.get(), &rtt, sizeof rtt, kChildTimeoutMs, "floor result");
-  line->v.store(kStop, std::memory_order_release);
-  const auto a = initiator.wait_for(std::chrono::milliseconds(kChildTimeoutMs));
-  const auto b = echo.wait_for(std::chrono::milliseconds(kChildTimeoutMs));
-  if (!got || !a || !a->ok() || !b || !b->ok()) return std::nullopt;
+  const std::optional<double> rtt = read_result(res_r, kChildTimeoutMs);
+  line->v.store(kStop, std::memory_order_release);  // the echo stops even if the initiator failed
+  if (!reaped_ok(initiator, echo)) return std::nullopt;
   return rtt;
 }
 
@@ -139,11 +150,8 @@ std::optional<double> bare_stream(const TransportSpec& t, const ChannelOptions& 
   });
   ch->close_local_fds();
   res_w.reset();
-  double rate = 0;
-  const bool got = sys::read_exact(res_r.get(), &rate, sizeof rate, kChildTimeoutMs, "bare result");
-  const auto a = producer.wait_for(std::chrono::milliseconds(kChildTimeoutMs));
-  const auto b = consumer.wait_for(std::chrono::milliseconds(kChildTimeoutMs));
-  if (!got || !a || !a->ok() || !b || !b->ok() || !(rate > 0)) return std::nullopt;
+  const std::optional<double> rate = read_result(res_r, kChildTimeoutMs);
+  if (!reaped_ok(producer, consumer) || !rate || !(*rate > 0)) return std::nullopt;
   return rate;
 }
 
@@ -191,11 +199,8 @@ std::optional<double> bare_pingpong_p50_ns(const TransportSpec& t, const Channel
   there->close_local_fds();
   back->close_local_fds();
   res_w.reset();
-  double p50 = 0;
-  const bool got = sys::read_exact(res_r.get(), &p50, sizeof p50, kChildTimeoutMs * 6, "bare result");
-  const auto a = initiator.wait_for(std::chrono::milliseconds(kChildTimeoutMs));
-  const auto b = echo.wait_for(std::chrono::milliseconds(kChildTimeoutMs));
-  if (!got || !a || !a->ok() || !b || !b->ok()) return std::nullopt;
+  const std::optional<double> p50 = read_result(res_r, kChildTimeoutMs * 6);
+  if (!reaped_ok(initiator, echo)) return std::nullopt;
   return p50;
 }
 

@@ -207,20 +207,7 @@ IoStatus RingEnd::write(std::span<const std::byte> a, std::span<const std::byte>
   std::uint64_t off = 0;  // progress through the frame: [0,8) header, [8,8+len) payload
   while (off < frame) {
     const std::uint64_t want = fits ? frame : std::min(frame - off, cap_ / 4);
-    if (cap_ - (pos_ - peer_cache_) < want) {
-      // acquire: pairs with release_head(); the consumer is done with those bytes.
-      peer_cache_ = h_->head.load(std::memory_order_acquire);
-      if (cap_ - (pos_ - peer_cache_) < want) {
-        publish();  // never sleep on unpublished bytes: the consumer could wait on them
-        const IoStatus s = await(
-            [&] {
-              peer_cache_ = h_->head.load(std::memory_order_acquire);
-              return cap_ - (pos_ - peer_cache_) >= want;
-            },
-            h_->head, h_->producer_sleeping);
-        if (s != IoStatus::ok) return s;
-      }
-    }
+    if (const IoStatus s = await_room(want); s != IoStatus::ok) return s;
     const std::uint64_t n = std::min(cap_ - (pos_ - peer_cache_), frame - off);
     // Copy the part of [off, off+n) that overlaps the header, then the payload.
     std::uint64_t p = pos_, o = off;
@@ -328,21 +315,7 @@ IoStatus RingEnd::loan(std::uint64_t len, LoanedSpace& space, std::error_code& e
     ec = std::make_error_code(std::errc::message_size);
     return IoStatus::error;
   }
-  if (cap_ - (pos_ - peer_cache_) < frame) {
-    // acquire: pairs with release_head(); the consumer is done with those bytes.
-    peer_cache_ = h_->head.load(std::memory_order_acquire);
-    if (cap_ - (pos_ - peer_cache_) < frame) {
-      if (peer_.peer_closed()) return IoStatus::peer_closed;
-      publish();  // never sleep on unpublished bytes: the consumer could wait on them
-      const IoStatus s = await(
-          [&] {
-            peer_cache_ = h_->head.load(std::memory_order_acquire);
-            return cap_ - (pos_ - peer_cache_) >= frame;
-          },
-          h_->head, h_->producer_sleeping);
-      if (s != IoStatus::ok) return s;
-    }
-  }
+  if (const IoStatus s = await_room(frame); s != IoStatus::ok) return s;
   // Claim the frame's lines for writing now, inside room the consumer has released (as
   // write_batch() does for a batch): the caller's stores then do not stall on each line.
   for (std::uint64_t a = pos_ & ~std::uint64_t{kCacheLine - 1}; a < pos_ + frame; a += kCacheLine)
@@ -359,6 +332,21 @@ void RingEnd::commit(bool publish_now) noexcept {
   pos_ += frame_bytes(loaned_);
   loaned_ = 0;
   if (publish_now) publish();
+}
+
+IoStatus RingEnd::await_room(std::uint64_t want) noexcept {
+  if (cap_ - (pos_ - peer_cache_) >= want) return IoStatus::ok;
+  // acquire: pairs with release_head(); the consumer is done with those bytes.
+  peer_cache_ = h_->head.load(std::memory_order_acquire);
+  if (cap_ - (pos_ - peer_cache_) >= want) return IoStatus::ok;
+  if (peer_.peer_closed()) return IoStatus::peer_closed;
+  publish();  // never sleep on unpublished bytes: the consumer could wait on them
+  return await(
+      [&] {
+        peer_cache_ = h_->head.load(std::memory_order_acquire);
+        return cap_ - (pos_ - peer_cache_) >= want;
+      },
+      h_->head, h_->producer_sleeping);
 }
 
 bool RingEnd::has_data(std::uint64_t want) noexcept {

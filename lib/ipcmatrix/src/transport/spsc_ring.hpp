@@ -106,6 +106,8 @@ class RingEnd {
   /// The n bytes at pos as one or two pieces (two when they wrap past the end).
   template <class Byte>
   Pieces<Byte> pieces_at(std::uint64_t pos, std::uint64_t n) const noexcept;
+  /// Producer: waits until `want` bytes past pos_ are free (publishing first).
+  IoStatus await_room(std::uint64_t want) noexcept;
   /// Consumer: waits until `want` bytes past pos_ are published (releasing first).
   IoStatus await_data(std::uint64_t want) noexcept;
   bool has_data(std::uint64_t want) noexcept;
