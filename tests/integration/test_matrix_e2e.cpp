@@ -11,63 +11,20 @@
 
 #include "ipcmatrix/pattern/pattern.hpp"
 #include "ipcmatrix/report/reporter.hpp"
+#include "ipcmatrix/sys/ipc_names.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/sys/process.hpp"
 #include "support/test_support.hpp"
+#include "support/tool_runner.hpp"
 
 using namespace ipcmatrix;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct ToolRun {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-/// A private scratch directory, removed at the end of the test.
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("ipcmatrix-test-" + sys::random_id());
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-ToolRun run_tool(const std::vector<std::string>& args, const TempDir& dir,
-                 const std::vector<std::pair<std::string, std::string>>& env = {}) {
-  const fs::path out = dir.path / "stdout.txt", err = dir.path / "stderr.txt";
-  auto child = sys::fork_child([&] {
-    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ::dup2(o, 1);
-    ::dup2(e, 2);
-    std::vector<std::string> copy = args;
-    std::vector<char*> argv;
-    std::string tool = IPCMATRIX_TOOL_PATH;
-    argv.push_back(tool.data());
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(tool.c_str(), argv.data());
-    return 127;
-  });
-  auto st = child.wait_for(std::chrono::milliseconds(300'000));
-  ToolRun r;
-  REQUIRE_MESSAGE(st.has_value(), "ipc-matrix did not finish");
-  r.code = st->signal ? 128 + st->signal : st->code;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
+using test::run_tool;
+using test::slurp;
+using test::TempDir;
 
 void check_monotonic(const nlohmann::json& lat) {
   std::uint64_t prev = 0;
@@ -130,6 +87,7 @@ TEST_CASE("e2e: a tiny matrix over every pattern reports every cell with exact c
   }
   CHECK(patterns.size() == n_patterns);
   CHECK(test::new_entries(before, test::leak_snapshot()).empty());
+  CHECK(sys::ipc_names_of(r.pid).empty());
 }
 
 TEST_CASE("e2e: every mechanism streams through the real binary") {

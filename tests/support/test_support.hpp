@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "ipcmatrix/sys/ipc_names.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 
 namespace ipcmatrix::test {
@@ -48,13 +49,16 @@ inline bool payload_matches(std::span<const std::byte> got, std::uint64_t i) {
   return std::equal(got.begin(), got.end(), want.begin());
 }
 
-/// Names this project could leave behind: /dev/shm entries and socket directories.
+/// Names this test process could leave behind: its own run's ipcm-* objects, plus every
+/// /dev/shm entry that is not an ipcm-* name (stricter than our prefix: a mechanism that made a
+/// name of another shape would show here). Other processes' ipcm-* objects (another test under
+/// ctest -j, another run of the tool) are not ours to judge.
 inline std::set<std::string> leak_snapshot() {
-  // Every /dev/shm entry (stricter than our own prefix), plus the library's own names.
-  std::set<std::string> out = sys::ipc_names();
+  std::set<std::string> out = sys::own_ipc_names();
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator("/dev/shm", ec))
-    out.insert(e.path().string());
+  for (const auto& e : std::filesystem::directory_iterator("/dev/shm", ec)) {
+    if (e.path().filename().string().rfind(sys::kNamePrefix, 0) != 0) out.insert(e.path().string());
+  }
   return out;
 }
 

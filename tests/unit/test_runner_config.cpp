@@ -75,16 +75,29 @@ TEST_SUITE("runner config") {
     CHECK(parse_size("64B") == 64);
     CHECK(parse_size("4K") == 4096);
     CHECK(parse_size("4k") == 4096);
-    CHECK(parse_size("4KB") == 4096);
     CHECK(parse_size("4KiB") == 4096);
     CHECK(parse_size("64KiB") == 65536);
     CHECK(parse_size("1M") == 1048576);
-    CHECK(parse_size("1MB") == 1048576);
     CHECK(parse_size("1MiB") == 1048576);
     CHECK(parse_size("16m") == 16777216);
     CHECK(parse_size("1G") == 1073741824);
     CHECK(parse_size("1GiB") == 1073741824);
     CHECK(parse_size(" 4K ") == 4096);
+  }
+
+  TEST_CASE("parse_size: KB, MB and GB are refused as ambiguous, naming the binary spelling") {
+    for (const std::string bad : {"1MB", "4kb", "2GB"}) {
+      CAPTURE(bad);
+      const auto msg = usage_error_of([&] { (void)ipcmatrix::parse_size(bad, "--sizes"); });
+      CHECK(has(msg, "'" + bad + "'"));
+      CHECK(has(msg, "ambiguous"));
+      CHECK(has(msg, "iB"));
+    }
+  }
+
+  TEST_CASE("list values are deduplicated: one size or batch given twice is measured once") {
+    CHECK(ipcmatrix::parse_size_list("64,64,1K,1024", "--sizes") == std::vector<std::uint64_t>{64, 1024});
+    CHECK(ipcmatrix::parse_int_list("1,8,1", "--batch") == std::vector<int>{1, 8});
   }
 
   TEST_CASE("parse_size: rejects bad text with a message naming it and the flag") {

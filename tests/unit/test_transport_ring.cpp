@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "ipcmatrix/error.hpp"
+#include "ipcmatrix/sys/ipc_names.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/transport/transport.hpp"
 #include "support/test_support.hpp"
@@ -142,7 +143,7 @@ TEST_CASE("ring: capacity must be a power of two") {
 
 TEST_CASE("ring: a segment that is not a ring is refused with a clear error") {
   namespace bip = boost::interprocess;
-  const std::string name = "ipcm-test-" + sys::random_id();
+  const std::string name = sys::unique_ipc_name();
   {
     bip::shared_memory_object shm(bip::create_only, name.c_str(), bip::read_write);
     shm.truncate(8192);  // all zeros: no magic
@@ -158,7 +159,7 @@ TEST_CASE("ring: a segment that is not a ring is refused with a clear error") {
 TEST_CASE("ring: opening a segment that does not exist names it") {
   ChannelSpec s;
   s.mechanism = "shm";
-  s.name = "ipcm-does-not-exist-" + sys::random_id();
+  s.name = sys::unique_ipc_name();
   CHECK_THROWS_WITH_AS(find_transport("shm").open(s, Role::sender), doctest::Contains(s.name.c_str()),
                        Error);
 }

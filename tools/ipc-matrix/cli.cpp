@@ -23,7 +23,7 @@ void add_run_options(CLI::App& app, CliState& st) {
   if (!presets.empty()) preset_help += " (available: " + join(presets, ", ") + ")";
   st.preset_option_ = app.add_option("--preset", st.preset_, preset_help)
                           ->type_name("NAME|PATH")
-                          ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+                          ->multi_option_policy(CLI::MultiOptionPolicy::Throw);
 
   for (std::size_t i = 0; i < settings.size(); ++i) {
     const Setting& s = settings[i];
@@ -36,7 +36,7 @@ void add_run_options(CLI::App& app, CliState& st) {
     st.options_[i] = app.add_option(names, st.texts_[i], std::string(s.help))
                          ->type_name(std::string(s.type_name))
                          ->default_str(s.show(defaults))
-                         ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+                         ->multi_option_policy(CLI::MultiOptionPolicy::Throw);
   }
 }
 

@@ -1,8 +1,12 @@
 // ipc-matrix: argv -> a command (run, list, report, cleanup; or the hidden worker role).
 // Thin on purpose: everything measurable lives in the library.
 //
-// Exit codes: 0 every cell ok; 2 usage error (before any process is spawned);
-//             3 one or more cells failed (the others still ran and were reported).
+// Exit codes: 0 every cell ok; 1 an output could not be written (or another I/O error);
+//             2 bad input: a usage error, an unwritable destination, a bad preset or results
+//               file (before any process is spawned);
+//             3 one or more cells failed (the others still ran and were reported);
+//             128 + signal (130 SIGINT, 143 SIGTERM, 129 SIGHUP) when interrupted, after writing
+//               the cells that finished with "complete": false.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -18,7 +22,12 @@
 #include "ipcmatrix/runner/coordinator.hpp"
 #include "ipcmatrix/runner/worker.hpp"
 #include "ipcmatrix/serialize/serializer.hpp"
+#include "ipcmatrix/sys/ipc_names.hpp"
+#include "ipcmatrix/sys/interrupt.hpp"
 #include "ipcmatrix/sys/posix.hpp"
+#include "ipcmatrix/util/json_file.hpp"
+#include "ipcmatrix/util/output_file.hpp"
+#include "ipcmatrix/util/text.hpp"
 #include "ipcmatrix/transport/transport.hpp"
 
 #ifndef IPCMATRIX_VERSION
@@ -32,6 +41,9 @@ namespace {
 
 constexpr int kExitUsage = 2;
 constexpr int kExitCellsFailed = 3;
+/// After the first SIGINT/SIGTERM/SIGHUP the running cell has this long to end before its
+/// workers are killed: a default cell measures for 1 s.
+constexpr int kInterruptGraceMs = 2000;
 
 /// What `run --out DIR` writes, and what `report` regenerates from a results file.
 const std::vector<std::string> kRunReporters = reporter_names();
@@ -64,7 +76,21 @@ std::string cell_name(const Cell& c) {
                      c.wait_name(), to_string(c.placement), c.batch);
 }
 
+/// Writes to stdout and fails loudly when it could not (a closed pipe, a full disk).
+void print_stdout(const std::string& text) {
+  std::cout << text << std::flush;
+  if (!std::cout) throw std::runtime_error("cannot write to standard output");
+}
+
 int cmd_run(const RunConfig& cfg, const std::string& command_line) {
+  // Destinations first: minutes of measuring must not end in "cannot write".
+  check_output_file(cfg.json_path);
+  prepare_output_dir(cfg.out_dir);
+  // From here on SIGINT, SIGTERM and SIGHUP end the run in order (sys/interrupt.hpp). A second
+  // signal aborts at once, still removing this run's IPC objects.
+  const sys::InterruptWatch watch(std::chrono::milliseconds(kInterruptGraceMs), [] {
+    for (const auto& n : sys::own_ipc_names()) sys::remove_ipc_object(n);
+  });
   const bool tty = ::isatty(2) != 0;
   const std::int64_t t0 = sys::monotonic_ns();
   MatrixCallbacks cb;
@@ -88,7 +114,7 @@ int cmd_run(const RunConfig& cfg, const std::string& command_line) {
   res.tool_version = IPCMATRIX_VERSION;
   res.config["command_line"] = command_line;
   if (!cfg.json_path.empty()) {
-    if (cfg.json_path == "-") std::cout << to_json(res).dump(2) << "\n";
+    if (cfg.json_path == "-") print_stdout(to_json(res).dump(2) + "\n");
     else save_results(res, cfg.json_path);
   }
   if (!cfg.out_dir.empty()) write_reports(res, cfg.out_dir, kRunReporters);
@@ -99,6 +125,13 @@ int cmd_run(const RunConfig& cfg, const std::string& command_line) {
     table << fmt::format("{} cells in {:.1f} s", res.cells.size(), res.elapsed_s);
     if (!cfg.out_dir.empty()) table << fmt::format("; report: {}/PERFORMANCE_REPORT.md", cfg.out_dir);
     table << "\n";
+    table.flush();
+    if (!table) throw std::runtime_error("cannot write the summary table");
+  }
+  if (const int sig = sys::interrupt_signal(); sig != 0) {
+    std::cerr << fmt::format("ipc-matrix: interrupted by {}; {} finished cell(s) written, marked incomplete\n",
+                             sys::signal_name(sig), res.cells.size());
+    return 128 + sig;
   }
   for (const auto& c : res.cells)
     if (c.status != "ok") return kExitCellsFailed;
@@ -106,24 +139,29 @@ int cmd_run(const RunConfig& cfg, const std::string& command_line) {
 }
 
 int cmd_report(const std::string& results, std::string out_dir) {
-  const RunResult res = load_results(results);
   if (out_dir.empty()) out_dir = fs::path(results).parent_path().string();
   if (out_dir.empty()) out_dir = ".";
+  prepare_output_dir(out_dir);
+  const RunResult res = load_results(results);
   write_reports(res, out_dir, kReportReporters);
-  std::cout << "wrote " << (fs::path(out_dir) / "PERFORMANCE_REPORT.md").string() << "\n";
+  print_stdout("wrote " + (fs::path(out_dir) / "PERFORMANCE_REPORT.md").string() + "\n");
   return 0;
 }
 
-int cmd_cleanup() {
-  // Objects are unlinked as soon as both ends open, and by the coordinator after each
-  // cell, so leftovers mean a coordinator was killed mid-cell. Do not run this while a
-  // matrix is running: it cannot tell a live run's objects from a dead one's.
-  const auto names = sys::ipc_names();
-  for (const auto& n : names) {
-    sys::remove_ipc_name(n);
-    std::cout << "removed " << n << "\n";
+/// Removes what killed runs left behind, and only that: objects whose owning process is gone
+/// (sys/ipc_names.hpp). Live runs' objects and anything not shaped like ours are left alone,
+/// each with the reason.
+int cmd_cleanup(bool dry_run) {
+  const auto entries = sys::cleanup_orphans(dry_run);
+  std::size_t removed = 0;
+  std::string out;
+  for (const auto& e : entries) {
+    out += escape_control(e.path) + ": " + e.reason + "\n";
+    removed += e.removed ? 1 : 0;
   }
-  std::cout << names.size() << " leftover object(s) removed\n";
+  out += fmt::format("{} object(s) {}, {} left alone\n", removed, dry_run ? "would be removed" : "removed",
+                     entries.size() - removed);
+  print_stdout(out);
   return 0;
 }
 
@@ -143,9 +181,13 @@ int main(int argc, char** argv) {
   list->add_flag("--json", list_json, "as {\"mechanisms\":[...],\"serializers\":[...],\"patterns\":[...],\"reporters\":[...]}");
   std::string report_in, report_out;
   auto* report = app.add_subcommand("report", "Regenerate PERFORMANCE_REPORT.md, CSV and .hgrm from results.json");
-  report->add_option("results", report_in, "results.json written by a run")->required()->check(CLI::ExistingFile);
-  report->add_option("--out", report_out, "directory (default: beside the results file)");
-  auto* cleanup = app.add_subcommand("cleanup", "Remove shared-memory segments and socket directories left by a killed run");
+  report->add_option("results", report_in, "results.json written by a run")->required();
+  report->add_option("--out", report_out, "directory (default: beside the results file)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::Throw);
+  auto* cleanup = app.add_subcommand(
+      "cleanup", "Remove shared-memory segments and socket directories left by killed runs (never a live run's)");
+  bool cleanup_dry_run = false;
+  cleanup->add_flag("--dry-run,-n", cleanup_dry_run, "only say what would be removed and what is left alone, and why");
 
   try {
     app.parse(argc, argv);
@@ -163,19 +205,25 @@ int main(int argc, char** argv) {
   try {
     if (*list) return cmd_list(list_json);
     if (*report) return cmd_report(report_in, report_out);
-    if (*cleanup) return cmd_cleanup();
+    if (*cleanup) return cmd_cleanup(cleanup_dry_run);
     RunConfig cfg;
     try {
       cfg = finish_run_config(st);
     } catch (const UsageError& e) {
-      std::cerr << "ipc-matrix: " << e.what() << "\n";
+      std::cerr << "ipc-matrix: " << escape_control(e.what()) << "\n";
       return kExitUsage;
     }
     std::string command_line = "ipc-matrix";
     for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
     return cmd_run(cfg, command_line);
+  } catch (const BadInput& e) {
+    std::cerr << "ipc-matrix: " << escape_control(e.what()) << "\n";
+    return kExitUsage;
+  } catch (const UsageError& e) {
+    std::cerr << "ipc-matrix: " << escape_control(e.what()) << "\n";
+    return kExitUsage;
   } catch (const std::exception& e) {
-    std::cerr << "ipc-matrix: " << e.what() << "\n";
+    std::cerr << "ipc-matrix: " << escape_control(e.what()) << "\n";
     return 1;
   }
 }

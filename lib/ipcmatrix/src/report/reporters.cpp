@@ -1,12 +1,12 @@
 // The explicit table of reporters (see reporter.hpp).
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
 #include "ipcmatrix/report/markdown.hpp"
 #include "ipcmatrix/report/reporter.hpp"
 #include "ipcmatrix/report/writers.hpp"
+#include "ipcmatrix/util/output_file.hpp"
 #include "ipcmatrix/util/text.hpp"
 
 namespace ipcmatrix {
@@ -15,12 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (out) out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  if (out) out.flush();
-  if (!out) throw std::runtime_error("cannot write '" + path.string() + "'");
-}
+void write_text(const fs::path& path, const std::string& text) { write_output_file(path.string(), text); }
 
 void write_json(const RunResult& r, const std::string& dir) { save_results(r, (fs::path(dir) / "results.json").string()); }
 

@@ -14,6 +14,9 @@
 #include <utility>
 
 #include "ipcmatrix/stats/histogram_json.hpp"
+#include "ipcmatrix/util/json_file.hpp"
+#include "ipcmatrix/util/output_file.hpp"
+#include "ipcmatrix/util/text.hpp"
 
 namespace ipcmatrix {
 
@@ -369,14 +372,17 @@ nlohmann::json to_json(const LatencySummary& s) {
 nlohmann::json to_json(const RunResult& r) {
   nlohmann::json cells = nlohmann::json::array();
   for (const CellResult& c : r.cells) cells.push_back(to_json(c));
-  return {{"schema_version", r.schema_version},
+  nlohmann::json j = {{"schema_version", r.schema_version},
           {"tool_version", r.tool_version},
           {"started_at", r.started_at},
           {"elapsed_s", r.elapsed_s},
           {"environment", r.environment.is_null() ? nlohmann::json::object() : r.environment},
           {"config", r.config.is_null() ? nlohmann::json::object() : r.config},
           {"warnings", r.warnings},
+          {"complete", r.complete},
           {"cells", std::move(cells)}};
+  if (!r.interrupted_by.empty()) j["interrupted_by"] = r.interrupted_by;
+  return j;
 }
 
 RunResult run_result_from_json(const nlohmann::json& j) {
@@ -400,6 +406,8 @@ RunResult run_result_from_json(const nlohmann::json& j) {
     }
   }
   r.strings("warnings", out.warnings);
+  r.boolean("complete", out.complete);  // files from before it existed were complete
+  r.str("interrupted_by", out.interrupted_by);
   const nlohmann::json& cells = r.need("cells");
   if (!cells.is_array()) fail("cells", "expected an array");
   out.cells.reserve(cells.size());
@@ -410,39 +418,16 @@ RunResult run_result_from_json(const nlohmann::json& j) {
 }
 
 RunResult load_results(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open results file '" + path + "'");
+  const nlohmann::json j = read_json_file(path, kMaxResultsBytes, "results file");
   try {
-    return run_result_from_json(nlohmann::json::parse(in));
-  } catch (const nlohmann::json::exception& e) {
-    throw std::runtime_error("results file '" + path + "': " + e.what());
-  } catch (const std::invalid_argument& e) {
-    throw std::runtime_error("results file '" + path + "': " + e.what());
+    return run_result_from_json(j);
+  } catch (const std::exception& e) {
+    throw BadInput("results file '" + escape_control(path) + "': " + escape_control(e.what()));
   }
 }
 
 void save_results(const RunResult& r, const std::string& path) {
-  const std::string text = to_json(r).dump(2) + "\n";
-  // The pid keeps two concurrent writers of the same path from sharing a temporary.
-  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (out) out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    if (out) out.flush();
-    if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw std::runtime_error("cannot write results file '" + path + "' (via '" + tmp + "')");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw std::runtime_error("cannot rename '" + tmp + "' to results file '" + path +
-                             "': " + ec.message());
-  }
+  write_output_file(path, to_json(r).dump(2) + "\n");
 }
 
 std::string format_size(std::uint64_t bytes) {

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ipcmatrix/util/output_file.hpp"
 #include "ipcmatrix/util/text.hpp"
 
 namespace ipcmatrix {
@@ -208,11 +209,7 @@ void write_hgrm_files(const RunResult& r, const std::string& dir) {
   for (const CellResult& c : r.cells) {
     if (c.status != "ok" || c.histogram.count() == 0) continue;
     const std::string path = (std::filesystem::path(dir) / (cell_id(c) + ".hgrm")).string();
-    const std::string text = c.histogram.to_hgrm(1000.0);
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (out) out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    if (out) out.flush();
-    if (!out) throw std::runtime_error("cannot write '" + path + "'");
+    write_output_file(path, c.histogram.to_hgrm(1000.0));
   }
 }
 

@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <system_error>
 #include <utility>
@@ -16,6 +15,7 @@
 #include "ipcmatrix/serialize/serializer.hpp"
 #include "ipcmatrix/sys/environment.hpp"
 #include "ipcmatrix/transport/transport.hpp"
+#include "ipcmatrix/util/json_file.hpp"
 #include "ipcmatrix/util/text.hpp"
 #include "usage_errors.hpp"
 
@@ -37,10 +37,12 @@ bool contains(const std::vector<std::string>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
-void dedupe(std::vector<std::string>& v) {
-  std::vector<std::string> out;
+/// Keeps the first of equal values, in order.
+template <class T>
+void dedupe(std::vector<T>& v) {
+  std::vector<T> out;
   for (auto& s : v) {
-    if (!contains(out, s)) out.push_back(std::move(s));
+    if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(std::move(s));
   }
   v = std::move(out);
 }
@@ -62,7 +64,7 @@ void fail_usage(std::string_view flag, std::string_view what) {
 
 std::string quote(std::string_view text) {
   std::string s = "'";
-  s += text;
+  s += escape_control(text);
   s += "'";
   return s;
 }
@@ -136,17 +138,24 @@ std::uint64_t parse_size(std::string_view text, std::string_view flag) {
   }
   if (ec != std::errc{} || ptr != t.data() + digits) not_a_size(text, flag);
 
-  // Binary multiples for every spelling: the sizes people type ("4K", "64KB") almost always
-  // mean page and buffer sizes, which are powers of two.
+  // K, M, G and KiB, MiB, GiB are binary multiples: the sizes people type ("4K", "1M") mean
+  // page and buffer sizes, which are powers of two. KB, MB and GB are refused: half the world
+  // reads 1MB as 1,000,000 bytes, and a size that means two things cannot be reported honestly.
   const std::string suffix = lower(t.substr(digits));
   std::uint64_t multiplier = 0;
+  if (suffix == "kb" || suffix == "mb" || suffix == "gb") {
+    const std::string binary = std::string(t.substr(0, digits)) +
+                               static_cast<char>(std::toupper(static_cast<unsigned char>(suffix[0])));
+    fail(flag, quote(text) + " is ambiguous (decimal or binary?): write " + binary + " or " + binary +
+                   "iB for the binary multiple, or the number of bytes");
+  }
   if (suffix.empty() || suffix == "b") {
     multiplier = 1;
-  } else if (suffix == "k" || suffix == "kb" || suffix == "kib") {
+  } else if (suffix == "k" || suffix == "kib") {
     multiplier = std::uint64_t{1} << 10;
-  } else if (suffix == "m" || suffix == "mb" || suffix == "mib") {
+  } else if (suffix == "m" || suffix == "mib") {
     multiplier = std::uint64_t{1} << 20;
-  } else if (suffix == "g" || suffix == "gb" || suffix == "gib") {
+  } else if (suffix == "g" || suffix == "gib") {
     multiplier = std::uint64_t{1} << 30;
   } else {
     not_a_size(text, flag);
@@ -181,6 +190,7 @@ std::vector<std::string> split_list(std::string_view text, std::string_view flag
 std::vector<std::uint64_t> parse_size_list(std::string_view text, std::string_view flag) {
   std::vector<std::uint64_t> sizes;
   for (const auto& item : split_list(text, flag)) sizes.push_back(parse_size(item, flag));
+  dedupe(sizes);  // "64,64" or "1K,1024" is one size, measured once
   return sizes;
 }
 
@@ -296,6 +306,7 @@ double parse_duration(std::string_view text, std::string_view flag) {
 std::vector<int> parse_int_list(std::string_view text, std::string_view flag) {
   std::vector<int> out;
   for (const auto& item : split_list(text, flag)) out.push_back(parse_int(item, flag));
+  dedupe(out);
   return out;
 }
 
@@ -362,17 +373,15 @@ nlohmann::json load_preset(std::string_view name_or_path) {
     }
   }
 
-  std::ifstream in(path);
-  if (!in) fail(kFlag, "cannot read " + quote(path.string()));
   nlohmann::json preset;
   try {
     // Comments are allowed: presets are hand-edited data files.
-    preset = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
-  } catch (const nlohmann::json::exception& e) {
-    fail(kFlag, quote(path.string()) + " is not valid JSON: " + e.what());
+    preset = read_json_file(path.string(), kMaxPresetBytes, "preset", /*allow_comments=*/true);
+  } catch (const BadInput& e) {
+    fail(kFlag, e.what());
   }
   if (!preset.is_object()) {
-    fail(kFlag, quote(path.string()) + " must hold a JSON object of settings");
+    fail(kFlag, quote(escape_control(path.string())) + " must hold a JSON object of settings");
   }
   // A trial run on defaults, so a typo is reported with the file it is in rather than later,
   // after flags have been merged in.
@@ -381,7 +390,7 @@ nlohmann::json load_preset(std::string_view name_or_path) {
     apply_preset(trial, preset);
     validate(trial);
   } catch (const UsageError& e) {
-    fail(kFlag, quote(path.string()) + ": " + e.what());
+    fail(kFlag, quote(escape_control(path.string())) + ": " + e.what());
   }
   return preset;
 }
@@ -452,6 +461,16 @@ void validate(const RunConfig& cfg) {
   if (cfg.duration_s >= cfg.cell_timeout_s) {
     fail("--cell-timeout", format_number(cfg.cell_timeout_s) + " s must exceed --duration (" +
                                format_number(cfg.duration_s) + " s)");
+  }
+  // What the kernel would refuse is refused here, once, instead of failing every cell.
+  ChannelOptions opts;
+  opts.pipe_bytes = cfg.pipe_bytes;
+  for (const auto& name : cfg.mechanisms) {
+    const TransportSpec* t = nullptr;
+    for (const auto* spec : all_transports())
+      if (spec->name == name) t = spec;
+    if (!t || !t->preflight) continue;
+    if (const std::string problem = t->preflight(opts); !problem.empty()) fail(name, problem);
   }
 }
 

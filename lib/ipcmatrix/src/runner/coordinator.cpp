@@ -13,6 +13,8 @@
 #include "ipcmatrix/sys/affinity.hpp"
 #include "ipcmatrix/sys/clock.hpp"
 #include "ipcmatrix/sys/environment.hpp"
+#include "ipcmatrix/sys/interrupt.hpp"
+#include "ipcmatrix/sys/ipc_names.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "repetition.hpp"
 
@@ -42,13 +44,14 @@ void apply_ceiling(CellResult& r, const std::optional<double>& ceiling) {
   }
 }
 
-/// The name of every IPC object that appeared since `before`, removed; an error naming the
-/// first one when there were any, or when the coordinator holds more fds than `fds_before`.
+/// The name of every IPC object of this run that appeared since `before`, removed; an error
+/// naming the first one when there were any, or when the coordinator holds more fds than
+/// `fds_before`. Only this run's names are looked at: another run's objects are its own business.
 std::string check_leaks(const std::set<std::string>& before, int fds_before) {
   std::vector<std::string> leaked;
-  for (const auto& n : sys::ipc_names())
+  for (const auto& n : sys::own_ipc_names())
     if (!before.count(n)) leaked.push_back(n);
-  for (const auto& n : leaked) sys::remove_ipc_name(n);
+  for (const auto& n : leaked) sys::remove_ipc_object(n);
   if (!leaked.empty()) return "leaked " + leaked.front() + (leaked.size() > 1 ? " and more" : "");
   if (const int fds = sys::open_fd_count(); fds_before >= 0 && fds > fds_before)
     return "leaked " + std::to_string(fds - fds_before) + " file descriptor(s) in the coordinator";
@@ -58,9 +61,13 @@ std::string check_leaks(const std::set<std::string>& before, int fds_before) {
 CellResult run_cell(const Cell& c, const RunConfig& cfg, const std::vector<int>& cpus, IdleCache& idle_cache) {
   std::vector<CellResult> reps;
   std::string error;
-  const auto names_before = sys::ipc_names();
+  const auto names_before = sys::own_ipc_names();
   const int fds_before = sys::open_fd_count();
   for (int i = 0; i < cfg.repetitions && error.empty(); ++i) {
+    if (const int sig = sys::interrupt_signal(); sig != 0) {
+      error = "interrupted by " + sys::signal_name(sig);
+      break;
+    }
     try {
       const detail::Repetition rep = detail::run_repetition(c, cfg, cpus, cfg.seed + static_cast<std::uint64_t>(i));
       if (!rep.error.empty()) error = rep.error;
@@ -171,12 +178,14 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   res.warnings = sys::environment_warnings(res.environment);
   for (auto& w : plan_warnings(cfg)) res.warnings.push_back(std::move(w));
   res.config = cfg.to_json();
+  res.environment["run_id"] = sys::run_id();
   const std::vector<int> cpus = sys::allowed_cpus();
   const auto cells = plan_cells(cfg, static_cast<int>(cpus.size()));
   const std::optional<MachineFloor> floor_start = measure_floor(cpus);
   IdleCache idle_cache;
   CeilingCache ceilings;
   for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (sys::interrupt_signal() != 0) break;
     const Cell& c = cells[i];
     if (cb.on_cell_start) cb.on_cell_start(i, cells.size(), c);
     std::optional<double> ceiling;
@@ -192,11 +201,29 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
       }
       ceiling = ceilings[key];
     }
-    res.cells.push_back(run_cell(c, cfg, cpus, idle_cache));
-    apply_ceiling(res.cells.back(), ceiling);
+    CellResult r = run_cell(c, cfg, cpus, idle_cache);
+    // A cell the interruption cut short measured nothing that can be trusted: it is left out
+    // and named, and the results say they are incomplete.
+    if (const int sig = sys::interrupt_signal(); sig != 0 && r.status != "ok") {
+      res.warnings.push_back(fmt::format("interrupted by {} during cell {}/{} ({} {} {}B); that cell is left out",
+                                         sys::signal_name(sig), i + 1, cells.size(), c.pattern->name,
+                                         c.mechanism->name, c.size_bytes));
+      break;
+    }
+    apply_ceiling(r, ceiling);
+    res.cells.push_back(std::move(r));
     if (cb.on_cell_done) cb.on_cell_done(i, cells.size(), res.cells.back());
   }
-  record_floor(res, floor_start, measure_floor(cpus));
+  if (const int sig = sys::interrupt_signal(); sig != 0) {
+    res.complete = false;
+    res.interrupted_by = sys::signal_name(sig);
+    res.warnings.push_back(fmt::format("incomplete: interrupted by {} after {} of {} cells", res.interrupted_by,
+                                       res.cells.size(), cells.size()));
+    // Not measured again: the user asked to stop.
+    res.environment["floor"] = {{"start", floor_json(floor_start)}, {"end", nullptr}};
+  } else {
+    record_floor(res, floor_start, measure_floor(cpus));
+  }
   res.elapsed_s = static_cast<double>(sys::monotonic_ns() - t0) / 1e9;
   return res;
 }

@@ -16,6 +16,7 @@
 
 #include "ipcmatrix/error.hpp"
 #include "ipcmatrix/sys/byte_order.hpp"
+#include "ipcmatrix/sys/ipc_names.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "liveness.hpp"
 
@@ -26,6 +27,7 @@ namespace bip = boost::interprocess;
 constexpr std::size_t kDefaultMsgBytes = 8 * 1024;
 constexpr std::size_t kDefaultCapacity = std::size_t{256} << 10;  // as the shm ring
 constexpr std::size_t kLenBytes = 8;
+constexpr std::size_t kPerMessageOverhead = 64;      // Boost's per-message header, rounded up
 constexpr int kImmediateTries = 64;                  // before the first nap
 constexpr std::int64_t kNapNs = 20'000;              // one nap (the kernel adds its timer slack)
 constexpr std::int64_t kLivenessEveryNs = 20'000'000;  // how often a waiter checks its peer
@@ -44,25 +46,32 @@ Error wrap(const bip::interprocess_exception& e, const std::string& name, std::s
 
 class MqChannel final : public Channel {
  public:
-  explicit MqChannel(const ChannelOptions& o) : name_(sys::unique_ipc_name()) {
+  explicit MqChannel(const ChannelOptions& o) : name_(o.name.empty() ? sys::unique_ipc_name() : o.name) {
     msg_bytes_ = o.mq_msg_bytes ? o.mq_msg_bytes : kDefaultMsgBytes;
     if (msg_bytes_ < 64) throw Error("bipc-mq", name_, "message size must be >= 64 bytes");
     const std::size_t cap = o.capacity_bytes ? o.capacity_bytes : kDefaultCapacity;
     const std::size_t count = std::max<std::size_t>(2, cap / msg_bytes_);
+    // Boost sizes the queue's segment as the messages plus a header per message; a segment
+    // tmpfs cannot back would be a SIGBUS in whichever end touches the missing page first.
+    sys::require_shm_space(count * (msg_bytes_ + kPerMessageOverhead) + sizeof(detail::LivenessBlock), "bipc-mq", name_);
     bip::permissions perm;
     perm.set_permissions(0600);
+    // Fail closed: a name that is taken is someone else's object. Only what this constructor
+    // created is removed on failure (and by the destructor).
     try {
       bip::message_queue q(bip::create_only, name_.c_str(), count, msg_bytes_, perm);
+      created_queue_ = true;
       bip::shared_memory_object live(bip::create_only, live_name(name_).c_str(), bip::read_write, perm);
+      created_live_ = true;
       live.truncate(sizeof(detail::LivenessBlock));
       bip::mapped_region r(live, bip::read_write);
       new (r.get_address()) detail::LivenessBlock{};
     } catch (const bip::interprocess_exception& e) {
-      remove_all(name_);
+      remove_created();
       throw wrap(e, name_, "create");
     }
   }
-  ~MqChannel() override { remove_all(name_); }
+  ~MqChannel() override { remove_created(); }
   ChannelSpec spec(Role) const override {
     ChannelSpec s;
     s.mechanism = "bipc-mq";
@@ -74,8 +83,15 @@ class MqChannel final : public Channel {
   void close_local_fds() noexcept override {}
 
  private:
+  void remove_created() noexcept {
+    if (created_queue_) bip::message_queue::remove(name_.c_str());
+    if (created_live_) bip::shared_memory_object::remove(live_name(name_).c_str());
+  }
+
   std::string name_;
   std::size_t msg_bytes_ = 0;
+  bool created_queue_ = false;
+  bool created_live_ = false;
 };
 
 class MqTransport final : public Transport {

@@ -1,6 +1,8 @@
 // `pipe`: an anonymous pipe. Both ends are created by the coordinator and reach the
 // workers as inherited fds, so there is no name to leak; the kernel frees the pipe when
 // the last fd closes, which is also how a reader learns its writer died (EOF).
+#include <cstdio>
+
 #include "ipcmatrix/error.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/sys/process.hpp"
@@ -46,10 +48,25 @@ std::unique_ptr<Transport> open(const ChannelSpec& s, Role) {
       [fd](boost::asio::io_context& io) { return boost::asio::posix::stream_descriptor(io, fd); });
 }
 
+/// F_SETPIPE_SZ above fs.pipe-max-size fails with EPERM for most users; refused for everyone,
+/// so a run behaves the same whoever starts it.
+std::string preflight(const ChannelOptions& o) {
+  constexpr const char* kLimitFile = "/proc/sys/fs/pipe-max-size";
+  if (o.pipe_bytes == 0) return {};
+  std::FILE* f = std::fopen(kLimitFile, "r");
+  if (!f) return {};
+  unsigned long long limit = 0;
+  const bool read = std::fscanf(f, "%llu", &limit) == 1;
+  std::fclose(f);
+  if (!read || o.pipe_bytes <= limit) return {};
+  return "a pipe of " + std::to_string(o.pipe_bytes) + " bytes is over the system's limit of " +
+         std::to_string(limit) + " bytes (" + kLimitFile + "; raise it with sysctl fs.pipe-max-size)";
+}
+
 }  // namespace
 
 extern const TransportSpec kPipeTransport{
     "pipe", "anonymous pipe (inherited fds), 8-byte length framing; --pipe-bytes sets F_SETPIPE_SZ",
-    Capabilities{}, &create, &open};
+    Capabilities{}, &create, &open, &preflight};
 
 }  // namespace ipcmatrix

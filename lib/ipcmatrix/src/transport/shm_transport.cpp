@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "ipcmatrix/error.hpp"
+#include "ipcmatrix/sys/ipc_names.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "spsc_ring.hpp"
 
@@ -23,7 +24,7 @@ constexpr std::size_t kDefaultCapacity = std::size_t{256} << 10;
 
 class ShmChannel final : public Channel {
  public:
-  explicit ShmChannel(const ChannelOptions& o) : name_(sys::unique_ipc_name()), opts_(o) {
+  explicit ShmChannel(const ChannelOptions& o) : name_(o.name.empty() ? sys::unique_ipc_name() : o.name), opts_(o) {
     std::size_t cap = o.capacity_bytes ? o.capacity_bytes : kDefaultCapacity;
     if (cap < kMinRingBytes || (cap & (cap - 1)) != 0)
       throw Error("shm", name_, "ring capacity must be a power of two >= " + std::to_string(kMinRingBytes) +
@@ -33,13 +34,20 @@ class ShmChannel final : public Channel {
       perm.set_permissions(0600);
       bip::shared_memory_object shm(bip::create_only, name_.c_str(), bip::read_write, perm);
       created_ = true;
-      shm.truncate(static_cast<bip::offset_t>(sizeof(detail::RingHeader) + cap));
+      const std::size_t bytes = sizeof(detail::RingHeader) + cap;
+      shm.truncate(static_cast<bip::offset_t>(bytes));
+      // tmpfs allocates pages on first touch; without this a full /dev/shm is a SIGBUS in
+      // whichever process touches the page first. Reserving now makes it an error here.
+      sys::reserve_shared_memory(shm.get_mapping_handle().handle, bytes, "shm", name_);
       bip::mapped_region region(shm, bip::read_write);
       detail::init_ring(static_cast<detail::RingHeader*>(region.get_address()), cap, o.wait, o.spin_ns);
     } catch (const bip::interprocess_exception& e) {
       if (created_) bip::shared_memory_object::remove(name_.c_str());
       throw Error(std::error_code(e.get_native_error(), std::generic_category()), "shm", name_,
                   std::string("create: ") + e.what());
+    } catch (const Error&) {
+      if (created_) bip::shared_memory_object::remove(name_.c_str());
+      throw;
     }
   }
   ~ShmChannel() override { bip::shared_memory_object::remove(name_.c_str()); }

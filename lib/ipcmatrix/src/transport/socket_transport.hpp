@@ -27,7 +27,7 @@ class SocketChannel final : public Channel {
     boost::asio::io_context io;
     typename Protocol::acceptor acc(io);
     boost::system::error_code ec;
-    auto ep = Traits::bind_endpoint(place_);
+    auto ep = Traits::bind_endpoint(place_, o);
     acc.open(ep.protocol(), ec);
     if (!ec) acc.bind(ep, ec);
     if (!ec) acc.listen(1, ec);

@@ -12,7 +12,7 @@ struct TcpTraits {
     std::string path;  // unused: tcp has no file
   };
   static Protocol protocol() { return Protocol::v4(); }
-  static Protocol::endpoint bind_endpoint(Place&) {
+  static Protocol::endpoint bind_endpoint(Place&, const ChannelOptions&) {
     return {boost::asio::ip::address_v4::loopback(), 0};  // port 0: the kernel picks a free one
   }
   static int port_of(Protocol::acceptor& a) { return a.local_endpoint().port(); }

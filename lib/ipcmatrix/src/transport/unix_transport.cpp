@@ -1,10 +1,20 @@
 // `unix`: a Unix domain stream socket through Boost.Asio. The socket file lives in a
 // private 0700 directory with an unpredictable name, removed as soon as both ends are
 // connected (and by the Channel if a side never came).
+#include "ipcmatrix/sys/ipc_names.hpp"
 #include "socket_transport.hpp"
+
+#include <sys/un.h>
 
 namespace ipcmatrix {
 namespace {
+
+std::string socket_path_problem(const std::string& path) {
+  constexpr std::size_t kMax = sizeof(sockaddr_un::sun_path) - 1;
+  if (path.size() <= kMax) return {};
+  return "the socket path '" + path + "' is " + std::to_string(path.size()) + " bytes, over the " +
+         std::to_string(kMax) + " a Unix socket address holds: set TMPDIR to a shorter directory";
+}
 
 struct UnixTraits {
   using Protocol = boost::asio::local::stream_protocol;
@@ -14,10 +24,14 @@ struct UnixTraits {
     std::string path;
   };
   static Protocol protocol() { return Protocol(); }
-  static Protocol::endpoint bind_endpoint(Place& p) {
-    p.dir = sys::temp_dir() + "/" + sys::unique_ipc_name();
-    sys::make_private_dir(p.dir);
-    p.path = p.dir + "/s";
+  static Protocol::endpoint bind_endpoint(Place& p, const ChannelOptions& o) {
+    const std::string dir = sys::temp_dir() + "/" + (o.name.empty() ? sys::unique_ipc_name() : o.name);
+    // Checked before anything is made, so a long $TMPDIR leaves nothing behind.
+    if (const std::string problem = socket_path_problem(dir + "/s"); !problem.empty())
+      throw Error(std::make_error_code(std::errc::filename_too_long), kName, dir, problem);
+    sys::make_private_dir(dir);
+    p.dir = dir;
+    p.path = dir + "/s";
     return Protocol::endpoint(p.path);
   }
   static int port_of(Protocol::acceptor&) { return 0; }
@@ -38,11 +52,14 @@ std::unique_ptr<Channel> create(const ChannelOptions& o) {
 std::unique_ptr<Transport> open(const ChannelSpec& s, Role r) {
   return detail::open_socket<UnixTraits>(s, r);
 }
+std::string preflight(const ChannelOptions&) {
+  return socket_path_problem(sys::temp_dir() + "/" + sys::unique_ipc_name() + "/s");
+}
 
 }  // namespace
 
 extern const TransportSpec kUnixTransport{
     "unix", "Unix domain stream socket (Boost.Asio), socket file in a private 0700 directory",
-    Capabilities{}, &create, &open};
+    Capabilities{}, &create, &open, &preflight};
 
 }  // namespace ipcmatrix

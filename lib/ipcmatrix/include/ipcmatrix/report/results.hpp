@@ -123,6 +123,9 @@ struct RunResult {
   nlohmann::json config = nlohmann::json::object();       ///< the effective configuration
   std::vector<std::string> warnings;                      ///< run-wide
   std::vector<CellResult> cells;
+  /// false when the run was interrupted: cells holds only the cells that finished.
+  bool complete = true;
+  std::string interrupted_by;  ///< "SIGINT", "SIGTERM" or "SIGHUP" when !complete
 };
 
 /// JSON form of r (see the file comment); cells[].histogram uses the stats to_json() form.
@@ -137,12 +140,17 @@ struct RunResult {
 /// including for schema_version > kResultsSchemaVersion or < 1.
 [[nodiscard]] RunResult run_result_from_json(const nlohmann::json& j);
 
-/// Reads and parses a results.json file.
-/// @throws std::runtime_error naming the path, for I/O, JSON syntax and validation errors.
+/// The largest results file read: about 10,000 cells. Bigger is refused before it is read.
+inline constexpr std::size_t kMaxResultsBytes = std::size_t{64} << 20;
+
+/// Reads and parses a results.json file (at most kMaxResultsBytes, nesting at most
+/// kMaxJsonDepth levels).
+/// @throws BadInput (util/json_file.hpp) naming the path, for I/O, size, JSON syntax and
+/// validation errors.
 [[nodiscard]] RunResult load_results(const std::string& path);
 
-/// Writes r as pretty-printed JSON (2-space indent, trailing newline). Atomic: writes
-/// "<path>.tmp.<pid>" then renames it over path, so a reader never sees a partial file.
+/// Writes r as pretty-printed JSON (2-space indent, trailing newline) with
+/// write_output_file(): atomic for a regular file, a stream for a FIFO or device.
 /// @throws std::runtime_error naming the path on any I/O failure (the temporary is removed).
 void save_results(const RunResult& r, const std::string& path);
 

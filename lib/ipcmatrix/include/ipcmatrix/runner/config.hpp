@@ -37,6 +37,8 @@ class UsageError : public std::runtime_error {
 
 /// Largest message body, ring or pipe size parse_size() accepts: 1 GiB.
 inline constexpr std::uint64_t kMaxSizeBytes = std::uint64_t{1} << 30;
+/// The largest preset file read (presets are a few hundred bytes; 1 MiB is generous).
+inline constexpr std::size_t kMaxPresetBytes = std::size_t{1} << 20;
 
 /// The whole description of one run. Default-constructed it is the tool's default matrix
 /// (mechanisms and serializers filled from the registries), and passes validate().

@@ -169,22 +169,17 @@ class SharedAnonymous {
 
 /// Bytes available to unprivileged users in the filesystem of `path` (statvfs), 0 if unknown.
 [[nodiscard]] std::uint64_t free_bytes(const char* path) noexcept;
+/// Where POSIX shared memory lives on Linux.
+inline constexpr const char* kShmDir = "/dev/shm";
+/// Reserves the first `bytes` of a shared-memory object (posix_fallocate on its fd), so a full
+/// /dev/shm is an Error naming the size and the free space now, instead of a SIGBUS later in
+/// whichever process first touches a page that tmpfs cannot supply.
+void reserve_shared_memory(int fd, std::size_t bytes, std::string_view component, std::string_view object);
+/// Throws Error naming the size and the free space when /dev/shm cannot hold `bytes` more.
+void require_shm_space(std::size_t bytes, std::string_view component, std::string_view object);
 /// Open fds of this process (entries in /proc/self/fd), -1 if unreadable.
 [[nodiscard]] int open_fd_count() noexcept;
 /// Sleeps for ns nanoseconds (relative; resumes after signals until the time is up).
 void sleep_for_ns(std::int64_t ns) noexcept;
 }  // namespace ipcmatrix::sys
 
-#include <set>
-namespace ipcmatrix::sys {
-/// Every name this library creates starts with this prefix (segments, queues, socket dirs).
-inline constexpr std::string_view kNamePrefix = "ipcm-";
-/// A fresh name for one IPC object: kNamePrefix followed by random_id(). Every mechanism
-/// names its segments, queues and socket directories with it, so cleanup and the leak
-/// checks (ipc_names()) see them all.
-[[nodiscard]] std::string unique_ipc_name();
-/// Paths of ipc-matrix objects that exist now: /dev/shm/ipcm-* and $TMPDIR/ipcm-*.
-[[nodiscard]] std::set<std::string> ipc_names();
-/// Removes one such path (a segment file or a socket directory and its socket). Never throws.
-void remove_ipc_name(const std::string& path) noexcept;
-}  // namespace ipcmatrix::sys

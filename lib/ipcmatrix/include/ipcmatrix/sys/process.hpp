@@ -24,7 +24,8 @@ struct ExitStatus {
 class Child {
  public:
   Child() = default;
-  explicit Child(int pid) noexcept : pid_(pid) {}
+  /// Owns pid (a child of this process); it is signalled by signal_children() until reaped.
+  explicit Child(int pid) noexcept;
   Child(Child&& o) noexcept;
   Child& operator=(Child&& o) noexcept;
   Child(const Child&) = delete;
@@ -61,6 +62,10 @@ Child spawn_self(const std::vector<std::string>& args, std::span<const int> keep
 /// parent dies, so no orphan keeps spinning. Exits at once if the parent is already gone
 /// (getppid() != expected_parent).
 void die_with_parent(int expected_parent) noexcept;
+
+/// Sends sig to every Child of this process not yet reaped (InterruptWatch: SIGKILL after the
+/// grace period or at a second signal). Thread-safe.
+void signal_children(int sig) noexcept;
 
 /// This process's pid.
 [[nodiscard]] int current_pid() noexcept;

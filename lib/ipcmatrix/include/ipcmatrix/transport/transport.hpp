@@ -72,6 +72,9 @@ struct ChannelOptions {
   std::size_t pipe_bytes = 0;            ///< F_SETPIPE_SZ for pipe; 0 keeps the kernel default
   std::size_t mq_msg_bytes = 0;          ///< bipc-mq maximum message size (chunk)
   std::int64_t open_timeout_ms = 30'000; ///< how long open() waits for the peer to show up
+  /// The object's name (shm, bipc-mq) or directory name (unix); empty = sys::unique_ipc_name().
+  /// Tests set it to prove a mechanism fails closed when the name is taken.
+  std::string name;
 };
 
 /// One end of a channel as plain data. Only the fields a mechanism needs are set.
@@ -212,6 +215,10 @@ struct TransportSpec {
   Capabilities caps;
   std::unique_ptr<Channel> (*create)(const ChannelOptions& opts);
   std::unique_ptr<Transport> (*open)(const ChannelSpec& spec, Role role);
+  /// What the kernel would refuse for these options (a pipe size over the system's limit, a
+  /// socket path too long), as a sentence naming the value and the limit; empty when fine.
+  /// The runner asks before spawning anything. nullptr: nothing to check.
+  std::string (*preflight)(const ChannelOptions& opts) = nullptr;
 };
 
 /// Every mechanism, in a fixed order (pipe, unix, shm, tcp, bipc-mq).

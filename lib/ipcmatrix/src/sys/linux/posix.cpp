@@ -219,6 +219,37 @@ std::uint64_t free_bytes(const char* path) noexcept {
   return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
+namespace {
+std::string mib(std::uint64_t bytes) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  return buf;
+}
+}  // namespace
+
+void require_shm_space(std::size_t bytes, std::string_view component, std::string_view object) {
+  const std::uint64_t free = free_bytes(kShmDir);
+  if (free < bytes) {
+    throw Error(std::make_error_code(std::errc::no_space_on_device), component, object,
+                "needs " + std::to_string(bytes) + " bytes (" + mib(bytes) + ") of shared memory, " + kShmDir +
+                    " has " + std::to_string(free) + " bytes (" + mib(free) + ") free");
+  }
+}
+
+void reserve_shared_memory(int fd, std::size_t bytes, std::string_view component, std::string_view object) {
+  require_shm_space(bytes, component, object);
+  int rc = 0;
+  do rc = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+  while (rc == EINTR);
+  if (rc != 0) {
+    const std::uint64_t free = free_bytes(kShmDir);
+    throw Error(std::error_code(rc, std::generic_category()), component, object,
+                "cannot reserve " + std::to_string(bytes) + " bytes (" + mib(bytes) + ") of shared memory: " +
+                    std::generic_category().message(rc) + "; " + kShmDir + " has " + std::to_string(free) +
+                    " bytes (" + mib(free) + ") free");
+  }
+}
+
 void sleep_for_ns(std::int64_t ns) noexcept {
   if (ns <= 0) return;
   timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
@@ -228,27 +259,3 @@ void sleep_for_ns(std::int64_t ns) noexcept {
 
 }  // namespace ipcmatrix::sys
 
-#include <filesystem>
-
-namespace ipcmatrix::sys {
-
-std::set<std::string> ipc_names() {
-  std::set<std::string> out;
-  std::error_code ec;
-  for (const std::string& dir : {std::string("/dev/shm"), temp_dir()}) {
-    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-      const auto name = e.path().filename().string();
-      if (name.rfind(kNamePrefix, 0) == 0) out.insert(e.path().string());
-    }
-  }
-  return out;
-}
-
-void remove_ipc_name(const std::string& path) noexcept {
-  std::error_code ec;
-  std::filesystem::remove_all(path, ec);
-}
-
-std::string unique_ipc_name() { return std::string(kNamePrefix) + random_id(); }
-
-}  // namespace ipcmatrix::sys

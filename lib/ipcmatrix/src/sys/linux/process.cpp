@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <mutex>
+#include <vector>
 #include <thread>
 
 #include "ipcmatrix/error.hpp"
@@ -18,6 +20,56 @@
 namespace ipcmatrix::sys {
 
 namespace {
+
+// Every child not yet reaped, for signal_children(). Reaping happens under the same mutex
+// (reap_locked), so a pid is never signalled after waitpid() released it for reuse.
+std::mutex g_children_mu;
+std::vector<int> g_children;
+
+void track(int pid) {
+  if (pid <= 0) return;
+  const std::lock_guard lock(g_children_mu);
+  g_children.push_back(pid);
+}
+
+/// waitpid() and forgetting the pid, as one step under the registry's lock.
+int reap_locked(int pid, int* raw, int flags) noexcept {
+  const std::lock_guard lock(g_children_mu);
+  const int rc = retry_eintr([&] { return ::waitpid(pid, raw, flags); });
+  if (rc == pid || (rc < 0 && errno == ECHILD)) std::erase(g_children, pid);
+  return rc;
+}
+
+/// In a child between fork and exec (async-signal-safe calls only): signals the parent
+/// blocked for its InterruptWatch are unblocked, or the child could not be stopped by them,
+/// and the stopping signals take their default action again (a parent's handler, such as a
+/// test framework's, must not run in a child that is about to exec).
+void reset_signals_in_child() noexcept {
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) ::signal(sig, SIG_DFL);
+}
+void unblock_signals_in_child() noexcept {
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+/// Every signal blocked in the parent across fork(), so none can reach the child before it has
+/// reset its dispositions (reset_signals_in_child); the parent's mask is restored after.
+class SignalsBlockedAcrossFork {
+ public:
+  SignalsBlockedAcrossFork() noexcept {
+    sigset_t all;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old_);
+  }
+  ~SignalsBlockedAcrossFork() { ::pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+  SignalsBlockedAcrossFork(const SignalsBlockedAcrossFork&) = delete;
+  SignalsBlockedAcrossFork& operator=(const SignalsBlockedAcrossFork&) = delete;
+
+ private:
+  sigset_t old_{};
+};
+
 ExitStatus decode(int raw) {
   ExitStatus s;
   if (WIFEXITED(raw)) s.code = WEXITSTATUS(raw);
@@ -30,6 +82,19 @@ std::string ExitStatus::describe() const {
   if (signal != 0) return std::string("killed by signal ") + std::to_string(signal) + " (" +
                           ::strsignal(signal) + ")";
   return "exited with code " + std::to_string(code);
+}
+
+Child::Child(int pid) noexcept : pid_(pid) {
+  try {
+    track(pid);
+  } catch (...) {
+    // Out of memory for one int: the child is still reaped, just not signalled on interrupt.
+  }
+}
+
+void signal_children(int sig) noexcept {
+  const std::lock_guard lock(g_children_mu);
+  for (const int pid : g_children) ::kill(pid, sig);
 }
 
 Child::Child(Child&& o) noexcept : pid_(std::exchange(o.pid_, -1)), status_(o.status_) {}
@@ -52,7 +117,7 @@ void Child::kill(int sig) noexcept {
 std::optional<ExitStatus> Child::poll() noexcept {
   if (pid_ <= 0 || status_) return status_;
   int raw = 0;
-  const int rc = retry_eintr([&] { return ::waitpid(pid_, &raw, WNOHANG); });
+  const int rc = reap_locked(pid_, &raw, WNOHANG);
   if (rc == pid_) status_ = decode(raw);
   else if (rc < 0 && errno == ECHILD) status_ = ExitStatus{};  // reaped elsewhere
   return status_;
@@ -76,7 +141,7 @@ ExitStatus Child::kill_and_reap() noexcept {
   if (!poll()) {
     ::kill(pid_, SIGKILL);
     int raw = 0;
-    const int rc = retry_eintr([&] { return ::waitpid(pid_, &raw, 0); });
+    const int rc = reap_locked(pid_, &raw, 0);
     status_ = rc == pid_ ? decode(raw) : ExitStatus{};
   }
   return *status_;
@@ -84,9 +149,18 @@ ExitStatus Child::kill_and_reap() noexcept {
 
 Child fork_child(const std::function<int()>& body) {
   std::fflush(nullptr);  // or buffered output would be written twice
-  const pid_t pid = ::fork();
+  const int parent = current_pid();
+  pid_t pid = -1;
+  {
+    const SignalsBlockedAcrossFork blocked;
+    pid = ::fork();
+    if (pid == 0) reset_signals_in_child();
+  }
+  if (pid == 0) unblock_signals_in_child();
   check_errno(pid < 0 ? -1 : 0, "fork", "process");
   if (pid == 0) {
+    // A killed parent must not leave a spinning child (the floor's echo spins until told).
+    die_with_parent(parent);
     int rc = 1;
     try {
       rc = body();
@@ -124,9 +198,18 @@ Child spawn_self(const std::vector<std::string>& args, std::span<const int> keep
     }
   }
   std::fflush(nullptr);
-  const pid_t pid = ::fork();
+  pid_t pid = -1;
+  {
+    const SignalsBlockedAcrossFork blocked;
+    pid = ::fork();
+    if (pid == 0) reset_signals_in_child();
+  }
+  if (pid == 0) unblock_signals_in_child();
   check_errno(pid < 0 ? -1 : 0, "fork", "process");
   if (pid == 0) {
+    // A group of its own: a Ctrl-C at the terminal reaches the coordinator alone, which ends
+    // the running cell in order instead of every worker dying mid-message.
+    ::setpgid(0, 0);
     for (int fd : keep_fds) {
       const int flags = ::fcntl(fd, F_GETFD);
       if (flags >= 0) ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
