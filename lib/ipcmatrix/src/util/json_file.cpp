@@ -36,6 +36,13 @@ nlohmann::json read_json_file(const std::string& path, std::size_t max_bytes, st
   }
   if (std::ferror(f.get())) throw BadInput("cannot read " + who + ": " + std::strerror(errno));
 
+  return parse_json_text(text, max_bytes, who, allow_comments);
+}
+
+nlohmann::json parse_json_text(std::string_view text, std::size_t max_bytes, std::string_view what,
+                               bool allow_comments) {
+  const std::string who(what);
+  if (text.size() > max_bytes) throw BadInput(who + " is larger than the " + mib_text(max_bytes) + " this tool reads");
   // nlohmann's parser is iterative, but the tree it builds (and everything that walks it) is
   // not: the depth cap is enforced by the callback before a deeper level is built.
   const nlohmann::json::parser_callback_t depth_cap = [&who](int depth, nlohmann::json::parse_event_t event,

@@ -31,5 +31,8 @@ inline constexpr int kMaxJsonDepth = 64;
 /// Throws BadInput naming `what` and `path`.
 [[nodiscard]] nlohmann::json read_json_file(const std::string& path, std::size_t max_bytes, std::string_view what,
                                             bool allow_comments = false);
+/// The same checks on text already in memory; `what` names it in messages.
+[[nodiscard]] nlohmann::json parse_json_text(std::string_view text, std::size_t max_bytes, std::string_view what,
+                                             bool allow_comments = false);
 
 }  // namespace ipcmatrix
