@@ -82,7 +82,14 @@ void print_stdout(const std::string& text) {
   if (!std::cout) throw std::runtime_error("cannot write to standard output");
 }
 
-int cmd_run(const RunConfig& cfg, const std::string& command_line) {
+/// Standard output by another name is standard output: reopening /dev/stdout would write at
+/// offset 0 of a redirected file, under the summary table, and truncate nothing.
+bool names_stdout(const std::string& path) {
+  return path == "-" || path == "/dev/stdout" || path == "/dev/fd/1" || path == "/proc/self/fd/1";
+}
+
+int cmd_run(RunConfig cfg, const std::string& command_line) {
+  if (names_stdout(cfg.json_path)) cfg.json_path = "-";
   // Destinations first: minutes of measuring must not end in "cannot write".
   check_output_file(cfg.json_path);
   prepare_output_dir(cfg.out_dir);
@@ -115,7 +122,7 @@ int cmd_run(const RunConfig& cfg, const std::string& command_line) {
   res.config["command_line"] = command_line;
   if (!cfg.json_path.empty()) {
     if (cfg.json_path == "-") print_stdout(to_json(res).dump(2) + "\n");
-    else save_results(res, cfg.json_path);
+    else save_results(res, cfg.json_path, /*follow_symlink=*/true);
   }
   if (!cfg.out_dir.empty()) write_reports(res, cfg.out_dir, kRunReporters);
   if (!cfg.quiet) {
@@ -126,7 +133,9 @@ int cmd_run(const RunConfig& cfg, const std::string& command_line) {
     if (!cfg.out_dir.empty()) table << fmt::format("; report: {}/PERFORMANCE_REPORT.md", cfg.out_dir);
     table << "\n";
     table.flush();
-    if (!table) throw std::runtime_error("cannot write the summary table");
+    // A SIGHUP usually means the terminal is gone: then the console table cannot be written,
+    // and the files (already written) and the exit code 129 are what count.
+    if (!table && sys::interrupt_signal() == 0) throw std::runtime_error("cannot write the summary table");
   }
   if (const int sig = sys::interrupt_signal(); sig != 0) {
     std::cerr << fmt::format("ipc-matrix: interrupted by {}; {} finished cell(s) written, marked incomplete\n",
@@ -139,10 +148,10 @@ int cmd_run(const RunConfig& cfg, const std::string& command_line) {
 }
 
 int cmd_report(const std::string& results, std::string out_dir) {
+  const RunResult res = load_results(results);  // first: a bad input creates no directory
   if (out_dir.empty()) out_dir = fs::path(results).parent_path().string();
   if (out_dir.empty()) out_dir = ".";
   prepare_output_dir(out_dir);
-  const RunResult res = load_results(results);
   write_reports(res, out_dir, kReportReporters);
   print_stdout("wrote " + (fs::path(out_dir) / "PERFORMANCE_REPORT.md").string() + "\n");
   return 0;
@@ -198,7 +207,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "ipc-matrix: " << e.what() << "\n(run ipc-matrix --help for the options)\n";
+    std::cerr << "ipc-matrix: " << escape_control(e.what()) << "\n(run ipc-matrix --help for the options)\n";
     return kExitUsage;
   }
 

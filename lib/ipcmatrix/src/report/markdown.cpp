@@ -281,10 +281,11 @@ void environment(std::string& md, const RunResult& r) {
         format_ns(floor->rtt_ns), format_rate(floor->ring_msgs_per_s));
   }
   std::vector<std::pair<std::string, std::string>> rest;
-  for (const auto& [k, v] : r.environment.items()) {
+  for (const auto& item : r.environment.items()) {
+    const std::string& k = item.key();
     const bool known = std::any_of(kEnvFacts.begin(), kEnvFacts.end(),
                                    [&k](const EnvFact& f) { return k == f.key; });
-    if (!known) flatten(v, k, rest);
+    if (!known) flatten(item.value(), k, rest);
   }
   add(md, "\n");
   if (rest.empty()) return;
@@ -346,7 +347,11 @@ void recommendations(std::string& md, const RunResult& r) {
   add(md,
       "For each pattern, message size, process count and load: the ok cell with the lowest p50 "
       "latency and the one with the highest message rate, compared with the best cell of a "
-      "different mechanism/serializer. Differences under 10% are called a tie.\n\n");
+      "different mechanism/serializer. Differences under 10% are called a tie. Latency is "
+      "ranked only where it was measured as latency: round trips (pingpong) and open-loop cells "
+      "that achieved their offered rate. In closed loop the senders keep the channel full, so "
+      "a p50 there is queueing delay at saturation (buffer depth / consumer rate): it rewards "
+      "the smallest buffer and is never ranked.\n\n");
   const auto groups = recommend_per_group(r);
   for (std::size_t i = 0; i < groups.size(); ++i) {
     const RecommendationGroup& g = groups[i];
@@ -359,6 +364,10 @@ void recommendations(std::string& md, const RunResult& r) {
           return fmt::format("(p50 {}, p99 {})", ns_or_dash(c.latency_ns.p50), ns_or_dash(c.latency_ns.p99));
         },
         "lower");
+    if (!g.lowest_p50 && g.saturated_only) {
+      add(md, "  - latency: not ranked; these cells ran closed loop, so their latency is queueing delay at "
+              "saturation (see pingpong, or run with `--rate`)\n");
+    }
     pick_line(
         md, g.highest_throughput, "highest throughput",
         [](const CellResult& c) {
@@ -399,6 +408,10 @@ void results(std::string& md, const RunResult& r) {
     const bool vs_floor = floor && any_of([](const CellResult* c) { return c->mechanism == "shm"; });
 
     add(md, "### {} (latency: {})\n\n", esc(pattern), latency_kind(pattern));
+    if (any_of([](const CellResult* c) { return latency_meaning(*c) == LatencyMeaning::saturated; })) {
+      add(md, "Rows with load `closed` (or no load column) ran closed loop: their p50 … max are queueing delay at "
+              "saturation, not the mechanism's latency.\n\n");
+    }
     std::vector<std::string> head = {"mechanism", "serializer", "size", "procs",
                                      "wait",      "placement",  "batch"};
     if (apis) head.emplace_back("api");
@@ -427,7 +440,10 @@ void results(std::string& md, const RunResult& r) {
           fmt::format("{}", c->batch)};
       if (apis) row.push_back(esc(c->api.empty() ? "copy" : c->api));
       if (content) row.push_back(esc(c->content.empty() ? "random" : c->content));
-      if (open_loop) row.push_back(c->rate > 0 ? format_rate(c->rate) + "/s" : "closed");
+      if (open_loop) {
+        const bool missed = latency_meaning(*c) == LatencyMeaning::open_loop_missed;
+        row.push_back(c->rate > 0 ? format_rate(c->rate) + "/s" + (missed ? " (not achieved)" : "") : "closed");
+      }
       row.push_back(with_spread(ns_or_dash(c->latency_ns.p50), c->p50_spread));
       row.push_back(with_spread(ns_or_dash(c->latency_ns.p99), c->p99_spread));
       row.push_back(ns_or_dash(c->latency_ns.p99_9));

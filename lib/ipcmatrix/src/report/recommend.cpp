@@ -5,6 +5,9 @@
 #include <map>
 #include <tuple>
 
+#include "ipcmatrix/pattern/pattern.hpp"
+#include "ipcmatrix/pattern/topology.hpp"
+
 namespace ipcmatrix {
 
 namespace {
@@ -46,6 +49,26 @@ std::optional<Pick> pick(std::vector<const CellResult*> cells, Figure figure, bo
 
 }  // namespace
 
+LatencyMeaning latency_meaning(const CellResult& c) {
+  const PatternSpec* spec = pattern_or_null(c.pattern);
+  if (spec && spec->latency == LatencyKind::round_trip) return LatencyMeaning::round_trip;
+  if (c.rate <= 0) return LatencyMeaning::saturated;
+  int producers = 0;
+  if (spec) {
+    const Topology t = make_topology(*spec, c.procs);
+    for (const Participant& p : t.participants) producers += originates(p.role) ? 1 : 0;
+  }
+  if (producers == 0 || !(c.duration_s > 0)) return LatencyMeaning::open_loop_missed;
+  const double sent_per_producer = static_cast<double>(c.messages_sent) / producers / c.duration_s;
+  return sent_per_producer >= kRateAchievedFraction * c.rate ? LatencyMeaning::open_loop
+                                                              : LatencyMeaning::open_loop_missed;
+}
+
+bool measures_latency(const CellResult& c) {
+  const LatencyMeaning m = latency_meaning(c);
+  return m == LatencyMeaning::round_trip || m == LatencyMeaning::open_loop;
+}
+
 std::vector<std::string> patterns_in_order(const RunResult& r) {
   std::vector<std::string> out;
   for (const CellResult& c : r.cells) {
@@ -66,7 +89,14 @@ std::vector<RecommendationGroup> recommend_per_group(const RunResult& r) {
       RecommendationGroup g;
       g.pattern = pattern;
       std::tie(g.size_bytes, g.procs, g.rate, g.content) = key;
-      g.lowest_p50 = pick(cells, p50_of, /*lower_is_better=*/true);
+      // Latency advice only from latency measurements: a saturated cell's p50 ranks buffers.
+      std::vector<const CellResult*> latency_cells;
+      for (const CellResult* c : cells)
+        if (measures_latency(*c)) latency_cells.push_back(c);
+      g.lowest_p50 = pick(latency_cells, p50_of, /*lower_is_better=*/true);
+      g.saturated_only = std::all_of(cells.begin(), cells.end(), [](const CellResult* c) {
+        return latency_meaning(*c) == LatencyMeaning::saturated;
+      });
       g.highest_throughput = pick(cells, msgs_per_s_of, /*lower_is_better=*/false);
       out.push_back(std::move(g));
     }

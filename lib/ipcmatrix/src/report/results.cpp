@@ -426,8 +426,8 @@ RunResult load_results(const std::string& path) {
   }
 }
 
-void save_results(const RunResult& r, const std::string& path) {
-  write_output_file(path, to_json(r).dump(2) + "\n");
+void save_results(const RunResult& r, const std::string& path, bool follow_symlink) {
+  write_output_file(path, to_json(r).dump(2) + "\n", follow_symlink);
 }
 
 std::string format_size(std::uint64_t bytes) {

@@ -12,6 +12,8 @@
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <optional>
 
 #include "ipcmatrix/error.hpp"
@@ -61,6 +63,7 @@ class MqChannel final : public Channel {
     try {
       bip::message_queue q(bip::create_only, name_.c_str(), count, msg_bytes_, perm);
       created_queue_ = true;
+      reserve_queue_pages();
       bip::shared_memory_object live(bip::create_only, live_name(name_).c_str(), bip::read_write, perm);
       created_live_ = true;
       live.truncate(sizeof(detail::LivenessBlock));
@@ -69,6 +72,9 @@ class MqChannel final : public Channel {
     } catch (const bip::interprocess_exception& e) {
       remove_created();
       throw wrap(e, name_, "create");
+    } catch (const Error&) {
+      remove_created();
+      throw;
     }
   }
   ~MqChannel() override { remove_created(); }
@@ -83,6 +89,16 @@ class MqChannel final : public Channel {
   void close_local_fds() noexcept override {}
 
  private:
+  /// Boost sizes the queue's segment itself; reserving its pages now makes a /dev/shm that
+  /// filled up since the space check an error here rather than a SIGBUS in a worker.
+  void reserve_queue_pages() {
+    const std::string path = std::string(sys::kShmDir) + "/" + name_;
+    const sys::Fd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+    struct stat st {};
+    if (!fd.valid() || ::fstat(fd.get(), &st) != 0) return;  // not a file in /dev/shm: nothing to reserve
+    sys::reserve_shared_memory(fd.get(), static_cast<std::size_t>(st.st_size), "bipc-mq", name_);
+  }
+
   void remove_created() noexcept {
     if (created_queue_) bip::message_queue::remove(name_.c_str());
     if (created_live_) bip::shared_memory_object::remove(live_name(name_).c_str());

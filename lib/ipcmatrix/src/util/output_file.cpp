@@ -20,31 +20,31 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string quoted(const std::string& path) { return "'" + escape_control(path) + "'"; }
-std::string errno_text() { return std::strerror(errno); }
-
-/// Device and process files are streams whatever they resolve to: /dev/stdout may resolve to
-/// the very regular file a shell opened, and renaming over that would detach the shell's fd.
-bool always_stream(const std::string& path) {
-  return path.rfind("/dev/", 0) == 0 || path.rfind("/proc/", 0) == 0;
-}
+std::string errno_text(int e) { return std::strerror(e); }
 
 enum class Target { missing, regular, stream };
 
-/// What `path` is, following symlinks; throws `Err` for what must be refused.
+/// What `path` is, following a symlink only when `follow` (a path the user typed); throws
+/// `Err` for what must be refused. A symlink among the files the tool names itself (inside
+/// --out) is refused: a results bundle could carry PERFORMANCE_REPORT.md -> ~/.bashrc.
 template <class Err>
-Target classify(const std::string& path) {
+Target classify(const std::string& path, bool follow) {
   struct stat lst {};
   if (::lstat(path.c_str(), &lst) != 0) {
-    if (errno == ENOENT) return Target::missing;
-    throw Err("cannot use " + quoted(path) + ": " + errno_text());
+    const int e = errno;
+    if (e == ENOENT) return Target::missing;
+    throw Err("cannot use " + quoted(path) + ": " + errno_text(e));
   }
+  if (S_ISLNK(lst.st_mode) && !follow)
+    throw Err(quoted(path) + " is a symbolic link: refusing to write through it (remove it, or use another directory)");
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
+    const int e = errno;
     if (S_ISLNK(lst.st_mode)) throw Err(quoted(path) + " is a dangling symbolic link: refusing to write through it");
-    throw Err("cannot use " + quoted(path) + ": " + errno_text());
+    throw Err("cannot use " + quoted(path) + ": " + errno_text(e));
   }
   if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) return Target::stream;
-  if (S_ISREG(st.st_mode)) return always_stream(path) ? Target::stream : Target::regular;
+  if (S_ISREG(st.st_mode)) return Target::regular;
   if (S_ISDIR(st.st_mode)) throw Err(quoted(path) + " is a directory, not a file");
   throw Err(quoted(path) + " is neither a regular file, a FIFO nor a character device: refusing to write it");
 }
@@ -65,7 +65,10 @@ fs::path parent_of(const fs::path& path) {
 void probe_dir(const fs::path& dir, const std::string& for_what) {
   const fs::path probe = dir / (".ipc-matrix-probe." + random_suffix());
   const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) throw BadInput("cannot write " + for_what + " in " + quoted(dir.string()) + ": " + errno_text());
+  if (fd < 0) {
+    const int e = errno;
+    throw BadInput("cannot write " + for_what + " in " + quoted(dir.string()) + ": " + errno_text(e));
+  }
   ::close(fd);
   ::unlink(probe.c_str());
 }
@@ -74,38 +77,51 @@ void write_fd(int fd, std::string_view text, const std::string& path) {
   std::size_t off = 0;
   while (off < text.size()) {
     const ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw std::runtime_error("cannot write " + quoted(path) + ": " + (n < 0 ? errno_text() : "no progress"));
+    const int e = errno;
+    if (n < 0 && e == EINTR) continue;
+    if (n <= 0) throw std::runtime_error("cannot write " + quoted(path) + ": " + (n < 0 ? errno_text(e) : "no progress"));
     off += static_cast<std::size_t>(n);
   }
 }
 
 void write_stream(const std::string& path, std::string_view text) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) throw std::runtime_error("cannot open " + quoted(path) + " for writing: " + errno_text());
+  if (fd < 0) {
+    const int e = errno;
+    throw std::runtime_error("cannot open " + quoted(path) + " for writing: " + errno_text(e));
+  }
   try {
     write_fd(fd, text, path);
   } catch (...) {
     ::close(fd);
     throw;
   }
-  if (::close(fd) != 0 && errno != EINTR) throw std::runtime_error("cannot write " + quoted(path) + ": " + errno_text());
+  if (::close(fd) != 0 && errno != EINTR) {
+    const int e = errno;
+    throw std::runtime_error("cannot write " + quoted(path) + ": " + errno_text(e));
+  }
 }
 
 void write_atomically(const fs::path& path, std::string_view text) {
   const fs::path tmp = parent_of(path) / ("." + path.filename().string() + ".tmp." + random_suffix());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0) throw std::runtime_error("cannot create a temporary file beside " + quoted(path.string()) + ": " + errno_text());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) {
+    const int e = errno;
+    throw std::runtime_error("cannot create a temporary file beside " + quoted(path.string()) + ": " + errno_text(e));
+  }
   try {
     write_fd(fd, text, path.string());
-    if (::close(fd) != 0) throw std::runtime_error("cannot write " + quoted(path.string()) + ": " + errno_text());
+    const int rc = ::close(fd);
+    const int e = errno;
+    fd = -1;  // closed whatever close() returned: never close the number twice
+    if (rc != 0) throw std::runtime_error("cannot write " + quoted(path.string()) + ": " + errno_text(e));
   } catch (...) {
-    ::close(fd);  // may be closed already; EBADF is harmless
+    if (fd >= 0) ::close(fd);
     ::unlink(tmp.c_str());
     throw;
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = errno_text();
+    const std::string why = errno_text(errno);
     ::unlink(tmp.c_str());
     throw std::runtime_error("cannot replace " + quoted(path.string()) + ": " + why);
   }
@@ -115,9 +131,12 @@ void write_atomically(const fs::path& path, std::string_view text) {
 
 void check_output_file(const std::string& path) {
   if (path.empty() || path == "-") return;
-  switch (classify<BadInput>(path)) {
+  switch (classify<BadInput>(path, /*follow=*/true)) {
     case Target::stream:
-      if (::access(path.c_str(), W_OK) != 0) throw BadInput("cannot write " + quoted(path) + ": " + errno_text());
+      if (::access(path.c_str(), W_OK) != 0) {
+        const int e = errno;
+        throw BadInput("cannot write " + quoted(path) + ": " + errno_text(e));
+      }
       return;
     case Target::regular:
       probe_dir(parent_of(fs::canonical(path)), quoted(path));
@@ -141,8 +160,8 @@ void prepare_output_dir(const std::string& dir) {
   probe_dir(dir, "reports");
 }
 
-void write_output_file(const std::string& path, std::string_view text) {
-  switch (classify<std::runtime_error>(path)) {
+void write_output_file(const std::string& path, std::string_view text, bool follow_symlink) {
+  switch (classify<std::runtime_error>(path, follow_symlink)) {
     case Target::stream:
       return write_stream(path, text);
     case Target::regular:

@@ -36,14 +36,23 @@ std::string escape_control(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(s.size());
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
+  const auto hex = [&out](unsigned char c) {
+    out += "\\x";
+    out += kHex[c >> 4];
+    out += kHex[c & 0xf];
+  };
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const auto next = i + 1 < s.size() ? static_cast<unsigned char>(s[i + 1]) : 0;
     if (c < 0x20 || c == 0x7f) {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
+      hex(c);
+    } else if (c == 0xc2 && next >= 0x80 && next <= 0x9f) {
+      // C1 controls (U+0080..U+009F, UTF-8 C2 80..C2 9F): CSI among them.
+      hex(c);
+      hex(next);
+      ++i;
     } else {
-      out += ch;
+      out += s[i];
     }
   }
   return out;

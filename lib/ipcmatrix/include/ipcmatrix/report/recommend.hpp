@@ -17,6 +17,21 @@ namespace ipcmatrix {
 /// and ordinary run-to-run variation, a 5% lead is not a reason to pick one over the other.
 inline constexpr double kTieRatio = 1.10;
 
+/// What a cell's latency figures measure.
+enum class LatencyMeaning : std::uint8_t {
+  round_trip,        ///< a request and its echo, one at a time (pingpong): latency
+  open_loop,         ///< paced at an offered rate the producers achieved: latency at that load
+  open_loop_missed,  ///< paced, but the producers fell short of the offered rate: not that load
+  saturated,         ///< closed loop: senders fill the channel, so latency is queueing delay at
+                     ///< saturation (buffer depth / consumer rate), a property of the buffer
+};
+/// An open-loop cell achieved its offered rate when its producers sent at least this fraction
+/// of it, measured over the receive window.
+inline constexpr double kRateAchievedFraction = 0.9;
+[[nodiscard]] LatencyMeaning latency_meaning(const CellResult& c);
+/// true for round_trip and open_loop: the only cells latency advice may come from.
+[[nodiscard]] bool measures_latency(const CellResult& c);
+
 /// The best cell by one figure, and how it compares with the best cell of a different
 /// mechanism/serializer (a different wait or placement of the same pair is a tuning detail,
 /// not an alternative choice).
@@ -40,7 +55,10 @@ struct RecommendationGroup {
   int procs = 0;
   double rate = 0;
   std::string content;
-  std::optional<Pick> lowest_p50;         ///< the cell with the lowest p50 latency
+  /// The cell with the lowest p50 among those whose latency is a latency (measures_latency);
+  /// absent when every cell of the group ran closed loop.
+  std::optional<Pick> lowest_p50;
+  bool saturated_only = false;  ///< the group has ok cells, and all of them ran closed loop
   std::optional<Pick> highest_throughput; ///< the cell with the most msgs/s
 };
 

@@ -152,7 +152,8 @@ inline constexpr std::size_t kMaxResultsBytes = std::size_t{64} << 20;
 /// Writes r as pretty-printed JSON (2-space indent, trailing newline) with
 /// write_output_file(): atomic for a regular file, a stream for a FIFO or device.
 /// @throws std::runtime_error naming the path on any I/O failure (the temporary is removed).
-void save_results(const RunResult& r, const std::string& path);
+/// follow_symlink: true for a path the user named (--json), false inside --out.
+void save_results(const RunResult& r, const std::string& path, bool follow_symlink = false);
 
 /// Stable short id used for file names, e.g. "pingpong_shm_raw_64B_p2_hybrid_cross-core_b1":
 /// pattern, mechanism, serializer, format_size(size), p<procs>, wait, placement, b<batch>,

@@ -8,11 +8,13 @@
 ///     that cannot be written is a BadInput (exit 2) while nothing has been spawned yet.
 ///   - write_output_file writes a regular file (or a path that does not exist yet) atomically:
 ///     a temporary in the same directory, then rename(), so a reader sees the old file or the
-///     new one, never a torn one. A symlink to a regular file replaces the file it points to
-///     and keeps the link.
-///   - Anything else is never renamed over: a FIFO, a character device (/dev/null, a tty) and
-///     anything under /dev or /proc (/dev/stdout) are opened and written as a stream. A
-///     dangling symlink, a directory, a socket or a block device is refused.
+///     new one, never a torn one. Where the user named the path (--json), a symlink to a regular
+///     file replaces the file it points to and keeps the link; for the files the tool names
+///     itself inside --out, a symlink is refused.
+///   - Anything else is never renamed over: a FIFO or a character device (/dev/null, a tty, a
+///     pipe behind /dev/stdout) is opened and written as a stream. A dangling symlink, a
+///     directory, a socket or a block device is refused. (The tool sends --json /dev/stdout
+///     and its aliases down the "-" path, so a redirected stdout is appended to, not reopened.)
 ///   - Every failure (open, short write, close, rename) throws std::runtime_error naming the
 ///     path; the temporary is removed.
 
@@ -26,7 +28,8 @@ void check_output_file(const std::string& path);
 /// Creates `dir` (and parents) if missing and proves it writable by creating and removing a
 /// probe file; throws BadInput naming the directory.
 void prepare_output_dir(const std::string& dir);
-/// Writes `text` to `path` following the contract above.
-void write_output_file(const std::string& path, std::string_view text);
+/// Writes `text` to `path` following the contract above. follow_symlink: the user named this
+/// path (true) or the tool did (false).
+void write_output_file(const std::string& path, std::string_view text, bool follow_symlink = false);
 
 }  // namespace ipcmatrix

@@ -22,9 +22,10 @@ namespace ipcmatrix {
 /// A number as printf's "%g" writes it ("0.5", "1e+06", "3600"): for messages and help.
 [[nodiscard]] std::string format_number(double v);
 
-/// s with every control character (below 0x20, and 0x7f) written as \xNN, so text taken
+/// s with every control character (below 0x20, 0x7f, and the C1 range U+0080..U+009F)
+/// written as \xNN, so text taken
 /// from a file or a name cannot move the cursor, recolour or clear a terminal when echoed.
-/// UTF-8 sequences pass unchanged.
+/// Other UTF-8 passes unchanged.
 [[nodiscard]] std::string escape_control(std::string_view s);
 
 }  // namespace ipcmatrix

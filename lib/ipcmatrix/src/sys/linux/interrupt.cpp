@@ -66,7 +66,11 @@ InterruptWatch::InterruptWatch(std::chrono::milliseconds grace, std::function<vo
         }
         // Second signal: stop everything now, still removing what this run created.
         signal_children(SIGKILL);
-        if (abort) abort();
+        try {
+          if (abort) abort();
+        } catch (...) {
+          // Exiting with the signal's code matters more than the rest of the clean-up.
+        }
         ::_exit(128 + sig);
       }
       if (kill_at >= 0 && monotonic_ns() >= kill_at) {

@@ -1,5 +1,6 @@
 #include "ipcmatrix/sys/ipc_names.hpp"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -112,6 +113,9 @@ std::optional<IpcOwner> ipc_name_owner(std::string_view name) {
 
 bool owner_alive(const IpcOwner& owner) {
   const auto ticks = start_ticks(owner.pid);
+  // Start time 0: the owner could not read its own (no /proc): the pid alone decides, erring
+  // on the side of leaving the object.
+  if (owner.start_ticks == 0) return ticks.has_value() || (::kill(owner.pid, 0) == 0 || errno == EPERM);
   return ticks && *ticks == owner.start_ticks;
 }
 
@@ -145,7 +149,12 @@ namespace {
 /// Whether `path` has the shape of one of our objects: a regular file (a /dev/shm segment or
 /// queue), or a directory of this user holding nothing but our socket. Says why not.
 bool ours(const std::string& path, const struct stat& st, std::string& why) {
-  if (S_ISREG(st.st_mode)) return true;
+  if (S_ISREG(st.st_mode)) {
+    // Segments and queues live in /dev/shm; a regular file elsewhere was not made by us.
+    if (std::filesystem::path(path).parent_path() == kShmDir) return true;
+    why = "a regular file outside " + std::string(kShmDir) + ": not made by ipc-matrix";
+    return false;
+  }
   if (!S_ISDIR(st.st_mode)) {
     why = "not a regular file or directory: not made by ipc-matrix";
     return false;

@@ -140,6 +140,10 @@ ExitStatus Child::kill_and_reap() noexcept {
   if (pid_ <= 0) return {};
   if (!poll()) {
     ::kill(pid_, SIGKILL);
+    // Wait for the exit without reaping and without the registry's lock (a child writing a
+    // core dump may take a while; signal_children must not block behind it), then reap.
+    siginfo_t info{};
+    retry_eintr([&] { return ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT); });
     int raw = 0;
     const int rc = reap_locked(pid_, &raw, 0);
     status_ = rc == pid_ ? decode(raw) : ExitStatus{};

@@ -1,0 +1,67 @@
+// Recommendations: latency advice comes only from latency measurements.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "ipcmatrix/report/markdown.hpp"
+#include "ipcmatrix/report/recommend.hpp"
+
+using namespace ipcmatrix;
+
+namespace {
+
+CellResult cell(std::string pattern, std::string mechanism, std::uint64_t p50_ns, double rate = 0) {
+  CellResult c;
+  c.pattern = std::move(pattern);
+  c.mechanism = std::move(mechanism);
+  c.serializer = "raw";
+  c.status = "ok";
+  c.size_bytes = 64;
+  c.procs = 2;
+  c.rate = rate;
+  c.latency_ns.p50 = p50_ns;
+  c.latency_ns.count = 1000;
+  c.throughput.msgs_per_s = 1e6 / static_cast<double>(p50_ns);
+  c.messages_sent = 1000;
+  c.messages_received = 1000;
+  c.duration_s = 1.0;
+  return c;
+}
+
+}  // namespace
+
+TEST_SUITE("report") {
+  TEST_CASE("recommend: what a cell's latency means") {
+    CHECK(latency_meaning(cell("pingpong", "shm", 500)) == LatencyMeaning::round_trip);
+    CHECK(latency_meaning(cell("stream", "shm", 500)) == LatencyMeaning::saturated);
+    // 1000 messages in 1 s from one producer: 1000/s offered and achieved; 2000/s missed.
+    CHECK(latency_meaning(cell("stream", "shm", 500, 1000)) == LatencyMeaning::open_loop);
+    CHECK(latency_meaning(cell("stream", "shm", 500, 2000)) == LatencyMeaning::open_loop_missed);
+    CHECK(measures_latency(cell("pingpong", "pipe", 50'000)));
+    CHECK(!measures_latency(cell("fan-in", "shm", 500)));
+  }
+
+  TEST_CASE("recommend: a saturated cell's small p50 never wins the latency pick") {
+    RunResult r;
+    // The case from the issue: in closed-loop fan-in, a small queue's p50 (74 us) beat shm's
+    // deep ring (672 us); that ranks buffers, not mechanisms.
+    r.cells = {cell("fan-in", "bipc-mq", 74'000), cell("fan-in", "shm", 672'000),
+               cell("stream", "pipe", 9'000, 1000), cell("stream", "shm", 2'000, 1000),
+               cell("stream", "unix", 1'000, 5000)};  // fastest p50, but its 5000/s was not achieved
+    const auto groups = recommend_per_group(r);
+    REQUIRE(groups.size() == 3);
+    const RecommendationGroup& fan_in = groups[0];
+    CHECK(fan_in.pattern == "fan-in");
+    CHECK(!fan_in.lowest_p50.has_value());
+    CHECK(fan_in.saturated_only);
+    CHECK(fan_in.highest_throughput.has_value());
+    const RecommendationGroup& stream = groups[1];
+    REQUIRE(stream.lowest_p50.has_value());
+    CHECK(stream.lowest_p50->best->mechanism == "shm");
+    CHECK(!groups[2].lowest_p50.has_value());  // only the missed-rate cell at 5000/s
+    const std::string md = markdown_report(r);
+    CHECK(md.find("latency: not ranked") != std::string::npos);
+    CHECK(md.find("queueing delay at saturation") != std::string::npos);
+    CHECK(md.find("(not achieved)") != std::string::npos);
+  }
+}
