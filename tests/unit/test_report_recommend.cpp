@@ -64,4 +64,34 @@ TEST_SUITE("report") {
     CHECK(md.find("queueing delay at saturation") != std::string::npos);
     CHECK(md.find("(not achieved)") != std::string::npos);
   }
+
+  TEST_CASE("recommend: cost next to speed, and the cheapest option within 10%") {
+    RunResult r;
+    CellResult spin = cell("stream", "shm", 1000);
+    spin.wait = "spin";
+    spin.throughput.msgs_per_s = 10e6;
+    spin.cpu.user_s = 2.0;  // two cores for the whole second
+    spin.idle_cpu_percent = 100;
+    CellResult hybrid = spin;
+    hybrid.wait = "hybrid";
+    hybrid.throughput.msgs_per_s = 9.5e6;  // 5% slower
+    hybrid.cpu.user_s = 1.2;
+    hybrid.idle_cpu_percent = 1;
+    CellResult block = spin;
+    block.wait = "block";
+    block.throughput.msgs_per_s = 5e6;  // far slower: never the cheap alternative
+    block.cpu.user_s = 0.5;
+    r.cells = {spin, hybrid, block};
+    const auto groups = recommend_per_group(r);
+    REQUIRE(groups.size() == 1);
+    REQUIRE(groups[0].highest_throughput.has_value());
+    const Pick& p = *groups[0].highest_throughput;
+    CHECK(p.best->wait == "spin");
+    REQUIRE(p.cheapest != nullptr);
+    CHECK(p.cheapest->wait == "hybrid");
+    CHECK(cores_used(spin) == doctest::Approx(2.0));
+    const std::string md = markdown_report(r);
+    CHECK(md.find("Cheapest within 10%") != std::string::npos);
+    CHECK(md.find("100% of a core per idle waiting endpoint") != std::string::npos);
+  }
 }

@@ -322,6 +322,14 @@ void warnings(std::string& md, const RunResult& r) {
   add(md, "\n");
 }
 
+// "1.9 CPU cores at this load, 100% of a core per idle endpoint": the price of a pick.
+std::string cost_text(const CellResult& c) {
+  const std::optional<double> cores = cores_used(c);
+  std::string s = cores ? fmt::format("{:.2g} CPU cores while measuring", *cores) : std::string("CPU not measured");
+  if (c.idle_cpu_percent >= 0) s += fmt::format(", {:.0f}% of a core per idle waiting endpoint", c.idle_cpu_percent);
+  return s;
+}
+
 // One recommendation line: the pick, then how it compares with the runner-up.
 template <class Show>
 void pick_line(std::string& md, const std::optional<Pick>& pick, std::string_view what, Show show,
@@ -330,16 +338,23 @@ void pick_line(std::string& md, const std::optional<Pick>& pick, std::string_vie
   const CellResult& best = *pick->best;
   add(md, "  - {}: **{}** {}, {}{}", what, mech_ser(best), show(best), setup(best), best.noisy ? " (noisy)" : "");
   switch (pick->margin) {
-    case Pick::Margin::alone: add(md, "; no other mechanism/serializer to compare with.\n"); break;
-    case Pick::Margin::incomparable: add(md, "; next: {} {}.\n", mech_ser(*pick->next), show(*pick->next)); break;
+    case Pick::Margin::alone: add(md, "; no other mechanism/serializer to compare with."); break;
+    case Pick::Margin::incomparable: add(md, "; next: {} {}.", mech_ser(*pick->next), show(*pick->next)); break;
     case Pick::Margin::tie:
-      add(md, "; within 10% of the next, {} {}: effectively a tie.\n", mech_ser(*pick->next), show(*pick->next));
+      add(md, "; within 10% of the next, {} {}: effectively a tie.", mech_ser(*pick->next), show(*pick->next));
       break;
     case Pick::Margin::lead:
-      add(md, "; {} {} than the next, {} {}.\n", ratio_text(pick->ratio), verb_better, mech_ser(*pick->next),
+      add(md, "; {} {} than the next, {} {}.", ratio_text(pick->ratio), verb_better, mech_ser(*pick->next),
           show(*pick->next));
       break;
   }
+  // Cost next to speed: what the pick costs, and the cheapest option that is nearly as good.
+  add(md, " Cost: {}.", cost_text(best));
+  if (pick->cheapest) {
+    const CellResult& c = *pick->cheapest;
+    add(md, " Cheapest within 10%: {} {}, {}, {}.", mech_ser(c), show(c), setup(c), cost_text(c));
+  }
+  add(md, "\n");
 }
 
 void recommendations(std::string& md, const RunResult& r) {

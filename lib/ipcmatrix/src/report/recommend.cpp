@@ -34,6 +34,22 @@ std::optional<Pick> pick(std::vector<const CellResult*> cells, Figure figure, bo
   });
   Pick p;
   p.best = cells.front();
+  // The cheapest cell within kTieRatio of the best: fewest cores, then least idle CPU, then id.
+  const double best_figure = *figure(*p.best);
+  const CellResult* cheapest = nullptr;
+  const auto cheaper = [](const CellResult& a, const CellResult& b) {
+    const double ca = *cores_used(a), cb = *cores_used(b);
+    if (ca != cb) return ca < cb;
+    if (a.idle_cpu_percent != b.idle_cpu_percent) return a.idle_cpu_percent < b.idle_cpu_percent;
+    return cell_id(a) < cell_id(b);
+  };
+  for (const CellResult* c : cells) {
+    const double f = *figure(*c);
+    const bool close = lower_is_better ? f <= best_figure * kTieRatio : f * kTieRatio >= best_figure;
+    if (!close || !cores_used(*c) || !cores_used(*p.best)) continue;
+    if (!cheapest || cheaper(*c, *cheapest)) cheapest = c;
+  }
+  if (cheapest && cheapest != p.best && *cores_used(*cheapest) < *cores_used(*p.best)) p.cheapest = cheapest;
   const auto next = std::find_if(cells.begin() + 1, cells.end(), [&](const CellResult* c) {
     return c->mechanism != p.best->mechanism || c->serializer != p.best->serializer;
   });
@@ -62,6 +78,12 @@ LatencyMeaning latency_meaning(const CellResult& c) {
   const double sent_per_producer = static_cast<double>(c.messages_sent) / producers / c.duration_s;
   return sent_per_producer >= kRateAchievedFraction * c.rate ? LatencyMeaning::open_loop
                                                               : LatencyMeaning::open_loop_missed;
+}
+
+std::optional<double> cores_used(const CellResult& c) {
+  const double cpu_s = c.cpu.user_s + c.cpu.sys_s;
+  if (!(c.duration_s > 0) || !(cpu_s > 0)) return std::nullopt;
+  return cpu_s / c.duration_s;
 }
 
 bool measures_latency(const CellResult& c) {

@@ -31,6 +31,9 @@ inline constexpr double kRateAchievedFraction = 0.9;
 [[nodiscard]] LatencyMeaning latency_meaning(const CellResult& c);
 /// true for round_trip and open_loop: the only cells latency advice may come from.
 [[nodiscard]] bool measures_latency(const CellResult& c);
+/// CPU cores the cell's processes used while measuring (CPU seconds / measured window), the
+/// cost at its operating point; nullopt when not measured.
+[[nodiscard]] std::optional<double> cores_used(const CellResult& c);
 
 /// The best cell by one figure, and how it compares with the best cell of a different
 /// mechanism/serializer (a different wait or placement of the same pair is a tuning detail,
@@ -44,6 +47,10 @@ struct Pick {
   };
   const CellResult* best = nullptr;
   const CellResult* next = nullptr;  ///< the runner-up of another mechanism/serializer
+  /// The cell using the fewest CPU cores whose figure is within kTieRatio of best's (any
+  /// mechanism, wait or placement); null when that is best itself. The trade-off made
+  /// explicit: e.g. hybrid instead of spin for 5% less throughput and half the CPU.
+  const CellResult* cheapest = nullptr;
   double ratio = 0;                  ///< how many times better best is than next (>= 1)
   Margin margin = Margin::alone;
 };
