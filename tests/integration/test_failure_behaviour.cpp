@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "ipcmatrix/error.hpp"
@@ -33,16 +34,22 @@ namespace {
 
 /// A small matrix of named mechanisms: every one creates an object in /dev/shm or $TMPDIR.
 std::vector<std::string> small_named_matrix(const std::string& json) {
-  return {"--sizes", "64",  "--patterns", "pingpong,stream", "--mechanisms", "shm,unix,bipc-mq", "--serializers",
-          "raw",     "--messages", "2000", "--json", json, "--quiet"};
+  return {"--sizes",       "64",  "--patterns", "pingpong,stream", "--mechanisms", "shm,unix,bipc-mq",
+          "--serializers", "raw", "--messages", "2000",            "--json",        json,
+          "--quiet"};
 }
 
 /// A run long enough to be interrupted mid-way: 15 cells of 400 ms each (about 9 s alone).
 constexpr std::size_t kLongCells = 15;
 std::vector<std::string> long_matrix(const TempDir& dir) {
-  return {"--sizes",    "64",    "--patterns", "stream", "--mechanisms", "pipe,unix,shm", "--serializers",
-          "raw,binary,json,msgpack,cbor", "--duration", "400ms", "--json", (dir.path / "r.json").string(), "--out",
-          (dir.path / "out").string(), "--quiet"};
+  return {"--sizes",    "64",
+          "--patterns", "stream",
+          "--mechanisms", "pipe,unix,shm",
+          "--serializers", "raw,binary,json,msgpack,cbor",
+          "--duration", "400ms",
+          "--json", (dir.path / "r.json").string(),
+          "--out", (dir.path / "out").string(),
+          "--quiet"};
 }
 
 bool exists_no_follow(const fs::path& p) {
@@ -68,6 +75,17 @@ std::vector<int> children_of(int ppid) {
       out.push_back(std::stoi(name));
   }
   return out;
+}
+
+/// True while `sig` is pending for the whole process `pid` (ShdPnd in /proc/<pid>/status).
+bool shared_pending(int pid, int sig) {
+  std::istringstream status(slurp("/proc/" + std::to_string(pid) + "/status"));
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("ShdPnd:", 0) != 0) continue;
+    const unsigned long long mask = std::stoull(line.substr(7), nullptr, 16);
+    return (mask >> (sig - 1)) & 1u;
+  }
+  return false;
 }
 
 /// True when pid no longer runs (gone, or a zombie nobody reaped yet).
@@ -185,9 +203,12 @@ TEST_CASE("interrupt: a second signal aborts at once and still removes the run's
   TempDir dir;
   ToolProcess p(long_matrix(dir), dir);
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-  // Two different signals: two of the same could merge into one pending signal.
+  // Two different signals (two of the same could merge into one pending signal), the second
+  // sent only once the first was taken: pending signals are taken lowest number first, so
+  // both pending at once would make SIGINT the first and SIGTERM the aborting one.
   p.signal(SIGTERM);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 500 && shared_pending(p.pid(), SIGTERM); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   p.signal(SIGINT);
   const auto r = p.wait(std::chrono::milliseconds(20'000));
   CHECK(r.code == 130);  // the second signal's code: the abort path, not the orderly one (143)

@@ -67,8 +67,7 @@ struct Self {
   std::string prefix;  // "ipcm-<run>-<pid>-<start>-"
 };
 
-/// Drawn once per process. A forked child that never execs keeps its parent's identity
-/// (and its objects count as the parent's), which is what the floor's forks want.
+/// Drawn once per process, on first use (in the coordinator, before any cell).
 const Self& self() {
   static const Self s = [] {
     Self v;
@@ -79,15 +78,6 @@ const Self& self() {
     return v;
   }();
   return s;
-}
-
-std::set<std::string> names_where(bool (*keep)(const IpcOwner&, const void*), const void* arg) {
-  std::set<std::string> out;
-  for (const auto& n : ipc_names()) {
-    const auto owner = ipc_name_owner(n);
-    if (owner && keep(*owner, arg)) out.insert(n);
-  }
-  return out;
 }
 
 }  // namespace
@@ -141,7 +131,12 @@ std::set<std::string> own_ipc_names() {
 }
 
 std::set<std::string> ipc_names_of(int pid) {
-  return names_where([](const IpcOwner& o, const void* p) { return o.pid == *static_cast<const int*>(p); }, &pid);
+  std::set<std::string> out;
+  for (const auto& n : ipc_names()) {
+    const auto owner = ipc_name_owner(n);
+    if (owner && owner->pid == pid) out.insert(n);
+  }
+  return out;
 }
 
 namespace {
