@@ -6,14 +6,13 @@
 // Each round trip is timed individually with CLOCK_MONOTONIC on the initiating side
 // (the clock read, ~25 ns, is inside every figure, the floor's too) and recorded into a
 // log-linear histogram (< 1% error). Warm-up rounds are not recorded.
-#include <sys/mman.h>
 
 #include <CLI/CLI.hpp>
-#include <atomic>
 #include <cstdio>
 #include <fmt/core.h>
 #include <new>
 
+#include "ipcmatrix/runner/floor.hpp"
 #include "ipcmatrix/stats/histogram.hpp"
 #include "ipcmatrix/stats/statistics.hpp"
 #include "ipcmatrix/sys/affinity.hpp"
@@ -50,43 +49,25 @@ void pin(int cpu) {
   if (cpu >= 0) sys::pin_to_cpu(cpu);
 }
 
-struct alignas(kCacheLine) Line {
-  std::atomic<std::uint64_t> v{0};
-};
-constexpr std::uint64_t kStop = ~std::uint64_t{0};
-
 // The floor: parent stores an odd value, child answers with the next even one.
 Histogram floor_pingpong(const Config& c, Cpus cpus) {
-  void* mem = ::mmap(nullptr, sizeof(Line), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  sys::check_errno(mem == MAP_FAILED ? -1 : 0, "mmap", "floor");
-  auto* line = new (mem) Line;
+  sys::SharedAnonymous mem(sizeof(FloorLine));
+  auto* line = new (mem.get()) FloorLine;
   auto child = sys::fork_child([&] {
     pin(cpus.child);
-    std::uint64_t expect = 1;
-    while (true) {
-      std::uint64_t v;
-      // acquire/release: the floor uses the same orders as the ring's counters.
-      while ((v = line->v.load(std::memory_order_acquire)) != expect) {
-        if (v == kStop) return 0;
-        sys::cpu_relax();
-      }
-      line->v.store(expect + 1, std::memory_order_release);
-      expect += 2;
-    }
+    line->echo();
+    return 0;
   });
   pin(cpus.parent);
   Histogram h;
   for (std::uint64_t i = 0; i < c.warmup + c.rounds; ++i) {
-    const std::uint64_t odd = 2 * i + 1;
     const std::int64_t t0 = sys::monotonic_ns();
-    line->v.store(odd, std::memory_order_release);
-    while (line->v.load(std::memory_order_acquire) != odd + 1) sys::cpu_relax();
+    line->round_trip(i);
     const std::int64_t t1 = sys::monotonic_ns();
     if (i >= c.warmup) h.record(static_cast<std::uint64_t>(t1 - t0));
   }
-  line->v.store(kStop, std::memory_order_release);
+  line->stop();
   child.wait_for(std::chrono::seconds(10));
-  ::munmap(mem, sizeof(Line));
   return h;
 }
 

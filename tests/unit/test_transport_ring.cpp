@@ -39,12 +39,17 @@ std::size_t ring_size_for(std::uint64_t i) {
   }
 }
 
-void run_threads(WaitStrategy w, bool batched) {
+/// A 4 KiB ring (so the threads wrap it often) with a short hybrid spin.
+ChannelOptions small_ring(WaitStrategy w) {
   ChannelOptions o;
   o.wait = w;
   o.capacity_bytes = 4096;
   o.spin_ns = 20'000;
-  auto pair = open_local_pair(find_transport("shm"), o);
+  return o;
+}
+
+void run_threads(WaitStrategy w, bool batched) {
+  auto pair = open_local_pair(find_transport("shm"), small_ring(w));
   std::thread producer([&] {
     std::vector<std::vector<std::byte>> msgs(4);
     std::vector<std::span<const std::byte>> views(4);
@@ -77,11 +82,7 @@ void run_threads(WaitStrategy w, bool batched) {
 // Zero-copy both ways: loaned slots written in place (larger-than-ring messages by copy, as
 // the role loops do), published every few messages, read in place with peek/release.
 void run_loaned(WaitStrategy w) {
-  ChannelOptions o;
-  o.wait = w;
-  o.capacity_bytes = 4096;
-  o.spin_ns = 20'000;
-  auto pair = open_local_pair(find_transport("shm"), o);
+  auto pair = open_local_pair(find_transport("shm"), small_ring(w));
   std::thread producer([&] {
     std::vector<std::byte> msg;
     for (std::uint64_t i = 0; i < kMessages; ++i) {

@@ -1,7 +1,6 @@
 #include "ipcmatrix/runner/floor.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <new>
@@ -25,11 +24,6 @@ constexpr std::int64_t kRingCapNs = 250'000'000;
 constexpr std::size_t kRingMessageBytes = 64;
 constexpr std::size_t kRingBatch = 64;
 constexpr std::int64_t kChildTimeoutMs = 10'000;
-constexpr std::uint64_t kStop = ~std::uint64_t{0};
-
-struct alignas(kCacheLine) Line {
-  std::atomic<std::uint64_t> v{0};
-};
 
 void pin(int cpu) {
   if (cpu >= 0) sys::pin_to_cpu(cpu);
@@ -52,23 +46,14 @@ bool reaped_ok(sys::Child& a, sys::Child& b) {
 /// Median round trip of one cache line: the initiator stores an odd value, the echo
 /// answers with the next even one. Both are children; the initiator reports through `out`.
 std::optional<double> cacheline_rtt(int cpu_a, int cpu_b) {
-  sys::SharedAnonymous mem(sizeof(Line));
-  auto* line = new (mem.get()) Line;
+  sys::SharedAnonymous mem(sizeof(FloorLine));
+  auto* line = new (mem.get()) FloorLine;
   sys::Fd res_r, res_w;
   sys::make_pipe(res_r, res_w);
   auto echo = sys::fork_child([&] {
     pin(cpu_b);
-    std::uint64_t expect = 1;
-    while (true) {
-      std::uint64_t v;
-      // acquire/release: the same orders as the ring's counters.
-      while ((v = line->v.load(std::memory_order_acquire)) != expect) {
-        if (v == kStop) return 0;
-        sys::cpu_relax();
-      }
-      line->v.store(expect + 1, std::memory_order_release);
-      expect += 2;
-    }
+    line->echo();
+    return 0;
   });
   auto initiator = sys::fork_child([&] {
     pin(cpu_a);
@@ -80,19 +65,17 @@ std::optional<double> cacheline_rtt(int cpu_a, int cpu_b) {
         if (i > kRoundsWarmup) batch_means.push_back(static_cast<double>(now - t0) / kRoundsPerBatch);
         t0 = now;
       }
-      const std::uint64_t odd = 2 * i + 1;
-      line->v.store(odd, std::memory_order_release);
-      while (line->v.load(std::memory_order_acquire) != odd + 1) sys::cpu_relax();
+      line->round_trip(i);
     }
     batch_means.push_back(static_cast<double>(sys::now_ns() - t0) / kRoundsPerBatch);
-    line->v.store(kStop, std::memory_order_release);
+    line->stop();
     const double m = median(batch_means);
     sys::write_all(res_w.get(), &m, sizeof m, "floor result");
     return 0;
   });
   res_w.reset();
   const std::optional<double> rtt = read_result(res_r, kChildTimeoutMs);
-  line->v.store(kStop, std::memory_order_release);  // the echo stops even if the initiator failed
+  line->stop();  // the echo stops even if the initiator failed
   if (!reaped_ok(initiator, echo)) return std::nullopt;
   return rtt;
 }

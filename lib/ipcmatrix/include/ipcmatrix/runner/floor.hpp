@@ -9,14 +9,43 @@
 /// from ~95 M to ~5.5 M msgs/s between two quarter-hours), so figures are only comparable
 /// against the floor of the same run.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <vector>
 
+#include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/transport/transport.hpp"
 
 namespace ipcmatrix {
+
+/// One cache line bounced between two processes, the round-trip floor (measure_floor and
+/// bench_pingpong): the initiator stores an odd value, the echo answers with the next even
+/// one, stop() ends the echo. acquire/release: the same orders as the ring's counters.
+struct alignas(kCacheLine) FloorLine {
+  static constexpr std::uint64_t kStop = ~std::uint64_t{0};
+  std::atomic<std::uint64_t> v{0};
+
+  /// The echo's side; returns once the initiator calls stop().
+  void echo() noexcept {
+    for (std::uint64_t expect = 1;; expect += 2) {
+      std::uint64_t got;
+      while ((got = v.load(std::memory_order_acquire)) != expect) {
+        if (got == kStop) return;
+        sys::cpu_relax();
+      }
+      v.store(expect + 1, std::memory_order_release);
+    }
+  }
+  /// Round trip number i (0, 1, 2, ...) from the initiator's side.
+  void round_trip(std::uint64_t i) noexcept {
+    const std::uint64_t odd = 2 * i + 1;
+    v.store(odd, std::memory_order_release);
+    while (v.load(std::memory_order_acquire) != odd + 1) sys::cpu_relax();
+  }
+  void stop() noexcept { v.store(kStop, std::memory_order_release); }
+};
 
 struct MachineFloor {
   double cacheline_rtt_ns = 0;   ///< median round trip of one cache line, ns
