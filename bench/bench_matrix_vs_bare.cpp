@@ -1,7 +1,7 @@
 // The matrix's own figure, next to the same transport bare and the machine's floor, measured
 // interleaved in one run: does ipc-matrix rank mechanisms, or its own bookkeeping?
 //
-//   bench_matrix_vs_bare [--reps 5] [--messages 2000000] [--sizes 64,1048576]
+//   bench_matrix_vs_bare [--reps 5] [--messages 2000000] [--sizes 64,1048576] [--only 'stream shm,pingpong']
 //
 // Each repetition runs, for every case, the matrix cell through the library (run_matrix:
 // real worker processes, verification, timestamps, the floor at its start and end) and then
@@ -64,6 +64,9 @@ int main(int argc, char** argv) {
   app.add_option("--reps", reps, "interleaved repetitions (medians are reported)")->check(CLI::Range(1, 50));
   app.add_option("--messages", messages, "messages per matrix stream cell (1 s cap)")->check(CLI::PositiveNumber);
   app.add_option("--sizes", sizes, "stream message sizes")->delimiter(',');
+  std::vector<std::string> only;
+  app.add_option("--only", only, "run only the cases whose name contains one of these (e.g. 'stream shm')")
+      ->delimiter(',');
   CLI11_PARSE(app, argc, argv);
 
   const std::vector<int> cpus = sys::allowed_cpus();
@@ -77,6 +80,11 @@ int main(int argc, char** argv) {
   }
   cases.push_back({"pingpong", "shm", "copy", 64});
   cases.push_back({"pingpong", "pipe", "copy", 64});
+  if (!only.empty()) {
+    std::erase_if(cases, [&](const Case& c) {
+      return std::none_of(only.begin(), only.end(), [&](const std::string& o) { return c.name().find(o) != std::string::npos; });
+    });
+  }
 
   std::map<std::string, Samples> samples;
   for (int r = 0; r < reps; ++r) {

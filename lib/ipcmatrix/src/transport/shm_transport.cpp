@@ -101,18 +101,11 @@ class ShmTransport final : public Transport {
     return end_->write_batch(msgs);
   }
 
-  IoStatus recv(std::span<std::byte> buf, std::size_t& len) noexcept override {
-    std::error_code ec;
-    const IoStatus s = end_->read(buf, len, ec);
-    if (s == IoStatus::error) return fail(ec);
-    return s;
-  }
+  // The ring sets error_ only when it returns IoStatus::error (what fail() does); no
+  // std::error_code is made per message (its constructor is an out-of-line call).
+  IoStatus recv(std::span<std::byte> buf, std::size_t& len) noexcept override { return end_->read(buf, len, error_); }
 
-  IoStatus loan(std::size_t len, LoanedSpace& space) noexcept override {
-    std::error_code ec;
-    const IoStatus s = end_->loan(len, space, ec);
-    return s == IoStatus::error ? fail(ec) : s;
-  }
+  IoStatus loan(std::size_t len, LoanedSpace& space) noexcept override { return end_->loan(len, space, error_); }
 
   IoStatus commit(bool publish) noexcept override {
     end_->commit(publish);
@@ -124,11 +117,7 @@ class ShmTransport final : public Transport {
     return IoStatus::ok;
   }
 
-  IoStatus peek(MessageView& msg) noexcept override {
-    std::error_code ec;
-    const IoStatus s = end_->peek(msg, overflow_, ec);
-    return s == IoStatus::error ? fail(ec) : s;
-  }
+  IoStatus peek(MessageView& msg) noexcept override { return end_->peek(msg, overflow_, error_); }
 
   void release() noexcept override { end_->release(); }
 

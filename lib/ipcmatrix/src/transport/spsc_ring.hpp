@@ -84,7 +84,7 @@ class RingEnd {
   [[nodiscard]] IoStatus loan(std::uint64_t len, LoanedSpace& space, std::error_code& ec) noexcept;
   /// Producer: writes the loaned frame's header and moves past it; publish as in write().
   void commit(bool publish) noexcept;
-  /// Consumer. On error sets ec.
+  /// Consumer. ec is set when, and only when, IoStatus::error is returned (also for loan, peek).
   [[nodiscard]] IoStatus read(std::span<std::byte> buf, std::size_t& len,
                               std::error_code& ec) noexcept;
   /// Consumer, zero-copy: the next message in place, held until release(). A frame larger
@@ -100,6 +100,11 @@ class RingEnd {
                  std::atomic<std::uint32_t>& sleep_word) noexcept;
   void store_counter(std::atomic<std::uint64_t>& counter, std::atomic<std::uint32_t>& word) noexcept;
   void copy_in(std::uint64_t pos, const std::byte* src, std::size_t n) noexcept;
+  /// Producer: writes the frame a ++ b whole, unpublished, if it fits in the room already
+  /// known (peer_cache_); false, having written nothing, otherwise. write()'s fast path,
+  /// inlined into write_batch().
+  [[gnu::always_inline]] inline bool write_in_known_room(std::span<const std::byte> a,
+                                                         std::span<const std::byte> b) noexcept;
   /// Copies payload bytes [from, from + n) of a message whose payload is a ++ b to pos.
   void copy_payload_in(std::uint64_t pos, std::uint64_t from, std::uint64_t n, std::span<const std::byte> a,
                        std::span<const std::byte> b) noexcept;
