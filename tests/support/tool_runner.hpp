@@ -30,6 +30,11 @@ inline std::string slurp(const fs::path& p) {
 }
 
 /// A private scratch directory, removed at the end of the test.
+inline void write_file(const fs::path& p, std::string_view text) {
+  std::ofstream out(p, std::ios::binary);
+  out << text;
+}
+
 struct TempDir {
   fs::path path = fs::temp_directory_path() / ("ipcmatrix-test-" + sys::random_id());
   TempDir() { fs::create_directories(path); }

@@ -94,4 +94,48 @@ TEST_SUITE("report") {
     CHECK(md.find("Cheapest within 10%") != std::string::npos);
     CHECK(md.find("100% of a core per idle waiting endpoint") != std::string::npos);
   }
+
+  TEST_CASE("recommend: ties are decided by a test over the repetitions, not by one figure") {
+    const auto with_reps = [](CellResult c, std::vector<double> p50s) {
+      c.p50_spread = FigureSpread{};
+      c.p50_spread->values = std::move(p50s);
+      c.p50_spread->n = static_cast<int>(c.p50_spread->values.size());
+      c.repetitions = c.p50_spread->n;
+      return c;
+    };
+    const auto latency_pick = [](std::vector<CellResult> cells) {
+      RunResult r;
+      r.cells = std::move(cells);
+      const auto groups = recommend_per_group(r);
+      REQUIRE(groups.size() == 1);
+      REQUIRE(groups[0].lowest_p50.has_value());
+      return *groups[0].lowest_p50;
+    };
+    // 1.5x apart and every repetition of shm beats every one of unix: a lead, p = 0.1.
+    Pick p = latency_pick({with_reps(cell("pingpong", "shm", 1000), {990, 1000, 1010}),
+                           with_reps(cell("pingpong", "unix", 1500), {1490, 1500, 1510})});
+    CHECK(p.best->mechanism == "shm");
+    CHECK(p.margin == Pick::Margin::lead);
+    REQUIRE(p.p_value.has_value());
+    CHECK(*p.p_value == doctest::Approx(0.1));
+    // The same medians, but the repetitions overlap: noise, so a tie that lists both.
+    p = latency_pick({with_reps(cell("pingpong", "shm", 1000), {1000, 1600, 900}),
+                      with_reps(cell("pingpong", "unix", 1500), {950, 1500, 1700})});
+    CHECK(p.margin == Pick::Margin::tie);
+    CHECK(p.next != nullptr);
+    CHECK(p.p_value.has_value());
+    // One repetition each: ahead, but nothing can say it is not noise.
+    p = latency_pick({cell("pingpong", "shm", 1000), cell("pingpong", "unix", 1500)});
+    CHECK(p.margin == Pick::Margin::untested);
+    CHECK_FALSE(p.p_value.has_value());
+    // Within 10%: a tie whatever the repetitions say.
+    p = latency_pick({with_reps(cell("pingpong", "shm", 1000), {999, 1000, 1001}),
+                      with_reps(cell("pingpong", "unix", 1050), {1049, 1050, 1051})});
+    CHECK(p.margin == Pick::Margin::tie);
+    // The report says which it is.
+    RunResult r;
+    r.cells = {with_reps(cell("pingpong", "shm", 1000), {1000, 1600, 900}),
+               with_reps(cell("pingpong", "unix", 1500), {950, 1500, 1700})};
+    CHECK(markdown_report(r).find("**tie** with unix/raw") != std::string::npos);
+  }
 }

@@ -67,9 +67,9 @@ RunResult full_run() {
   c.processes = {{"producer", 0, 1, 0.5, 0.25, 10, 20, 4096, 12345, 0},
                  {"consumer", 1, -1, 0.75, 0.25, 30, 40, 8192, 0, 12340}};
   c.repetitions = 5;
-  c.p50_spread = FigureSpread{100, 90, 110, 0.2, 5};
-  c.p99_spread = FigureSpread{200, 190, 230, 0.2, 5};
-  c.throughput_spread = FigureSpread{1.5e6, 1.4e6, 1.6e6, 0.13, 5};
+  c.p50_spread = FigureSpread{100, 90, 110, 0.2, 5, {100, 90, 110, 95, 105}};
+  c.p99_spread = FigureSpread{200, 190, 230, 0.2, 5, {}};
+  c.throughput_spread = FigureSpread{1.5e6, 1.4e6, 1.6e6, 0.13, 5, {}};
   c.noisy = true;
   r.cells.push_back(c);
   CellResult e;
@@ -110,6 +110,7 @@ TEST_SUITE("report") {
     CHECK(back.cells[0].histogram == r.cells[0].histogram);
     CHECK(back.cells[0].hop_latency_ns.has_value());
     CHECK(back.cells[0].p99_spread->max == 230);
+    CHECK(back.cells[0].p50_spread->values == std::vector<double>{100, 90, 110, 95, 105});
     CHECK(back.cells[0].processes[1].cpu == -1);
     CHECK(back.cells[1].error == r.cells[1].error);
     CHECK_FALSE(back.cells[1].p50_spread.has_value());

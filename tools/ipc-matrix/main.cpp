@@ -1,4 +1,5 @@
-// ipc-matrix: argv -> a command (run, list, report, cleanup; or the hidden worker role).
+// ipc-matrix: argv -> a command (run, list, report, compare, recommend, cleanup; or the hidden
+// worker role).
 // Thin on purpose: everything measurable lives in the library.
 //
 // Exit codes: 0 every cell ok; 1 an output could not be written (or another I/O error);
@@ -7,6 +8,8 @@
 //             3 one or more cells failed (the others still ran and were reported);
 //             128 + signal (130 SIGINT, 143 SIGTERM, 129 SIGHUP) when interrupted, after writing
 //               the cells that finished with "complete": false.
+//             compare: 1 when a figure regressed beyond the threshold, 0 otherwise, 2 bad input.
+//             recommend: 1 when no measured configuration meets the constraints, 2 bad input.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -16,6 +19,8 @@
 
 #include "cli.hpp"
 #include "ipcmatrix/pattern/pattern.hpp"
+#include "ipcmatrix/report/choose.hpp"
+#include "ipcmatrix/report/compare.hpp"
 #include "ipcmatrix/report/reporter.hpp"
 #include "ipcmatrix/report/results.hpp"
 #include "ipcmatrix/report/writers.hpp"
@@ -157,6 +162,53 @@ int cmd_report(const std::string& results, std::string out_dir) {
   return 0;
 }
 
+int cmd_compare(const std::string& baseline, const std::string& current, const std::string& threshold, bool markdown) {
+  const double t = parse_percent(threshold, "--threshold");
+  const RunResult a = load_results(baseline);
+  const RunResult b = load_results(current);
+  const Comparison c = compare_results(a, b, t);
+  print_stdout(render_comparison(c, markdown));
+  return c.regressed() ? 1 : 0;
+}
+
+struct RecommendArgs {
+  std::string results, pattern, size, rate, p99_under, max_cores, emit_config;
+  bool json = false;
+};
+
+int cmd_recommend(const RecommendArgs& a) {
+  Constraints k;
+  if (pattern_or_null(a.pattern) == nullptr)
+    throw UsageError("--pattern: '" + escape_control(a.pattern) + "' is not a pattern (" + join(pattern_names()) + ")");
+  k.pattern = a.pattern;
+  k.size_bytes = parse_size(a.size, "--size");
+  if (!a.rate.empty()) k.rate = parse_rate(a.rate, "--rate");
+  if (!a.p99_under.empty()) {
+    k.p99_under_ns = parse_duration(a.p99_under, "--p99-under") * 1e9;
+    if (!(*k.p99_under_ns > 0)) throw UsageError("--p99-under: must be above 0");
+  }
+  if (!a.max_cores.empty()) {
+    k.max_cores = parse_number(a.max_cores, "--max-cores");
+    if (!(*k.max_cores > 0)) throw UsageError("--max-cores: must be above 0");
+  }
+  if (!a.emit_config.empty()) check_output_file(a.emit_config);
+  const RunResult r = load_results(a.results);
+  Choice c;
+  try {
+    c = choose(r, k);
+  } catch (const std::invalid_argument& e) {
+    throw BadInput(a.results + ": " + e.what());
+  }
+  if (a.json) print_stdout(to_json(c, k).dump(2) + "\n");
+  else print_stdout(render_choice(c, k));
+  if (!c.best) return 1;
+  if (!a.emit_config.empty()) {
+    write_output_file(a.emit_config, deployment_json(*c.best, r.config).dump(2) + "\n", /*follow_symlink=*/true);
+    if (!a.json) print_stdout("wrote " + a.emit_config + " (load it with ipcmatrix::load_deployment)\n");
+  }
+  return 0;
+}
+
 /// Removes what killed runs left behind, and only that: objects whose owning process is gone
 /// (sys/ipc_names.hpp). Live runs' objects and anything not shaped like ours are left alone,
 /// each with the reason.
@@ -193,6 +245,35 @@ int main(int argc, char** argv) {
   report->add_option("results", report_in, "results.json written by a run")->required();
   report->add_option("--out", report_out, "directory (default: beside the results file)")
       ->multi_option_policy(CLI::MultiOptionPolicy::Throw);
+  std::string compare_base, compare_current, compare_threshold = "10%";
+  bool compare_markdown = false;
+  auto* compare = app.add_subcommand(
+      "compare", "Per matching cell, what changed between two results files: improved, regressed or unchanged, with "
+                 "noise told apart by a test over the repetitions; exit 1 when anything regressed");
+  compare->add_option("baseline", compare_base, "results.json of the reference run")->required();
+  compare->add_option("current", compare_current, "results.json of the run to judge")->required();
+  compare->add_option("--threshold", compare_threshold, "smallest change that counts (default 10%)")
+      ->type_name("PCT")
+      ->multi_option_policy(CLI::MultiOptionPolicy::Throw);
+  compare->add_flag("--markdown", compare_markdown, "Markdown tables instead of plain text");
+  RecommendArgs rec;
+  auto* recommend = app.add_subcommand(
+      "recommend", "The best measured configuration for a pattern and size under constraints, the runner-up and why");
+  recommend->add_option("results", rec.results, "results.json written by a run")->required();
+  const auto once = CLI::MultiOptionPolicy::Throw;
+  recommend->add_option("--pattern", rec.pattern, "pattern (e.g. fan-out)")->required()->multi_option_policy(once);
+  recommend->add_option("--size", rec.size, "message size (e.g. 4K)")->required()->multi_option_policy(once);
+  recommend->add_option("--rate", rec.rate, "msgs/s it must sustain (e.g. 50k)")->type_name("MSGS/S")->multi_option_policy(once);
+  recommend->add_option("--p99-under", rec.p99_under, "p99 latency limit (e.g. 50us); ranks by p99")
+      ->type_name("TIME")
+      ->multi_option_policy(once);
+  recommend->add_option("--max-cores", rec.max_cores, "CPU cores it may use while measuring (e.g. 1)")
+      ->type_name("N")
+      ->multi_option_policy(once);
+  recommend->add_flag("--json", rec.json, "print the answer as JSON");
+  recommend->add_option("--emit-config", rec.emit_config, "write the chosen settings as JSON (ipcmatrix::load_deployment)")
+      ->type_name("FILE")
+      ->multi_option_policy(once);
   auto* cleanup = app.add_subcommand(
       "cleanup", "Remove shared-memory segments and socket directories left by killed runs (never a live run's)");
   bool cleanup_dry_run = false;
@@ -215,6 +296,8 @@ int main(int argc, char** argv) {
     if (*list) return cmd_list(list_json);
     if (*report) return cmd_report(report_in, report_out);
     if (*cleanup) return cmd_cleanup(cleanup_dry_run);
+    if (*compare) return cmd_compare(compare_base, compare_current, compare_threshold, compare_markdown);
+    if (*recommend) return cmd_recommend(rec);
     RunConfig cfg;
     try {
       cfg = finish_run_config(st);

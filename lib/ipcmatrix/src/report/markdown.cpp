@@ -341,11 +341,21 @@ void pick_line(std::string& md, const std::optional<Pick>& pick, std::string_vie
     case Pick::Margin::alone: add(md, "; no other mechanism/serializer to compare with."); break;
     case Pick::Margin::incomparable: add(md, "; next: {} {}.", mech_ser(*pick->next), show(*pick->next)); break;
     case Pick::Margin::tie:
-      add(md, "; within 10% of the next, {} {}: effectively a tie.", mech_ser(*pick->next), show(*pick->next));
+      if (pick->p_value) {
+        add(md, "; **tie** with {} {}: {} {} in the medians, but the repetitions overlap (Mann-Whitney p = {:.2f}).",
+            mech_ser(*pick->next), show(*pick->next), ratio_text(pick->ratio), verb_better, *pick->p_value);
+      } else {
+        add(md, "; **tie** with {} {}: within 10%.", mech_ser(*pick->next), show(*pick->next));
+      }
+      break;
+    case Pick::Margin::untested:
+      add(md, "; {} {} than the next, {} {}, untested: {} repetition(s) cannot show it is not noise (run "
+          "--repetitions 3 or more).", ratio_text(pick->ratio), verb_better, mech_ser(*pick->next),
+          show(*pick->next), pick->repetitions);
       break;
     case Pick::Margin::lead:
-      add(md, "; {} {} than the next, {} {}.", ratio_text(pick->ratio), verb_better, mech_ser(*pick->next),
-          show(*pick->next));
+      add(md, "; {} {} than the next, {} {} (Mann-Whitney p = {:.2f} over {} repetitions).", ratio_text(pick->ratio),
+          verb_better, mech_ser(*pick->next), show(*pick->next), *pick->p_value, pick->repetitions);
       break;
   }
   // Cost next to speed: what the pick costs, and the cheapest option that is nearly as good.

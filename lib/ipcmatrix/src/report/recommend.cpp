@@ -7,16 +7,29 @@
 
 #include "ipcmatrix/pattern/pattern.hpp"
 #include "ipcmatrix/pattern/topology.hpp"
+#include "ipcmatrix/stats/significance.hpp"
 
 namespace ipcmatrix {
 
 namespace {
 
 using Figure = std::optional<double> (*)(const CellResult&);
+using Values = std::vector<double> (*)(const CellResult&);
+
+std::vector<double> values_or(const std::optional<FigureSpread>& s, std::optional<double> single) {
+  if (s && !s->values.empty()) return s->values;
+  if (single) return {*single};
+  return {};
+}
 
 std::optional<double> p50_of(const CellResult& c) {
   if (!c.latency_ns.p50) return std::nullopt;
   return static_cast<double>(*c.latency_ns.p50);
+}
+
+std::optional<double> p99_of(const CellResult& c) {
+  if (!c.latency_ns.p99) return std::nullopt;
+  return static_cast<double>(*c.latency_ns.p99);
 }
 
 std::optional<double> msgs_per_s_of(const CellResult& c) {
@@ -24,7 +37,7 @@ std::optional<double> msgs_per_s_of(const CellResult& c) {
   return c.throughput.msgs_per_s;
 }
 
-std::optional<Pick> pick(std::vector<const CellResult*> cells, Figure figure, bool lower_is_better) {
+std::optional<Pick> pick(std::vector<const CellResult*> cells, Figure figure, Values values, bool lower_is_better) {
   std::erase_if(cells, [&](const CellResult* c) { return !figure(*c).has_value(); });
   if (cells.empty()) return std::nullopt;
   std::stable_sort(cells.begin(), cells.end(), [&](const CellResult* a, const CellResult* b) {
@@ -57,13 +70,38 @@ std::optional<Pick> pick(std::vector<const CellResult*> cells, Figure figure, bo
   p.next = *next;
   const double a = *figure(*p.best), b = *figure(*p.next);
   p.ratio = lower_is_better ? b / a : a / b;
-  if (!std::isfinite(p.ratio) || a <= 0 || b <= 0) p.margin = Pick::Margin::incomparable;
-  else if (p.ratio < kTieRatio) p.margin = Pick::Margin::tie;
-  else p.margin = Pick::Margin::lead;
+  const std::vector<double> va = values(*p.best), vb = values(*p.next);
+  p.repetitions = static_cast<int>(std::min(va.size(), vb.size()));
+  if (!std::isfinite(p.ratio) || a <= 0 || b <= 0) {
+    p.margin = Pick::Margin::incomparable;
+  } else if (p.ratio < kTieRatio) {
+    p.margin = Pick::Margin::tie;
+  } else if (!testable(va.size(), vb.size())) {
+    p.margin = Pick::Margin::untested;
+  } else {
+    p.p_value = mann_whitney(va, vb).p_value;
+    p.margin = *p.p_value <= kSignificanceLevel + 1e-12 ? Pick::Margin::lead : Pick::Margin::tie;
+  }
   return p;
 }
 
 }  // namespace
+
+std::vector<double> p50_values(const CellResult& c) { return values_or(c.p50_spread, p50_of(c)); }
+std::vector<double> p99_values(const CellResult& c) { return values_or(c.p99_spread, p99_of(c)); }
+
+std::optional<Pick> pick_best(std::vector<const CellResult*> cells, Objective objective) {
+  switch (objective) {
+    case Objective::lowest_p50: return pick(std::move(cells), p50_of, p50_values, /*lower_is_better=*/true);
+    case Objective::lowest_p99: return pick(std::move(cells), p99_of, p99_values, /*lower_is_better=*/true);
+    case Objective::highest_throughput:
+      return pick(std::move(cells), msgs_per_s_of, throughput_values, /*lower_is_better=*/false);
+  }
+  return std::nullopt;
+}
+std::vector<double> throughput_values(const CellResult& c) {
+  return values_or(c.throughput_spread, msgs_per_s_of(c));
+}
 
 LatencyMeaning latency_meaning(const CellResult& c) {
   const PatternSpec* spec = pattern_or_null(c.pattern);
@@ -115,11 +153,11 @@ std::vector<RecommendationGroup> recommend_per_group(const RunResult& r) {
       std::vector<const CellResult*> latency_cells;
       for (const CellResult* c : cells)
         if (measures_latency(*c)) latency_cells.push_back(c);
-      g.lowest_p50 = pick(latency_cells, p50_of, /*lower_is_better=*/true);
+      g.lowest_p50 = pick_best(latency_cells, Objective::lowest_p50);
       g.saturated_only = std::all_of(cells.begin(), cells.end(), [](const CellResult* c) {
         return latency_meaning(*c) == LatencyMeaning::saturated;
       });
-      g.highest_throughput = pick(cells, msgs_per_s_of, /*lower_is_better=*/false);
+      g.highest_throughput = pick_best(cells, Objective::highest_throughput);
       out.push_back(std::move(g));
     }
   }

@@ -155,7 +155,8 @@ nlohmann::json to_json(const FigureSpread& s) {
           {"min", s.min},
           {"max", s.max},
           {"rel_spread", s.rel_spread},
-          {"n", s.n}};
+          {"n", s.n},
+          {"values", s.values}};
 }
 
 std::optional<FigureSpread> opt_spread(const ObjectReader& parent, const char* key) {
@@ -168,6 +169,13 @@ std::optional<FigureSpread> opt_spread(const ObjectReader& parent, const char* k
   r.f64("max", s.max);
   r.f64("rel_spread", s.rel_spread);
   r.i32("n", s.n);
+  if (const nlohmann::json* v = r.find("values")) {
+    if (!v->is_array()) fail(r.path("values"), "expected an array of numbers");
+    for (std::size_t i = 0; i < v->size(); ++i) {
+      if (!(*v)[i].is_number()) fail(r.path("values") + "[" + std::to_string(i) + "]", "expected a number");
+      s.values.push_back((*v)[i].get<double>());
+    }
+  }
   return s;
 }
 
@@ -246,6 +254,7 @@ nlohmann::json to_json(const CellResult& c) {
   if (c.p50_spread) j["p50_spread"] = to_json(*c.p50_spread);
   if (c.p99_spread) j["p99_spread"] = to_json(*c.p99_spread);
   if (c.throughput_spread) j["throughput_spread"] = to_json(*c.throughput_spread);
+  if (c.cpu_per_msg_spread) j["cpu_per_msg_spread"] = to_json(*c.cpu_per_msg_spread);
   if (c.harness_ceiling_msgs_per_s) j["harness_ceiling_msgs_per_s"] = *c.harness_ceiling_msgs_per_s;
   return j;
 }
@@ -315,6 +324,7 @@ CellResult cell_from_json(const nlohmann::json& j, const std::string& where) {
   c.p50_spread = opt_spread(r, "p50_spread");
   c.p99_spread = opt_spread(r, "p99_spread");
   c.throughput_spread = opt_spread(r, "throughput_spread");
+  c.cpu_per_msg_spread = opt_spread(r, "cpu_per_msg_spread");
   r.boolean("noisy", c.noisy);
   if (const nlohmann::json* v = r.find("histogram")) {
     try {

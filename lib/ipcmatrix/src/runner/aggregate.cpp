@@ -16,7 +16,10 @@ constexpr std::uint64_t kMinWindowMsgs = 1000;
 constexpr std::int64_t kSkewWarnNs = 1000;
 constexpr double kTickS = 0.01;  // the kernel's CPU accounting granularity (USER_HZ)
 
-FigureSpread figure_spread(const Spread& s) { return {s.median, s.min, s.max, s.rel_spread, static_cast<int>(s.n)}; }
+FigureSpread figure_spread(const std::vector<double>& values) {
+  const Spread s = spread(values);
+  return {s.median, s.min, s.max, s.rel_spread, static_cast<int>(s.n), values};
+}
 
 }  // namespace
 
@@ -111,11 +114,12 @@ CellResult figures(const Cell& c, const RunConfig& cfg, const Repetition& rep) {
 }
 
 CellResult combine_repetitions(std::vector<CellResult> reps, bool by_throughput) {
-  std::vector<double> p50, p99, tput;
+  std::vector<double> p50, p99, tput, cpu;
   for (const auto& x : reps) {
     p50.push_back(static_cast<double>(x.histogram.value_at_percentile(50)));
     p99.push_back(static_cast<double>(x.histogram.value_at_percentile(99)));
     tput.push_back(x.throughput.msgs_per_s);
+    cpu.push_back(x.cpu.per_msg_ns);
   }
   std::vector<std::size_t> order(reps.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
@@ -125,11 +129,11 @@ CellResult combine_repetitions(std::vector<CellResult> reps, bool by_throughput)
   CellResult r = std::move(reps[order[order.size() / 2]]);
   r.repetitions = static_cast<int>(reps.size());
   if (reps.size() > 1) {
-    const Spread p50_spread = spread(p50), p99_spread = spread(p99), tput_spread = spread(tput);
-    r.p50_spread = figure_spread(p50_spread);
-    r.p99_spread = figure_spread(p99_spread);
-    r.throughput_spread = figure_spread(tput_spread);
-    r.noisy = is_noisy(p50_spread) || is_noisy(p99_spread) || is_noisy(tput_spread);
+    r.p50_spread = figure_spread(p50);
+    r.p99_spread = figure_spread(p99);
+    r.throughput_spread = figure_spread(tput);
+    r.cpu_per_msg_spread = figure_spread(cpu);
+    r.noisy = is_noisy(spread(p50)) || is_noisy(spread(p99)) || is_noisy(spread(tput));
   }
   return r;
 }

@@ -285,6 +285,8 @@ double parse_duration(std::string_view text, std::string_view flag) {
     scale = 1e-3;
   } else if (unit == "us") {
     scale = 1e-6;
+  } else if (unit == "ns") {
+    scale = 1e-9;
   } else if (unit == "min") {
     scale = 60;
   } else if (unit == "h") {
@@ -301,6 +303,38 @@ double parse_duration(std::string_view text, std::string_view flag) {
   }
   if (value < 0) fail(flag, quote(text) + " is negative");
   return value * scale;
+}
+
+double parse_rate(std::string_view text, std::string_view flag) {
+  const std::string_view t = trim(text);
+  double scale = 1;
+  std::string_view number = t;
+  if (!t.empty() && (t.back() == 'k' || t.back() == 'K')) {
+    scale = 1e3;
+    number = t.substr(0, t.size() - 1);
+  } else if (!t.empty() && t.back() == 'M') {
+    scale = 1e6;
+    number = t.substr(0, t.size() - 1);
+  }
+  double value = 0;
+  const auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (number.empty() || ec != std::errc{} || ptr != number.data() + number.size() || !std::isfinite(value) ||
+      !(value > 0)) {
+    fail(flag, quote(text) + " is not a rate (msgs/s; examples: 500, 50k, 1.5M)");
+  }
+  return value * scale;
+}
+
+double parse_percent(std::string_view text, std::string_view flag) {
+  std::string_view t = trim(text);
+  if (!t.empty() && t.back() == '%') t.remove_suffix(1);
+  double value = 0;
+  const auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), value);
+  if (t.empty() || ec != std::errc{} || ptr != t.data() + t.size() || !std::isfinite(value) || !(value > 0) ||
+      value > 1000) {
+    fail(flag, quote(text) + " is not a percentage above 0 (examples: 10%, 5)");
+  }
+  return value / 100;
 }
 
 std::vector<int> parse_int_list(std::string_view text, std::string_view flag) {

@@ -15,6 +15,8 @@ namespace ipcmatrix {
 
 /// Below this ratio two configurations are reported as a tie: with < 1% histogram error
 /// and ordinary run-to-run variation, a 5% lead is not a reason to pick one over the other.
+/// Above it, a lead still needs the Mann-Whitney test over the repetitions to say so
+/// (stats/significance.hpp); with too few repetitions to test it is reported as untested.
 inline constexpr double kTieRatio = 1.10;
 
 /// What a cell's latency figures measure.
@@ -42,8 +44,9 @@ struct Pick {
   enum class Margin : std::uint8_t {
     alone,         ///< no other mechanism/serializer in the group
     incomparable,  ///< the ratio is not finite or a figure is not positive
-    tie,           ///< within kTieRatio
-    lead,          ///< ahead by `ratio`
+    tie,           ///< within kTieRatio, or beyond it but not significant over the repetitions
+    untested,      ///< ahead by `ratio`, beyond kTieRatio, but too few repetitions to test
+    lead,          ///< ahead by `ratio`, beyond kTieRatio and significant (p_value)
   };
   const CellResult* best = nullptr;
   const CellResult* next = nullptr;  ///< the runner-up of another mechanism/serializer
@@ -53,6 +56,8 @@ struct Pick {
   const CellResult* cheapest = nullptr;
   double ratio = 0;                  ///< how many times better best is than next (>= 1)
   Margin margin = Margin::alone;
+  std::optional<double> p_value;     ///< Mann-Whitney over the repetitions, where testable
+  int repetitions = 1;               ///< the fewer of best's and next's repetitions
 };
 
 /// One group of comparable cells: same pattern, size, participants, load and content.
@@ -68,6 +73,21 @@ struct RecommendationGroup {
   bool saturated_only = false;  ///< the group has ok cells, and all of them ran closed loop
   std::optional<Pick> highest_throughput; ///< the cell with the most msgs/s
 };
+
+/// What a pick ranks by.
+enum class Objective : std::uint8_t { lowest_p50, lowest_p99, highest_throughput };
+
+/// The best of `cells` by the objective (cells without that figure are left out; the caller
+/// decides which cells may compete, e.g. only latency measurements for latency), with the
+/// runner-up of another mechanism/serializer, the margin and the cheapest cell within
+/// kTieRatio. nullopt when no cell has the figure. The pointers are the given ones.
+[[nodiscard]] std::optional<Pick> pick_best(std::vector<const CellResult*> cells, Objective objective);
+
+/// The figure of each repetition of c (the figure itself when not recorded): p50 in ns,
+/// or msgs/s.
+[[nodiscard]] std::vector<double> p50_values(const CellResult& c);
+[[nodiscard]] std::vector<double> throughput_values(const CellResult& c);
+[[nodiscard]] std::vector<double> p99_values(const CellResult& c);
 
 /// Pattern names in the order the run first met them, which is the order the user wrote.
 [[nodiscard]] std::vector<std::string> patterns_in_order(const RunResult& r);

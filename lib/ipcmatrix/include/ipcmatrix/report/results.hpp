@@ -70,6 +70,9 @@ struct FigureSpread {
   double median = 0, min = 0, max = 0;
   double rel_spread = 0;  ///< (max - min) / median
   int n = 0;              ///< number of repetitions
+  /// The figure of each repetition, in the order they ran: what significance tests take
+  /// (stats/significance.hpp). Empty in files written before it was recorded.
+  std::vector<double> values;
 };
 
 /// One cell of the matrix: its identity, outcome and figures.
@@ -109,6 +112,7 @@ struct CellResult {
   std::vector<ProcessStats> processes;
   int repetitions = 1;
   std::optional<FigureSpread> p50_spread, p99_spread, throughput_spread;  ///< repetitions > 1
+  std::optional<FigureSpread> cpu_per_msg_spread;  ///< repetitions > 1: cpu.per_msg_ns of each
   bool noisy = false;
   Histogram histogram;  ///< merged, of latency_ns
 };

@@ -118,8 +118,13 @@ struct RunConfig {
 [[nodiscard]] int parse_int(std::string_view text, std::string_view flag);
 /// A finite non-negative number ("2.5", "1e6").
 [[nodiscard]] double parse_number(std::string_view text, std::string_view flag);
-/// A duration in seconds: "10", "10s", "1.5s", "500ms", "250us", "2min". Non-negative.
+/// A duration in seconds: "10", "10s", "1.5s", "500ms", "250us", "800ns", "2min". Non-negative.
 [[nodiscard]] double parse_duration(std::string_view text, std::string_view flag);
+/// A message rate in msgs/s: "500", "50k", "1.5M" (k and M are decimal here: rates are
+/// counts per second, not buffer sizes). Positive.
+[[nodiscard]] double parse_rate(std::string_view text, std::string_view flag);
+/// A relative threshold: "10%" or "10" (percent) -> 0.10. Above 0, at most 1000%.
+[[nodiscard]] double parse_percent(std::string_view text, std::string_view flag);
 /// A comma list of ints ("1,8,64").
 [[nodiscard]] std::vector<int> parse_int_list(std::string_view text, std::string_view flag);
 

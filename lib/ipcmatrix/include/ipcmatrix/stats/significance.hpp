@@ -1,0 +1,49 @@
+#pragma once
+/// @file significance.hpp
+/// Whether two configurations really differ, judged over their repetitions: the
+/// Mann-Whitney U test (rank-based, so one outlying repetition cannot decide it, and no
+/// normality assumed) together with a minimum relative difference. Used by the report's
+/// recommendations, `compare` and `recommend` alike, so all three call the same things ties.
+/// Pure functions; thread-safe.
+///
+/// Small samples get the exact permutation distribution of U (ties handled by midranks);
+/// larger ones the normal approximation with tie correction, from Boost.Math.
+/// The level is 0.10 two-sided: with 3 repetitions a side, the smallest p there is is
+/// exactly 0.10, reached only when every repetition of one beats every repetition of the
+/// other. Fewer repetitions cannot reach it at all, and are reported as untested.
+
+#include <optional>
+#include <span>
+
+namespace ipcmatrix {
+
+/// Two-sided significance level.
+inline constexpr double kSignificanceLevel = 0.10;
+
+struct MannWhitney {
+  double u = 0;        ///< U of the first sample (pairs where a's value is the larger, ties 1/2)
+  double p_value = 1;  ///< two-sided
+  bool exact = false;  ///< from the permutation distribution, not the normal approximation
+};
+
+/// Mann-Whitney U of samples a and b; p_value 1 when either is empty.
+[[nodiscard]] MannWhitney mann_whitney(std::span<const double> a, std::span<const double> b);
+
+/// true when samples of these sizes can reach kSignificanceLevel at all (3 and 3 can;
+/// 2 and anything below 5, or 1 and anything below 19, cannot).
+[[nodiscard]] bool testable(std::size_t n_a, std::size_t n_b) noexcept;
+
+/// Two figures compared: a baseline `a` and a candidate `b`, each over its repetitions.
+struct FigureComparison {
+  double ratio = 1;               ///< median(b) / median(a); 1 when a's median is 0
+  std::optional<double> p_value;  ///< absent when the sizes are not testable()
+  /// |ratio - 1| exceeds the threshold and, where testable, p_value <= kSignificanceLevel.
+  /// Untestable samples differ by the threshold alone (the caller says so).
+  bool differs = false;
+};
+
+/// Compares a with b. threshold: the smallest relative change that counts (0.10 = 10%).
+[[nodiscard]] FigureComparison compare_figures(std::span<const double> a, std::span<const double> b,
+                                               double threshold);
+
+}  // namespace ipcmatrix

@@ -1,0 +1,78 @@
+#include "ipcmatrix/transport/deployment.hpp"
+
+#include <stdexcept>
+
+#include "ipcmatrix/util/json_file.hpp"
+
+namespace ipcmatrix {
+
+namespace {
+
+constexpr std::size_t kMaxDeploymentBytes = std::size_t{1} << 20;
+
+[[noreturn]] void bad(const std::string& field, const std::string& what) {
+  throw std::invalid_argument(field + ": " + what);
+}
+
+const nlohmann::json* field(const nlohmann::json& j, const char* key) {
+  const auto it = j.find(key);
+  return it == j.end() || it->is_null() ? nullptr : &*it;
+}
+
+std::string text(const nlohmann::json& j, const char* key, const std::string& path, bool required) {
+  const nlohmann::json* v = field(j, key);
+  if (v == nullptr) {
+    if (required) bad(path + key, "missing");
+    return {};
+  }
+  if (!v->is_string()) bad(path + key, "expected a string");
+  return v->get<std::string>();
+}
+
+std::uint64_t count(const nlohmann::json& j, const char* key, const std::string& path, std::uint64_t fallback) {
+  const nlohmann::json* v = field(j, key);
+  if (v == nullptr) return fallback;
+  // A parsed file holds non-negative integers as unsigned, a json built in code as signed.
+  if (!v->is_number_integer() || (!v->is_number_unsigned() && v->get<std::int64_t>() < 0))
+    bad(path + key, "expected a non-negative integer");
+  return v->get<std::uint64_t>();
+}
+
+}  // namespace
+
+Deployment deployment_from_json(const nlohmann::json& j) {
+  if (!j.is_object()) bad("document", "expected an object");
+  Deployment d;
+  d.mechanism = text(j, "mechanism", "", true);
+  (void)find_transport(d.mechanism);  // throws naming the registered ones
+  d.serializer = text(j, "serializer", "", true);
+  if (const std::string api = text(j, "api", "", false); !api.empty()) {
+    if (api != "copy" && api != "loan") bad("api", "expected copy or loan, got " + api);
+    d.api = api;
+  }
+  const std::uint64_t batch = count(j, "batch", "", 1);
+  if (batch < 1 || batch > 4096) bad("batch", "expected 1..4096");
+  d.batch = static_cast<int>(batch);
+  if (const std::string p = text(j, "placement", "", false); !p.empty()) d.placement = p;
+  if (const nlohmann::json* ch = field(j, "channel")) {
+    if (!ch->is_object()) bad("channel", "expected an object");
+    if (const std::string w = text(*ch, "wait", "channel.", false); !w.empty()) {
+      if (!parse_wait_strategy(w, d.channel.wait)) bad("channel.wait", "expected spin, block or hybrid, got " + w);
+    }
+    d.channel.spin_ns = static_cast<std::int64_t>(count(*ch, "spin_ns", "channel.", static_cast<std::uint64_t>(d.channel.spin_ns)));
+    d.channel.capacity_bytes = count(*ch, "capacity_bytes", "channel.", 0);
+    d.channel.pipe_bytes = count(*ch, "pipe_bytes", "channel.", 0);
+  }
+  return d;
+}
+
+Deployment load_deployment(const std::string& path) {
+  const nlohmann::json j = read_json_file(path, kMaxDeploymentBytes, "deployment config");
+  try {
+    return deployment_from_json(j);
+  } catch (const std::exception& e) {
+    throw BadInput(path + ": " + e.what());
+  }
+}
+
+}  // namespace ipcmatrix

@@ -1,0 +1,208 @@
+// `compare` and `recommend` through the real binary, from results files made here with
+// planted figures: a regression compare must catch, noise it must not call change, and
+// constraints recommend can and cannot meet.
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "ipcmatrix/report/compare.hpp"
+#include "ipcmatrix/report/results.hpp"
+#include "ipcmatrix/transport/deployment.hpp"
+#include "ipcmatrix/util/json_file.hpp"
+#include "support/tool_runner.hpp"
+
+using namespace ipcmatrix;
+using test::run_tool;
+using test::TempDir;
+
+namespace {
+
+/// A pingpong or stream cell whose repetitions have the given p50s (ns) and msgs/s.
+CellResult cell(std::string pattern, std::string mechanism, std::vector<double> p50s, std::vector<double> rates,
+                double cores = 1.0) {
+  CellResult c;
+  c.pattern = std::move(pattern);
+  c.mechanism = std::move(mechanism);
+  c.serializer = "raw";
+  c.wait = "spin";
+  c.placement = "cross-core";
+  c.content = "records";
+  c.size_bytes = 64;
+  c.procs = 2;
+  c.status = "ok";
+  c.duration_s = 1.0;
+  c.messages_sent = c.messages_received = 1000;
+  c.repetitions = static_cast<int>(rates.size());
+  const auto spread_of = [](std::vector<double> v) {
+    FigureSpread s;
+    s.values = v;
+    s.n = static_cast<int>(v.size());
+    std::sort(v.begin(), v.end());
+    s.median = v[v.size() / 2];
+    s.min = v.front();
+    s.max = v.back();
+    return s;
+  };
+  const FigureSpread p50 = spread_of(p50s), tput = spread_of(rates);
+  c.latency_ns.p50 = static_cast<std::uint64_t>(p50.median);
+  c.latency_ns.p99 = static_cast<std::uint64_t>(p50.median * 2);
+  c.latency_ns.count = 1000;
+  c.throughput.msgs_per_s = tput.median;
+  c.cpu.user_s = cores * c.duration_s;
+  c.cpu.per_msg_ns = 1e9 * cores / tput.median;
+  if (c.repetitions > 1) {
+    c.p50_spread = p50;
+    FigureSpread p99 = p50;
+    for (double& v : p99.values) v *= 2;
+    p99.median *= 2;
+    c.p99_spread = p99;
+    c.throughput_spread = tput;
+    FigureSpread cpu = tput;
+    for (double& v : cpu.values) v = 1e9 * cores / v;
+    cpu.median = 1e9 * cores / tput.median;
+    c.cpu_per_msg_spread = cpu;
+  }
+  return c;
+}
+
+RunResult run_of(std::vector<CellResult> cells) {
+  RunResult r;
+  r.environment = {{"cpu_model", "Test CPU"}, {"logical_cpus", 2}, {"kernel", "Linux test"}};
+  r.config = {{"ring_bytes", 0}, {"pipe_bytes", 0}};
+  r.cells = std::move(cells);
+  return r;
+}
+
+std::string save(const RunResult& r, const TempDir& dir, const std::string& name) {
+  const std::string path = (dir.path / name).string();
+  save_results(r, path);
+  return path;
+}
+
+}  // namespace
+
+TEST_SUITE("report") {
+
+TEST_CASE("compare: a planted regression is caught, planted noise is not change") {
+  TempDir dir;
+  const RunResult base = run_of({cell("pingpong", "shm", {1000, 1010, 990}, {1e6, 1.01e6, 0.99e6}),
+                                 cell("pingpong", "unix", {5000, 5050, 4950}, {2e5, 2.02e5, 1.98e5}),
+                                 cell("stream", "pipe", {9000, 9000, 9000}, {3e6, 3.1e6, 2.9e6})});
+  // shm: p50 +50% with every repetition above the old ones (regressed). unix: medians 20%
+  // apart but the repetitions overlap (noise). stream/pipe dropped; stream/shm new.
+  RunResult cur = run_of({cell("pingpong", "shm", {1500, 1510, 1490}, {1e6, 1.01e6, 0.99e6}),
+                          cell("pingpong", "unix", {6000, 4900, 6100}, {2e5, 2.02e5, 1.98e5}),
+                          cell("stream", "shm", {100, 100, 100}, {3e7, 3.1e7, 2.9e7})});
+  const std::string a = save(base, dir, "base.json"), b = save(cur, dir, "cur.json");
+
+  const Comparison c = compare_results(base, cur, 0.10);
+  REQUIRE(c.cells.size() == 2);
+  CHECK(c.cells[0].regressed());
+  CHECK_FALSE(c.cells[1].regressed());
+  for (const auto& f : c.cells[1].figures) CHECK(f.change == Change::unchanged);
+  CHECK(c.only_baseline.size() == 1);
+  CHECK(c.only_current.size() == 1);
+  CHECK(c.environment_differences.empty());
+  CHECK_FALSE(c.untested);
+
+  auto res = run_tool({"compare", a, b}, dir);
+  CHECK(res.code == 1);
+  CHECK(res.out.find("regressed") != std::string::npos);
+  CHECK(res.out.find("Only in the baseline") != std::string::npos);
+  // Against itself: nothing changed.
+  CHECK(run_tool({"compare", a, a}, dir).code == 0);
+  // A looser threshold lets the +50% through.
+  CHECK(run_tool({"compare", a, b, "--threshold", "60%"}, dir).code == 0);
+  // Markdown output is a table.
+  res = run_tool({"compare", a, b, "--markdown"}, dir);
+  CHECK(res.out.find("| cell | figure |") != std::string::npos);
+
+  // Another machine: said so. One repetition a side: judged by the threshold, said so.
+  RunResult other = cur;
+  other.environment["cpu_model"] = "Other CPU";
+  other.cells = {cell("pingpong", "shm", {1500}, {1e6})};
+  RunResult single = base;
+  single.cells = {cell("pingpong", "shm", {1000}, {1e6})};
+  res = run_tool({"compare", save(single, dir, "single.json"), save(other, dir, "other.json")}, dir);
+  CHECK(res.code == 1);
+  CHECK(res.out.find("the machines differ, cpu_model: Test CPU -> Other CPU") != std::string::npos);
+  CHECK(res.out.find("fewer than 3 repetitions") != std::string::npos);
+}
+
+TEST_CASE("compare and recommend: bad input exits 2 and names the file") {
+  TempDir dir;
+  const std::string good = save(run_of({cell("pingpong", "shm", {1000, 1010, 990}, {1e6, 1e6, 1e6})}), dir, "good.json");
+  const std::string bad = (dir.path / "bad.json").string();
+  test::write_file(bad, "{\"schema_version\": 99, \"cells\": []}");
+  const std::string broken = (dir.path / "broken.json").string();
+  test::write_file(broken, "{\"cells\": [");
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"compare", good, bad},
+           {"compare", broken, good},
+           {"compare", good, (dir.path / "missing.json").string()},
+           {"compare", good, good, "--threshold", "-5%"},
+           {"recommend", bad, "--pattern", "pingpong", "--size", "64"},
+           {"recommend", good, "--pattern", "nonsense", "--size", "64"},
+           {"recommend", good, "--pattern", "pingpong", "--size", "64", "--rate", "fast"},
+           {"recommend", good, "--pattern", "mesh", "--size", "64"}}) {
+    const auto res = run_tool(args, dir);
+    CHECK_MESSAGE(res.code == 2, args[0] << " " << args[1] << ": " << res.err);
+    CHECK(!res.err.empty());
+  }
+}
+
+TEST_CASE("recommend: the best configuration meeting the constraints, or the closest miss") {
+  TempDir dir;
+  // shm: fastest, but burns 2 cores. unix: half the rate on 0.5 cores. pipe: slowest.
+  const std::string path =
+      save(run_of({cell("pingpong", "shm", {1000, 1010, 990}, {9e5, 9.1e5, 8.9e5}, 2.0),
+                   cell("pingpong", "unix", {5000, 5050, 4950}, {4e5, 4.1e5, 3.9e5}, 0.5),
+                   cell("pingpong", "pipe", {20000, 20100, 19900}, {1e5, 1.01e5, 0.99e5}, 0.4)}),
+           dir, "results.json");
+
+  auto res = run_tool({"recommend", path, "--pattern", "pingpong", "--size", "64"}, dir);
+  CHECK(res.code == 0);
+  CHECK(res.out.find("Choose: shm/raw") != std::string::npos);
+  CHECK(res.out.find("Runner-up: unix/raw") != std::string::npos);
+  CHECK(res.out.find("Mann-Whitney p = 0.10") != std::string::npos);
+
+  // At most one core: shm is out; unix (p99 10 us) and pipe (40 us) meet p99 under 50 us.
+  const std::string config = (dir.path / "deploy.json").string();
+  res = run_tool({"recommend", path, "--pattern", "pingpong", "--size", "64", "--max-cores", "1", "--p99-under",
+                  "50us", "--json", "--emit-config", config},
+                 dir);
+  CHECK(res.code == 0);
+  const nlohmann::json j = nlohmann::json::parse(res.out);
+  CHECK(j["choice"]["mechanism"] == "unix");
+  CHECK(j["runner_up"]["mechanism"] == "pipe");
+  CHECK(j["objective"] == "lowest p99");
+  CHECK(j["margin"]["kind"] == "lead");
+  const Deployment d = load_deployment(config);
+  CHECK(d.mechanism == "unix");
+  CHECK(d.serializer == "raw");
+  CHECK(d.channel.wait == WaitStrategy::spin);
+  CHECK(d.placement == "cross-core");
+
+  // A rate nothing reached: no choice, the closest miss named with what it missed, exit 1.
+  res = run_tool({"recommend", path, "--pattern", "pingpong", "--size", "64", "--rate", "2M"}, dir);
+  CHECK(res.code == 1);
+  CHECK(res.out.find("Closest miss: shm/raw") != std::string::npos);
+  CHECK(res.out.find("missed rate: 900 k msgs/s sustained, 2 M msgs/s asked") != std::string::npos);
+  res = run_tool({"recommend", path, "--pattern", "pingpong", "--size", "64", "--rate", "2M", "--json"}, dir);
+  CHECK(res.code == 1);
+  CHECK(nlohmann::json::parse(res.out)["choice"].is_null());
+  CHECK(nlohmann::json::parse(res.out)["closest_miss"]["mechanism"] == "shm");
+}
+
+TEST_CASE("deployment: a malformed config is refused naming the field") {
+  CHECK_THROWS_WITH_AS(deployment_from_json({{"mechanism", "carrier-pigeon"}, {"serializer", "raw"}}),
+                       doctest::Contains("carrier-pigeon"), std::exception);
+  CHECK_THROWS_WITH_AS(deployment_from_json({{"mechanism", "shm"}}), doctest::Contains("serializer: missing"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(deployment_from_json({{"mechanism", "shm"}, {"serializer", "raw"}, {"channel", {{"wait", "nap"}}}}),
+                       doctest::Contains("channel.wait"), std::invalid_argument);
+  CHECK(deployment_from_json({{"mechanism", "shm"}, {"serializer", "raw"}, {"channel", {{"capacity_bytes", 65536}}}})
+            .channel.capacity_bytes == 65536);
+}
+
+}  // TEST_SUITE
