@@ -11,6 +11,7 @@
 
 #include "ipcmatrix/pattern/pattern.hpp"
 #include "ipcmatrix/report/reporter.hpp"
+#include "ipcmatrix/runner/config.hpp"
 #include "ipcmatrix/sys/ipc_names.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/sys/process.hpp"
@@ -288,6 +289,51 @@ TEST_CASE("e2e: every run measures the machine's floor, the harness's ceiling, a
   const std::string md = slurp(out / "PERFORMANCE_REPORT.md");
   CHECK(md.find("Machine floor") != std::string::npos);
   CHECK(md.find("vs floor") != std::string::npos);
+}
+
+}  // TEST_SUITE
+
+TEST_SUITE("e2e") {
+
+TEST_CASE("e2e: a load sweep runs each cell closed loop, then at each offered load, and reports the curve") {
+  TempDir dir;
+  const fs::path out = dir.path / "out";
+  auto r = run_tool({"--sizes", "64", "--patterns", "pingpong,stream", "--mechanisms", "pipe", "--serializers", "raw",
+                     "--messages", "2000", "--warmup", "100", "--duration", "300ms", "--load", "50%,2k,sporadic",
+                     "--out", out.string(), "--quiet"},
+                    dir);
+  REQUIRE_MESSAGE(r.code == 0, "exit " << r.code << ": " << r.err);
+  const auto j = nlohmann::json::parse(slurp(out / "results.json"));
+  const auto& cells = j.at("cells");
+  // pingpong cannot be paced: one cell. stream: closed loop, then 50%, 2k and sporadic.
+  REQUIRE(cells.size() == 5);
+  CHECK(cells[0].at("pattern") == "pingpong");
+  CHECK(cells[0].at("load") == "");
+  CHECK(cells[1].at("load") == "");
+  CHECK(cells[1].at("rate").get<double>() == 0);
+  const double saturation = cells[1].at("messages_sent").get<double>() / cells[1].at("duration_s").get<double>();
+  CHECK(cells[2].at("load") == "50%");
+  // Half of the closed-loop cell's own send rate (per producer; stream has one).
+  CHECK(cells[2].at("rate").get<double>() == doctest::Approx(saturation * 0.5).epsilon(0.001));
+  CHECK(cells[3].at("load") == "2k");
+  CHECK(cells[3].at("rate").get<double>() == 2000);
+  CHECK(cells[4].at("load") == "sporadic");
+  CHECK(cells[4].at("rate").get<double>() == kSporadicRate);
+  for (std::size_t i = 2; i < 5; ++i) {
+    CAPTURE(i);
+    CHECK(cells[i].at("status") == "ok");
+    CHECK(cells[i].at("latency_uncorrected_ns").is_object());  // open loop: both latencies
+    CHECK(cells[i].at("messages_received") == cells[i].at("messages_sent"));
+  }
+  // About kSporadicWindowS x kSporadicRate samples: enough for a p99.
+  CHECK(cells[4].at("latency_ns").at("count").get<std::uint64_t>() >= 90);
+  const std::string md = slurp(out / "PERFORMANCE_REPORT.md");
+  CHECK(md.find("## Latency against offered load") != std::string::npos);
+  CHECK(md.find("| configuration | closed loop | sporadic | 2k | 50% | knee |") != std::string::npos);
+  // --rate and --load together are refused.
+  r = run_tool({"--load", "50%", "--rate", "100", "--patterns", "stream"}, dir);
+  CHECK(r.code == 2);
+  CHECK(r.err.find("--load") != std::string::npos);
 }
 
 }  // TEST_SUITE

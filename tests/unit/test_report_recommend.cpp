@@ -138,4 +138,62 @@ TEST_SUITE("report") {
                with_reps(cell("pingpong", "unix", 1500), {950, 1500, 1700})};
     CHECK(markdown_report(r).find("**tie** with unix/raw") != std::string::npos);
   }
+
+  TEST_CASE("recommend: a load curve's knee is the highest achieved rate within 2x of the low-load p99") {
+    const auto point = [](std::string mech, std::string load, double rate, std::uint64_t p99, bool achieved = true) {
+      CellResult c = cell("stream", std::move(mech), p99 / 2, rate);
+      c.load = std::move(load);
+      c.latency_ns.p99 = p99;
+      // 1 s window, one producer: messages_sent / s is what it achieved.
+      c.messages_sent = static_cast<std::uint64_t>(achieved ? rate : rate / 2);
+      return c;
+    };
+    RunResult r;
+    r.cells = {cell("stream", "shm", 500), point("shm", "sporadic", 100, 40'000), point("shm", "10k", 10'000, 50'000),
+               point("shm", "50%", 500'000, 79'000), point("shm", "90%", 900'000, 400'000),
+               // unix: its 90% point missed its rate; it cannot be the knee however low its p99.
+               cell("stream", "unix", 900), point("unix", "sporadic", 100, 60'000), point("unix", "50%", 200'000, 70'000),
+               point("unix", "90%", 360'000, 65'000, /*achieved=*/false)};
+    const auto curves = load_curves(r);
+    REQUIRE(curves.size() == 2);
+    REQUIRE(curves[0].points.size() == 4);
+    CHECK(curves[0].saturation == &r.cells[0]);
+    CHECK(curves[0].points.front()->load == "sporadic");  // lowest offered rate first
+    REQUIRE(curves[0].knee != nullptr);
+    CHECK(curves[0].knee->load == "50%");  // 79 us <= 2 x 40 us; 400 us is not
+    REQUIRE(curves[1].knee != nullptr);
+    CHECK(curves[1].knee->load == "50%");
+    const std::string md = markdown_report(r);
+    CHECK(md.find("## Latency against offered load") != std::string::npos);
+    CHECK(md.find("⚠") != std::string::npos);
+    CHECK(md.find("**knee**") != std::string::npos);
+  }
+
+  TEST_CASE("report: the summary leads with one decision per use case the data covers") {
+    const auto sized = [](CellResult c, std::uint64_t size) {
+      c.size_bytes = size;
+      return c;
+    };
+    RunResult r;
+    r.cells = {cell("pingpong", "shm", 1'000), cell("pingpong", "unix", 9'000),
+               sized(cell("stream", "shm", 1'000), 1 << 20), sized(cell("stream", "pipe", 4'000), 1 << 20),
+               // closed-loop fan-in: bipc-mq's small queue has the lower p50 but the lower rate.
+               cell("fan-in", "bipc-mq", 74'000), cell("fan-in", "shm", 1'000)};
+    r.cells[0].cpu.per_msg_ns = 100;
+    const auto ds = decisions(r);
+    std::vector<std::string> cases;
+    for (const auto& d : ds) cases.push_back(d.use_case);
+    CHECK(cases == std::vector<std::string>{"Latency-critical small messages", "Bulk transfer", "Fan-in collection"});
+    CHECK(ds[0].pick.best->mechanism == "shm");
+    CHECK(ds[1].pick.best->mechanism == "shm");
+    CHECK(ds[1].basis.find("stream 1MiB") == 0);
+    CHECK(ds[2].pick.best->mechanism == "shm");  // by rate, never by a saturated p50
+    const std::string md = markdown_report(r);
+    const auto summary = md.find("## Summary: what to deploy");
+    REQUIRE(summary != std::string::npos);
+    CHECK(summary < md.find("## How to read this"));
+    CHECK(md.find("| Bulk transfer | **shm/raw** |") != std::string::npos);
+    CHECK(md.find("| Broadcast |") == std::string::npos);
+    CHECK(markdown_report(r) == md);  // deterministic
+  }
 }

@@ -18,6 +18,10 @@ namespace {
 
 using ipcmatrix::RunConfig;
 using ipcmatrix::UsageError;
+using ipcmatrix::LoadPoint;
+using ipcmatrix::parse_load_list;
+using ipcmatrix::parse_percent;
+using ipcmatrix::parse_rate;
 
 std::filesystem::path presets_dir() {
 #ifdef IPCMATRIX_SOURCE_DIR
@@ -353,5 +357,27 @@ TEST_SUITE("runner config") {
     CHECK(has(usage_error_of([] { (void)parse_run({"x", "--waits", "nap"}); }), "--wait"));
     CHECK(has(usage_error_of([] { (void)parse_run({"x", "--procs", "two"}); }), "'two'"));
     CHECK(has(usage_error_of([] { (void)parse_run({"x", "--preset", "nope"}); }), "'nope'"));
+  }
+
+  TEST_CASE("parse_load_list: rates, fractions of saturation and the sporadic point") {
+    const auto loads = parse_load_list("10, 1k,2.5M, 50%,sporadic,1000", "--load");
+    REQUIRE(loads.size() == 5);  // 1k and 1000 are one load
+    CHECK(loads[0] == LoadPoint{LoadPoint::Kind::rate, 10});
+    CHECK(loads[1] == LoadPoint{LoadPoint::Kind::rate, 1000});
+    CHECK(loads[2] == LoadPoint{LoadPoint::Kind::rate, 2.5e6});
+    CHECK(loads[3].kind == LoadPoint::Kind::fraction);
+    CHECK(loads[3].value == doctest::Approx(0.5));
+    CHECK(loads[4].kind == LoadPoint::Kind::sporadic);
+    CHECK(loads[1].label() == "1k");
+    CHECK(loads[2].label() == "2.5M");
+    CHECK(loads[3].label() == "50%");
+    CHECK(loads[4].label() == "sporadic");
+    CHECK(parse_rate("1.5M", "--rate") == 1.5e6);
+    CHECK(parse_percent("10%", "--threshold") == doctest::Approx(0.1));
+    CHECK(parse_percent("5", "--threshold") == doctest::Approx(0.05));
+    for (const char* bad : {"150%", "0", "-5", "fast", "", "10,,20", "0%"}) {
+      CAPTURE(bad);
+      CHECK_THROWS_AS((void)parse_load_list(bad, "--load"), UsageError);
+    }
   }
 }

@@ -42,6 +42,7 @@ nlohmann::json changed_value(const Setting& s) {
       {"serializers", {"json"}}, {"procs", 4},              {"duration_s", 3},
       {"messages", 77},         {"warmup", 5},             {"repetitions", 2},
       {"rate", 500},            {"waits", {"spin"}},       {"placements", {"cross-core"}},
+      {"loads", {"50%", "10k", "sporadic"}},
       {"batches", {2, 4}},      {"content", "text"},       {"zstd_level", 3},
       {"apis", {"loan"}},       {"verify", "full"},        {"latency_sample", 8},
       {"ring_max_bytes", 1048576},

@@ -178,7 +178,9 @@ void header(std::string& md, const RunResult& r) {
       r.cells.size() - failed, failed);
   if (noisy != 0) add(md, ", {} noisy", noisy);
   add(md, ". Results schema version {}.\n\n", r.schema_version);
+}
 
+void how_to_read(std::string& md) {
   add(md, "## How to read this\n\n");
   add(md,
       "Latency is one-way, except for `pingpong`, where it is the round trip. Percentiles come "
@@ -381,7 +383,12 @@ void recommendations(std::string& md, const RunResult& r) {
   for (std::size_t i = 0; i < groups.size(); ++i) {
     const RecommendationGroup& g = groups[i];
     if (i == 0 || groups[i - 1].pattern != g.pattern) add(md, "### {}\n\n", esc(g.pattern));
-    add(md, "- **{}**, {} procs, {}{}:\n", format_size(g.size_bytes), g.procs, load(g.rate),
+    const std::string offered =
+        g.load.empty()        ? load(g.rate)
+        : g.load == "sporadic" ? std::string("sporadic load (long idle gaps between messages)")
+        : g.load.back() == '%' ? fmt::format("load {} of each configuration's own closed-loop rate", esc(g.load))
+                               : fmt::format("load {} msgs/s per producer", esc(g.load));
+    add(md, "- **{}**, {} procs, {}{}:\n", format_size(g.size_bytes), g.procs, offered,
         g.content.empty() || g.content == "random" ? "" : fmt::format(", content `{}`", g.content));
     pick_line(
         md, g.lowest_p50, fmt::format("lowest p50 latency ({})", latency_kind(g.pattern)),
@@ -403,6 +410,139 @@ void recommendations(std::string& md, const RunResult& r) {
     if (i + 1 == groups.size() || groups[i + 1].pattern != g.pattern) add(md, "\n");
   }
   if (groups.empty()) add(md, "No cell completed, so there is nothing to recommend.\n\n");
+}
+
+std::string figure_of(const CellResult& c, Objective o) {
+  switch (o) {
+    case Objective::lowest_p50: return "p50 " + ns_or_dash(c.latency_ns.p50) + ", p99 " + ns_or_dash(c.latency_ns.p99);
+    case Objective::lowest_p99: return "p99 " + ns_or_dash(c.latency_ns.p99) + ", p50 " + ns_or_dash(c.latency_ns.p50);
+    case Objective::highest_throughput:
+      return format_rate(c.throughput.msgs_per_s) + " msgs/s, " + mb_per_s(c.throughput.payload_bytes_per_s) + " MB/s";
+    case Objective::lowest_cpu_per_msg:
+      return fmt::format("{:.0f} ns CPU/msg at {} msgs/s", c.cpu.per_msg_ns, format_rate(c.throughput.msgs_per_s));
+  }
+  return "?";
+}
+
+// The one-screen summary: per use case the data covers, what to deploy and why.
+void summary(std::string& md, const RunResult& r) {
+  const std::vector<Decision> ds = decisions(r);
+  add(md, "## Summary: what to deploy\n\n");
+  if (ds.empty()) {
+    add(md, "No use case could be decided: no cell finished ok.\n\n");
+    return;
+  }
+  add(md,
+      "Each row follows from the tables below: the best measured configuration for the use case, "
+      "the runner-up of another mechanism/serializer, and what the choice costs. A lead needs both "
+      "a difference above 10% and a Mann-Whitney test over the repetitions (p <= 0.10); otherwise "
+      "it is a tie.\n\n");
+  add(md, "| use case | deploy | settings | evidence | margin over the runner-up | trade-off |\n"
+          "|---|---|---|---|---|---|\n");
+  const auto ring = [&](const CellResult& c) -> std::string {
+    if (c.mechanism != "shm") return "";
+    const auto it = r.config.find("ring_bytes");
+    const bool fixed = it != r.config.end() && it->is_number_integer() && it->get<std::int64_t>() > 0;
+    return fixed ? fmt::format(", ring {}", human_bytes(it->get<std::uint64_t>())) : ", ring sized per cell";
+  };
+  for (const Decision& d : ds) {
+    const CellResult& b = *d.pick.best;
+    const std::string settings = fmt::format("wait `{}`, placement `{}`, batch {}, api `{}`{}", esc(b.wait),
+                                             esc(b.placement), b.batch, esc(b.api), ring(b));
+    const std::string evidence =
+        fmt::format("{} ({}; {} rep{})", figure_of(b, d.objective), esc(d.basis), b.repetitions, b.repetitions == 1 ? "" : "s");
+    std::string margin;
+    const Pick& p = d.pick;
+    switch (p.margin) {
+      case Pick::Margin::alone: margin = "no other candidate"; break;
+      case Pick::Margin::incomparable: margin = "next: " + mech_ser(*p.next); break;
+      case Pick::Margin::tie:
+        margin = fmt::format("**tie** with {} ({})", mech_ser(*p.next),
+                             p.p_value ? fmt::format("{} apart, p = {:.2f}", ratio_text(p.ratio), *p.p_value)
+                                       : std::string("within 10%"));
+        break;
+      case Pick::Margin::untested:
+        margin = fmt::format("{} ahead of {}, untested ({} rep)", ratio_text(p.ratio), mech_ser(*p.next), p.repetitions);
+        break;
+      case Pick::Margin::lead:
+        margin = fmt::format("{} ahead of {} (p = {:.2f})", ratio_text(p.ratio), mech_ser(*p.next), *p.p_value);
+        break;
+    }
+    std::string trade = cost_text(b);
+    if (p.cheapest) {
+      const CellResult& c = *p.cheapest;
+      const auto cores = cores_used(c);
+      trade += fmt::format("; within 10% for less: {} `{}` `{}`{}", mech_ser(c), esc(c.wait), esc(c.placement),
+                           cores ? fmt::format(" ({:.2g} cores)", *cores) : std::string());
+    }
+    add(md, "| {} | **{}** | {} | {} | {} | {} |\n", esc(d.use_case), mech_ser(b), settings, evidence, margin, trade);
+  }
+  add(md, "\n");
+}
+
+// Latency against offered load: one row per configuration, one column per load point.
+void load_section(std::string& md, const RunResult& r) {
+  const std::vector<LoadCurve> curves = load_curves(r);
+  if (curves.empty()) return;
+  add(md, "## Latency against offered load\n\n");
+  add(md,
+      "Each configuration ran closed loop (its saturation, first column), then open loop at each "
+      "load of the sweep: `N%` is that fraction of its own closed-loop send rate, `sporadic` a "
+      "low rate with gaps long past any spin window (wake-up cost shows here). Cells give "
+      "p50 / p99 latency from the intended send time (coordinated omission corrected) and the "
+      "offered rate. ⚠ marks a point whose offered rate was not achieved (its latency is not "
+      "that load's). The **knee** is the highest offered rate whose p99 stays within {:.0f}x of "
+      "the p99 at the lowest load.\n\n",
+      kKneeP99Factor);
+  // Columns from the lightest load: sporadic, then rates ascending, then fractions ascending.
+  std::vector<std::string> labels;
+  for (const LoadCurve& c : curves)
+    for (const CellResult* p : c.points)
+      if (std::find(labels.begin(), labels.end(), p->load) == labels.end()) labels.push_back(p->load);
+  const auto order = [](const std::string& l) {
+    if (l == "sporadic") return std::pair{0, 0.0};
+    const bool fraction = !l.empty() && l.back() == '%';
+    double v = 0;
+    const std::string number = fraction ? l.substr(0, l.size() - 1) : l;
+    const double scale = !number.empty() && number.back() == 'k' ? 1e3 : !number.empty() && number.back() == 'M' ? 1e6 : 1;
+    try {
+      v = std::stod(number) * scale;
+    } catch (const std::exception&) {
+    }
+    return std::pair{fraction ? 2 : 1, v};
+  };
+  std::stable_sort(labels.begin(), labels.end(), [&](const auto& a, const auto& b) { return order(a) < order(b); });
+  std::string last_group;
+  for (const LoadCurve& c : curves) {
+    if (c.points.empty()) continue;
+    const CellResult& any = *c.points.front();
+    const std::string group = fmt::format("{} {}, {} procs", any.pattern, format_size(any.size_bytes), any.procs);
+    if (group != last_group) {
+      add(md, "{}**{}**\n\n| configuration | closed loop |", last_group.empty() ? "" : "\n", esc(group));
+      for (const auto& l : labels) add(md, " {} |", esc(l));
+      add(md, " knee |\n|---|---|");
+      for (std::size_t i = 0; i < labels.size(); ++i) add(md, "---|");
+      add(md, "---|\n");
+      last_group = group;
+    }
+    add(md, "| {} {} |", mech_ser(any), fmt::format("`{}` `{}` b{}", any.wait, any.placement, any.batch));
+    add(md, " {} |", c.saturation && is_ok(*c.saturation)
+                         ? format_rate(c.saturation->throughput.msgs_per_s) + " msgs/s"
+                         : std::string("-"));
+    for (const auto& l : labels) {
+      const auto it = std::find_if(c.points.begin(), c.points.end(), [&](const CellResult* p) { return p->load == l; });
+      if (it == c.points.end()) {
+        add(md, " - |");
+        continue;
+      }
+      const CellResult& p = **it;
+      const bool missed = latency_meaning(p) == LatencyMeaning::open_loop_missed;
+      add(md, " {} / {} at {}/s{}{} |", ns_or_dash(p.latency_ns.p50), ns_or_dash(p.latency_ns.p99), format_rate(p.rate),
+          missed ? " ⚠" : "", c.knee == &p ? " **knee**" : "");
+    }
+    add(md, " {} |\n", c.knee ? format_rate(c.knee->rate) + " msgs/s" : std::string("-"));
+  }
+  add(md, "\n");
 }
 
 void results(std::string& md, const RunResult& r) {
@@ -562,9 +702,12 @@ void method(std::string& md, const RunResult& r) {
 std::string markdown_report(const RunResult& r) {
   std::string md;
   header(md, r);
+  summary(md, r);
+  how_to_read(md);
   environment(md, r);
   warnings(md, r);
   recommendations(md, r);
+  load_section(md, r);
   results(md, r);
   failures(md, r);
   method(md, r);

@@ -1,5 +1,7 @@
 #include "ipcmatrix/report/recommend.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -90,14 +92,83 @@ std::optional<Pick> pick(std::vector<const CellResult*> cells, Figure figure, Va
 std::vector<double> p50_values(const CellResult& c) { return values_or(c.p50_spread, p50_of(c)); }
 std::vector<double> p99_values(const CellResult& c) { return values_or(c.p99_spread, p99_of(c)); }
 
+std::optional<double> cpu_per_msg_of(const CellResult& c) {
+  if (!(c.cpu.per_msg_ns > 0)) return std::nullopt;
+  return c.cpu.per_msg_ns;
+}
+std::vector<double> cpu_per_msg_values(const CellResult& c) {
+  return values_or(c.cpu_per_msg_spread, cpu_per_msg_of(c));
+}
+
 std::optional<Pick> pick_best(std::vector<const CellResult*> cells, Objective objective) {
   switch (objective) {
     case Objective::lowest_p50: return pick(std::move(cells), p50_of, p50_values, /*lower_is_better=*/true);
     case Objective::lowest_p99: return pick(std::move(cells), p99_of, p99_values, /*lower_is_better=*/true);
     case Objective::highest_throughput:
       return pick(std::move(cells), msgs_per_s_of, throughput_values, /*lower_is_better=*/false);
+    case Objective::lowest_cpu_per_msg:
+      return pick(std::move(cells), cpu_per_msg_of, cpu_per_msg_values, /*lower_is_better=*/true);
   }
   return std::nullopt;
+}
+
+std::vector<Decision> decisions(const RunResult& r) {
+  std::vector<Decision> out;
+  const auto ok = [&](const std::string& pattern) {
+    std::vector<const CellResult*> v;
+    for (const CellResult& c : r.cells)
+      if (c.status == "ok" && c.pattern == pattern) v.push_back(&c);
+    return v;
+  };
+  // The cells of `cells` at one size: the smallest, or the largest of at least min_size.
+  const auto at_size = [](std::vector<const CellResult*> cells, bool largest, std::uint64_t min_size = 0) {
+    std::erase_if(cells, [&](const CellResult* c) { return c->size_bytes < min_size; });
+    if (cells.empty()) return cells;
+    const auto [lo, hi] = std::minmax_element(cells.begin(), cells.end(), [](const CellResult* a, const CellResult* b) {
+      return a->size_bytes < b->size_bytes;
+    });
+    const std::uint64_t size = largest ? (*hi)->size_bytes : (*lo)->size_bytes;
+    std::erase_if(cells, [&](const CellResult* c) { return c->size_bytes != size; });
+    return cells;
+  };
+  const auto closed_loop = [](std::vector<const CellResult*> cells) {
+    std::erase_if(cells, [](const CellResult* c) { return c->rate > 0 || !c->load.empty(); });
+    return cells;
+  };
+  const auto add = [&](std::string use_case, const std::vector<const CellResult*>& cells, Objective o,
+                       std::string what) {
+    if (cells.empty()) return;
+    std::optional<Pick> p = pick_best(cells, o);
+    if (!p) return;
+    const CellResult& any = *cells.front();
+    out.push_back({std::move(use_case), fmt::format("{} {}, {}", any.pattern, format_size(any.size_bytes), what), o,
+                   *p});
+  };
+  {
+    std::vector<const CellResult*> rt = at_size(ok("pingpong"), false);
+    std::erase_if(rt, [](const CellResult* c) { return !measures_latency(*c); });
+    add("Latency-critical small messages", rt, Objective::lowest_p50, "lowest p50 round trip");
+  }
+  {
+    std::vector<const CellResult*> sporadic;
+    for (const CellResult& c : r.cells)
+      if (c.status == "ok" && c.load == "sporadic" && measures_latency(c)) sporadic.push_back(&c);
+    add("Sporadic small messages (idle gaps)", at_size(sporadic, false), Objective::lowest_p99,
+        "sporadic load, lowest p99 (wake-ups after idle gaps)");
+  }
+  add("Bulk transfer", at_size(closed_loop(ok("stream")), true, 64 * 1024), Objective::highest_throughput,
+      "closed loop, most msgs/s");
+  add("Fan-out work distribution", at_size(closed_loop(ok("fan-out")), false), Objective::highest_throughput,
+      "closed loop, most msgs/s");
+  add("Fan-in collection", at_size(closed_loop(ok("fan-in")), false), Objective::highest_throughput,
+      "closed loop, most msgs/s");
+  add("Broadcast", at_size(closed_loop(ok("broadcast")), false), Objective::highest_throughput,
+      "closed loop, most msgs/s");
+  add("Many-to-many", at_size(closed_loop(ok("mesh")), false), Objective::highest_throughput,
+      "closed loop, most msgs/s");
+  add("Low CPU budget", at_size(closed_loop(ok("stream")), false), Objective::lowest_cpu_per_msg,
+      "closed loop, least CPU per message");
+  return out;
 }
 std::vector<double> throughput_values(const CellResult& c) {
   return values_or(c.throughput_spread, msgs_per_s_of(c));
@@ -137,18 +208,66 @@ std::vector<std::string> patterns_in_order(const RunResult& r) {
   return out;
 }
 
+std::vector<LoadCurve> load_curves(const RunResult& r) {
+  // A configuration's identity is its cell id without the load: the id of a copy with none.
+  const auto base_id = [](const CellResult& c) {
+    CellResult copy;
+    copy.pattern = c.pattern;
+    copy.mechanism = c.mechanism;
+    copy.serializer = c.serializer;
+    copy.size_bytes = c.size_bytes;
+    copy.procs = c.procs;
+    copy.wait = c.wait;
+    copy.placement = c.placement;
+    copy.batch = c.batch;
+    copy.content = c.content;
+    copy.api = c.api;
+    return cell_id(copy);
+  };
+  std::vector<std::string> order;
+  std::map<std::string, LoadCurve> curves;
+  std::map<std::string, const CellResult*> closed;
+  for (const CellResult& c : r.cells) {
+    const std::string id = base_id(c);
+    if (c.load.empty()) {
+      if (c.rate == 0) closed[id] = &c;
+      continue;
+    }
+    if (!curves.count(id)) order.push_back(id);
+    LoadCurve& curve = curves[id];
+    if (c.status == "ok") curve.points.push_back(&c);
+  }
+  std::vector<LoadCurve> out;
+  for (const std::string& id : order) {
+    LoadCurve curve = curves[id];
+    if (const auto it = closed.find(id); it != closed.end()) curve.saturation = it->second;
+    std::stable_sort(curve.points.begin(), curve.points.end(),
+                     [](const CellResult* a, const CellResult* b) { return a->rate < b->rate; });
+    std::optional<double> low_p99;
+    for (const CellResult* p : curve.points) {
+      if (latency_meaning(*p) != LatencyMeaning::open_loop || !p->latency_ns.p99) continue;
+      const auto p99 = static_cast<double>(*p->latency_ns.p99);
+      if (!low_p99) low_p99 = p99;
+      if (p99 <= kKneeP99Factor * *low_p99) curve.knee = p;
+    }
+    out.push_back(std::move(curve));
+  }
+  return out;
+}
+
 std::vector<RecommendationGroup> recommend_per_group(const RunResult& r) {
   std::vector<RecommendationGroup> out;
   for (const std::string& pattern : patterns_in_order(r)) {
-    using Key = std::tuple<std::uint64_t, int, double, std::string>;
+    using Key = std::tuple<std::uint64_t, int, double, std::string, std::string>;
     std::map<Key, std::vector<const CellResult*>> groups;
     for (const CellResult& c : r.cells) {
-      if (c.pattern == pattern && c.status == "ok") groups[Key{c.size_bytes, c.procs, c.rate, c.content}].push_back(&c);
+      if (c.pattern == pattern && c.status == "ok")
+        groups[Key{c.size_bytes, c.procs, c.load.empty() ? c.rate : 0, c.load, c.content}].push_back(&c);
     }
     for (const auto& [key, cells] : groups) {
       RecommendationGroup g;
       g.pattern = pattern;
-      std::tie(g.size_bytes, g.procs, g.rate, g.content) = key;
+      std::tie(g.size_bytes, g.procs, g.rate, g.load, g.content) = key;
       // Latency advice only from latency measurements: a saturated cell's p50 ranks buffers.
       std::vector<const CellResult*> latency_cells;
       for (const CellResult* c : cells)
@@ -157,7 +276,8 @@ std::vector<RecommendationGroup> recommend_per_group(const RunResult& r) {
       g.saturated_only = std::all_of(cells.begin(), cells.end(), [](const CellResult* c) {
         return latency_meaning(*c) == LatencyMeaning::saturated;
       });
-      g.highest_throughput = pick_best(cells, Objective::highest_throughput);
+      // Open loop, a cell's rate is the one it was offered: only closed loop ranks throughput.
+      if (g.rate == 0 && g.load.empty()) g.highest_throughput = pick_best(cells, Objective::highest_throughput);
       out.push_back(std::move(g));
     }
   }

@@ -222,6 +222,7 @@ nlohmann::json to_json(const CellResult& c) {
       {"procs", c.procs},
       {"batch", c.batch},
       {"rate", c.rate},
+      {"load", c.load},
       {"api", c.api},
       {"verify", c.verify},
       {"latency_sample", c.latency_sample},
@@ -272,6 +273,7 @@ CellResult cell_from_json(const nlohmann::json& j, const std::string& where) {
   r.i32("procs", c.procs, true);
   r.i32("batch", c.batch);
   r.f64("rate", c.rate);
+  r.str("load", c.load);
   r.str("api", c.api);
   r.str("verify", c.verify);
   r.u64("latency_sample", c.latency_sample);
@@ -459,7 +461,11 @@ std::string cell_id(const CellResult& c) {
   // cells of one run would share a file name.
   if (!c.content.empty() && c.content != "random") id += "_" + sanitize(c.content);
   if (!c.api.empty() && c.api != "copy") id += "_" + sanitize(c.api);
-  if (c.rate > 0) {
+  if (!c.load.empty()) {
+    // A load point is named by how it was asked for: "50%" of a saturation that differs
+    // from run to run is still the same cell to compare.
+    id += "_load" + sanitize(c.load == "sporadic" ? c.load : c.load.back() == '%' ? c.load.substr(0, c.load.size() - 1) + "pct" : c.load);
+  } else if (c.rate > 0) {
     // Integral rates print without an exponent ("1e+06" would sanitize to a lie, "1e-06").
     id += "_r" + sanitize(std::floor(c.rate) == c.rate ? fmt::format("{:.0f}", c.rate)
                                                        : fmt::format("{}", c.rate));

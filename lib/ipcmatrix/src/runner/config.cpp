@@ -325,6 +325,39 @@ double parse_rate(std::string_view text, std::string_view flag) {
   return value * scale;
 }
 
+std::string LoadPoint::label() const {
+  switch (kind) {
+    case Kind::sporadic: return "sporadic";
+    case Kind::fraction: return format_number(value * 100) + "%";
+    case Kind::rate:
+      if (value >= 1e6 && std::fmod(value, 1e5) == 0) return format_number(value / 1e6) + "M";
+      if (value >= 1e3 && std::fmod(value, 100) == 0) return format_number(value / 1e3) + "k";
+      return format_number(value);
+  }
+  return "?";
+}
+
+void to_json(nlohmann::json& j, const LoadPoint& p) { j = p.label(); }
+
+std::vector<LoadPoint> parse_load_list(std::string_view text, std::string_view flag) {
+  std::vector<LoadPoint> out;
+  for (const auto& item : split_list(text, flag)) {
+    LoadPoint p;
+    if (lower(item) == "sporadic") {
+      p.kind = LoadPoint::Kind::sporadic;
+      p.value = kSporadicRate;
+    } else if (!item.empty() && item.back() == '%') {
+      p.kind = LoadPoint::Kind::fraction;
+      p.value = parse_percent(item, flag);
+      if (p.value > 1) fail(flag, quote(item) + ": a load above 100% of saturation cannot be offered");
+    } else {
+      p.value = parse_rate(item, flag);
+    }
+    if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
+  }
+  return out;
+}
+
 double parse_percent(std::string_view text, std::string_view flag) {
   std::string_view t = trim(text);
   if (!t.empty() && t.back() == '%') t.remove_suffix(1);
@@ -490,6 +523,9 @@ void validate(const RunConfig& cfg) {
     if (setting.check) setting.check(cfg, setting.primary_flag());
   if (cfg.duration_s == 0 && cfg.messages < 1) {
     fail("--messages", "must be at least 1 when no --duration is given");
+  }
+  if (!cfg.loads.empty() && cfg.rate > 0) {
+    fail("--load", "sweeps open-loop rates after each closed-loop cell: leave --rate at 0");
   }
   // Otherwise every cell would be killed by its own watchdog.
   if (cfg.duration_s >= cfg.cell_timeout_s) {

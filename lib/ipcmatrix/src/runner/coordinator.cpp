@@ -58,6 +58,24 @@ std::string check_leaks(const std::set<std::string>& before, int fds_before) {
   return {};
 }
 
+/// The cell's identity and how it was measured, for a result measured or not.
+void fill_identity(CellResult& r, const Cell& c, const RunConfig& cfg) {
+  r.pattern = std::string(c.pattern->name);
+  r.mechanism = std::string(c.mechanism->name);
+  r.serializer = c.serializer;
+  r.wait = c.wait_name();
+  r.placement = std::string(to_string(c.placement));
+  r.content = cfg.content;
+  r.size_bytes = c.size_bytes;
+  r.procs = c.procs;
+  r.batch = c.batch;
+  r.rate = c.pattern->loop == LoopKind::closed ? 0 : cfg.rate;
+  r.load = c.load ? c.load->label() : std::string();
+  r.api = std::string(to_string(c.api));
+  r.verify = cfg.verify;
+  r.latency_sample = latency_sample_for(c, cfg);
+}
+
 CellResult run_cell(const Cell& c, const RunConfig& cfg, const std::vector<int>& cpus, IdleCache& idle_cache) {
   std::vector<CellResult> reps;
   std::string error;
@@ -87,19 +105,7 @@ CellResult run_cell(const Cell& c, const RunConfig& cfg, const std::vector<int>&
     r.status = "error";
     r.error = error.empty() ? "no repetition completed" : error;
   }
-  r.pattern = std::string(c.pattern->name);
-  r.mechanism = std::string(c.mechanism->name);
-  r.serializer = c.serializer;
-  r.wait = c.wait_name();
-  r.placement = std::string(to_string(c.placement));
-  r.content = cfg.content;
-  r.size_bytes = c.size_bytes;
-  r.procs = c.procs;
-  r.batch = c.batch;
-  r.rate = c.pattern->loop == LoopKind::closed ? 0 : cfg.rate;
-  r.api = std::string(to_string(c.api));
-  r.verify = cfg.verify;
-  r.latency_sample = latency_sample_for(c, cfg);
+  fill_identity(r, c, cfg);
   std::vector<std::string> figure_warnings = std::move(r.warnings);
   r.warnings = cell_warnings(c, cfg, cpus.size());
   r.warnings.insert(r.warnings.end(), figure_warnings.begin(), figure_warnings.end());
@@ -114,6 +120,33 @@ CellResult run_cell(const Cell& c, const RunConfig& cfg, const std::vector<int>&
   }
   r.idle_cpu_percent = idle_cache[key];
   return r;
+}
+
+/// msgs/s each producer of a closed-loop cell sent over its window: what a load point's
+/// fraction is of.
+std::optional<double> sent_per_producer(const CellResult& r, const Cell& c) {
+  if (r.status != "ok" || !(r.duration_s > 0)) return std::nullopt;
+  int producers = 0;
+  for (const Participant& p : make_topology(*c.pattern, c.procs).participants) producers += originates(p.role) ? 1 : 0;
+  if (producers == 0) return std::nullopt;
+  return static_cast<double>(r.messages_sent) / producers / r.duration_s;
+}
+
+/// The configuration a load cell runs with: cfg paced at the point's rate. The sporadic point
+/// runs by time alone (a count would take minutes at 100 msgs/s).
+RunConfig load_config(const RunConfig& cfg, const LoadPoint& p, double saturation_per_producer) {
+  RunConfig out = cfg;
+  switch (p.kind) {
+    case LoadPoint::Kind::rate: out.rate = p.value; break;
+    case LoadPoint::Kind::fraction: out.rate = p.value * saturation_per_producer; break;
+    case LoadPoint::Kind::sporadic:
+      out.rate = kSporadicRate;
+      out.messages = 0;
+      out.duration_s = kSporadicWindowS;
+      out.warmup = std::min(out.warmup, kSporadicWarmup);
+      break;
+  }
+  return out;
 }
 
 constexpr double kFloorMovedWarn = 0.25;
@@ -184,6 +217,8 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   const std::optional<MachineFloor> floor_start = measure_floor(cpus);
   IdleCache idle_cache;
   CeilingCache ceilings;
+  // Per producer, of the last closed-loop cell: load points planned after it are fractions of it.
+  std::optional<double> saturation;
   for (std::size_t i = 0; i < cells.size(); ++i) {
     if (sys::interrupt_signal() != 0) break;
     const Cell& c = cells[i];
@@ -201,7 +236,17 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
       }
       ceiling = ceilings[key];
     }
-    CellResult r = run_cell(c, cfg, cpus, idle_cache);
+    CellResult r;
+    if (!c.load) {
+      r = run_cell(c, cfg, cpus, idle_cache);
+      saturation = sent_per_producer(r, c);
+    } else if (c.load->kind == LoadPoint::Kind::fraction && !saturation) {
+      fill_identity(r, c, cfg);
+      r.status = "error";
+      r.error = "load " + c.load->label() + ": the same cell closed loop measured no rate to take it of";
+    } else {
+      r = run_cell(c, load_config(cfg, *c.load, saturation.value_or(0)), cpus, idle_cache);
+    }
     // A cell the interruption cut short measured nothing that can be trusted: it is left out
     // and named, and the results say they are incomplete.
     if (const int sig = sys::interrupt_signal(); sig != 0 && r.status != "ok") {

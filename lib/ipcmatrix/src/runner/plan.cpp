@@ -10,6 +10,10 @@ namespace ipcmatrix {
 
 std::string Cell::wait_name() const { return wait ? std::string(to_string(*wait)) : std::string(kKernelWait); }
 
+bool sweeps_load(const PatternSpec& p) noexcept {
+  return p.loop == LoopKind::rate_driven && p.latency == LatencyKind::one_way;
+}
+
 std::vector<Cell> plan_cells(const RunConfig& cfg, int cpus) {
   std::vector<WaitStrategy> waits;
   for (const auto& w : cfg.waits) {
@@ -48,7 +52,12 @@ std::vector<Cell> plan_cells(const RunConfig& cfg, int cpus) {
               for (const int batch : batches)
                 for (const Api api : apis) {
                   if (api == Api::loan && !mech.caps.loan) continue;  // see plan_warnings()
-                  out.push_back({&pattern, &mech, ser, wait, placement, size, procs, batch, api});
+                  out.push_back({&pattern, &mech, ser, wait, placement, size, procs, batch, api, std::nullopt});
+                  if (!sweeps_load(pattern)) continue;
+                  for (const LoadPoint& load : cfg.loads) {
+                    out.push_back(out.back());
+                    out.back().load = load;
+                  }
                 }
     }
   }
@@ -68,7 +77,7 @@ std::vector<std::string> plan_warnings(const RunConfig& cfg) {
 }
 
 bool closed_loop_throughput(const Cell& c, const RunConfig& cfg) noexcept {
-  return c.pattern->loop == LoopKind::rate_driven && cfg.rate == 0 && c.pattern->latency == LatencyKind::one_way;
+  return sweeps_load(*c.pattern) && cfg.rate == 0 && !c.load;
 }
 
 std::uint64_t latency_sample_for(const Cell& c, const RunConfig& cfg) noexcept {

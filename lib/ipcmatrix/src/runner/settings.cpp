@@ -165,6 +165,17 @@ std::vector<Setting> make_settings() {
         if (!std::isfinite(c.rate) || c.rate < 0)
           fail_usage(f, "must be >= 0 (0 = closed loop), got " + format_number(c.rate));
       }));
+  t.push_back(field(
+      "loads", "--load", "LIST",
+      "load sweep: after each stream, fan-out, fan-in, pipeline, broadcast or mesh cell runs closed loop, run it "
+      "open loop at each of these per-producer rates: msgs/s (10,1k,100k), fractions of that cell's own "
+      "saturation (10%,50%,90%) and/or sporadic (200 msgs/s: 5 ms gaps, where wake-ups after idle show)",
+      SettingKind::list, &C::loads, [](F text, F f) { return parse_load_list(text, f); },
+      [](const std::vector<LoadPoint>& v) {
+        std::vector<std::string> labels;
+        for (const auto& p : v) labels.push_back(p.label());
+        return join(labels, ",");
+      }));
   t.push_back(names("waits", "--wait,--waits",
                     "how shm endpoints wait: spin, block, hybrid (comma list or all; other mechanisms always block)",
                     &C::waits, [] { return all_waits(); }, false));

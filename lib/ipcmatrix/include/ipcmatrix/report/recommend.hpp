@@ -60,22 +60,25 @@ struct Pick {
   int repetitions = 1;               ///< the fewer of best's and next's repetitions
 };
 
-/// One group of comparable cells: same pattern, size, participants, load and content.
+/// One group of comparable cells: same pattern, size, participants, load and content. Load
+/// points group by their label: "50%" compares each configuration at half its own saturation.
 struct RecommendationGroup {
   std::string pattern;
   std::uint64_t size_bytes = 0;
   int procs = 0;
-  double rate = 0;
+  double rate = 0;         ///< the offered rate; 0 for a load point (see load) or closed loop
+  std::string load;        ///< the load point's label, "" when none
   std::string content;
   /// The cell with the lowest p50 among those whose latency is a latency (measures_latency);
   /// absent when every cell of the group ran closed loop.
   std::optional<Pick> lowest_p50;
   bool saturated_only = false;  ///< the group has ok cells, and all of them ran closed loop
-  std::optional<Pick> highest_throughput; ///< the cell with the most msgs/s
+  /// The cell with the most msgs/s; closed-loop groups only (open loop, msgs/s is what was offered).
+  std::optional<Pick> highest_throughput;
 };
 
 /// What a pick ranks by.
-enum class Objective : std::uint8_t { lowest_p50, lowest_p99, highest_throughput };
+enum class Objective : std::uint8_t { lowest_p50, lowest_p99, highest_throughput, lowest_cpu_per_msg };
 
 /// The best of `cells` by the objective (cells without that figure are left out; the caller
 /// decides which cells may compete, e.g. only latency measurements for latency), with the
@@ -88,6 +91,42 @@ enum class Objective : std::uint8_t { lowest_p50, lowest_p99, highest_throughput
 [[nodiscard]] std::vector<double> p50_values(const CellResult& c);
 [[nodiscard]] std::vector<double> throughput_values(const CellResult& c);
 [[nodiscard]] std::vector<double> p99_values(const CellResult& c);
+
+/// A knee is the highest offered rate whose p99 stays within this multiple of the p99 at the
+/// lowest load measured.
+inline constexpr double kKneeP99Factor = 2.0;
+
+/// One configuration's latency against offered load (a --load sweep): its closed-loop cell
+/// and its load points, ordered by the rate they offered (msgs/s per producer).
+struct LoadCurve {
+  const CellResult* saturation = nullptr;  ///< the same cell closed loop; null if not in the file
+  std::vector<const CellResult*> points;   ///< ok load cells, lowest offered rate first
+  /// The highest-rate achieved point whose p99 <= kKneeP99Factor x the lowest-rate achieved
+  /// point's p99; null when no point was achieved.
+  const CellResult* knee = nullptr;
+};
+
+/// Every configuration with load points, in the order of the file (by the identity of the
+/// cell without its load).
+[[nodiscard]] std::vector<LoadCurve> load_curves(const RunResult& r);
+
+/// One line of the report's summary: a use case the data covers, and what to deploy for it.
+struct Decision {
+  std::string use_case;  ///< "Latency-critical small messages"
+  std::string basis;     ///< where the evidence comes from: "pingpong 64B, lowest p50 round trip"
+  Objective objective = Objective::lowest_p50;
+  Pick pick;
+};
+
+/// The summary's decisions, in a fixed order of use cases; a use case is left out when the
+/// results hold no cell for it:
+///   - latency-critical small messages: pingpong at the smallest size, lowest p50;
+///   - sporadic small messages: the sporadic load point at the smallest size, lowest p99;
+///   - bulk transfer: stream at the largest size of 64 KiB or more, closed loop, most msgs/s;
+///   - fan-out work distribution, fan-in collection, broadcast, many-to-many (mesh): that
+///     pattern at the smallest size, closed loop, most msgs/s;
+///   - low CPU budget: stream at the smallest size, closed loop, least CPU per message.
+[[nodiscard]] std::vector<Decision> decisions(const RunResult& r);
 
 /// Pattern names in the order the run first met them, which is the order the user wrote.
 [[nodiscard]] std::vector<std::string> patterns_in_order(const RunResult& r);

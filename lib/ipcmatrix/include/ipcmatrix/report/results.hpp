@@ -82,6 +82,9 @@ struct CellResult {
   std::uint64_t size_bytes = 0;
   int procs = 0, batch = 1;
   double rate = 0;  ///< open-loop msgs/s per producer; 0 = closed loop
+  /// The load sweep point this cell ran at ("50%", "10k", "sporadic"; rate holds the msgs/s it
+  /// came to); "" when it was not a load point.
+  std::string load;
   std::string api = "copy";  ///< "copy" (send/recv) or "loan" (in place, zero-copy)
   // how it was measured
   std::string verify = "full";        ///< content check: "full", "sampled" or "off"

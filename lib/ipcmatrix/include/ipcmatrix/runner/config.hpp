@@ -40,6 +40,32 @@ inline constexpr std::uint64_t kMaxSizeBytes = std::uint64_t{1} << 30;
 /// The largest preset file read (presets are a few hundred bytes; 1 MiB is generous).
 inline constexpr std::size_t kMaxPresetBytes = std::size_t{1} << 20;
 
+/// One point of a load sweep (--load): an open-loop rate offered to each producer of a cell,
+/// run after the same cell closed loop (its saturation).
+struct LoadPoint {
+  enum class Kind : std::uint8_t {
+    rate,      ///< value msgs/s per producer
+    fraction,  ///< value x the cell's own closed-loop send rate per producer (0.5 = "50%")
+    sporadic,  ///< kSporadicRate: gaps long past any spin window, where wake-ups show
+  };
+  Kind kind = Kind::rate;
+  double value = 0;
+  /// "50k", "50%", "sporadic": how it is written, and what results and reports call it.
+  [[nodiscard]] std::string label() const;
+  bool operator==(const LoadPoint&) const = default;
+};
+/// The sporadic point: 200 msgs/s, 5 ms between messages (100 times the hybrid spin window,
+/// so every message finds its receiver asleep), for kSporadicWindowS: about 110 samples,
+/// enough to resolve a p99, after kSporadicWarmup messages. A few messages a second would
+/// show the same wake-ups but need a minute per cell for a p99.
+inline constexpr double kSporadicRate = 200;
+inline constexpr double kSporadicWindowS = 0.55;
+inline constexpr std::uint64_t kSporadicWarmup = 5;
+/// Parses "10,1k,100k", "10%,50%,90%", "sporadic" or a mix; duplicates dropped. Throws
+/// UsageError naming the flag and item.
+[[nodiscard]] std::vector<LoadPoint> parse_load_list(std::string_view text, std::string_view flag);
+void to_json(nlohmann::json& j, const LoadPoint& p);
+
 /// The whole description of one run. Default-constructed it is the tool's default matrix
 /// (mechanisms and serializers filled from the registries), and passes validate().
 struct RunConfig {
@@ -53,6 +79,9 @@ struct RunConfig {
   std::uint64_t warmup = 2000;     ///< per producer, sent first and not recorded
   int repetitions = 1;             ///< runs of each cell
   double rate = 0;                 ///< open loop, messages/s per producer; 0 = closed loop
+  /// Load sweep: after each open-loop-capable cell runs closed loop, it runs again at each of
+  /// these offered loads. Empty: no sweep.
+  std::vector<LoadPoint> loads;
   std::vector<std::string> waits{"hybrid"};         ///< spin | block | hybrid
   std::vector<std::string> placements{"unpinned"};  ///< see placement_names()
   std::vector<int> batches{1};                      ///< messages per send_batch, 1..4096

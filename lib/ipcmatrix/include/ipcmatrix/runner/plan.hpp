@@ -27,6 +27,9 @@ struct Cell {
   int procs = 2;  ///< participants, resolved from the pattern's rule
   int batch = 1;
   Api api = Api::copy;
+  /// A load sweep's point: this cell runs open loop at that load (resolved against the same
+  /// cell's closed-loop run, planned just before it). Absent: closed loop, or --rate.
+  std::optional<LoadPoint> load;
 
   /// "spin", "block", "hybrid", or "kernel" for mechanisms that cannot spin.
   [[nodiscard]] std::string wait_name() const;
@@ -37,13 +40,19 @@ inline constexpr std::string_view kKernelWait = "kernel";
 
 /// All cells of a config, in run order (pattern, mechanism, serializer, size, wait,
 /// placement, batch). Mechanisms that cannot spin get one cell with wait "kernel";
-/// patterns that do not batch get batch 1 only. `cpus` is the usable CPU count.
+/// patterns that do not batch get batch 1 only. `cpus` is the usable CPU count. With a load
+/// sweep, each cell of a pattern that can run open loop is followed by one cell per load
+/// point (round trips cannot be paced: they get none).
 /// Throws Error for a name that is not registered (validate() catches those first).
 [[nodiscard]] std::vector<Cell> plan_cells(const RunConfig& cfg, int cpus);
 
 /// Run-wide notes about the plan: which requested api is not applicable to which mechanism
 /// (those cells are not planned).
 [[nodiscard]] std::vector<std::string> plan_warnings(const RunConfig& cfg);
+
+/// True for patterns whose producers can be paced (open loop) and measure one way: the ones
+/// a load sweep applies to.
+[[nodiscard]] bool sweeps_load(const PatternSpec& p) noexcept;
 
 /// True for closed-loop throughput cells: producers run as fast as the channel takes their
 /// messages, so msgs/s is the cell's figure and its latency is queueing delay.
