@@ -14,6 +14,7 @@ packages=(
   libfmt-dev
   libbenchmark-dev      # bench/ micro-benchmarks (optional for the tool itself)
   python3-jsonschema    # tests: results files validate against docs/results.schema.json
+  gnuplot-nox           # the report's SVG charts (skipped, and said so, without it)
 )
 
 missing=()

@@ -1,5 +1,7 @@
 #include "ipcmatrix/report/markdown.hpp"
 
+#include "ipcmatrix/report/charts.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -545,6 +547,19 @@ void load_section(std::string& md, const RunResult& r) {
   add(md, "\n");
 }
 
+// Links to the charts reporter's SVGs, or why there are none.
+void charts_section(std::string& md, const RunResult& r) {
+  const std::vector<Chart> charts = chart_plan(r);
+  if (charts.empty()) return;
+  add(md, "## Charts\n\n");
+  if (!gnuplot_path()) {
+    add(md, "Charts were skipped: gnuplot was not found (Debian package `gnuplot-nox`; `tools/setup.sh` installs "
+            "it). Regenerate them with `ipc-matrix report results.json`.\n\n");
+    return;
+  }
+  for (const Chart& c : charts) add(md, "![{}]({}/{})\n\n", esc(c.title), kChartsDir, c.file);
+}
+
 void results(std::string& md, const RunResult& r) {
   add(md, "## Results\n\n");
   bool any = false;
@@ -708,6 +723,7 @@ std::string markdown_report(const RunResult& r) {
   warnings(md, r);
   recommendations(md, r);
   load_section(md, r);
+  charts_section(md, r);
   results(md, r);
   failures(md, r);
   method(md, r);

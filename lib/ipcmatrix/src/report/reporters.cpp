@@ -3,6 +3,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "ipcmatrix/report/charts.hpp"
 #include "ipcmatrix/report/markdown.hpp"
 #include "ipcmatrix/report/reporter.hpp"
 #include "ipcmatrix/report/writers.hpp"
@@ -33,13 +34,18 @@ const ReporterSpec kJsonReporter{"json", "results.json: the full results, the co
 const ReporterSpec kCsvReporter{"csv", "results.csv: one row per cell, for spreadsheets and scripts", write_csv_file};
 const ReporterSpec kHgrmReporter{"hgrm", "<cell_id>.hgrm: each ok cell's latency histogram (HdrHistogram format)",
                                  write_hgrm_files};
+const ReporterSpec kChartsReporter{"charts",
+                                   "charts/*.svg: latency and throughput against size, percentile spectrum, latency "
+                                   "against load, CPU per message (gnuplot; skipped without it)",
+                                   write_charts};
 const ReporterSpec kMarkdownReporter{"markdown", "PERFORMANCE_REPORT.md: recommendations, tables and method",
                                      write_markdown};
 
 }  // namespace
 
 const std::vector<const ReporterSpec*>& all_reporters() {
-  static const std::vector<const ReporterSpec*> kAll{&kJsonReporter, &kCsvReporter, &kHgrmReporter, &kMarkdownReporter};
+  static const std::vector<const ReporterSpec*> kAll{&kJsonReporter, &kCsvReporter, &kHgrmReporter, &kChartsReporter,
+                                                     &kMarkdownReporter};
   return kAll;
 }
 
