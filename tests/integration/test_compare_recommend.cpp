@@ -205,4 +205,28 @@ TEST_CASE("deployment: a malformed config is refused naming the field") {
             .channel.capacity_bytes == 65536);
 }
 
+
+TEST_CASE("report: the same results file regenerates byte-identical reports and charts") {
+  TempDir dir;
+  RunResult r = run_of({cell("pingpong", "shm", {1000, 1010, 990}, {1e6, 1.01e6, 0.99e6}),
+                        cell("pingpong", "unix", {5000, 5050, 4950}, {2e5, 2.02e5, 1.98e5}),
+                        cell("stream", "pipe", {9000, 9000, 9000}, {3e6, 3.1e6, 2.9e6})});
+  r.config["command_line"] = "ipc-matrix --preset quick --out here";
+  const std::string results = save(r, dir, "results.json");
+  const auto a = dir.path / "a", b = dir.path / "b";
+  REQUIRE(run_tool({"report", results, "--out", a.string()}, dir).code == 0);
+  REQUIRE(run_tool({"report", results, "--out", b.string()}, dir).code == 0);
+  std::size_t files = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(a)) {
+    if (!e.is_regular_file()) continue;
+    ++files;
+    const auto twin = b / std::filesystem::relative(e.path(), a);
+    CAPTURE(twin.string());
+    CHECK(test::slurp(e.path()) == test::slurp(twin));
+  }
+  CHECK(files >= 3);
+  const std::string md = test::slurp(a / "PERFORMANCE_REPORT.md");
+  // The command that made it, at the top.
+  CHECK(md.find("Made with `ipc-matrix --preset quick --out here`") < md.find("## Summary"));
+}
 }  // TEST_SUITE

@@ -167,6 +167,22 @@ void flatten(const nlohmann::json& j, const std::string& prefix,
   out.emplace_back(prefix, render(j, prefix.ends_with("_bytes")));
 }
 
+// The command line that made the results, as recorded in config.command_line; "" if none.
+std::string command_of(const RunResult& r) {
+  std::string command;
+  if (!r.config.is_object()) return command;
+  const auto it = r.config.find("command_line");
+  if (it == r.config.end()) return command;
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_array()) {
+    for (const auto& a : *it) {
+      if (!command.empty()) command += ' ';
+      command += a.is_string() ? a.get<std::string>() : a.dump();
+    }
+  }
+  return command;
+}
+
 void header(std::string& md, const RunResult& r) {
   const auto failed = static_cast<std::size_t>(
       std::count_if(r.cells.begin(), r.cells.end(), [](const CellResult& c) { return !is_ok(c); }));
@@ -180,6 +196,7 @@ void header(std::string& md, const RunResult& r) {
       r.cells.size() - failed, failed);
   if (noisy != 0) add(md, ", {} noisy", noisy);
   add(md, ". Results schema version {}.\n\n", r.schema_version);
+  if (const std::string command = command_of(r); !command.empty()) add(md, "Made with `{}`.\n\n", esc(command));
 }
 
 void how_to_read(std::string& md) {
@@ -687,19 +704,7 @@ void method(std::string& md, const RunResult& r) {
       "barrier; each records into its own histogram and the coordinator merges them, then "
       "checks that every message arrived once and intact. Serialization cost (encode / "
       "decode) is measured separately from the transport. Timings use the monotonic clock.\n\n");
-  std::string command;
-  if (r.config.is_object()) {
-    if (const auto it = r.config.find("command_line"); it != r.config.end()) {
-      if (it->is_string()) {
-        command = it->get<std::string>();
-      } else if (it->is_array()) {
-        for (const auto& a : *it) {
-          if (!command.empty()) command += ' ';
-          command += a.is_string() ? a.get<std::string>() : a.dump();
-        }
-      }
-    }
-  }
+  const std::string command = command_of(r);
   if (!command.empty()) {
     add(md, "To reproduce, run on a comparable machine:\n\n```sh\n{}\n```\n\n", command);
   } else {
