@@ -103,10 +103,13 @@ TEST_SUITE("report") {
       c.repetitions = c.p50_spread->n;
       return c;
     };
-    const auto latency_pick = [](std::vector<CellResult> cells) {
-      RunResult r;
-      r.cells = std::move(cells);
-      const auto groups = recommend_per_group(r);
+    // The pick points into the RunResult: each case keeps its own alive while it checks.
+    std::vector<RunResult> runs;
+    runs.reserve(8);
+    const auto latency_pick = [&runs](std::vector<CellResult> cells) {
+      runs.emplace_back();
+      runs.back().cells = std::move(cells);
+      const auto groups = recommend_per_group(runs.back());
       REQUIRE(groups.size() == 1);
       REQUIRE(groups[0].lowest_p50.has_value());
       return *groups[0].lowest_p50;
