@@ -198,5 +198,16 @@ TEST_SUITE("report") {
     CHECK(md.find("| Bulk transfer | **shm/raw** |") != std::string::npos);
     CHECK(md.find("| Broadcast |") == std::string::npos);
     CHECK(markdown_report(r) == md);  // deterministic
+    // The tables mark the picks they come from; serialization has a table of its own.
+    CHECK(md.find("**best p50**") != std::string::npos);
+    CHECK(md.find("**most msgs/s**") != std::string::npos);
+    RunResult with_codec = r;
+    with_codec.cells[0].serializer = "binary";
+    with_codec.cells[0].encode_ns_per_msg = 120;
+    with_codec.cells[0].decode_ns_per_msg = 80;
+    with_codec.cells[0].wire_bytes_per_msg = 96;
+    const std::string md2 = markdown_report(with_codec);
+    CHECK(md2.find("## Serialization cost and wire size") != std::string::npos);
+    CHECK(md2.find("| binary | random | 64B |") != std::string::npos);
   }
 }

@@ -1,7 +1,5 @@
 #include "ipcmatrix/report/markdown.hpp"
 
-#include "ipcmatrix/report/charts.hpp"
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -17,8 +15,10 @@
 #include <vector>
 
 #include "ipcmatrix/pattern/pattern.hpp"
+#include "ipcmatrix/report/charts.hpp"
 #include "ipcmatrix/report/recommend.hpp"
 #include "ipcmatrix/report/writers.hpp"
+#include "ipcmatrix/stats/statistics.hpp"
 #include "ipcmatrix/util/text.hpp"
 
 namespace ipcmatrix {
@@ -577,8 +577,43 @@ void charts_section(std::string& md, const RunResult& r) {
   for (const Chart& c : charts) add(md, "![{}]({}/{})\n\n", esc(c.title), kChartsDir, c.file);
 }
 
+// Serialization apart from transport: per format, content and size, the median over the
+// cells that used it (encode/decode do not depend on the mechanism).
+void serialization(std::string& md, const RunResult& r) {
+  using Key = std::tuple<std::string, std::string, std::uint64_t>;
+  std::map<Key, std::vector<const CellResult*>> by;
+  for (const CellResult& c : r.cells)
+    if (is_ok(c) && (c.encode_ns_per_msg > 0 || c.decode_ns_per_msg > 0))
+      by[Key{c.serializer, c.content, c.size_bytes}].push_back(&c);
+  if (by.empty()) return;
+  add(md, "## Serialization cost and wire size\n\n");
+  add(md, "Per format, content mode and size, the median over every cell that used it (encode and decode "
+          "are timed apart from the transport, on 1 message in 64). Wire B/msg includes the 8 or 32-byte "
+          "envelope.\n\n| serializer | content | size | encode | decode | wire B/msg | cells |\n"
+          "|---|---|---|--:|--:|--:|--:|\n");
+  for (const auto& [key, cells] : by) {
+    std::vector<double> enc, dec, wire;
+    for (const CellResult* c : cells) {
+      enc.push_back(c->encode_ns_per_msg);
+      dec.push_back(c->decode_ns_per_msg);
+      wire.push_back(c->wire_bytes_per_msg);
+    }
+    add(md, "| {} | {} | {} | {} | {} | {} | {} |\n", esc(std::get<0>(key)),
+        esc(std::get<1>(key).empty() ? "random" : std::get<1>(key)), format_size(std::get<2>(key)),
+        format_ns(median(enc)), format_ns(median(dec)), plain_number(median(wire)), cells.size());
+  }
+  add(md, "\n");
+}
+
 void results(std::string& md, const RunResult& r) {
   add(md, "## Results\n\n");
+  add(md, "**best p50** and **most msgs/s** mark each group's picks (see Recommendations).\n\n");
+  // The cells the recommendations picked, marked in the tables they come from.
+  std::map<const CellResult*, std::vector<std::string>> marks;
+  for (const RecommendationGroup& g : recommend_per_group(r)) {
+    if (g.lowest_p50) marks[g.lowest_p50->best].push_back("**best p50**");
+    if (g.highest_throughput) marks[g.highest_throughput->best].push_back("**most msgs/s**");
+  }
   bool any = false;
   for (const std::string& pattern : patterns_in_order(r)) {
     std::vector<const CellResult*> cells;
@@ -597,8 +632,8 @@ void results(std::string& md, const RunResult& r) {
     const bool hops = any_of([](const CellResult* c) { return c->hop_latency_ns.has_value(); });
     const bool content =
         any_of([](const CellResult* c) { return !c->content.empty() && c->content != "random"; });
-    const bool notes = any_of([](const CellResult* c) {
-      return c->noisy || c->repetitions > 1 || !c->warnings.empty() || c->harness_bound;
+    const bool notes = any_of([&marks](const CellResult* c) {
+      return c->noisy || c->repetitions > 1 || !c->warnings.empty() || c->harness_bound || marks.count(c);
     });
     const bool apis = any_of([](const CellResult* c) { return !c->api.empty() && c->api != "copy"; });
     const std::optional<Floor> floor = run_floor(r);
@@ -663,6 +698,7 @@ void results(std::string& md, const RunResult& r) {
       if (vs_floor) row.push_back(floor_text(*c, *floor));
       if (notes) {
         std::vector<std::string> n;
+        if (const auto m = marks.find(c); m != marks.end()) n.insert(n.end(), m->second.begin(), m->second.end());
         if (c->repetitions > 1) n.push_back(fmt::format("{} reps", c->repetitions));
         if (c->harness_bound) n.push_back("harness-bound (a lower bound)");
         if (c->noisy) n.push_back("noisy");
@@ -730,6 +766,7 @@ std::string markdown_report(const RunResult& r) {
   load_section(md, r);
   charts_section(md, r);
   results(md, r);
+  serialization(md, r);
   failures(md, r);
   method(md, r);
   return md;
