@@ -62,4 +62,10 @@ std::uint64_t Topology::deliveries(std::uint64_t per_producer) const noexcept {
   return n;
 }
 
+int Topology::originators() const noexcept {
+  int n = 0;
+  for (const Participant& p : participants) n += originates(p.role) ? 1 : 0;
+  return n;
+}
+
 }  // namespace ipcmatrix

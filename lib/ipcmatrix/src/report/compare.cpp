@@ -18,11 +18,6 @@ namespace {
 constexpr const char* kComparableFacts[] = {"cpu_model", "logical_cpus", "allowed_cpu_count", "kernel",
                                             "virtualization", "build_type", "compiler", "cpu_governor"};
 
-std::vector<double> values(const std::optional<FigureSpread>& s, double single) {
-  if (s && !s->values.empty()) return s->values;
-  return {single};
-}
-
 struct FigureDef {
   const char* name;
   bool lower_is_better;
@@ -35,11 +30,11 @@ const FigureDef kFigures[] = {
     {"p50_ns", true, true, [](const CellResult& c) { return p50_values(c); },
      [](const CellResult& c) { return c.latency_ns.p50.has_value(); }},
     {"p99_ns", true, true,
-     [](const CellResult& c) { return values(c.p99_spread, static_cast<double>(c.latency_ns.p99.value_or(0))); },
+     [](const CellResult& c) { return p99_values(c); },
      [](const CellResult& c) { return c.latency_ns.p99.has_value(); }},
     {"msgs_per_s", false, false, [](const CellResult& c) { return throughput_values(c); },
      [](const CellResult& c) { return c.throughput.msgs_per_s > 0; }},
-    {"cpu_ns_per_msg", true, false, [](const CellResult& c) { return values(c.cpu_per_msg_spread, c.cpu.per_msg_ns); },
+    {"cpu_ns_per_msg", true, false, [](const CellResult& c) { return cpu_per_msg_values(c); },
      [](const CellResult& c) { return c.cpu.per_msg_ns > 0; }},
 };
 

@@ -34,6 +34,11 @@ std::optional<double> p99_of(const CellResult& c) {
   return static_cast<double>(*c.latency_ns.p99);
 }
 
+std::optional<double> cpu_per_msg_of(const CellResult& c) {
+  if (!(c.cpu.per_msg_ns > 0)) return std::nullopt;
+  return c.cpu.per_msg_ns;
+}
+
 std::optional<double> msgs_per_s_of(const CellResult& c) {
   if (!(c.throughput.msgs_per_s > 0)) return std::nullopt;
   return c.throughput.msgs_per_s;
@@ -92,10 +97,6 @@ std::optional<Pick> pick(std::vector<const CellResult*> cells, Figure figure, Va
 std::vector<double> p50_values(const CellResult& c) { return values_or(c.p50_spread, p50_of(c)); }
 std::vector<double> p99_values(const CellResult& c) { return values_or(c.p99_spread, p99_of(c)); }
 
-std::optional<double> cpu_per_msg_of(const CellResult& c) {
-  if (!(c.cpu.per_msg_ns > 0)) return std::nullopt;
-  return c.cpu.per_msg_ns;
-}
 std::vector<double> cpu_per_msg_values(const CellResult& c) {
   return values_or(c.cpu_per_msg_spread, cpu_per_msg_of(c));
 }
@@ -178,11 +179,7 @@ LatencyMeaning latency_meaning(const CellResult& c) {
   const PatternSpec* spec = pattern_or_null(c.pattern);
   if (spec && spec->latency == LatencyKind::round_trip) return LatencyMeaning::round_trip;
   if (c.rate <= 0) return LatencyMeaning::saturated;
-  int producers = 0;
-  if (spec) {
-    const Topology t = make_topology(*spec, c.procs);
-    for (const Participant& p : t.participants) producers += originates(p.role) ? 1 : 0;
-  }
+  const int producers = spec ? make_topology(*spec, c.procs).originators() : 0;
   if (producers == 0 || !(c.duration_s > 0)) return LatencyMeaning::open_loop_missed;
   const double sent_per_producer = static_cast<double>(c.messages_sent) / producers / c.duration_s;
   return sent_per_producer >= kRateAchievedFraction * c.rate ? LatencyMeaning::open_loop

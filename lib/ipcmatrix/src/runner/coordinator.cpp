@@ -126,8 +126,7 @@ CellResult run_cell(const Cell& c, const RunConfig& cfg, const std::vector<int>&
 /// fraction is of.
 std::optional<double> sent_per_producer(const CellResult& r, const Cell& c) {
   if (r.status != "ok" || !(r.duration_s > 0)) return std::nullopt;
-  int producers = 0;
-  for (const Participant& p : make_topology(*c.pattern, c.procs).participants) producers += originates(p.role) ? 1 : 0;
+  const int producers = make_topology(*c.pattern, c.procs).originators();
   if (producers == 0) return std::nullopt;
   return static_cast<double>(r.messages_sent) / producers / r.duration_s;
 }

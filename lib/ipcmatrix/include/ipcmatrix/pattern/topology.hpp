@@ -62,6 +62,8 @@ struct Topology {
   /// every originating participant emits `per_producer` measured messages: one per message
   /// under round_robin, one per out channel under all. Echoes and forwards are not new.
   [[nodiscard]] std::uint64_t deliveries(std::uint64_t per_producer) const noexcept;
+  /// Participants that originate measured messages (producers, initiators, peers).
+  [[nodiscard]] int originators() const noexcept;
 };
 
 }  // namespace ipcmatrix

@@ -86,11 +86,12 @@ enum class Objective : std::uint8_t { lowest_p50, lowest_p99, highest_throughput
 /// kTieRatio. nullopt when no cell has the figure. The pointers are the given ones.
 [[nodiscard]] std::optional<Pick> pick_best(std::vector<const CellResult*> cells, Objective objective);
 
-/// The figure of each repetition of c (the figure itself when not recorded): p50 in ns,
-/// or msgs/s.
+/// The figure of each repetition of c (the figure itself when not recorded): p50 or p99 in
+/// ns, msgs/s, or CPU ns per message.
 [[nodiscard]] std::vector<double> p50_values(const CellResult& c);
 [[nodiscard]] std::vector<double> throughput_values(const CellResult& c);
 [[nodiscard]] std::vector<double> p99_values(const CellResult& c);
+[[nodiscard]] std::vector<double> cpu_per_msg_values(const CellResult& c);
 
 /// A knee is the highest offered rate whose p99 stays within this multiple of the p99 at the
 /// lowest load measured.
