@@ -63,6 +63,85 @@ TEST_SUITE("pattern") {
     CHECK(fine.latency->min() >= 1'000'000);
   }
 
+  TEST_CASE("roles: a producer's plain runs send what its general path would: counts, order, content, stamps") {
+    // Closed loop, raw, copy api, 1 in 8 stamped: most messages go out in plain runs. Odd
+    // counts and a batch of 5 put run ends, batch ends and stamps at different places.
+    constexpr std::uint64_t kWarmup = 17, kMeasured = 203, kEvery = 8;
+    struct Case {
+      Distribution d;
+      std::size_t outs;  // one out takes emit_plain_run()'s single-channel loop
+    };
+    for (const Case k : {Case{Distribution::round_robin, 1}, Case{Distribution::round_robin, 2},
+                         Case{Distribution::all, 2}}) {
+      const Distribution d = k.d;
+      const std::size_t n = k.outs;
+      CAPTURE(static_cast<int>(d));
+      CAPTURE(n);
+      std::vector<LocalPair> pairs;
+      for (std::size_t c = 0; c < n; ++c) pairs.push_back(open_local_pair(find_transport("shm"), {}));
+      std::vector<RoleReport> got(n);
+      std::vector<std::thread> consumers;
+      for (std::size_t c = 0; c < n; ++c) {
+        consumers.emplace_back([&, c] {
+          RoleParams p;
+          p.role = RoleKind::consumer;
+          p.size_bytes = 100;
+          p.verify = Verify::full;
+          p.origins = {0};
+          std::vector<std::unique_ptr<Transport>> outs, ins;
+          ins.push_back(std::move(pairs[c].receiver));
+          got[c] = run_role(p, outs, ins);
+        });
+      }
+      RoleParams p;
+      p.role = RoleKind::producer;
+      p.distribution = d;
+      p.size_bytes = 100;
+      p.messages = kMeasured;
+      p.warmup = kWarmup;
+      p.batch = 5;
+      p.latency_sample = kEvery;
+      std::vector<std::unique_ptr<Transport>> outs, ins;
+      for (auto& pair : pairs) outs.push_back(std::move(pair.sender));
+      const RoleReport sent = run_role(p, outs, ins);
+      for (auto& t : consumers) t.join();
+      REQUIRE(sent.error.empty());
+      CHECK(sent.measured_sent == kMeasured);
+      // Which messages each channel gets, and which of them carry a stamp: every 8th from
+      // the first, plus the first and the last measured ones.
+      std::vector<std::uint64_t> want_count(n), want_measured(n), want_stamped(n);
+      for (std::uint64_t i = 0; i < kWarmup + kMeasured; ++i) {
+        const bool measured = i >= kWarmup;
+        const bool stamped = i % kEvery == 0 || i == kWarmup || i + 1 == kWarmup + kMeasured;
+        for (std::size_t c = 0; c < n; ++c) {
+          if (d == Distribution::round_robin && i % n != c) continue;
+          ++want_count[c];
+          want_measured[c] += measured ? 1 : 0;
+          want_stamped[c] += measured && stamped ? 1 : 0;
+        }
+      }
+      std::uint64_t all_measured = 0, all_stamped = 0;
+      for (std::size_t c = 0; c < n; ++c) {
+        CAPTURE(c);
+        all_measured += want_measured[c];
+        all_stamped += want_stamped[c];
+        const RoleReport& r = got[c];
+        REQUIRE(r.error.empty());
+        REQUIRE(r.received.size() == 1);
+        CHECK(sent.sent[c].count == want_count[c]);
+        CHECK(r.received[0].count == want_count[c]);
+        CHECK(r.received[0].in_order);
+        CHECK(r.received[0].corrupted == 0);
+        CHECK(r.received[0].hashed == want_count[c]);  // full: every body checked against its seq
+        CHECK(r.measured_received == want_measured[c]);
+        CHECK(r.latency->count() == want_stamped[c]);
+      }
+      CHECK(sent.wire_msgs == all_measured);
+      CHECK(sent.wire_bytes ==
+            all_measured * (kSeqEnvelopeBytes + 100) + all_stamped * (kEnvelopeBytes - kSeqEnvelopeBytes));
+    }
+  }
+
   TEST_CASE("roles: a gap or a repeat in the sequence numbers breaks the channel's order") {
     auto pair = open_local_pair(find_transport("shm"), {});
     std::thread producer([&] {
