@@ -119,6 +119,13 @@ std::vector<Expected> expected_pool(const RoleParams& p, int origin, const Seria
 
 /// Receives and checks messages; shared by every receiving role.
 class Receiver {
+  // What the per-message path needs of channel c, one load away.
+  struct InChannel {
+    ChannelCount* count;    // r_.received[c]
+    const Expected* pool;   // expected_[c] (null with verify off)
+    std::uint64_t pool_mask;
+  };
+
  public:
   Receiver(const RoleParams& p, std::size_t n_ins, RoleReport& r)
       : p_(p), r_(r), ser_(make_serializer(p.serializer, serializer_options(p))), raw_(ser_->body_only()),
@@ -134,6 +141,10 @@ class Receiver {
         expected_.push_back(expected_pool(p, origin, *ser_));
       }
     }
+    for (std::size_t c = 0; c < n_ins; ++c) {
+      const bool checked = c < expected_.size();
+      in_.push_back({&r_.received[c], checked ? expected_[c].data() : nullptr, checked ? expected_[c].size() - 1 : 0});
+    }
   }
 
   /// Receives one message from `in` and checks it. On ok, envelope(), body() (raw) or
@@ -143,7 +154,7 @@ class Receiver {
   /// objects: g++ copies those 16 bytes at a time, and a 16-byte load of a view just stored
   /// as two 8-byte halves stalls on store-to-load forwarding (perf put half of a 64 B
   /// stream receiver's time on two such loads).
-  IoStatus receive(Transport& in, std::size_t ch) noexcept {
+  [[gnu::always_inline]] IoStatus receive(Transport& in, std::size_t ch) noexcept {
     const std::byte* p = nullptr;         // the message's first (nearly always only) piece
     std::size_t n = 0;
     std::span<const std::byte> wrapped;   // a loan's piece after the end of a ring
@@ -182,17 +193,18 @@ class Receiver {
     body_ = {{bp, bn}, bw};
     warm_ = (env_.seq & kWarmupBit) != 0;
     const std::uint64_t seq = env_.seq & ~(kWarmupBit | kStampedBit);
-    ChannelCount& c = r_.received[ch];
+    const InChannel& in_ch = in_[ch];
+    ChannelCount& c = *in_ch.count;
     if (seq != c.count) c.in_order = false;
     // One clock read, only where it is used: a stamped message, or the first measured one
     // (the start of the throughput window); never at an echo, which records nothing.
     stamped_ = env_.origin_ns != 0;
     if (timed_ && (stamped_ || (!warm_ && r_.first_recv_ns == 0))) now_ = sys::now_ns();
     if (raw_) {
-      if (p_.verify != Verify::off && !content_ok(c, ch, seq, bp, bn, bw)) ++c.corrupted;
+      if (p_.verify != Verify::off && !content_ok(c, in_ch, seq, bp, bn, bw)) ++c.corrupted;
     } else {
       if (!decode(c, ch, bp, bn, bw)) return IoStatus::error;
-      if (p_.verify != Verify::off && !content_ok(c, ch, seq, msg_.body.data(), msg_.body.size(), {})) ++c.corrupted;
+      if (p_.verify != Verify::off && !content_ok(c, in_ch, seq, msg_.body.data(), msg_.body.size(), {})) ++c.corrupted;
     }
     ++c.count;
     return IoStatus::ok;
@@ -204,7 +216,7 @@ class Receiver {
   }
 
   /// Records the message just received as the end of its path.
-  void record_delivery(bool hop_too) noexcept {
+  [[gnu::always_inline]] void record_delivery(bool hop_too) noexcept {
     if (warm_) return;
     ++r_.measured_received;
     if (r_.first_recv_ns == 0) {
@@ -238,7 +250,8 @@ class Receiver {
   std::size_t read_envelope(const std::byte* p, std::size_t n) noexcept {
     if (n < kSeqEnvelopeBytes) return 0;
     const std::uint64_t word = sys::load_le64(p);
-    env_ = {word & ~kStampedBit, 0, 0, 0};
+    env_.seq = word & ~kStampedBit;
+    env_.origin_ns = 0;  // not stamped; sent_ns and hop_ns mean nothing then
     if ((word & kStampedBit) == 0) return kSeqEnvelopeBytes;
     if (n < kEnvelopeBytes) return 0;
     env_.origin_ns = static_cast<std::int64_t>(sys::load_le64(p + 8));
@@ -284,10 +297,9 @@ class Receiver {
   }
 
   // The decoded body (raw: the body as received) is (bp, bn) followed by bw.
-  bool content_ok(ChannelCount& c, std::size_t ch, std::uint64_t seq, const std::byte* bp, std::size_t bn,
+  bool content_ok(ChannelCount& c, const InChannel& in_ch, std::uint64_t seq, const std::byte* bp, std::size_t bn,
                   std::span<const std::byte> bw) noexcept {
-    const std::vector<Expected>& pool = expected_[ch];
-    const Expected& want = pool[seq & (pool.size() - 1)];
+    const Expected& want = in_ch.pool[seq & in_ch.pool_mask];
     if (bn + bw.size() != want.len) return false;
     if (p_.verify == Verify::sampled) {
       std::uint64_t head = 0, tail = 0;
@@ -315,6 +327,7 @@ class Receiver {
   bool raw_;
   bool timed_;  // this role records times (every role but the pingpong echo)
   std::vector<std::vector<Expected>> expected_;  // per in channel
+  std::vector<InChannel> in_;
   std::vector<std::byte> buf_, scratch_;
   MessageView body_;
   Message msg_;
@@ -691,30 +704,46 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
 void consume(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& ins, RoleReport& r,
              bool pipeline_sink) {
   Receiver rx(p, ins.size(), r);
-  std::vector<std::size_t> active(ins.size());
-  for (std::size_t c = 0; c < ins.size(); ++c) active[c] = c;
-  // Round robin over the in channels, one message each in turn: deadlock-free because a
-  // producer waits only on this consumer, and fair in the way a simple server loop is.
-  while (!active.empty()) {
-    for (std::size_t a = 0; a < active.size();) {
-      const std::size_t c = active[a];
-      const IoStatus s = rx.receive(*ins[c], c);
-      if (s == IoStatus::peer_closed) {
-        active.erase(active.begin() + static_cast<std::ptrdiff_t>(a));
-        continue;
-      }
-      if (s != IoStatus::ok) {
-        if (r.error.empty()) r.error = describe("recv", c, *ins[c], s);
-        return;
-      }
+  // One message from channel c, checked and recorded: ok, peer_closed, or an error (set).
+  const auto take = [&](std::size_t c) {
+    const IoStatus s = rx.receive(*ins[c], c);
+    if (s == IoStatus::ok) {
       rx.record_delivery(pipeline_sink);
       rx.done(*ins[c]);
-      ++a;
+    } else if (s != IoStatus::peer_closed && r.error.empty()) {
+      r.error = describe("recv", c, *ins[c], s);
+    }
+    return s;
+  };
+  if (ins.size() == 1) {
+    // One in channel (stream, fan-out, broadcast, a pipeline's sink): no round robin, and
+    // channel 0 a constant on the per-message path.
+    IoStatus s = IoStatus::ok;
+    while ((s = take(0)) == IoStatus::ok) {
+    }
+    if (s != IoStatus::peer_closed) return;
+  } else {
+    std::vector<std::size_t> active(ins.size());
+    for (std::size_t c = 0; c < ins.size(); ++c) active[c] = c;
+    // Round robin over the in channels, one message each in turn: deadlock-free because a
+    // producer waits only on this consumer, and fair in the way a simple server loop is.
+    while (!active.empty()) {
+      for (std::size_t a = 0; a < active.size();) {
+        const IoStatus s = take(active[a]);
+        if (s == IoStatus::peer_closed) {
+          active.erase(active.begin() + static_cast<std::ptrdiff_t>(a));
+        } else if (s != IoStatus::ok) {
+          return;
+        } else {
+          ++a;
+        }
+      }
     }
   }
   r.phase_end_ns = sys::now_ns();
   r.usage_end = sys::self_usage();
 }
+
 
 void forward(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
              std::vector<std::unique_ptr<Transport>>& ins, RoleReport& r, bool echo) {

@@ -98,6 +98,7 @@ std::optional<double> bare_stream(const TransportSpec& t, const ChannelOptions& 
     std::vector<std::byte> buf(size);
     std::uint64_t n = 0, window_n = 0;
     std::int64_t first = 0, last = 0;
+    std::size_t until_boundary = batch;  // a count down, not n % batch: no division per message
     while (true) {
       std::size_t len = 0;
       const IoStatus s = in->recv(buf, len);
@@ -107,7 +108,8 @@ std::optional<double> bare_stream(const TransportSpec& t, const ChannelOptions& 
       // to the last batch boundary.
       if (n == 0) first = sys::now_ns();
       ++n;
-      if (n % batch == 0) {
+      if (--until_boundary == 0) {
+        until_boundary = batch;
         last = sys::now_ns();
         window_n = n - 1;
       }
