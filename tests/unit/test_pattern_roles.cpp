@@ -69,14 +69,16 @@ TEST_SUITE("pattern") {
     constexpr std::uint64_t kWarmup = 17, kMeasured = 203, kEvery = 8;
     struct Case {
       Distribution d;
-      std::size_t outs;  // one out takes emit_plain_run()'s single-channel loop
+      std::size_t outs;  // one out, copy api: emit_plain_run()'s single-channel loop
+      Api api;
     };
-    for (const Case k : {Case{Distribution::round_robin, 1}, Case{Distribution::round_robin, 2},
-                         Case{Distribution::all, 2}}) {
+    for (const Case k : {Case{Distribution::round_robin, 1, Api::copy}, Case{Distribution::round_robin, 2, Api::copy},
+                         Case{Distribution::all, 2, Api::copy}, Case{Distribution::round_robin, 1, Api::loan}}) {
       const Distribution d = k.d;
       const std::size_t n = k.outs;
       CAPTURE(static_cast<int>(d));
       CAPTURE(n);
+      CAPTURE(to_string(k.api));
       std::vector<LocalPair> pairs;
       for (std::size_t c = 0; c < n; ++c) pairs.push_back(open_local_pair(find_transport("shm"), {}));
       std::vector<RoleReport> got(n);
@@ -88,6 +90,7 @@ TEST_SUITE("pattern") {
           p.size_bytes = 100;
           p.verify = Verify::full;
           p.origins = {0};
+          p.api = k.api;
           std::vector<std::unique_ptr<Transport>> outs, ins;
           ins.push_back(std::move(pairs[c].receiver));
           got[c] = run_role(p, outs, ins);
@@ -101,6 +104,7 @@ TEST_SUITE("pattern") {
       p.warmup = kWarmup;
       p.batch = 5;
       p.latency_sample = kEvery;
+      p.api = k.api;
       std::vector<std::unique_ptr<Transport>> outs, ins;
       for (auto& pair : pairs) outs.push_back(std::move(pair.sender));
       const RoleReport sent = run_role(p, outs, ins);

@@ -19,6 +19,8 @@ constexpr std::uint32_t kSpinBurst = 256;
 constexpr std::uint32_t kLivenessEveryBursts = 1024;
 // Consumer: how far ahead of the frame being copied to prefetch published lines.
 constexpr std::uint64_t kPrefetchAhead = 16 * kCacheLine;
+// Producer, loaning in a batch: how far past the loaned frame to claim lines for writing.
+constexpr std::uint64_t kClaimAhead = 16 * kCacheLine;
 // Consumer: at most this many newly published bytes are prefetched at once.
 constexpr std::uint64_t kPrefetchBatch = 64 * kCacheLine;
 
@@ -361,10 +363,18 @@ IoStatus RingEnd::loan(std::uint64_t len, LoanedSpace& space, std::error_code& e
     return IoStatus::error;
   }
   if (const IoStatus s = await_room(frame); s != IoStatus::ok) return s;
-  // Claim the frame's lines for writing now, inside room the consumer has released (as
-  // write_batch() does for a batch): the caller's stores then do not stall on each line.
-  for (std::uint64_t a = pos_ & ~std::uint64_t{kCacheLine - 1}; a < pos_ + frame; a += kCacheLine)
+  // Claim the frame's lines for writing now, inside room the consumer has released, as
+  // write_batch() does for a batch. Mid-batch (frames committed but not yet published),
+  // claim kClaimAhead further too: the next loans' invalidations then run while this frame
+  // is written, where claiming only the frame itself left one cross-core stall per loan
+  // (perf: 64 B loans at 8 M msgs/s, the producer's time on the stores). claimed_ keeps
+  // each line to one claim. A batch's first loan claims nothing ahead, so a ping-pong
+  // (publishing every commit) adds no coherence traffic to its critical path.
+  const std::uint64_t ahead = published_ != pos_ ? kClaimAhead : 0;
+  const std::uint64_t claim_end = std::min(pos_ + frame + ahead, peer_cache_ + cap_);
+  for (std::uint64_t a = std::max(claimed_, pos_) & ~std::uint64_t{kCacheLine - 1}; a < claim_end; a += kCacheLine)
     sys::prefetch_for_write(data_ + (a & mask_));
+  claimed_ = std::max(claimed_, claim_end);
   space = pieces_at<std::byte>(pos_ + kHeaderBytes, len);
   loaned_ = len;
   return IoStatus::ok;

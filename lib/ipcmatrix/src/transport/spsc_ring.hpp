@@ -131,6 +131,7 @@ class RingEnd {
   std::uint64_t published_;   // last value of our counter made visible (tail or head)
   std::uint64_t peer_cache_;  // cached copy of the peer's counter
   std::uint64_t loaned_ = 0;  // producer: payload bytes of the loaned, uncommitted frame
+  std::uint64_t claimed_ = 0; // producer: lines before this position were claimed for writing by loan()
   std::uint64_t peeked_ = 0;  // consumer: frame bytes of the peeked, unreleased frame
   PeerWatch peer_;
 };
