@@ -71,14 +71,20 @@ TEST_SUITE("pattern") {
       Distribution d;
       std::size_t outs;  // one out, copy api: emit_plain_run()'s single-channel loop
       Api api;
+      Verify verify;     // sampled, one in, copy: the consumer's Receiver::run_plain()
     };
-    for (const Case k : {Case{Distribution::round_robin, 1, Api::copy}, Case{Distribution::round_robin, 2, Api::copy},
-                         Case{Distribution::all, 2, Api::copy}, Case{Distribution::round_robin, 1, Api::loan}}) {
+    for (const Case k : {Case{Distribution::round_robin, 1, Api::copy, Verify::full},
+                         Case{Distribution::round_robin, 2, Api::copy, Verify::full},
+                         Case{Distribution::all, 2, Api::copy, Verify::full},
+                         Case{Distribution::round_robin, 1, Api::loan, Verify::full},
+                         Case{Distribution::round_robin, 1, Api::copy, Verify::sampled},
+                         Case{Distribution::all, 2, Api::copy, Verify::sampled}}) {
       const Distribution d = k.d;
       const std::size_t n = k.outs;
       CAPTURE(static_cast<int>(d));
       CAPTURE(n);
       CAPTURE(to_string(k.api));
+      CAPTURE(to_string(k.verify));
       std::vector<LocalPair> pairs;
       for (std::size_t c = 0; c < n; ++c) pairs.push_back(open_local_pair(find_transport("shm"), {}));
       std::vector<RoleReport> got(n);
@@ -88,7 +94,7 @@ TEST_SUITE("pattern") {
           RoleParams p;
           p.role = RoleKind::consumer;
           p.size_bytes = 100;
-          p.verify = Verify::full;
+          p.verify = k.verify;
           p.origins = {0};
           p.api = k.api;
           std::vector<std::unique_ptr<Transport>> outs, ins;
@@ -136,7 +142,9 @@ TEST_SUITE("pattern") {
         CHECK(r.received[0].count == want_count[c]);
         CHECK(r.received[0].in_order);
         CHECK(r.received[0].corrupted == 0);
-        CHECK(r.received[0].hashed == want_count[c]);  // full: every body checked against its seq
+        // full: every body hashed against its seq; sampled: 1 in kVerifySampleEvery (edges of all)
+        CHECK(r.received[0].hashed ==
+              (k.verify == Verify::full ? want_count[c] : (want_count[c] + kVerifySampleEvery - 1) / kVerifySampleEvery));
         CHECK(r.measured_received == want_measured[c]);
         CHECK(r.latency->count() == want_stamped[c]);
       }

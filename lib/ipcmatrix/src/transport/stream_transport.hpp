@@ -13,6 +13,7 @@
 
 #include "ipcmatrix/sys/byte_order.hpp"
 #include "ipcmatrix/transport/transport.hpp"
+#include "small_copy.hpp"
 
 namespace ipcmatrix::detail {
 
@@ -77,7 +78,7 @@ class StreamTransport final : public Transport {
     rpos_ += kFrameHeader;
     if (n > buf.size()) return fail(std::make_error_code(std::errc::message_size));
     std::size_t got = std::min<std::size_t>(n, avail());
-    if (got) std::memcpy(buf.data(), rbuf_.data() + rpos_, got);
+    copy_bytes(buf.data(), rbuf_.data() + rpos_, got);
     rpos_ += got;
     while (got < n) {
       const std::size_t want = n - got;
@@ -135,8 +136,8 @@ class StreamTransport final : public Transport {
         if (auto s = flush(); s != IoStatus::ok) return s;
       }
       store_le64(stage_.data() + staged_, n);
-      if (!a.empty()) std::memcpy(stage_.data() + staged_ + kFrameHeader, a.data(), a.size());
-      if (!b.empty()) std::memcpy(stage_.data() + staged_ + kFrameHeader + a.size(), b.data(), b.size());
+      copy_bytes(stage_.data() + staged_ + kFrameHeader, a.data(), a.size());
+      copy_bytes(stage_.data() + staged_ + kFrameHeader + a.size(), b.data(), b.size());
       staged_ += kFrameHeader + n;
       return IoStatus::ok;
     }
