@@ -183,7 +183,9 @@ class Receiver {
            p_.size_bytes >= 8;
   }
   IoStatus run_plain(Transport& in, bool pipeline_sink) noexcept {
-    const InChannel& in_ch = in_[0];
+    // Copies, not references into members: the compiler keeps locals in registers across
+    // the transport's virtual recv, where it must reload members after each call.
+    const InChannel in_ch = in_[0];
     ChannelCount& c = *in_ch.count;
     const bool check = p_.verify == Verify::sampled;
     const std::span<std::byte> buf = buf_;
@@ -198,7 +200,8 @@ class Receiver {
         if ((word & kStampedBit) == 0 && (warm || r_.first_recv_ns != 0)) [[likely]] {
           const std::uint64_t seq = word & ~kWarmupBit;
           if (seq != count) c.in_order = false;
-          if (check && !content_ok(c, in_ch, seq, count, buf.data() + kSeqEnvelopeBytes, n - kSeqEnvelopeBytes, {}))
+          if (check && !content_ok(c, in_ch, Verify::sampled, seq, count, buf.data() + kSeqEnvelopeBytes,
+                                   n - kSeqEnvelopeBytes, {}))
             ++c.corrupted;
           ++count;
           if (!warm) ++measured;
@@ -254,10 +257,11 @@ class Receiver {
     stamped_ = env_.origin_ns != 0;
     if (timed_ && (stamped_ || (!warm_ && r_.first_recv_ns == 0))) now_ = sys::now_ns();
     if (raw_) {
-      if (p_.verify != Verify::off && !content_ok(c, in_ch, seq, c.count, bp, bn, bw)) ++c.corrupted;
+      if (p_.verify != Verify::off && !content_ok(c, in_ch, p_.verify, seq, c.count, bp, bn, bw)) ++c.corrupted;
     } else {
       if (!decode(c, ch, bp, bn, bw)) return IoStatus::error;
-      if (p_.verify != Verify::off && !content_ok(c, in_ch, seq, c.count, msg_.body.data(), msg_.body.size(), {}))
+      if (p_.verify != Verify::off &&
+          !content_ok(c, in_ch, p_.verify, seq, c.count, msg_.body.data(), msg_.body.size(), {}))
         ++c.corrupted;
     }
     ++c.count;
@@ -355,12 +359,12 @@ class Receiver {
   // many messages the channel delivered before this one (sampled hashes index % 64 == 0).
   // Inlined into receive(): the length and edge checks are a few loads; the whole-message
   // hash (every message under full, 1 in 64 under sampled) stays out of line.
-  [[gnu::always_inline]] bool content_ok(ChannelCount& c, const InChannel& in_ch, std::uint64_t seq,
+  [[gnu::always_inline]] bool content_ok(ChannelCount& c, const InChannel& in_ch, Verify verify, std::uint64_t seq,
                                          std::uint64_t index, const std::byte* bp, std::size_t bn,
                                          std::span<const std::byte> bw) noexcept {
     const Expected& want = in_ch.pool[seq & in_ch.pool_mask];
     if (bn + bw.size() != want.len) return false;
-    if (p_.verify == Verify::sampled) {
+    if (verify == Verify::sampled) {
       std::uint64_t head = 0, tail = 0;
       if (bw.empty() && bn >= 8) [[likely]] {  // two loads
         head = sys::load_le64(bp);
@@ -372,7 +376,7 @@ class Receiver {
       }
       if (head != want.head || tail != want.tail) return false;
     }
-    if (p_.verify == Verify::full || index % kVerifySampleEvery == 0) return hash_ok(c, want, bp, bn, bw);
+    if (verify == Verify::full || index % kVerifySampleEvery == 0) return hash_ok(c, want, bp, bn, bw);
     return true;
   }
 
