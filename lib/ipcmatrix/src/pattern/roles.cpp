@@ -191,13 +191,14 @@ class Receiver {
     const std::span<std::byte> buf = buf_;
     std::uint64_t count = c.count;
     std::uint64_t measured = r_.measured_received;
+    bool started = r_.first_recv_ns != 0;  // the first measured message was recorded
     while (true) {
       std::size_t n = 0;
       IoStatus s = in.recv(buf, n);
       if (s == IoStatus::ok && n >= kSeqEnvelopeBytes) {
         const std::uint64_t word = sys::load_le64(buf.data());
         const bool warm = (word & kWarmupBit) != 0;
-        if ((word & kStampedBit) == 0 && (warm || r_.first_recv_ns != 0)) [[likely]] {
+        if ((word & kStampedBit) == 0 && (warm || started)) [[likely]] {
           const std::uint64_t seq = word & ~kWarmupBit;
           if (seq != count) c.in_order = false;
           if (check && !content_ok(c, in_ch, Verify::sampled, seq, count, buf.data() + kSeqEnvelopeBytes,
@@ -216,6 +217,7 @@ class Receiver {
       record_delivery(pipeline_sink);
       count = c.count;
       measured = r_.measured_received;
+      started = r_.first_recv_ns != 0;
     }
   }
 
