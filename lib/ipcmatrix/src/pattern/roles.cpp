@@ -434,9 +434,9 @@ class Sender {
 
   /// Emits n messages in a row with 8-byte envelopes (unstamped), no fault, all in one
   /// warm state, whose bodies are sent as they are (raw) from `bodies` (entry seq & mask):
-  /// the producer's inner loop between the messages that need its general path. Copy api.
-  /// Same messages, same order, same counts as n emit() calls; with one out channel the
-  /// loop keeps the sequence, batch slot and byte count in registers.
+  /// the producer's inner loop between the messages that need its general path. Same
+  /// messages, same order, same counts as n emit() calls; with one out channel and the copy
+  /// api the loop keeps the sequence, batch slot and byte count in registers.
   bool emit_plain_run(std::span<const std::span<const std::byte>> bodies, std::uint64_t n, std::size_t& next_out,
                       bool all, bool warm) noexcept {
     const std::uint64_t mask = bodies.size() - 1;
@@ -675,8 +675,8 @@ struct NothingAfterSend {
 /// (initiator) runs after each message, e.g. to wait for its echo.
 ///
 /// Each message is a special one, taken through the general path below (clock read,
-/// limits, warm-up, fault), or a plain one: closed loop, unstamped, raw, copy api, neither
-/// the first nor the last measured nor the faulty one. Plain messages between two special
+/// limits, warm-up, fault), or a plain one: closed loop, unstamped, raw, neither the first
+/// nor the last measured nor the faulty one. Plain messages between two special
 /// ones go out as one run through Sender::emit_plain_run(), which does per message only what
 /// a plain message needs (perf put the general path's per-message bookkeeping at about a
 /// sixth of a 64 B stream's cost next to the bare transport).
