@@ -54,8 +54,10 @@ struct MachineFloor {
 };
 
 /// A bare transport between two child processes pinned to cpu_a (sender) and cpu_b, with
-/// nothing of the harness: `size`-byte messages in batches of `batch`, each carrying its
-/// sequence number in its first 8 bytes, which the receiver checks. Runs up to `cap_ns`.
+/// nothing of the harness: `size`-byte messages in batches of `batch` (fewer when `batch`
+/// distinct messages would exceed 16 MiB, the size of a matrix sender's pool of 1 MiB
+/// messages), each carrying its sequence number in its first 8 bytes, which the receiver
+/// checks. Runs up to `cap_ns`.
 /// msgs/s over the receiver's window; nullopt when a child failed or the order broke.
 [[nodiscard]] std::optional<double> bare_stream(const TransportSpec& t, const ChannelOptions& o, std::size_t size,
                                                 std::size_t batch, int cpu_a, int cpu_b, std::int64_t cap_ns);
