@@ -440,8 +440,8 @@ class Sender {
   bool emit_plain_run(std::span<const std::span<const std::byte>> bodies, std::uint64_t n, std::size_t& next_out,
                       bool all, bool warm) noexcept {
     const std::uint64_t mask = bodies.size() - 1;
-    const std::uint64_t flag = warm ? kWarmupBit : 0;
     if (outs_.size() == 1 && p_.api == Api::copy) {
+      const std::uint64_t flag = warm ? kWarmupBit : 0;
       ChannelCount& cc = r_.sent[0];
       EnvelopeBytes* const envs = envs_[0].data();
       GatherMessage* const pending = pending_[0].data();
@@ -472,16 +472,10 @@ class Sender {
       return true;
     }
     for (; n != 0; --n) {
-      if (all) {
-        const std::span<const std::byte> body = bodies[next_seq(0) & mask];
-        for (std::size_t c = 0; c < outs_.size(); ++c)
-          if (!put(c, body, Envelope{}, warm)) return false;
-      } else {
-        const std::size_t c = next_out;
-        if (++next_out == outs_.size()) next_out = 0;
-        if (!put(c, bodies[next_seq(c) & mask], Envelope{}, warm)) return false;
-      }
-      if (++used_ == batch_ && !flush()) return false;
+      const int target = all ? -1 : static_cast<int>(next_out);
+      if (!all && ++next_out == outs_.size()) next_out = 0;
+      if (!emit(bodies[next_seq(all ? 0 : static_cast<std::size_t>(target)) & mask], Envelope{}, target, warm))
+        return false;
     }
     return true;
   }
