@@ -171,17 +171,19 @@ class Receiver {
     return accept(p, n, wrapped, ch);
   }
 
-  /// receive() and record_delivery() for a consumer's single in channel with the copy api,
-  /// raw bodies of at least 8 bytes and sampled or no content check, until the channel
-  /// closes or fails: returns what ended it. The common message (unstamped, and not the
-  /// first measured one) is checked and counted here with the channel's count and the
-  /// measured count kept in registers across the transport's recv; any other message takes
-  /// receive()'s own path. Same checks, same records (a test holds them to it): perf put a
-  /// pipe consumer's per-message bookkeeping at a sixth of its time next to the bare one.
+  /// Whether run_plain() may serve this receiver: one in channel, the copy api, raw bodies
+  /// of at least 8 bytes, sampled or no content check, a role that records times.
   [[nodiscard]] bool plain_path_applies() const noexcept {
     return in_.size() == 1 && p_.api == Api::copy && raw_ && timed_ && p_.verify != Verify::full &&
            p_.size_bytes >= 8;
   }
+
+  /// receive() and record_delivery() on channel 0 until it closes or fails: returns what
+  /// ended it. The common message (unstamped, and not the first measured one) is checked
+  /// and counted here with the channel's count and the measured count kept in registers
+  /// across the transport's recv; any other message takes receive()'s own path. Same
+  /// checks, same records (a test holds them to it): perf put a pipe consumer's
+  /// per-message bookkeeping at a sixth of its time next to the bare one.
   IoStatus run_plain(Transport& in, bool pipeline_sink) noexcept {
     // Copies, not references into members: the compiler keeps locals in registers across
     // the transport's virtual recv, where it must reload members after each call.
@@ -782,13 +784,6 @@ void consume(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& ins, 
       if (r.error.empty()) r.error = describe("recv", 0, *ins[0], s);
       return;
     }
-  } else if (ins.size() == 1) {
-    // One in channel (stream, fan-out, broadcast, a pipeline's sink): no round robin, and
-    // channel 0 a constant on the per-message path.
-    IoStatus s = IoStatus::ok;
-    while ((s = take(0)) == IoStatus::ok) {
-    }
-    if (s != IoStatus::peer_closed) return;
   } else {
     std::vector<std::size_t> active(ins.size());
     for (std::size_t c = 0; c < ins.size(); ++c) active[c] = c;

@@ -13,14 +13,9 @@ namespace ipcmatrix::detail {
 constexpr std::size_t kSmallCopy = 128;
 
 /// memcpy for n <= kSmallCopy, inline: two fixed-size copies that overlap in the middle,
-/// which the compiler turns into a few vector moves. For the small messages a stream moves
-/// by the million, the call into libc's memcpy (through the PLT, with its size dispatch)
-/// cost more than the copy: perf showed it as the largest share of a 64 B message's time
-/// on both ends of the ring. Source and destination must not overlap.
-/// The moves are at most 16 bytes wide, so a caller's 8-byte loads of the copy at 8-byte
-/// offsets are forwarded from the stores (libc's 64-byte vector stores for 72 B did not
-/// forward to a receiver's load of the last 8 bytes: perf put a fifth of a 64 B pipe
-/// consumer's own time on that load).
+/// which the compiler turns into a few vector moves. perf showed libc's memcpy call as the
+/// largest share of a 64 B message's time on both ends of the ring. Source and destination
+/// must not overlap.
 inline void copy_small(std::byte* d, const std::byte* s, std::size_t n) noexcept {
   const auto two = [&]<std::size_t K>(std::integral_constant<std::size_t, K>) {
     std::memcpy(d, s, K);
