@@ -95,9 +95,9 @@ int main(int argc, char** argv) {
       cfg.patterns = {c.pattern};
       cfg.mechanisms = {c.mechanism};
       cfg.serializers = {"raw"};
-      cfg.apis = {c.api};
-      cfg.waits = {"spin"};
-      cfg.placements = {"cross-core"};
+      cfg.apis = {parse_or_throw<Api>(c.api)};
+      cfg.waits = {Wait::spin};
+      cfg.placements = {Placement::cross_core};
       cfg.batches = {c.round_trip() ? 1 : 64};
       cfg.messages = c.round_trip() ? 100'000 : messages;
       cfg.duration_s = 1;
@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
       const RunResult res = run_matrix(cfg);
       Samples& s = samples[c.name()];
       std::optional<double> matrix, floor_value;
-      if (res.cells.size() == 1 && res.cells[0].status == "ok") {
+      if (res.cells.size() == 1 && res.cells[0].status == CellStatus::ok) {
         const CellResult& m = res.cells[0];
         matrix = c.round_trip() ? static_cast<double>(m.latency_ns.p50.value_or(0)) : m.throughput.msgs_per_s;
         s.matrix.push_back(*matrix);
@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
         }
       }
       ChannelOptions o;
-      o.wait = WaitStrategy::spin;
+      o.wait = Wait::spin;
       const TransportSpec& t = find_transport(c.mechanism);
       // The same ring the matrix cell got.
       Cell as_planned;

@@ -154,8 +154,8 @@ int main(int argc, char** argv) {
     if (!c.mechanisms.empty() &&
         std::find(c.mechanisms.begin(), c.mechanisms.end(), t->name) == c.mechanisms.end())
       continue;
-    std::vector<WaitStrategy> waits{WaitStrategy::hybrid};
-    if (t->caps.spin_wait) waits = {WaitStrategy::spin, WaitStrategy::hybrid, WaitStrategy::block};
+    std::vector<Wait> waits{Wait::hybrid};
+    if (t->caps.spin_wait) waits = {Wait::spin, Wait::hybrid, Wait::block};
     for (auto w : waits) {
       ChannelOptions o;
       o.wait = w;
@@ -175,7 +175,7 @@ int main(int argc, char** argv) {
                         std::find(c.mechanisms.begin(), c.mechanisms.end(), "shm") != c.mechanisms.end();
   if (want_shm && c.ratio_reps > 0) {
     ChannelOptions o;
-    o.wait = WaitStrategy::spin;
+    o.wait = Wait::spin;
     o.capacity_bytes = c.ring_bytes;
     std::vector<double> ratios;
     for (int r = 0; r < c.ratio_reps; ++r) {

@@ -52,7 +52,7 @@ const std::vector<int>& startup_cpus() {
 
 Result stream_once(const Config& c, const TransportSpec& t) {
   ChannelOptions o;
-  parse_wait_strategy(c.wait, o.wait) || (o.wait = WaitStrategy::spin, true);
+  o.wait = parse_name<Wait>(c.wait).value_or(Wait::spin);
   auto ch = t.create(o);
   const auto rx_spec = ch->spec(Role::receiver);
   const auto tx_spec = ch->spec(Role::sender);

@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "ipcmatrix/report/markdown.hpp"
-#include "ipcmatrix/report/results.hpp"
+#include "ipcmatrix/model/results.hpp"
 #include "ipcmatrix/report/writers.hpp"
 #include "ipcmatrix/util/json_file.hpp"
 

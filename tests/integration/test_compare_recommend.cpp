@@ -4,10 +4,12 @@
 #include <doctest/doctest.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "ipcmatrix/report/compare.hpp"
-#include "ipcmatrix/report/results.hpp"
+#include "ipcmatrix/model/results.hpp"
 #include "ipcmatrix/transport/deployment.hpp"
+#include "ipcmatrix/transport/transport.hpp"
 #include "ipcmatrix/util/json_file.hpp"
 #include "support/tool_runner.hpp"
 
@@ -24,12 +26,13 @@ CellResult cell(std::string pattern, std::string mechanism, std::vector<double> 
   c.pattern = std::move(pattern);
   c.mechanism = std::move(mechanism);
   c.serializer = "raw";
-  c.wait = "spin";
-  c.placement = "cross-core";
-  c.content = "records";
+  // As a real run records them: only shm is given a wait; the others sleep in the kernel.
+  c.wait = find_transport(c.mechanism).caps.spin_wait ? Wait::spin : Wait::kernel;
+  c.placement = Placement::cross_core;
+  c.content = ContentMode::records;
   c.size_bytes = 64;
   c.procs = 2;
-  c.status = "ok";
+  c.status = CellStatus::ok;
   c.duration_s = 1.0;
   c.messages_sent = c.messages_received = 1000;
   c.repetitions = static_cast<int>(rates.size());
@@ -180,8 +183,8 @@ TEST_CASE("recommend: the best configuration meeting the constraints, or the clo
   const Deployment d = load_deployment(config);
   CHECK(d.mechanism == "unix");
   CHECK(d.serializer == "raw");
-  CHECK(d.channel.wait == WaitStrategy::spin);
-  CHECK(d.placement == "cross-core");
+  CHECK(d.channel.wait == Wait::kernel);  // unix sleeps in the kernel, and the results say so
+  CHECK(d.placement == Placement::cross_core);
 
   // A rate nothing reached: no choice, the closest miss named with what it missed, exit 1.
   res = run_tool({"recommend", path, "--pattern", "pingpong", "--size", "64", "--rate", "2M"}, dir);
@@ -192,6 +195,64 @@ TEST_CASE("recommend: the best configuration meeting the constraints, or the clo
   CHECK(res.code == 1);
   CHECK(nlohmann::json::parse(res.out)["choice"].is_null());
   CHECK(nlohmann::json::parse(res.out)["closest_miss"]["mechanism"] == "shm");
+}
+
+TEST_CASE("deployment: every mechanism's measured cell deploys with the channel options it ran with") {
+  // Real cells of every registered mechanism, with buffer sizes that differ from each default,
+  // then each mechanism's pick through `recommend --emit-config` and load_deployment(): the
+  // documented way to deploy what the matrix measured.
+  TempDir dir;
+  const std::string results = (dir.path / "results.json").string();
+  const auto run = run_tool({"--sizes", "64", "--patterns", "stream", "--mechanisms", "all", "--serializers", "raw",
+                             "--messages", "200", "--warmup", "20", "--ring-bytes", "64K", "--pipe-bytes", "64K",
+                             "--json", results, "--quiet"},
+                            dir);
+  REQUIRE_MESSAGE(run.code == 0, run.err);
+  const RunResult r = load_results(results);
+  std::set<std::string> deployed;
+  for (const CellResult& c : r.cells) {
+    CAPTURE(cell_id(c));
+    REQUIRE(c.ok());
+    const TransportSpec& t = find_transport(c.mechanism);
+    // What the cell recorded is what its channels were created with.
+    CHECK(c.wait == (t.caps.spin_wait ? Wait::hybrid : Wait::kernel));
+    CHECK(c.channel.capacity_bytes == (t.caps.buffer == BufferKnob::capacity_bytes ? 65536u : 0u));
+    CHECK(c.channel.pipe_bytes == (t.caps.buffer == BufferKnob::pipe_bytes ? 65536u : 0u));
+
+    RunResult one = r;
+    one.cells = {c};
+    const std::string path = save(one, dir, c.mechanism + ".json");
+    const std::string config = (dir.path / (c.mechanism + ".deploy.json")).string();
+    const auto rec = run_tool({"recommend", path, "--pattern", "stream", "--size", "64", "--emit-config", config}, dir);
+    REQUIRE_MESSAGE(rec.code == 0, rec.err);
+    const Deployment d = load_deployment(config);
+    CHECK(d.mechanism == c.mechanism);
+    CHECK(d.serializer == c.serializer);
+    CHECK(d.api == c.api);
+    CHECK(d.batch == c.batch);
+    CHECK(d.placement == c.placement);
+    CHECK(d.channel.wait == c.wait);
+    CHECK(d.channel.capacity_bytes == c.channel.capacity_bytes);
+    CHECK(d.channel.pipe_bytes == c.channel.pipe_bytes);
+    // And a channel opens with them: the deployment is usable, not only parseable.
+    LocalPair pair = open_local_pair(t, d.channel);
+    CHECK(pair.sender != nullptr);
+    deployed.insert(c.mechanism);
+  }
+  std::set<std::string> registered;
+  for (const TransportSpec* t : all_transports()) registered.insert(std::string(t->name));
+  CHECK(deployed == registered);
+}
+
+TEST_CASE("deployment: a wait the mechanism cannot honour is refused, its own is the default") {
+  CHECK(deployment_from_json({{"mechanism", "unix"}, {"serializer", "raw"}}).channel.wait == Wait::kernel);
+  CHECK(deployment_from_json({{"mechanism", "shm"}, {"serializer", "raw"}}).channel.wait == Wait::hybrid);
+  CHECK_THROWS_WITH_AS(deployment_from_json({{"mechanism", "unix"}, {"serializer", "raw"}, {"channel", {{"wait", "spin"}}}}),
+                       doctest::Contains("always sleeps in the kernel"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(deployment_from_json({{"mechanism", "shm"}, {"serializer", "raw"}, {"channel", {{"wait", "kernel"}}}}),
+                       doctest::Contains("channel.wait"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(deployment_from_json({{"mechanism", "shm"}, {"serializer", "raw"}, {"placement", "moon"}}),
+                       doctest::Contains("placement"), std::invalid_argument);
 }
 
 TEST_CASE("deployment: a malformed config is refused naming the field") {

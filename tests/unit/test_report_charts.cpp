@@ -18,12 +18,12 @@ CellResult cell(std::string pattern, std::string mechanism, std::uint64_t size, 
   c.pattern = std::move(pattern);
   c.mechanism = std::move(mechanism);
   c.serializer = "raw";
-  c.wait = "spin";
-  c.placement = "cross-core";
-  c.status = "ok";
+  c.wait = Wait::spin;
+  c.placement = Placement::cross_core;
+  c.status = CellStatus::ok;
   c.size_bytes = size;
   c.procs = 2;
-  c.load = std::move(load);
+  if (!load.empty()) c.load = parse_load_label(load);
   c.rate = rate;
   c.duration_s = 1;
   c.messages_sent = c.messages_received = static_cast<std::uint64_t>(rate > 0 ? rate : msgs_per_s);

@@ -15,7 +15,7 @@ CellResult cell(std::string pattern, std::string mechanism, std::uint64_t p50_ns
   c.pattern = std::move(pattern);
   c.mechanism = std::move(mechanism);
   c.serializer = "raw";
-  c.status = "ok";
+  c.status = CellStatus::ok;
   c.size_bytes = 64;
   c.procs = 2;
   c.rate = rate;
@@ -68,17 +68,17 @@ TEST_SUITE("report") {
   TEST_CASE("recommend: cost next to speed, and the cheapest option within 10%") {
     RunResult r;
     CellResult spin = cell("stream", "shm", 1000);
-    spin.wait = "spin";
+    spin.wait = Wait::spin;
     spin.throughput.msgs_per_s = 10e6;
     spin.cpu.user_s = 2.0;  // two cores for the whole second
     spin.idle_cpu_percent = 100;
     CellResult hybrid = spin;
-    hybrid.wait = "hybrid";
+    hybrid.wait = Wait::hybrid;
     hybrid.throughput.msgs_per_s = 9.5e6;  // 5% slower
     hybrid.cpu.user_s = 1.2;
     hybrid.idle_cpu_percent = 1;
     CellResult block = spin;
-    block.wait = "block";
+    block.wait = Wait::block;
     block.throughput.msgs_per_s = 5e6;  // far slower: never the cheap alternative
     block.cpu.user_s = 0.5;
     r.cells = {spin, hybrid, block};
@@ -86,9 +86,9 @@ TEST_SUITE("report") {
     REQUIRE(groups.size() == 1);
     REQUIRE(groups[0].highest_throughput.has_value());
     const Pick& p = *groups[0].highest_throughput;
-    CHECK(p.best->wait == "spin");
+    CHECK(p.best->wait == Wait::spin);
     REQUIRE(p.cheapest != nullptr);
-    CHECK(p.cheapest->wait == "hybrid");
+    CHECK(p.cheapest->wait == Wait::hybrid);
     CHECK(cores_used(spin) == doctest::Approx(2.0));
     const std::string md = markdown_report(r);
     CHECK(md.find("Cheapest within 10%") != std::string::npos);
@@ -145,7 +145,7 @@ TEST_SUITE("report") {
   TEST_CASE("recommend: a load curve's knee is the highest achieved rate within 2x of the low-load p99") {
     const auto point = [](std::string mech, std::string load, double rate, std::uint64_t p99, bool achieved = true) {
       CellResult c = cell("stream", std::move(mech), p99 / 2, rate);
-      c.load = std::move(load);
+      if (!load.empty()) c.load = parse_load_label(load);
       c.latency_ns.p99 = p99;
       // 1 s window, one producer: messages_sent / s is what it achieved.
       c.messages_sent = static_cast<std::uint64_t>(achieved ? rate : rate / 2);
@@ -161,11 +161,11 @@ TEST_SUITE("report") {
     REQUIRE(curves.size() == 2);
     REQUIRE(curves[0].points.size() == 4);
     CHECK(curves[0].saturation == &r.cells[0]);
-    CHECK(curves[0].points.front()->load == "sporadic");  // lowest offered rate first
+    CHECK(curves[0].points.front()->load->label() == "sporadic");  // lowest offered rate first
     REQUIRE(curves[0].knee != nullptr);
-    CHECK(curves[0].knee->load == "50%");  // 79 us <= 2 x 40 us; 400 us is not
+    CHECK(curves[0].knee->load->label() == "50%");  // 79 us <= 2 x 40 us; 400 us is not
     REQUIRE(curves[1].knee != nullptr);
-    CHECK(curves[1].knee->load == "50%");
+    CHECK(curves[1].knee->load->label() == "50%");
     const std::string md = markdown_report(r);
     CHECK(md.find("## Latency against offered load") != std::string::npos);
     CHECK(md.find("⚠") != std::string::npos);

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "ipcmatrix/report/reporter.hpp"
-#include "ipcmatrix/report/results.hpp"
+#include "ipcmatrix/model/results.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 
 using namespace ipcmatrix;

@@ -8,9 +8,13 @@
 #include <stdexcept>
 #include <string>
 
-#include "ipcmatrix/report/results.hpp"
+#include "ipcmatrix/model/results.hpp"
 
 using ipcmatrix::CellResult;
+using ipcmatrix::CellStatus;
+using ipcmatrix::ContentMode;
+using ipcmatrix::Placement;
+using ipcmatrix::Wait;
 using ipcmatrix::FigureSpread;
 using ipcmatrix::Histogram;
 using ipcmatrix::RunResult;
@@ -41,9 +45,9 @@ RunResult full_run() {
   c.pattern = "pipeline";
   c.mechanism = "shm";
   c.serializer = "zstd+json";
-  c.wait = "spin";
-  c.placement = "same-core";
-  c.content = "records";
+  c.wait = Wait::spin;
+  c.placement = Placement::same_core;
+  c.content = ContentMode::records;
   c.size_bytes = 4096;
   c.procs = 3;
   c.batch = 16;
@@ -76,11 +80,11 @@ RunResult full_run() {
   e.pattern = "stream";
   e.mechanism = "pipe";
   e.serializer = "raw";
-  e.wait = "block";
-  e.placement = "none";
+  e.wait = Wait::block;
+  e.placement = Placement::unpinned;
   e.size_bytes = 64;
   e.procs = 2;
-  e.status = "error";
+  e.status = CellStatus::error;
   e.error = "pipe: EPIPE, \"consumer\" died";
   r.cells.push_back(e);
   return r;
@@ -140,7 +144,7 @@ TEST_SUITE("report") {
     CHECK(r.cells[0].histogram.count() == 2000);
     CHECK(r.cells[0].p50_spread.has_value());
     CHECK_FALSE(r.cells[1].latency_ns.p99_9.has_value());
-    CHECK(r.cells[2].status == "error");
+    CHECK(r.cells[2].status == CellStatus::error);
     CHECK(r.cells[2].rate == 10000);
     // The stored summaries must be what the stored histograms say.
     for (const CellResult& c : r.cells) {
@@ -267,10 +271,8 @@ TEST_SUITE("report") {
     c.pattern = "fan/out";
     c.mechanism = "shm ring";
     c.serializer = "zstd:json";
-    c.wait = "";
-    c.placement = "..";
     c.size_bytes = 1000;
-    CHECK(ipcmatrix::cell_id(c) == "fan-out_shm-ring_zstd-json_1000B_p0_-_.._b1");
+    CHECK(ipcmatrix::cell_id(c) == "fan-out_shm-ring_zstd-json_1000B_p0_hybrid_unpinned_b1");
   }
 
   TEST_CASE("results: format_size uses exact binary units") {

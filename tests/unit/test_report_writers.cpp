@@ -10,10 +10,14 @@
 #include <vector>
 
 #include "ipcmatrix/report/markdown.hpp"
-#include "ipcmatrix/report/results.hpp"
+#include "ipcmatrix/model/results.hpp"
 #include "ipcmatrix/report/writers.hpp"
 
 using ipcmatrix::CellResult;
+using ipcmatrix::CellStatus;
+using ipcmatrix::ContentMode;
+using ipcmatrix::Placement;
+using ipcmatrix::Wait;
 using ipcmatrix::RunResult;
 
 namespace {
@@ -90,7 +94,7 @@ TEST_SUITE("report") {
   TEST_CASE("csv: fields with comma, quote or newline are quoted and quotes doubled") {
     RunResult r = small();
     r.cells.resize(1);
-    r.cells[0].status = "error";
+    r.cells[0].status = CellStatus::error;
     r.cells[0].error = "a,b \"c\"\nd";
     std::ostringstream out;
     ipcmatrix::write_csv(out, r);

@@ -18,7 +18,9 @@ namespace {
 
 using ipcmatrix::RunConfig;
 using ipcmatrix::UsageError;
+using ipcmatrix::ContentMode;
 using ipcmatrix::LoadPoint;
+using ipcmatrix::Wait;
 using ipcmatrix::parse_load_list;
 using ipcmatrix::parse_percent;
 using ipcmatrix::parse_rate;
@@ -157,8 +159,8 @@ TEST_SUITE("runner config") {
     CHECK(has(msg, "--patterns"));
     CHECK(has(msg, "'ringring'"));
     for (const auto& p : patterns) CHECK(has(msg, p));
-    CHECK(ipcmatrix::parse_choices("all", ipcmatrix::placement_names(), "--placement") ==
-          ipcmatrix::placement_names());
+    CHECK(ipcmatrix::parse_choices("all", ipcmatrix::all_names<ipcmatrix::Placement>(), "--placement") ==
+          ipcmatrix::all_names<ipcmatrix::Placement>());
   }
 
   TEST_CASE("mechanisms and serializers come from the registries") {
@@ -201,8 +203,10 @@ TEST_SUITE("runner config") {
     rejected([](RunConfig& c) { c.ring_bytes = 2048; }, "--ring-bytes");
     rejected([](RunConfig& c) { c.cell_timeout_s = 0; }, "--cell-timeout");
     rejected([](RunConfig& c) { c.duration_s = 200; }, "--cell-timeout");
-    rejected([](RunConfig& c) { c.content = "poetry"; }, "--content");
-    rejected([](RunConfig& c) { c.waits = {"nap"}; }, "--wait");
+    rejected([](RunConfig& c) { c.apis = {}; }, "--api");
+    // kernel is what a mechanism that cannot spin records; no endpoint is asked to do it.
+    rejected([](RunConfig& c) { c.waits = {Wait::kernel}; }, "--wait");
+    rejected([](RunConfig& c) { c.waits = {}; }, "--wait");
     rejected([](RunConfig& c) { c.mechanisms = {}; }, "--mechanisms");
 
     RunConfig ok;
@@ -251,7 +255,7 @@ TEST_SUITE("runner config") {
     RunConfig heavy;
     ipcmatrix::apply_preset(heavy, ipcmatrix::load_preset("heavy"));
     CHECK(heavy.patterns == ipcmatrix::pattern_names());
-    CHECK(heavy.placements == ipcmatrix::placement_names());
+    CHECK(heavy.placements == ipcmatrix::all_values<ipcmatrix::Placement>());
     CHECK(heavy.duration_s == doctest::Approx(5));
   }
 
@@ -261,7 +265,7 @@ TEST_SUITE("runner config") {
         "waits": ["spin", "block"], "batches": [1, 16], "ring_bytes": "64K", "duration_s": "500ms",
         "quiet": true})"));
     CHECK(cfg.sizes == std::vector<std::uint64_t>{1024, 2097152});
-    CHECK(cfg.waits == std::vector<std::string>{"spin", "block"});
+    CHECK(cfg.waits == std::vector<Wait>{Wait::spin, Wait::block});
     CHECK(cfg.batches == std::vector<int>{1, 16});
     CHECK(cfg.ring_bytes == 65536);
     CHECK(cfg.duration_s == doctest::Approx(0.5));
@@ -336,10 +340,10 @@ TEST_SUITE("runner config") {
     CHECK(cfg.warmup == 1);
     CHECK(cfg.repetitions == 2);
     CHECK(cfg.rate == doctest::Approx(1000));
-    CHECK(cfg.waits == std::vector<std::string>{"spin", "block"});
-    CHECK(cfg.placements == ipcmatrix::placement_names());
+    CHECK(cfg.waits == std::vector<Wait>{Wait::spin, Wait::block});
+    CHECK(cfg.placements == ipcmatrix::all_values<ipcmatrix::Placement>());
     CHECK(cfg.batches == std::vector<int>{1, 8});
-    CHECK(cfg.content == "text");
+    CHECK(cfg.content == ContentMode::text);
     CHECK(cfg.zstd_level == 3);
     CHECK(cfg.ring_bytes == 65536);
     CHECK(cfg.pipe_bytes == 1048576);

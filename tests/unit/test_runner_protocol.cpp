@@ -38,7 +38,7 @@ WorkerTask sample_task() {
   ChannelSpec out;
   out.mechanism = "shm";
   out.name = "ipcm-abc";
-  out.wait = WaitStrategy::spin;
+  out.wait = Wait::spin;
   out.spin_ns = 1000;
   ChannelSpec in;
   in.mechanism = "unix";
@@ -101,7 +101,7 @@ TEST_SUITE("runner protocol") {
     REQUIRE(back.ins.size() == 2);
     CHECK(back.ins[1].token == "t0k");
     CHECK(back.ins[1].fd == 7);
-    CHECK(back.outs[0].wait == WaitStrategy::spin);
+    CHECK(back.outs[0].wait == Wait::spin);
     CHECK(j.at("params").at("role") == "forwarder");  // enums travel as names
   }
 

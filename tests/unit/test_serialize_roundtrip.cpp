@@ -255,10 +255,10 @@ TEST_SUITE("serialize") {
   }
 
   TEST_CASE("content modes convert to and from their names") {
-    for (const auto mode : kModes) CHECK(parse_content_mode(to_string(mode)) == mode);
+    for (const auto mode : kModes) CHECK(parse_name<ContentMode>(to_string(mode)) == mode);
     CHECK(to_string(ContentMode::records) == "records");
-    CHECK(!parse_content_mode("Random").has_value());
-    CHECK(!parse_content_mode("").has_value());
+    CHECK(!parse_name<ContentMode>("Random").has_value());
+    CHECK(!parse_name<ContentMode>("").has_value());
   }
 
   TEST_CASE("checksum_bytes is XXH3: matches reference vectors") {

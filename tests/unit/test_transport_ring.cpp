@@ -40,7 +40,7 @@ std::size_t ring_size_for(std::uint64_t i) {
 }
 
 /// A 4 KiB ring (so the threads wrap it often) with a short hybrid spin.
-ChannelOptions small_ring(WaitStrategy w) {
+ChannelOptions small_ring(Wait w) {
   ChannelOptions o;
   o.wait = w;
   o.capacity_bytes = 4096;
@@ -48,7 +48,7 @@ ChannelOptions small_ring(WaitStrategy w) {
   return o;
 }
 
-void run_threads(WaitStrategy w, bool batched) {
+void run_threads(Wait w, bool batched) {
   auto pair = open_local_pair(find_transport("shm"), small_ring(w));
   std::thread producer([&] {
     std::vector<std::vector<std::byte>> msgs(4);
@@ -81,7 +81,7 @@ void run_threads(WaitStrategy w, bool batched) {
 
 // Zero-copy both ways: loaned slots written in place (larger-than-ring messages by copy, as
 // the role loops do), published every few messages, read in place with peek/release.
-void run_loaned(WaitStrategy w) {
+void run_loaned(Wait w) {
   auto pair = open_local_pair(find_transport("shm"), small_ring(w));
   std::thread producer([&] {
     std::vector<std::byte> msg;
@@ -121,19 +121,19 @@ void run_loaned(WaitStrategy w) {
 TEST_SUITE("ring") {
 
 TEST_CASE("ring: loaned writes and in-place reads, every wait strategy, in order and intact") {
-  for (auto w : {WaitStrategy::spin, WaitStrategy::block, WaitStrategy::hybrid}) {
+  for (auto w : {Wait::spin, Wait::block, Wait::hybrid}) {
     SUBCASE(std::string(to_string(w)).c_str()) { run_loaned(w); }
   }
 }
 
 TEST_CASE("ring: two threads, every wait strategy, messages in order and intact") {
-  for (auto w : {WaitStrategy::spin, WaitStrategy::block, WaitStrategy::hybrid}) {
+  for (auto w : {Wait::spin, Wait::block, Wait::hybrid}) {
     SUBCASE(std::string(to_string(w)).c_str()) { run_threads(w, false); }
   }
 }
 
 TEST_CASE("ring: batched sends publish several frames at once and lose nothing") {
-  run_threads(WaitStrategy::hybrid, true);
+  run_threads(Wait::hybrid, true);
 }
 
 TEST_CASE("ring: capacity must be a power of two") {

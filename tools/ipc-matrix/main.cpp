@@ -22,7 +22,7 @@
 #include "ipcmatrix/report/choose.hpp"
 #include "ipcmatrix/report/compare.hpp"
 #include "ipcmatrix/report/reporter.hpp"
-#include "ipcmatrix/report/results.hpp"
+#include "ipcmatrix/model/results.hpp"
 #include "ipcmatrix/report/writers.hpp"
 #include "ipcmatrix/runner/coordinator.hpp"
 #include "ipcmatrix/runner/worker.hpp"
@@ -78,7 +78,7 @@ int cmd_list(bool as_json) {
 
 std::string cell_name(const Cell& c) {
   return fmt::format("{} {} {} {}B {} {} b{}", c.pattern->name, c.mechanism->name, c.serializer, c.size_bytes,
-                     c.wait_name(), to_string(c.placement), c.batch);
+                     to_string(c.wait), to_string(c.placement), c.batch);
 }
 
 /// Writes to stdout and fails loudly when it could not (a closed pipe, a full disk).
@@ -115,10 +115,10 @@ int cmd_run(RunConfig cfg, const std::string& command_line) {
                 << std::flush;
     };
     cb.on_cell_done = [&](std::size_t i, std::size_t n, const CellResult& r) {
-      if (tty && r.status == "ok") return;
+      if (tty && r.ok()) return;
       std::cerr << fmt::format("{}[{}/{}] {} {} {} {}B: {}\n", tty ? "\r\033[K" : "", i + 1, n, r.pattern,
                                r.mechanism, r.serializer, r.size_bytes,
-                               r.status == "ok" ? "ok" : "ERROR " + r.error);
+                               r.ok() ? "ok" : "ERROR " + r.error);
     };
   }
   RunResult res = run_matrix(cfg, cb);
@@ -148,7 +148,7 @@ int cmd_run(RunConfig cfg, const std::string& command_line) {
     return 128 + sig;
   }
   for (const auto& c : res.cells)
-    if (c.status != "ok") return kExitCellsFailed;
+    if (!c.ok()) return kExitCellsFailed;
   return 0;
 }
 
@@ -203,7 +203,7 @@ int cmd_recommend(const RecommendArgs& a) {
   else print_stdout(render_choice(c, k));
   if (!c.best) return 1;
   if (!a.emit_config.empty()) {
-    write_output_file(a.emit_config, deployment_json(*c.best, r.config).dump(2) + "\n", /*follow_symlink=*/true);
+    write_output_file(a.emit_config, deployment_json(*c.best).dump(2) + "\n", /*follow_symlink=*/true);
     if (!a.json) print_stdout("wrote " + a.emit_config + " (load it with ipcmatrix::load_deployment)\n");
   }
   return 0;

@@ -17,13 +17,6 @@ namespace ipcmatrix {
 
 namespace {
 
-template <class E, std::size_t N>
-std::optional<E> parse_enum(std::string_view s, const std::array<E, N>& all) noexcept {
-  for (const E e : all)
-    if (to_string(e) == s) return e;
-  return std::nullopt;
-}
-
 struct Envelope {
   std::uint64_t seq = 0;
   std::int64_t origin_ns = 0;  // 0: not stamped
@@ -910,35 +903,6 @@ void mesh_peer(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& out
 
 }  // namespace
 
-std::string_view to_string(Api a) noexcept { return a == Api::copy ? "copy" : "loan"; }
-std::optional<Api> parse_api(std::string_view s) noexcept {
-  return parse_enum(s, std::array{Api::copy, Api::loan});
-}
-
-std::string_view to_string(Verify v) noexcept {
-  switch (v) {
-    case Verify::full: return "full";
-    case Verify::sampled: return "sampled";
-    case Verify::off: return "off";
-  }
-  return "?";
-}
-std::optional<Verify> parse_verify(std::string_view s) noexcept {
-  return parse_enum(s, std::array{Verify::full, Verify::sampled, Verify::off});
-}
-
-std::string_view to_string(Fault f) noexcept {
-  switch (f) {
-    case Fault::none: return "none";
-    case Fault::corrupt: return "corrupt";
-    case Fault::drop: return "drop";
-    case Fault::duplicate: return "duplicate";
-  }
-  return "?";
-}
-std::optional<Fault> parse_fault(std::string_view s) noexcept {
-  return parse_enum(s, std::array{Fault::none, Fault::corrupt, Fault::drop, Fault::duplicate});
-}
 
 std::size_t pool_size(std::uint64_t size_bytes) noexcept {
   // Fewer distinct messages for huge sizes, so the pool stays <= 64 MiB.

@@ -15,6 +15,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "ipcmatrix/model/format.hpp"
 #include "ipcmatrix/report/recommend.hpp"
 #include "ipcmatrix/util/output_file.hpp"
 
@@ -29,8 +30,8 @@ constexpr int kGnuplotTimeoutMs = 30'000;
 /// Percentiles of the spectrum, as the fraction below: x = 1 / (1 - q).
 constexpr double kSpectrum[] = {0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999};
 
-bool ok(const CellResult& c) { return c.status == "ok"; }
-bool closed_loop(const CellResult& c) { return c.rate == 0 && c.load.empty(); }
+bool ok(const CellResult& c) { return c.ok(); }
+bool closed_loop(const CellResult& c) { return c.rate == 0 && !c.load; }
 
 /// Per mechanism (in first-seen order), per size: the best value of `figure` among cells.
 template <class Keep, class Figure>

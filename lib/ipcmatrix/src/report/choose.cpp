@@ -8,6 +8,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "ipcmatrix/model/format.hpp"
 #include "ipcmatrix/stats/significance.hpp"
 #include "ipcmatrix/stats/statistics.hpp"
 #include "ipcmatrix/util/text.hpp"
@@ -114,7 +115,7 @@ Choice choose(const RunResult& r, const Constraints& k) {
   std::vector<const CellResult*> cells, meeting;
   std::set<std::string> patterns, sizes;
   for (const CellResult& c : r.cells) {
-    if (c.status != "ok") continue;
+    if (!c.ok()) continue;
     patterns.insert(c.pattern);
     if (c.pattern == k.pattern) sizes.insert(format_size(c.size_bytes));
     if (c.pattern == k.pattern && c.size_bytes == k.size_bytes) cells.push_back(&c);
@@ -216,14 +217,12 @@ std::string render_choice(const Choice& c, const Constraints& k) {
   return s;
 }
 
-nlohmann::json deployment_json(const CellResult& c, const nlohmann::json& config) {
-  const auto num = [&](const char* key) -> std::uint64_t {
-    const auto it = config.find(key);
-    if (it == config.end() || !it->is_number_integer()) return 0;
-    return it->is_number_unsigned() || it->get<std::int64_t>() > 0 ? it->get<std::uint64_t>() : 0;
-  };
-  nlohmann::json channel = {{"wait", c.wait}, {"capacity_bytes", c.mechanism == "shm" ? num("ring_bytes") : 0},
-                            {"pipe_bytes", c.mechanism == "pipe" ? num("pipe_bytes") : 0}};
+nlohmann::json deployment_json(const CellResult& c) {
+  // The cell's own wait and buffer sizes, spelled as the results file spells them: what
+  // load_deployment() reads back into the ChannelOptions the cell ran with.
+  const nlohmann::json channel = {{"wait", c.wait},
+                                  {"capacity_bytes", c.channel.capacity_bytes},
+                                  {"pipe_bytes", c.channel.pipe_bytes}};
   return {{"mechanism", c.mechanism},
           {"serializer", c.serializer},
           {"api", c.api},

@@ -79,11 +79,11 @@ Comparison compare_results(const RunResult& baseline, const RunResult& current, 
     seen[id] = true;
     const auto it = base.find(id);
     if (it == base.end()) {
-      if (cur.status == "ok") out.only_current.push_back(id);
+      if (cur.ok()) out.only_current.push_back(id);
       continue;
     }
     const CellResult& old = *it->second;
-    if (old.status != "ok" || cur.status != "ok") {
+    if (!old.ok() || !cur.ok()) {
       out.not_ok.push_back(id);
       continue;
     }
@@ -111,7 +111,7 @@ Comparison compare_results(const RunResult& baseline, const RunResult& current, 
   }
   for (const CellResult& c : baseline.cells) {
     const std::string id = cell_id(c);
-    if (!seen.count(id) && c.status == "ok") out.only_baseline.push_back(id);
+    if (!seen.count(id) && c.ok()) out.only_baseline.push_back(id);
   }
   for (const char* key : kComparableFacts) {
     const std::string a = fact(baseline.environment, key), b = fact(current.environment, key);

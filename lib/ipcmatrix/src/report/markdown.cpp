@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "ipcmatrix/model/format.hpp"
 #include "ipcmatrix/pattern/pattern.hpp"
 #include "ipcmatrix/report/charts.hpp"
 #include "ipcmatrix/report/recommend.hpp"
@@ -47,8 +48,12 @@ std::string esc(std::string_view s) {
   }
   return out;
 }
+template <Named E>
+std::string esc(E e) {
+  return esc(to_string(e));
+}
 
-bool is_ok(const CellResult& c) { return c.status == "ok"; }
+bool is_ok(const CellResult& c) { return c.ok(); }
 
 std::string ns_or_dash(const std::optional<std::uint64_t>& v) {
   return v ? format_ns(static_cast<double>(*v)) : std::string(kUnresolved);
@@ -97,7 +102,7 @@ std::string mech_ser(const CellResult& c) {
 
 std::string setup(const CellResult& c) {
   std::string s = fmt::format("wait `{}`, placement `{}`, batch {}", c.wait, c.placement, c.batch);
-  if (!c.content.empty() && c.content != "random") s += fmt::format(", content `{}`", c.content);
+  if (c.content != ContentMode::random) s += fmt::format(", content `{}`", c.content);
   return s;
 }
 
@@ -403,12 +408,14 @@ void recommendations(std::string& md, const RunResult& r) {
     const RecommendationGroup& g = groups[i];
     if (i == 0 || groups[i - 1].pattern != g.pattern) add(md, "### {}\n\n", esc(g.pattern));
     const std::string offered =
-        g.load.empty()        ? load(g.rate)
-        : g.load == "sporadic" ? std::string("sporadic load (long idle gaps between messages)")
-        : g.load.back() == '%' ? fmt::format("load {} of each configuration's own closed-loop rate", esc(g.load))
-                               : fmt::format("load {} msgs/s per producer", esc(g.load));
+        !g.load ? load(g.rate)
+        : g.load->kind == LoadPoint::Kind::sporadic
+            ? std::string("sporadic load (long idle gaps between messages)")
+        : g.load->kind == LoadPoint::Kind::fraction
+            ? fmt::format("load {} of each configuration's own closed-loop rate", esc(g.load->label()))
+            : fmt::format("load {} msgs/s per producer", esc(g.load->label()));
     add(md, "- **{}**, {} procs, {}{}:\n", format_size(g.size_bytes), g.procs, offered,
-        g.content.empty() || g.content == "random" ? "" : fmt::format(", content `{}`", g.content));
+        g.content == ContentMode::random ? "" : fmt::format(", content `{}`", g.content));
     pick_line(
         md, g.lowest_p50, fmt::format("lowest p50 latency ({})", latency_kind(g.pattern)),
         [](const CellResult& c) {
@@ -514,21 +521,13 @@ void load_section(std::string& md, const RunResult& r) {
       "the p99 at the lowest load.\n\n",
       kKneeP99Factor);
   // Columns from the lightest load: sporadic, then rates ascending, then fractions ascending.
-  std::vector<std::string> labels;
+  std::vector<LoadPoint> labels;
   for (const LoadCurve& c : curves)
     for (const CellResult* p : c.points)
-      if (std::find(labels.begin(), labels.end(), p->load) == labels.end()) labels.push_back(p->load);
-  const auto order = [](const std::string& l) {
-    if (l == "sporadic") return std::pair{0, 0.0};
-    const bool fraction = !l.empty() && l.back() == '%';
-    double v = 0;
-    const std::string number = fraction ? l.substr(0, l.size() - 1) : l;
-    const double scale = !number.empty() && number.back() == 'k' ? 1e3 : !number.empty() && number.back() == 'M' ? 1e6 : 1;
-    try {
-      v = std::stod(number) * scale;
-    } catch (const std::exception&) {
-    }
-    return std::pair{fraction ? 2 : 1, v};
+      if (p->load && std::find(labels.begin(), labels.end(), *p->load) == labels.end()) labels.push_back(*p->load);
+  const auto order = [](const LoadPoint& l) {
+    const int kind = l.kind == LoadPoint::Kind::sporadic ? 0 : l.kind == LoadPoint::Kind::rate ? 1 : 2;
+    return std::pair{kind, l.value};
   };
   std::stable_sort(labels.begin(), labels.end(), [&](const auto& a, const auto& b) { return order(a) < order(b); });
   std::string last_group;
@@ -538,7 +537,7 @@ void load_section(std::string& md, const RunResult& r) {
     const std::string group = fmt::format("{} {}, {} procs", any.pattern, format_size(any.size_bytes), any.procs);
     if (group != last_group) {
       add(md, "{}**{}**\n\n| configuration | closed loop |", last_group.empty() ? "" : "\n", esc(group));
-      for (const auto& l : labels) add(md, " {} |", esc(l));
+      for (const auto& l : labels) add(md, " {} |", esc(l.label()));
       add(md, " knee |\n|---|---|");
       for (std::size_t i = 0; i < labels.size(); ++i) add(md, "---|");
       add(md, "---|\n");
@@ -580,11 +579,11 @@ void charts_section(std::string& md, const RunResult& r) {
 // Serialization apart from transport: per format, content and size, the median over the
 // cells that used it (encode/decode do not depend on the mechanism).
 void serialization(std::string& md, const RunResult& r) {
-  using Key = std::tuple<std::string, std::string, std::uint64_t>;
+  using Key = std::tuple<std::string, std::string, std::uint64_t>;  // content by name: the table's order
   std::map<Key, std::vector<const CellResult*>> by;
   for (const CellResult& c : r.cells)
     if (is_ok(c) && (c.encode_ns_per_msg > 0 || c.decode_ns_per_msg > 0))
-      by[Key{c.serializer, c.content, c.size_bytes}].push_back(&c);
+      by[Key{c.serializer, std::string(to_string(c.content)), c.size_bytes}].push_back(&c);
   if (by.empty()) return;
   add(md, "## Serialization cost and wire size\n\n");
   add(md, "Per format, content mode and size, the median over every cell that used it (encode and decode "
@@ -631,11 +630,11 @@ void results(std::string& md, const RunResult& r) {
         [](const CellResult* c) { return c->latency_uncorrected_ns.has_value() || c->rate > 0; });
     const bool hops = any_of([](const CellResult* c) { return c->hop_latency_ns.has_value(); });
     const bool content =
-        any_of([](const CellResult* c) { return !c->content.empty() && c->content != "random"; });
+        any_of([](const CellResult* c) { return c->content != ContentMode::random; });
     const bool notes = any_of([&marks](const CellResult* c) {
       return c->noisy || c->repetitions > 1 || !c->warnings.empty() || c->harness_bound || marks.count(c);
     });
-    const bool apis = any_of([](const CellResult* c) { return !c->api.empty() && c->api != "copy"; });
+    const bool apis = any_of([](const CellResult* c) { return c->api != Api::copy; });
     const std::optional<Floor> floor = run_floor(r);
     const bool vs_floor = floor && any_of([](const CellResult* c) { return c->mechanism == "shm"; });
 
@@ -670,8 +669,8 @@ void results(std::string& md, const RunResult& r) {
           esc(c->mechanism),           esc(c->serializer), format_size(c->size_bytes),
           fmt::format("{}", c->procs), esc(c->wait),       esc(c->placement),
           fmt::format("{}", c->batch)};
-      if (apis) row.push_back(esc(c->api.empty() ? "copy" : c->api));
-      if (content) row.push_back(esc(c->content.empty() ? "random" : c->content));
+      if (apis) row.push_back(esc(c->api));
+      if (content) row.push_back(esc(c->content));
       if (open_loop) {
         const bool missed = latency_meaning(*c) == LatencyMeaning::open_loop_missed;
         row.push_back(c->rate > 0 ? format_rate(c->rate) + "/s" + (missed ? " (not achieved)" : "") : "closed");

@@ -118,7 +118,7 @@ std::vector<Decision> decisions(const RunResult& r) {
   const auto ok = [&](const std::string& pattern) {
     std::vector<const CellResult*> v;
     for (const CellResult& c : r.cells)
-      if (c.status == "ok" && c.pattern == pattern) v.push_back(&c);
+      if (c.ok() && c.pattern == pattern) v.push_back(&c);
     return v;
   };
   // The cells of `cells` at one size: the smallest, or the largest of at least min_size.
@@ -133,7 +133,7 @@ std::vector<Decision> decisions(const RunResult& r) {
     return cells;
   };
   const auto closed_loop = [](std::vector<const CellResult*> cells) {
-    std::erase_if(cells, [](const CellResult* c) { return c->rate > 0 || !c->load.empty(); });
+    std::erase_if(cells, [](const CellResult* c) { return c->rate > 0 || c->load; });
     return cells;
   };
   const auto add = [&](std::string use_case, const std::vector<const CellResult*>& cells, Objective o,
@@ -153,7 +153,7 @@ std::vector<Decision> decisions(const RunResult& r) {
   {
     std::vector<const CellResult*> sporadic;
     for (const CellResult& c : r.cells)
-      if (c.status == "ok" && c.load == "sporadic" && measures_latency(c)) sporadic.push_back(&c);
+      if (c.ok() && c.load && c.load->kind == LoadPoint::Kind::sporadic && measures_latency(c)) sporadic.push_back(&c);
     add("Sporadic small messages (idle gaps)", at_size(sporadic, false), Objective::lowest_p99,
         "sporadic load, lowest p99 (wake-ups after idle gaps)");
   }
@@ -206,33 +206,18 @@ std::vector<std::string> patterns_in_order(const RunResult& r) {
 }
 
 std::vector<LoadCurve> load_curves(const RunResult& r) {
-  // A configuration's identity is its cell id without the load: the id of a copy with none.
-  const auto base_id = [](const CellResult& c) {
-    CellResult copy;
-    copy.pattern = c.pattern;
-    copy.mechanism = c.mechanism;
-    copy.serializer = c.serializer;
-    copy.size_bytes = c.size_bytes;
-    copy.procs = c.procs;
-    copy.wait = c.wait;
-    copy.placement = c.placement;
-    copy.batch = c.batch;
-    copy.content = c.content;
-    copy.api = c.api;
-    return cell_id(copy);
-  };
   std::vector<std::string> order;
   std::map<std::string, LoadCurve> curves;
   std::map<std::string, const CellResult*> closed;
   for (const CellResult& c : r.cells) {
-    const std::string id = base_id(c);
-    if (c.load.empty()) {
+    const std::string id = cell_id(c, CellIdParts::configuration);
+    if (!c.load) {
       if (c.rate == 0) closed[id] = &c;
       continue;
     }
     if (!curves.count(id)) order.push_back(id);
     LoadCurve& curve = curves[id];
-    if (c.status == "ok") curve.points.push_back(&c);
+    if (c.ok()) curve.points.push_back(&c);
   }
   std::vector<LoadCurve> out;
   for (const std::string& id : order) {
@@ -255,16 +240,21 @@ std::vector<LoadCurve> load_curves(const RunResult& r) {
 std::vector<RecommendationGroup> recommend_per_group(const RunResult& r) {
   std::vector<RecommendationGroup> out;
   for (const std::string& pattern : patterns_in_order(r)) {
+    // Labels and names, not the values, order the groups: the report's order of old.
     using Key = std::tuple<std::uint64_t, int, double, std::string, std::string>;
     std::map<Key, std::vector<const CellResult*>> groups;
     for (const CellResult& c : r.cells) {
-      if (c.pattern == pattern && c.status == "ok")
-        groups[Key{c.size_bytes, c.procs, c.load.empty() ? c.rate : 0, c.load, c.content}].push_back(&c);
+      if (c.pattern == pattern && c.ok())
+        groups[Key{c.size_bytes, c.procs, c.load ? 0 : c.rate, c.load ? c.load->label() : std::string(),
+                   std::string(to_string(c.content))}]
+            .push_back(&c);
     }
     for (const auto& [key, cells] : groups) {
       RecommendationGroup g;
       g.pattern = pattern;
-      std::tie(g.size_bytes, g.procs, g.rate, g.load, g.content) = key;
+      std::tie(g.size_bytes, g.procs, g.rate, std::ignore, std::ignore) = key;
+      g.load = cells.front()->load;
+      g.content = cells.front()->content;
       // Latency advice only from latency measurements: a saturated cell's p50 ranks buffers.
       std::vector<const CellResult*> latency_cells;
       for (const CellResult* c : cells)
@@ -274,7 +264,7 @@ std::vector<RecommendationGroup> recommend_per_group(const RunResult& r) {
         return latency_meaning(*c) == LatencyMeaning::saturated;
       });
       // Open loop, a cell's rate is the one it was offered: only closed loop ranks throughput.
-      if (g.rate == 0 && g.load.empty()) g.highest_throughput = pick_best(cells, Objective::highest_throughput);
+      if (g.rate == 0 && !g.load) g.highest_throughput = pick_best(cells, Objective::highest_throughput);
       out.push_back(std::move(g));
     }
   }

@@ -92,114 +92,85 @@ std::string format_rate(double per_s) {
   return scaled(per_s, kUnits);
 }
 
+namespace {
+
+/// One CSV column: its header and how a cell's value is written. The header and every row
+/// come from this one table, so they cannot drift apart.
+struct CsvColumn {
+  const char* name;
+  std::string (*value)(const CellResult&);
+};
+
+template <class T>
+std::string integer(T v) {
+  return fmt::format("{}", v);
+}
+std::string flag(bool v) { return v ? "true" : "false"; }
+
+constexpr CsvColumn kCsvColumns[] = {
+    {"cell_id", [](const CellResult& c) { return cell_id(c); }},
+    {"pattern", [](const CellResult& c) { return c.pattern; }},
+    {"mechanism", [](const CellResult& c) { return c.mechanism; }},
+    {"serializer", [](const CellResult& c) { return c.serializer; }},
+    {"wait", [](const CellResult& c) { return std::string(to_string(c.wait)); }},
+    {"placement", [](const CellResult& c) { return std::string(to_string(c.placement)); }},
+    {"content", [](const CellResult& c) { return std::string(to_string(c.content)); }},
+    {"size_bytes", [](const CellResult& c) { return integer(c.size_bytes); }},
+    {"procs", [](const CellResult& c) { return integer(c.procs); }},
+    {"batch", [](const CellResult& c) { return integer(c.batch); }},
+    {"rate", [](const CellResult& c) { return num(c.rate); }},
+    {"status", [](const CellResult& c) { return std::string(to_string(c.status)); }},
+    {"error", [](const CellResult& c) { return c.error; }},
+    {"messages_sent", [](const CellResult& c) { return integer(c.messages_sent); }},
+    {"messages_received", [](const CellResult& c) { return integer(c.messages_received); }},
+    {"p50_ns", [](const CellResult& c) { return opt_num(c.latency_ns.p50); }},
+    {"p90_ns", [](const CellResult& c) { return opt_num(c.latency_ns.p90); }},
+    {"p99_ns", [](const CellResult& c) { return opt_num(c.latency_ns.p99); }},
+    {"p99_9_ns", [](const CellResult& c) { return opt_num(c.latency_ns.p99_9); }},
+    {"p99_99_ns", [](const CellResult& c) { return opt_num(c.latency_ns.p99_99); }},
+    {"min_ns", [](const CellResult& c) { return integer(c.latency_ns.min); }},
+    {"max_ns", [](const CellResult& c) { return integer(c.latency_ns.max); }},
+    {"mean_ns", [](const CellResult& c) { return num(c.latency_ns.mean); }},
+    {"stddev_ns", [](const CellResult& c) { return num(c.latency_ns.stddev); }},
+    {"msgs_per_s", [](const CellResult& c) { return num(c.throughput.msgs_per_s); }},
+    {"payload_bytes_per_s", [](const CellResult& c) { return num(c.throughput.payload_bytes_per_s); }},
+    {"wire_bytes_per_s", [](const CellResult& c) { return num(c.throughput.wire_bytes_per_s); }},
+    {"cpu_user_s", [](const CellResult& c) { return num(c.cpu.user_s); }},
+    {"cpu_sys_s", [](const CellResult& c) { return num(c.cpu.sys_s); }},
+    {"cpu_per_msg_ns", [](const CellResult& c) { return num(c.cpu.per_msg_ns); }},
+    {"wire_bytes_per_msg", [](const CellResult& c) { return num(c.wire_bytes_per_msg); }},
+    {"encode_ns_per_msg", [](const CellResult& c) { return num(c.encode_ns_per_msg); }},
+    {"decode_ns_per_msg", [](const CellResult& c) { return num(c.decode_ns_per_msg); }},
+    {"idle_cpu_percent",
+     [](const CellResult& c) { return c.idle_cpu_percent < 0 ? std::string() : num(c.idle_cpu_percent); }},
+    {"duration_s", [](const CellResult& c) { return num(c.duration_s); }},
+    {"repetitions", [](const CellResult& c) { return integer(c.repetitions); }},
+    {"noisy", [](const CellResult& c) { return flag(c.noisy); }},
+    {"warnings", [](const CellResult& c) { return join(c.warnings, "; "); }},
+    {"latency_count", [](const CellResult& c) { return integer(c.latency_ns.count); }},
+    {"api", [](const CellResult& c) { return std::string(to_string(c.api)); }},
+    {"verify", [](const CellResult& c) { return std::string(to_string(c.verify)); }},
+    {"latency_sample", [](const CellResult& c) { return integer(c.latency_sample); }},
+    {"harness_ceiling_msgs_per_s",
+     [](const CellResult& c) { return c.harness_ceiling_msgs_per_s ? num(*c.harness_ceiling_msgs_per_s) : std::string(); }},
+    {"harness_bound", [](const CellResult& c) { return flag(c.harness_bound); }},
+    {"negative_one_way", [](const CellResult& c) { return integer(c.negative_one_way); }},
+};
+
+}  // namespace
+
 void write_csv(std::ostream& out, const RunResult& r) {
-  static constexpr std::array<const char*, 45> kHeader = {"cell_id",
-                                                          "pattern",
-                                                          "mechanism",
-                                                          "serializer",
-                                                          "wait",
-                                                          "placement",
-                                                          "content",
-                                                          "size_bytes",
-                                                          "procs",
-                                                          "batch",
-                                                          "rate",
-                                                          "status",
-                                                          "error",
-                                                          "messages_sent",
-                                                          "messages_received",
-                                                          "p50_ns",
-                                                          "p90_ns",
-                                                          "p99_ns",
-                                                          "p99_9_ns",
-                                                          "p99_99_ns",
-                                                          "min_ns",
-                                                          "max_ns",
-                                                          "mean_ns",
-                                                          "stddev_ns",
-                                                          "msgs_per_s",
-                                                          "payload_bytes_per_s",
-                                                          "wire_bytes_per_s",
-                                                          "cpu_user_s",
-                                                          "cpu_sys_s",
-                                                          "cpu_per_msg_ns",
-                                                          "wire_bytes_per_msg",
-                                                          "encode_ns_per_msg",
-                                                          "decode_ns_per_msg",
-                                                          "idle_cpu_percent",
-                                                          "duration_s",
-                                                          "repetitions",
-                                                          "noisy",
-                                                          "warnings",
-                                                          "latency_count",
-                                                          "api",
-                                                          "verify",
-                                                          "latency_sample",
-                                                          "harness_ceiling_msgs_per_s",
-                                                          "harness_bound",
-                                                          "negative_one_way"};
-  const auto write_row = [&out](const std::vector<std::string>& fields) {
+  const auto write_row = [&out](const auto& field_of) {
     std::string line;
-    for (std::size_t i = 0; i < fields.size(); ++i) {
-      if (i != 0) line += ',';
-      line += csv_field(fields[i]);
+    for (const CsvColumn& col : kCsvColumns) {
+      if (&col != kCsvColumns) line += ',';
+      line += csv_field(field_of(col));
     }
     line += '\n';
     out << line;
   };
-  write_row(std::vector<std::string>(kHeader.begin(), kHeader.end()));
-  for (const CellResult& c : r.cells) {
-    const LatencySummary& l = c.latency_ns;
-    std::vector<std::string> row = {
-        cell_id(c),
-        c.pattern,
-        c.mechanism,
-        c.serializer,
-        c.wait,
-        c.placement,
-        c.content,
-        fmt::format("{}", c.size_bytes),
-        fmt::format("{}", c.procs),
-        fmt::format("{}", c.batch),
-        num(c.rate),
-        c.status,
-        c.error,
-        fmt::format("{}", c.messages_sent),
-        fmt::format("{}", c.messages_received),
-        opt_num(l.p50),
-        opt_num(l.p90),
-        opt_num(l.p99),
-        opt_num(l.p99_9),
-        opt_num(l.p99_99),
-        fmt::format("{}", l.min),
-        fmt::format("{}", l.max),
-        num(l.mean),
-        num(l.stddev),
-        num(c.throughput.msgs_per_s),
-        num(c.throughput.payload_bytes_per_s),
-        num(c.throughput.wire_bytes_per_s),
-        num(c.cpu.user_s),
-        num(c.cpu.sys_s),
-        num(c.cpu.per_msg_ns),
-        num(c.wire_bytes_per_msg),
-        num(c.encode_ns_per_msg),
-        num(c.decode_ns_per_msg),
-        c.idle_cpu_percent < 0 ? std::string() : num(c.idle_cpu_percent),
-        num(c.duration_s),
-        fmt::format("{}", c.repetitions),
-        c.noisy ? "true" : "false",
-        join(c.warnings, "; "),
-        fmt::format("{}", l.count),
-        c.api,
-        c.verify,
-        fmt::format("{}", c.latency_sample),
-        c.harness_ceiling_msgs_per_s ? num(*c.harness_ceiling_msgs_per_s) : std::string(),
-        c.harness_bound ? "true" : "false",
-        fmt::format("{}", c.negative_one_way),
-    };
-    assert(row.size() == kHeader.size() && "every CSV row must match the header");
-    write_row(row);
-  }
+  write_row([](const CsvColumn& col) { return std::string(col.name); });
+  for (const CellResult& c : r.cells) write_row([&c](const CsvColumn& col) { return col.value(c); });
 }
 
 void write_hgrm_files(const RunResult& r, const std::string& dir) {
@@ -207,7 +178,7 @@ void write_hgrm_files(const RunResult& r, const std::string& dir) {
   std::filesystem::create_directories(dir, ec);
   if (ec) throw std::runtime_error("cannot create directory '" + dir + "': " + ec.message());
   for (const CellResult& c : r.cells) {
-    if (c.status != "ok" || c.histogram.count() == 0) continue;
+    if (!c.ok() || c.histogram.count() == 0) continue;
     const std::string path = (std::filesystem::path(dir) / (cell_id(c) + ".hgrm")).string();
     write_output_file(path, c.histogram.to_hgrm(1000.0));
   }
@@ -226,7 +197,7 @@ void print_table(std::ostream& out, const RunResult& r) {
   for (const CellResult& c : r.cells) {
     std::vector<std::string> row = {c.pattern, c.mechanism, c.serializer,
                                     format_size(c.size_bytes)};
-    if (c.status != "ok") {
+    if (!c.ok()) {
       row.push_back("ERROR: " + one_line_prefix(c.error, kTableErrorChars));
     } else {
       std::string note;

@@ -25,6 +25,7 @@ FigureSpread figure_spread(const std::vector<double>& values) {
 
 CellResult figures(const Cell& c, const RunConfig& cfg, const Repetition& rep) {
   CellResult r;
+  r.channel = {rep.options.capacity_bytes, rep.options.pipe_bytes};
   Histogram uncorrected, hop;
   std::int64_t first = 0, last = 0, most_negative = 0;
   double enc = 0, dec = 0, phase_s = 0;

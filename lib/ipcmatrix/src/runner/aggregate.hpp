@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "ipcmatrix/report/results.hpp"
+#include "ipcmatrix/model/results.hpp"
 #include "ipcmatrix/runner/plan.hpp"
 #include "repetition.hpp"
 

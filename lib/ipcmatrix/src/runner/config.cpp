@@ -84,15 +84,6 @@ std::string size_limit_text() { return "1G (" + std::to_string(kMaxSizeBytes) + 
 
 }  // namespace detail
 
-const std::vector<std::string>& all_waits() {
-  static const std::vector<std::string> kWaits = {
-      std::string(to_string(WaitStrategy::spin)),
-      std::string(to_string(WaitStrategy::block)),
-      std::string(to_string(WaitStrategy::hybrid)),
-  };
-  return kWaits;
-}
-
 std::vector<std::string> mechanism_names() {
   std::vector<std::string> names;
   for (const auto* t : all_transports()) names.emplace_back(t->name);
@@ -324,20 +315,6 @@ double parse_rate(std::string_view text, std::string_view flag) {
   }
   return value * scale;
 }
-
-std::string LoadPoint::label() const {
-  switch (kind) {
-    case Kind::sporadic: return "sporadic";
-    case Kind::fraction: return format_number(value * 100) + "%";
-    case Kind::rate:
-      if (value >= 1e6 && std::fmod(value, 1e5) == 0) return format_number(value / 1e6) + "M";
-      if (value >= 1e3 && std::fmod(value, 100) == 0) return format_number(value / 1e3) + "k";
-      return format_number(value);
-  }
-  return "?";
-}
-
-void to_json(nlohmann::json& j, const LoadPoint& p) { j = p.label(); }
 
 std::vector<LoadPoint> parse_load_list(std::string_view text, std::string_view flag) {
   std::vector<LoadPoint> out;

@@ -34,7 +34,7 @@ std::string ceiling_key(const Cell& c) {
 /// Closed-loop throughput cells: the harness's own ceiling for the cell's group, and
 /// whether the cell came near it.
 void apply_ceiling(CellResult& r, const std::optional<double>& ceiling) {
-  if (!ceiling || r.status != "ok") return;
+  if (!ceiling || !r.ok()) return;
   r.harness_ceiling_msgs_per_s = *ceiling;
   r.harness_bound = r.throughput.msgs_per_s >= detail::kHarnessBoundFraction * *ceiling;
   if (r.harness_bound) {
@@ -63,15 +63,15 @@ void fill_identity(CellResult& r, const Cell& c, const RunConfig& cfg) {
   r.pattern = std::string(c.pattern->name);
   r.mechanism = std::string(c.mechanism->name);
   r.serializer = c.serializer;
-  r.wait = c.wait_name();
-  r.placement = std::string(to_string(c.placement));
+  r.wait = c.wait;
+  r.placement = c.placement;
   r.content = cfg.content;
   r.size_bytes = c.size_bytes;
   r.procs = c.procs;
   r.batch = c.batch;
   r.rate = c.pattern->loop == LoopKind::closed ? 0 : cfg.rate;
-  r.load = c.load ? c.load->label() : std::string();
-  r.api = std::string(to_string(c.api));
+  r.load = c.load;
+  r.api = c.api;
   r.verify = cfg.verify;
   r.latency_sample = latency_sample_for(c, cfg);
 }
@@ -102,7 +102,7 @@ CellResult run_cell(const Cell& c, const RunConfig& cfg, const std::vector<int>&
     // Closed-loop throughput cells are about msgs/s; round trips and open loop about latency.
     r = detail::combine_repetitions(std::move(reps), closed_loop_throughput(c, cfg));
   } else {
-    r.status = "error";
+    r.status = CellStatus::error;
     r.error = error.empty() ? "no repetition completed" : error;
   }
   fill_identity(r, c, cfg);
@@ -110,7 +110,7 @@ CellResult run_cell(const Cell& c, const RunConfig& cfg, const std::vector<int>&
   r.warnings = cell_warnings(c, cfg, cpus.size());
   r.warnings.insert(r.warnings.end(), figure_warnings.begin(), figure_warnings.end());
   if (r.noisy) r.warnings.push_back("noisy: repetitions differ by more than 10%");
-  const std::string key = r.mechanism + "/" + r.wait;
+  const std::string key = r.mechanism + "/" + std::string(to_string(r.wait));
   if (!idle_cache.count(key)) {
     try {
       idle_cache[key] = detail::idle_cpu_percent(c, cfg);
@@ -125,7 +125,7 @@ CellResult run_cell(const Cell& c, const RunConfig& cfg, const std::vector<int>&
 /// msgs/s each producer of a closed-loop cell sent over its window: what a load point's
 /// fraction is of.
 std::optional<double> sent_per_producer(const CellResult& r, const Cell& c) {
-  if (r.status != "ok" || !(r.duration_s > 0)) return std::nullopt;
+  if (!r.ok() || !(r.duration_s > 0)) return std::nullopt;
   const int producers = make_topology(*c.pattern, c.procs).originators();
   if (producers == 0) return std::nullopt;
   return static_cast<double>(r.messages_sent) / producers / r.duration_s;
@@ -241,14 +241,14 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
       saturation = sent_per_producer(r, c);
     } else if (c.load->kind == LoadPoint::Kind::fraction && !saturation) {
       fill_identity(r, c, cfg);
-      r.status = "error";
+      r.status = CellStatus::error;
       r.error = "load " + c.load->label() + ": the same cell closed loop measured no rate to take it of";
     } else {
       r = run_cell(c, load_config(cfg, *c.load, saturation.value_or(0)), cpus, idle_cache);
     }
     // A cell the interruption cut short measured nothing that can be trusted: it is left out
     // and named, and the results say they are incomplete.
-    if (const int sig = sys::interrupt_signal(); sig != 0 && r.status != "ok") {
+    if (const int sig = sys::interrupt_signal(); sig != 0 && !r.ok()) {
       res.warnings.push_back(fmt::format("interrupted by {} during cell {}/{} ({} {} {}B); that cell is left out",
                                          sys::signal_name(sig), i + 1, cells.size(), c.pattern->name,
                                          c.mechanism->name, c.size_bytes));

@@ -201,7 +201,7 @@ std::optional<MachineFloor> measure_floor(const std::vector<int>& cpus) {
   }
   const auto rtt = cacheline_rtt(f.cpu_a, f.cpu_b);
   ChannelOptions o;
-  o.wait = WaitStrategy::spin;
+  o.wait = Wait::spin;
   std::optional<double> ring;
   try {
     ring = bare_stream(find_transport("shm"), o, kRingMessageBytes, kRingBatch, f.cpu_a, f.cpu_b, kRingCapNs);

@@ -29,7 +29,7 @@ std::optional<double> harness_ceiling(const Cell& c, const RunConfig& cfg) {
   const bool spin = threads <= cpus.size();
   const bool pin = spin && one_thread_each;
   ChannelOptions opts;
-  opts.wait = spin ? WaitStrategy::spin : WaitStrategy::hybrid;
+  opts.wait = spin ? Wait::spin : Wait::hybrid;
   Cell in_memory = c;
   in_memory.mechanism = &find_transport("shm");
   opts.capacity_bytes = ring_bytes_for(in_memory, cfg, topo.channels.size(), sys::free_bytes("/dev/shm"));

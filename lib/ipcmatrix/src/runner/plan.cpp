@@ -8,33 +8,11 @@
 
 namespace ipcmatrix {
 
-std::string Cell::wait_name() const { return wait ? std::string(to_string(*wait)) : std::string(kKernelWait); }
-
 bool sweeps_load(const PatternSpec& p) noexcept {
   return p.loop == LoopKind::rate_driven && p.latency == LatencyKind::one_way;
 }
 
 std::vector<Cell> plan_cells(const RunConfig& cfg, int cpus) {
-  std::vector<WaitStrategy> waits;
-  for (const auto& w : cfg.waits) {
-    WaitStrategy ws{};
-    if (!parse_wait_strategy(w, ws)) throw Error("plan", w, "unknown wait strategy");
-    waits.push_back(ws);
-  }
-  std::vector<Placement> placements;
-  for (const auto& p : cfg.placements) {
-    const auto pl = parse_placement(p);
-    if (!pl) throw Error("plan", p, "unknown placement");
-    placements.push_back(*pl);
-  }
-
-  std::vector<Api> apis;
-  for (const auto& a : cfg.apis) {
-    const auto api = parse_api(a);
-    if (!api) throw Error("plan", a, "unknown api");
-    apis.push_back(*api);
-  }
-
   std::vector<Cell> out;
   for (const auto& pattern_name : cfg.patterns) {
     const PatternSpec& pattern = find_pattern(pattern_name);
@@ -42,15 +20,14 @@ std::vector<Cell> plan_cells(const RunConfig& cfg, int cpus) {
     const std::vector<int> batches = pattern.batches ? cfg.batches : std::vector<int>{1};
     for (const auto& mech_name : cfg.mechanisms) {
       const TransportSpec& mech = find_transport(mech_name);
-      std::vector<std::optional<WaitStrategy>> cell_waits;
-      if (mech.caps.spin_wait) cell_waits.assign(waits.begin(), waits.end());
-      else cell_waits.emplace_back(std::nullopt);
+      // A mechanism that cannot spin has one wait, the kernel's: one cell, not one per --wait.
+      const std::vector<Wait> cell_waits = mech.caps.spin_wait ? cfg.waits : std::vector<Wait>{Wait::kernel};
       for (const auto& ser : cfg.serializers)
         for (const auto size : cfg.sizes)
           for (const auto& wait : cell_waits)
-            for (const Placement placement : placements)
+            for (const Placement placement : cfg.placements)
               for (const int batch : batches)
-                for (const Api api : apis) {
+                for (const Api api : cfg.apis) {
                   if (api == Api::loan && !mech.caps.loan) continue;  // see plan_warnings()
                   out.push_back({&pattern, &mech, ser, wait, placement, size, procs, batch, api, std::nullopt});
                   if (!sweeps_load(pattern)) continue;
@@ -66,7 +43,7 @@ std::vector<Cell> plan_cells(const RunConfig& cfg, int cpus) {
 
 std::vector<std::string> plan_warnings(const RunConfig& cfg) {
   std::vector<std::string> w;
-  if (std::find(cfg.apis.begin(), cfg.apis.end(), to_string(Api::loan)) == cfg.apis.end()) return w;
+  if (std::find(cfg.apis.begin(), cfg.apis.end(), Api::loan) == cfg.apis.end()) return w;
   std::vector<std::string> copy_only;
   for (const auto& m : cfg.mechanisms)
     if (!find_transport(m).caps.loan) copy_only.push_back(m);
@@ -103,7 +80,7 @@ std::size_t ring_bytes_for(const Cell& c, const RunConfig& cfg, std::size_t chan
 
 std::vector<std::string> cell_warnings(const Cell& c, const RunConfig& cfg, std::size_t ncpus) {
   std::vector<std::string> w;
-  if (c.wait == WaitStrategy::spin) {
+  if (c.wait == Wait::spin) {
     const Topology topo = make_topology(*c.pattern, c.procs);
     std::size_t spinners = 0;
     for (const auto& p : topo.participants) spinners += p.threads();

@@ -28,7 +28,7 @@ Fault fault_for(const Cell& c) {
   const auto colon = f.find(':');
   if (colon == std::string::npos) return Fault::none;
   if (f.substr(colon + 1) != std::string(c.pattern->name) + ":" + std::string(c.mechanism->name)) return Fault::none;
-  const auto fault = parse_fault(f.substr(0, colon));
+  const auto fault = parse_name<Fault>(f.substr(0, colon));
   return fault.value_or(Fault::none);
 }
 
@@ -44,7 +44,8 @@ Repetition run_repetition(const Cell& c, const RunConfig& cfg, const std::vector
   rep.topology = make_topology(*c.pattern, c.procs);
   const Topology& topo = rep.topology;
   const TransportSpec& t = *c.mechanism;
-  const ChannelOptions opts = channel_options(c, cfg, topo.channels.size());
+  rep.options = channel_options(c, cfg, topo.channels.size());
+  const ChannelOptions& opts = rep.options;
   const Fault fault = fault_for(c);
   std::vector<std::unique_ptr<Channel>> channels;
   for (std::size_t i = 0; i < topo.channels.size(); ++i) channels.push_back(t.create(opts));

@@ -18,6 +18,7 @@ namespace ipcmatrix::detail {
 struct Repetition {
   std::string error;                  ///< empty when every participant reported and verified
   Topology topology;
+  ChannelOptions options;             ///< every channel of the repetition was created with these
   std::vector<WorkerReport> reports;  ///< per participant, in topology order (when no error)
 };
 

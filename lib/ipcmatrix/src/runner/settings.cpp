@@ -32,7 +32,6 @@ constexpr std::size_t kMinPipeBytes = 4096;
 constexpr std::uint64_t kMaxLatencySample = 1 << 20;
 static_assert(kAutoLatencySample == 64, "the --latency-sample help text states the auto value");
 
-std::vector<std::string> api_names() { return {std::string(to_string(Api::copy)), std::string(to_string(Api::loan))}; }
 
 template <class T>
 std::string join_numbers(const std::vector<T>& items) {
@@ -81,8 +80,51 @@ Setting names(std::string_view key, std::string_view flags, std::string_view hel
       [member, valid](const RunConfig& c, std::string_view f) { check_names(c.*member, valid(), f); });
 }
 
+/// A comma list of a vocabulary enum's values (or "all": every value `accepts` takes), by
+/// the enum's name table.
+template <Named E>
+Setting enum_list(std::string_view key, std::string_view flags, std::string_view help,
+                  std::vector<E> RunConfig::*member, bool (*accepts)(E) = nullptr) {
+  const auto valid = [accepts] {
+    std::vector<std::string> out;
+    for (const E e : all_values<E>())
+      if (accepts == nullptr || accepts(e)) out.emplace_back(to_string(e));
+    return out;
+  };
+  return field(
+      key, flags, "LIST", help, SettingKind::list, member,
+      [valid](std::string_view t, std::string_view f) {
+        std::vector<E> out;
+        for (const std::string& name : parse_choices(t, valid(), f)) out.push_back(*parse_name<E>(name));
+        return out;
+      },
+      [](const std::vector<E>& v) {
+        std::vector<std::string> names;
+        for (const E e : v) names.emplace_back(to_string(e));
+        return join(names, ",");
+      },
+      [member, accepts, valid](const RunConfig& c, std::string_view f) {
+        if ((c.*member).empty()) fail_usage(f, "the list is empty");
+        for (const E e : c.*member)
+          if (accepts != nullptr && !accepts(e))
+            fail_usage(f, quote(to_string(e)) + " cannot be chosen (valid: " + join(valid(), ", ") + ")");
+      });
+}
+
+/// One value of a vocabulary enum, by its name table.
+template <Named E>
+Setting enum_value(std::string_view key, std::string_view flags, std::string_view help, E RunConfig::*member) {
+  return field(
+      key, flags, "MODE", help, SettingKind::text, member,
+      [](std::string_view t, std::string_view f) {
+        const auto v = parse_name<E>(t);
+        if (!v) fail_usage(f, "unknown " + quote(t) + " (valid: " + names_text<E>() + ")");
+        return *v;
+      },
+      [](const E& v) { return std::string(to_string(v)); });
+}
+
 std::string text_value(std::string_view t, std::string_view) { return std::string(t); }
-std::string show_text(const std::string& v) { return v; }
 template <class T>
 std::string show_integer(const T& v) {
   return std::to_string(v);
@@ -176,12 +218,12 @@ std::vector<Setting> make_settings() {
         for (const auto& p : v) labels.push_back(p.label());
         return join(labels, ",");
       }));
-  t.push_back(names("waits", "--wait,--waits",
-                    "how shm endpoints wait: spin, block, hybrid (comma list or all; other mechanisms always block)",
-                    &C::waits, [] { return all_waits(); }, false));
-  t.push_back(names("placements", "--placement,--placements",
-                    "CPU placement: unpinned, same-core, cross-core (comma list or all)", &C::placements,
-                    [] { return placement_names(); }, false));
+  t.push_back(enum_list("waits", "--wait,--waits",
+                        "how shm endpoints wait: spin, block, hybrid (comma list or all; other mechanisms "
+                        "always sleep in the kernel, recorded as wait kernel)",
+                        &C::waits, +[](Wait w) { return is_chosen_wait(w); }));
+  t.push_back(enum_list("placements", "--placement,--placements",
+                        "CPU placement: unpinned, same-core, cross-core (comma list or all)", &C::placements));
   t.push_back(field(
       "batches", "--batch,--batches", "LIST", "messages per send call, comma list of 1..4096", SettingKind::list,
       &C::batches, [](F text, F f) { return parse_int_list(text, f); },
@@ -191,17 +233,15 @@ std::vector<Setting> make_settings() {
         for (const int b : c.batches)
           if (b < 1 || b > kMaxBatch) fail_usage(f, std::to_string(b) + " is outside " + range_text(1, kMaxBatch));
       }));
-  t.push_back(names("apis", "--api,--apis",
-                    "how the role loops use the mechanism: copy (send/recv), loan (write and read in the "
-                    "channel's own memory; shm only, other mechanisms run copy), comma list or all",
-                    &C::apis, [] { return api_names(); }, false));
-  t.push_back(field(
-      "verify", "--verify", "MODE",
+  t.push_back(enum_list("apis", "--api,--apis",
+                        "how the role loops use the mechanism: copy (send/recv), loan (write and read in the "
+                        "channel's own memory; shm only, other mechanisms run copy), comma list or all",
+                        &C::apis));
+  t.push_back(enum_value(
+      "verify", "--verify",
       "content check per message: full (hash every message), sampled (every message's length and "
       "first and last 8 body bytes, the whole message of 1 in 64), off (counts and order only)",
-      SettingKind::text, &C::verify, text_value, show_text, [](const C& c, F f) {
-        if (!parse_verify(c.verify)) fail_usage(f, "unknown " + quote(c.verify) + " (valid: full, sampled, off)");
-      }));
+      &C::verify));
   t.push_back(field(
       "latency_sample", "--latency-sample", "N",
       "closed-loop throughput cells timestamp 1 message in N (pingpong and open loop: every one); "
@@ -212,13 +252,9 @@ std::vector<Setting> make_settings() {
           fail_usage(f, "must be 0 (auto) up to " + std::to_string(kMaxLatencySample) + ", got " +
                             std::to_string(c.latency_sample));
       }));
-  t.push_back(field(
-      "content", "--content", "MODE",
-      "message body content: random (incompressible), text, records (very compressible)", SettingKind::text,
-      &C::content, text_value, show_text, [](const C& c, F f) {
-        if (!parse_content_mode(c.content))
-          fail_usage(f, "unknown " + quote(c.content) + " (valid: random, text, records)");
-      }));
+  t.push_back(enum_value("content", "--content",
+                         "message body content: random (incompressible), text, records (very compressible)",
+                         &C::content));
   t.push_back(field(
       "zstd_level", "--zstd-level", "N", "zstd compression level for zstd+* serializers (1..19)",
       SettingKind::scalar, &C::zstd_level, [](F text, F f) { return parse_int(text, f); }, show_integer<int>,

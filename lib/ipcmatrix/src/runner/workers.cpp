@@ -19,9 +19,12 @@ Worker spawn_worker(std::size_t participant, std::vector<int> keep) {
 
 ChannelOptions channel_options(const Cell& c, const RunConfig& cfg, std::size_t channels) {
   ChannelOptions o;
-  if (c.wait) o.wait = *c.wait;
-  o.capacity_bytes = ring_bytes_for(c, cfg, channels, sys::free_bytes("/dev/shm"));
-  o.pipe_bytes = cfg.pipe_bytes;
+  o.wait = c.wait;
+  // Only the knob the mechanism honours is set, so the options are what the cell records
+  // (CellResult::channel) and a deployment of it gives back.
+  const BufferKnob knob = c.mechanism->caps.buffer;
+  if (knob == BufferKnob::capacity_bytes) o.capacity_bytes = ring_bytes_for(c, cfg, channels, sys::free_bytes("/dev/shm"));
+  if (knob == BufferKnob::pipe_bytes) o.pipe_bytes = cfg.pipe_bytes;
   o.open_timeout_ms = kReadyTimeoutMs;
   return o;
 }
@@ -37,7 +40,7 @@ RoleParams role_params(const Cell& c, const RunConfig& cfg, const Topology& topo
   params.size_bytes = c.size_bytes;
   params.serializer = c.serializer;
   params.zstd_level = cfg.zstd_level;
-  params.content = parse_content_mode(cfg.content).value_or(ContentMode::records);
+  params.content = cfg.content;
   params.seed = seed;
   params.messages = cfg.messages;
   params.warmup = cfg.warmup;
@@ -46,7 +49,7 @@ RoleParams role_params(const Cell& c, const RunConfig& cfg, const Topology& topo
   params.batch = c.batch;
   params.record_hops = c.pattern->records_hops && part.role == RoleKind::consumer;
   params.api = c.api;
-  params.verify = parse_verify(cfg.verify).value_or(Verify::sampled);
+  params.verify = cfg.verify;
   params.latency_sample = latency_sample_for(c, cfg);
   return params;
 }

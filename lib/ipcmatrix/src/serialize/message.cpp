@@ -156,25 +156,6 @@ void store_le(std::array<std::byte, N>& buf, std::size_t& pos, std::uint64_t v, 
 
 }  // namespace
 
-std::string_view to_string(ContentMode mode) noexcept {
-  switch (mode) {
-    case ContentMode::random:
-      return "random";
-    case ContentMode::text:
-      return "text";
-    case ContentMode::records:
-      return "records";
-  }
-  return "unknown";
-}
-
-std::optional<ContentMode> parse_content_mode(std::string_view name) noexcept {
-  for (auto mode : {ContentMode::random, ContentMode::text, ContentMode::records}) {
-    if (name == to_string(mode)) return mode;
-  }
-  return std::nullopt;
-}
-
 Message generate_message(std::uint64_t seed, std::size_t body_bytes, ContentMode mode) {
   Message m;
   generate_message(seed, body_bytes, mode, m);

@@ -237,6 +237,6 @@ extern const TransportSpec kBipcMqTransport{
     "bipc-mq",
     "Boost.Interprocess message_queue (8 KiB messages by default; larger ones split): the "
     "off-the-shelf shared-memory queue",
-    Capabilities{}, &create, &open};
+    Capabilities{.buffer = BufferKnob::capacity_bytes}, &create, &open};
 
 }  // namespace ipcmatrix

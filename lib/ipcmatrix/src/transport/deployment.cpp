@@ -1,5 +1,7 @@
 #include "ipcmatrix/transport/deployment.hpp"
 
+#include <fmt/format.h>
+
 #include <stdexcept>
 
 #include "ipcmatrix/util/json_file.hpp"
@@ -29,6 +31,18 @@ std::string text(const nlohmann::json& j, const char* key, const std::string& pa
   return v->get<std::string>();
 }
 
+template <Named E>
+void name(const nlohmann::json& j, const char* key, const std::string& path, E& out) {
+  const nlohmann::json* v = field(j, key);
+  if (v == nullptr) return;
+  if (!v->is_string()) bad(path + key, "expected a string");
+  try {
+    out = parse_or_throw<E>(v->get_ref<const std::string&>());
+  } catch (const std::invalid_argument& e) {
+    bad(path + key, e.what());
+  }
+}
+
 std::uint64_t count(const nlohmann::json& j, const char* key, const std::string& path, std::uint64_t fallback) {
   const nlohmann::json* v = field(j, key);
   if (v == nullptr) return fallback;
@@ -44,21 +58,23 @@ Deployment deployment_from_json(const nlohmann::json& j) {
   if (!j.is_object()) bad("document", "expected an object");
   Deployment d;
   d.mechanism = text(j, "mechanism", "", true);
-  (void)find_transport(d.mechanism);  // throws naming the registered ones
+  const TransportSpec& mechanism = find_transport(d.mechanism);  // throws naming the registered ones
   d.serializer = text(j, "serializer", "", true);
-  if (const std::string api = text(j, "api", "", false); !api.empty()) {
-    if (api != "copy" && api != "loan") bad("api", "expected copy or loan, got " + api);
-    d.api = api;
-  }
+  name(j, "api", "", d.api);
   const std::uint64_t batch = count(j, "batch", "", 1);
   if (batch < 1 || batch > 4096) bad("batch", "expected 1..4096");
   d.batch = static_cast<int>(batch);
-  if (const std::string p = text(j, "placement", "", false); !p.empty()) d.placement = p;
+  name(j, "placement", "", d.placement);
+  // What a cell of this mechanism records when no wait is given.
+  if (!mechanism.caps.spin_wait) d.channel.wait = Wait::kernel;
   if (const nlohmann::json* ch = field(j, "channel")) {
     if (!ch->is_object()) bad("channel", "expected an object");
-    if (const std::string w = text(*ch, "wait", "channel.", false); !w.empty()) {
-      if (!parse_wait_strategy(w, d.channel.wait)) bad("channel.wait", "expected spin, block or hybrid, got " + w);
-    }
+    name(*ch, "wait", "channel.", d.channel.wait);
+    if (mechanism.caps.spin_wait != is_chosen_wait(d.channel.wait))
+      bad("channel.wait", fmt::format("{} {}, got {}", d.mechanism,
+                                      mechanism.caps.spin_wait ? "waits spin, block or hybrid"
+                                                               : "always sleeps in the kernel: expected kernel",
+                                      to_string(d.channel.wait)));
     d.channel.spin_ns = static_cast<std::int64_t>(count(*ch, "spin_ns", "channel.", static_cast<std::uint64_t>(d.channel.spin_ns)));
     d.channel.capacity_bytes = count(*ch, "capacity_bytes", "channel.", 0);
     d.channel.pipe_bytes = count(*ch, "pipe_bytes", "channel.", 0);

@@ -67,6 +67,6 @@ std::string preflight(const ChannelOptions& o) {
 
 extern const TransportSpec kPipeTransport{
     "pipe", "anonymous pipe (inherited fds), 8-byte length framing; --pipe-bytes sets F_SETPIPE_SZ",
-    Capabilities{}, &create, &open, &preflight};
+    Capabilities{.buffer = BufferKnob::pipe_bytes}, &create, &open, &preflight};
 
 }  // namespace ipcmatrix

@@ -29,6 +29,8 @@ class ShmChannel final : public Channel {
     if (cap < kMinRingBytes || (cap & (cap - 1)) != 0)
       throw Error("shm", name_, "ring capacity must be a power of two >= " + std::to_string(kMinRingBytes) +
                                     ", got " + std::to_string(cap));
+    if (!is_chosen_wait(o.wait))
+      throw Error("shm", name_, "wait must be spin, block or hybrid, got " + std::string(to_string(o.wait)));
     try {
       bip::permissions perm;
       perm.set_permissions(0600);
@@ -140,6 +142,6 @@ extern const TransportSpec kShmTransport{
     "shm",
     "SPSC byte ring in POSIX shared memory (Boost.Interprocess); --wait spin|block|hybrid, "
     "--ring-bytes sets capacity",
-    Capabilities{.max_msg_bytes = std::size_t{1} << 30, .spin_wait = true, .loan = true}, &create, &open};
+    Capabilities{.max_msg_bytes = std::size_t{1} << 30, .spin_wait = true, .loan = true, .buffer = BufferKnob::capacity_bytes}, &create, &open};
 
 }  // namespace ipcmatrix

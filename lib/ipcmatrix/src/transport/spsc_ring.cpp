@@ -34,7 +34,7 @@ constexpr std::uint64_t frame_bytes(std::uint64_t len) noexcept {
 
 }  // namespace
 
-void init_ring(RingHeader* h, std::uint64_t capacity, WaitStrategy wait, std::int64_t spin_ns) {
+void init_ring(RingHeader* h, std::uint64_t capacity, Wait wait, std::int64_t spin_ns) {
   new (h) RingHeader{};
   h->magic = kRingMagic;
   h->version = kRingVersion;
@@ -52,7 +52,8 @@ void check_ring(const RingHeader* h, std::size_t mapped_bytes, std::string_view 
   const auto cap = h->capacity;
   if (cap < 64 || (cap & (cap - 1)) != 0 || cap > mapped_bytes - sizeof(RingHeader))
     throw Error("shm", name, "ring capacity does not match its mapping");
-  if (h->wait > static_cast<std::uint32_t>(WaitStrategy::hybrid))
+  // spin, block and hybrid are a ring's waits; Wait::kernel (and anything later) is not.
+  if (h->wait > static_cast<std::uint32_t>(Wait::hybrid))
     throw Error("shm", name, "unknown wait strategy in ring header");
 }
 
@@ -61,7 +62,7 @@ RingEnd::RingEnd(RingHeader* h, Role role) noexcept
       data_(reinterpret_cast<std::byte*>(h) + sizeof(RingHeader)),
       cap_(h->capacity),
       mask_(h->capacity - 1),
-      wait_(static_cast<WaitStrategy>(h->wait)),
+      wait_(static_cast<Wait>(h->wait)),
       spin_ns_(h->spin_ns),
       producer_(role == Role::sender),
       peer_(&h->live, role) {
@@ -143,7 +144,7 @@ Pieces<Byte> RingEnd::pieces_at(std::uint64_t pos, std::uint64_t n) const noexce
 // counter. On x86 this costs what store + mfence did. A spin ring has no sleeper and
 // publishes with a plain release store.
 void RingEnd::store_counter(std::atomic<std::uint64_t>& counter, std::atomic<std::uint32_t>& word) noexcept {
-  if (wait_ == WaitStrategy::spin) {
+  if (wait_ == Wait::spin) {
     counter.store(pos_, std::memory_order_release);
     return;
   }
@@ -180,11 +181,11 @@ template <class Ready>
 IoStatus RingEnd::await(Ready ready, const std::atomic<std::uint64_t>& watched,
                         std::atomic<std::uint32_t>& sleep_word) noexcept {
   if (ready()) return IoStatus::ok;
-  const std::int64_t spin_until = wait_ == WaitStrategy::hybrid ? sys::monotonic_ns() + spin_ns_ : 0;
+  const std::int64_t spin_until = wait_ == Wait::hybrid ? sys::monotonic_ns() + spin_ns_ : 0;
   std::uint32_t bursts = 0;
   while (true) {
-    const bool spinning = wait_ == WaitStrategy::spin ||
-                          (wait_ == WaitStrategy::hybrid && (bursts % 4 != 0 || sys::monotonic_ns() < spin_until));
+    const bool spinning = wait_ == Wait::spin ||
+                          (wait_ == Wait::hybrid && (bursts % 4 != 0 || sys::monotonic_ns() < spin_until));
     if (spinning) {
       for (std::uint32_t i = 0; i < kSpinBurst; ++i) {
         if (ready()) return IoStatus::ok;

@@ -43,7 +43,7 @@ inline constexpr std::uint32_t kRingVersion = 1;
 struct RingHeader {
   std::uint64_t magic;
   std::uint32_t version;
-  std::uint32_t wait;  // WaitStrategy, shared so both ends agree
+  std::uint32_t wait;  // Wait, shared so both ends agree
   std::uint64_t capacity;
   std::int64_t spin_ns;
   alignas(kCacheLine) std::atomic<std::uint64_t> head;
@@ -61,7 +61,7 @@ static_assert(sizeof(std::atomic<std::uint32_t>) == 4, "futex words must be 32-b
 static_assert(std::is_trivially_destructible_v<RingHeader>);
 
 /// Initialises a header in freshly zeroed shared memory (creator only).
-void init_ring(RingHeader* h, std::uint64_t capacity, WaitStrategy wait, std::int64_t spin_ns);
+void init_ring(RingHeader* h, std::uint64_t capacity, Wait wait, std::int64_t spin_ns);
 /// Validates a mapped header against the mapping size; throws Error.
 void check_ring(const RingHeader* h, std::size_t mapped_bytes, std::string_view name);
 
@@ -124,7 +124,7 @@ class RingEnd {
   std::byte* data_;
   std::uint64_t cap_;
   std::uint64_t mask_;
-  WaitStrategy wait_;
+  Wait wait_;
   std::int64_t spin_ns_;
   bool producer_;
   std::uint64_t pos_;         // own counter (tail for producer, head for consumer)

@@ -22,25 +22,6 @@ std::string_view to_string(IoStatus s) noexcept {
 
 std::string_view to_string(Role r) noexcept { return r == Role::sender ? "sender" : "receiver"; }
 
-std::string_view to_string(WaitStrategy w) noexcept {
-  switch (w) {
-    case WaitStrategy::spin: return "spin";
-    case WaitStrategy::block: return "block";
-    case WaitStrategy::hybrid: return "hybrid";
-  }
-  return "?";
-}
-
-bool parse_wait_strategy(std::string_view s, WaitStrategy& out) noexcept {
-  for (auto w : {WaitStrategy::spin, WaitStrategy::block, WaitStrategy::hybrid}) {
-    if (s == to_string(w)) {
-      out = w;
-      return true;
-    }
-  }
-  return false;
-}
-
 std::string to_text(const ChannelSpec& s) {
   nlohmann::json j{{"mechanism", s.mechanism}, {"name", s.name},
                    {"token", s.token},         {"port", s.port},
@@ -61,8 +42,9 @@ ChannelSpec channel_spec_from_text(std::string_view text) {
     s.fd = j.at("fd").get<int>();
     s.capacity_bytes = j.at("capacity_bytes").get<std::size_t>();
     s.msg_bytes = j.at("msg_bytes").get<std::size_t>();
-    if (!parse_wait_strategy(j.at("wait").get<std::string>(), s.wait))
-      throw Error("channel", "wait", "unknown wait strategy");
+    const auto wait = parse_name<Wait>(j.at("wait").get<std::string>());
+    if (!wait) throw Error("channel", "wait", "unknown wait strategy");
+    s.wait = *wait;
     s.spin_ns = j.at("spin_ns").get<std::int64_t>();
     s.open_timeout_ms = j.at("open_timeout_ms").get<std::int64_t>();
     return s;

@@ -36,6 +36,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ipcmatrix/model/vocabulary.hpp"
 #include "ipcmatrix/pattern/topology.hpp"
 #include "ipcmatrix/serialize/message.hpp"
 #include "ipcmatrix/stats/histogram.hpp"
@@ -59,19 +60,6 @@ inline constexpr double kWarmupCapS = 0.5;
 /// At most this many distinct messages per sender (fewer for huge sizes: <= 64 MiB).
 inline constexpr std::size_t kMaxPoolMessages = 16;
 
-/// How the role loops use the transport.
-enum class Api : std::uint8_t {
-  copy,  ///< send_gather()/recv(): the transport copies in and out of the caller's memory
-  loan,  ///< loan()/commit() and peek()/release(): messages written and read in place
-};
-[[nodiscard]] std::string_view to_string(Api a) noexcept;
-[[nodiscard]] std::optional<Api> parse_api(std::string_view s) noexcept;
-
-/// How much of each message's content a receiver checks (counts and order always).
-enum class Verify : std::uint8_t { full, sampled, off };
-[[nodiscard]] std::string_view to_string(Verify v) noexcept;
-[[nodiscard]] std::optional<Verify> parse_verify(std::string_view s) noexcept;
-
 /// Test hooks: an originator damages one of its measured messages on purpose so the tests
 /// can prove each check catches it.
 enum class Fault : std::uint8_t {
@@ -80,8 +68,9 @@ enum class Fault : std::uint8_t {
   drop,       ///< skip message `fault_at` but count it as sent (a lost message)
   duplicate,  ///< send message `fault_at` twice with the same seq
 };
-[[nodiscard]] std::string_view to_string(Fault f) noexcept;
-[[nodiscard]] std::optional<Fault> parse_fault(std::string_view s) noexcept;
+inline constexpr NameTable<Fault, 4> kFaultNames{
+    {{{Fault::none, "none"}, {Fault::corrupt, "corrupt"}, {Fault::drop, "drop"}, {Fault::duplicate, "duplicate"}}}};
+constexpr const auto& names_of(Fault) noexcept { return kFaultNames; }
 
 /// What one role needs to know about its cell.
 struct RoleParams {

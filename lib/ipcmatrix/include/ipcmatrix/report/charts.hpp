@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "ipcmatrix/report/results.hpp"
+#include "ipcmatrix/model/results.hpp"
 
 namespace ipcmatrix {
 

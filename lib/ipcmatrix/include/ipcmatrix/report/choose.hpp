@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "ipcmatrix/report/recommend.hpp"
-#include "ipcmatrix/report/results.hpp"
+#include "ipcmatrix/model/results.hpp"
 
 namespace ipcmatrix {
 
@@ -54,8 +54,8 @@ struct Choice {
 
 /// The settings of a measured cell, as the file `recommend --emit-config` writes and
 /// load_deployment() reads: {"mechanism", "serializer", "api", "batch", "placement",
-/// "channel": {"wait", "spin_ns", "capacity_bytes", "pipe_bytes"}, "measured": {...}}.
-/// `config` is the results file's effective configuration (ring and pipe sizes).
-[[nodiscard]] nlohmann::json deployment_json(const CellResult& c, const nlohmann::json& config);
+/// "channel": {"wait", "capacity_bytes", "pipe_bytes"}, "measured": {...}}: the cell's own
+/// settings (CellResult::channel), so loading it gives back the channel options it ran with.
+[[nodiscard]] nlohmann::json deployment_json(const CellResult& c);
 
 }  // namespace ipcmatrix

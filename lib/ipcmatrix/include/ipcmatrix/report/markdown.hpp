@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "ipcmatrix/report/results.hpp"
+#include "ipcmatrix/model/results.hpp"
 
 namespace ipcmatrix {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "ipcmatrix/report/results.hpp"
+#include "ipcmatrix/model/results.hpp"
 
 namespace ipcmatrix {
 
@@ -67,8 +67,8 @@ struct RecommendationGroup {
   std::uint64_t size_bytes = 0;
   int procs = 0;
   double rate = 0;         ///< the offered rate; 0 for a load point (see load) or closed loop
-  std::string load;        ///< the load point's label, "" when none
-  std::string content;
+  std::optional<LoadPoint> load;  ///< the load point, when the group is one
+  ContentMode content = ContentMode::random;
   /// The cell with the lowest p50 among those whose latency is a latency (measures_latency);
   /// absent when every cell of the group ran closed loop.
   std::optional<Pick> lowest_p50;

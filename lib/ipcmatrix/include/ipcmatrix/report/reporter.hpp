@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ipcmatrix/report/results.hpp"
+#include "ipcmatrix/model/results.hpp"
 
 namespace ipcmatrix {
 

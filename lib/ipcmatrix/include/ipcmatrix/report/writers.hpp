@@ -7,7 +7,7 @@
 #include <iosfwd>
 #include <string>
 
-#include "ipcmatrix/report/results.hpp"
+#include "ipcmatrix/model/results.hpp"
 
 namespace ipcmatrix {
 

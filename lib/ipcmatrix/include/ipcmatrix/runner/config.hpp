@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ipcmatrix/model/vocabulary.hpp"
 #include "ipcmatrix/serialize/serializer.hpp"
 
 namespace ipcmatrix {
@@ -24,9 +25,6 @@ class UsageError : public std::runtime_error {
  public:
   using runtime_error::runtime_error;
 };
-
-/// Every wait strategy name (spin, block, hybrid), as parse_wait_strategy() accepts them.
-[[nodiscard]] const std::vector<std::string>& all_waits();
 
 /// Names of every registered mechanism (transport registry order): the default of --mechanisms.
 [[nodiscard]] std::vector<std::string> mechanism_names();
@@ -40,31 +38,9 @@ inline constexpr std::uint64_t kMaxSizeBytes = std::uint64_t{1} << 30;
 /// The largest preset file read (presets are a few hundred bytes; 1 MiB is generous).
 inline constexpr std::size_t kMaxPresetBytes = std::size_t{1} << 20;
 
-/// One point of a load sweep (--load): an open-loop rate offered to each producer of a cell,
-/// run after the same cell closed loop (its saturation).
-struct LoadPoint {
-  enum class Kind : std::uint8_t {
-    rate,      ///< value msgs/s per producer
-    fraction,  ///< value x the cell's own closed-loop send rate per producer (0.5 = "50%")
-    sporadic,  ///< kSporadicRate: gaps long past any spin window, where wake-ups show
-  };
-  Kind kind = Kind::rate;
-  double value = 0;
-  /// "50k", "50%", "sporadic": how it is written, and what results and reports call it.
-  [[nodiscard]] std::string label() const;
-  bool operator==(const LoadPoint&) const = default;
-};
-/// The sporadic point: 200 msgs/s, 5 ms between messages (100 times the hybrid spin window,
-/// so every message finds its receiver asleep), for kSporadicWindowS: about 110 samples,
-/// enough to resolve a p99, after kSporadicWarmup messages. A few messages a second would
-/// show the same wake-ups but need a minute per cell for a p99.
-inline constexpr double kSporadicRate = 200;
-inline constexpr double kSporadicWindowS = 0.55;
-inline constexpr std::uint64_t kSporadicWarmup = 5;
 /// Parses "10,1k,100k", "10%,50%,90%", "sporadic" or a mix; duplicates dropped. Throws
 /// UsageError naming the flag and item.
 [[nodiscard]] std::vector<LoadPoint> parse_load_list(std::string_view text, std::string_view flag);
-void to_json(nlohmann::json& j, const LoadPoint& p);
 
 /// The whole description of one run. Default-constructed it is the tool's default matrix
 /// (mechanisms and serializers filled from the registries), and passes validate().
@@ -82,13 +58,13 @@ struct RunConfig {
   /// Load sweep: after each open-loop-capable cell runs closed loop, it runs again at each of
   /// these offered loads. Empty: no sweep.
   std::vector<LoadPoint> loads;
-  std::vector<std::string> waits{"hybrid"};         ///< spin | block | hybrid
-  std::vector<std::string> placements{"unpinned"};  ///< see placement_names()
-  std::vector<int> batches{1};                      ///< messages per send_batch, 1..4096
-  std::vector<std::string> apis{"copy"};            ///< copy | loan (zero-copy, where supported)
-  std::string verify = "sampled";                   ///< content check: full | sampled | off
+  std::vector<Wait> waits{Wait::hybrid};        ///< shm endpoints' waits (is_chosen_wait())
+  std::vector<Placement> placements{Placement::unpinned};
+  std::vector<int> batches{1};                  ///< messages per send_batch, 1..4096
+  std::vector<Api> apis{Api::copy};             ///< loan only where the mechanism supports it
+  Verify verify = Verify::sampled;              ///< content check per message
   std::uint64_t latency_sample = 0;  ///< closed-loop throughput cells stamp 1 in N; 0 = auto
-  std::string content = "records";                  ///< random | text | records
+  ContentMode content = ContentMode::records;
   int zstd_level = 1;                               ///< 1..19
   std::size_t ring_bytes = 0;  ///< shm ring capacity (power of two >= 4096); 0 = sized per cell
   std::size_t ring_max_bytes = std::size_t{64} << 20;  ///< cap of a per-cell ring size

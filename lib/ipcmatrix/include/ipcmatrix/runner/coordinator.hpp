@@ -12,7 +12,7 @@
 #include <cstddef>
 #include <functional>
 
-#include "ipcmatrix/report/results.hpp"
+#include "ipcmatrix/model/results.hpp"
 #include "ipcmatrix/runner/config.hpp"
 #include "ipcmatrix/runner/plan.hpp"
 

@@ -21,7 +21,7 @@ struct Cell {
   const PatternSpec* pattern = nullptr;
   const TransportSpec* mechanism = nullptr;
   std::string serializer;              ///< canonical serializer name ("zstd+binary")
-  std::optional<WaitStrategy> wait;    ///< nullopt: the mechanism always blocks in the kernel
+  Wait wait = Wait::hybrid;            ///< Wait::kernel: the mechanism cannot spin
   Placement placement = Placement::unpinned;
   std::uint64_t size_bytes = 0;
   int procs = 2;  ///< participants, resolved from the pattern's rule
@@ -31,15 +31,10 @@ struct Cell {
   /// cell's closed-loop run, planned just before it). Absent: closed loop, or --rate.
   std::optional<LoadPoint> load;
 
-  /// "spin", "block", "hybrid", or "kernel" for mechanisms that cannot spin.
-  [[nodiscard]] std::string wait_name() const;
 };
 
-/// The wait name of mechanisms that ignore WaitStrategy, as results record it.
-inline constexpr std::string_view kKernelWait = "kernel";
-
 /// All cells of a config, in run order (pattern, mechanism, serializer, size, wait,
-/// placement, batch). Mechanisms that cannot spin get one cell with wait "kernel";
+/// placement, batch). Mechanisms that cannot spin get one cell with Wait::kernel;
 /// patterns that do not batch get batch 1 only. `cpus` is the usable CPU count. With a load
 /// sweep, each cell of a pattern that can run open loop is followed by one cell per load
 /// point (round trips cannot be paced: they get none).

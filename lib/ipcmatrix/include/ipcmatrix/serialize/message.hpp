@@ -11,20 +11,9 @@
 #include <string_view>
 #include <vector>
 
+#include "ipcmatrix/model/vocabulary.hpp"
+
 namespace ipcmatrix {
-
-/// How compressible a generated message body is.
-enum class ContentMode {
-  random,   ///< incompressible bytes
-  text,     ///< English-like words and spaces (zstd ratio roughly 3-4x)
-  records,  ///< repetitive CSV-like lines with numbers (zstd ratio well above text)
-};
-
-/// "random", "text" or "records".
-[[nodiscard]] std::string_view to_string(ContentMode mode) noexcept;
-
-/// Inverse of to_string(); std::nullopt for any other string (case-sensitive).
-[[nodiscard]] std::optional<ContentMode> parse_content_mode(std::string_view name) noexcept;
 
 /// A realistic record. The body length is the message "size" the user asks for
 /// (size_bytes == body.size()); the other fields are a small, roughly constant overhead.

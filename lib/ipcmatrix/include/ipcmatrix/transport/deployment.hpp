@@ -18,14 +18,19 @@ namespace ipcmatrix {
 struct Deployment {
   std::string mechanism;   ///< a registered mechanism (find_transport)
   std::string serializer;  ///< a registered serializer (make_serializer)
-  std::string api = "copy";
+  Api api = Api::copy;
   int batch = 1;
-  std::string placement = "unpinned";
-  ChannelOptions channel;  ///< wait, spin_ns, capacity_bytes (0 = the mechanism's default), pipe_bytes
+  Placement placement = Placement::unpinned;
+  /// wait (Wait::kernel for a mechanism that cannot spin, else spin, block or hybrid), spin_ns,
+  /// capacity_bytes (0 = the mechanism's default), pipe_bytes.
+  ChannelOptions channel;
 };
 
-/// Parses the emitted form; unknown mechanism, wait or a malformed field throws
-/// std::invalid_argument naming the field.
+/// Parses the emitted form; its names are the results file's (model/vocabulary.hpp), so a
+/// cell's settings load as they were measured. An unknown mechanism, api, placement or wait,
+/// a wait the mechanism cannot honour (kernel on shm; spin, block or hybrid on a mechanism
+/// that always sleeps in the kernel) or a malformed field throws std::invalid_argument
+/// naming the field.
 [[nodiscard]] Deployment deployment_from_json(const nlohmann::json& j);
 /// Reads a file of that form (at most 1 MiB). Throws BadInput naming the path.
 [[nodiscard]] Deployment load_deployment(const std::string& path);

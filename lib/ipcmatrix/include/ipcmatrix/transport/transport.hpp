@@ -31,6 +31,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "ipcmatrix/model/vocabulary.hpp"
+
 namespace ipcmatrix {
 
 inline constexpr std::size_t kCacheLine = 64;  // not hardware_destructive_interference_size: ABI
@@ -49,15 +51,6 @@ enum class IoStatus : std::uint8_t {
 enum class Role : std::uint8_t { sender = 0, receiver = 1 };
 [[nodiscard]] std::string_view to_string(Role r) noexcept;
 
-/// How a shared-memory endpoint waits for its peer.
-enum class WaitStrategy : std::uint8_t {
-  spin,    ///< poll with a pause instruction: lowest latency, burns a core while idle
-  block,   ///< sleep in the kernel (futex): no idle cost, pays a wake-up per message
-  hybrid,  ///< spin for ChannelOptions::spin_ns, then block (the default)
-};
-[[nodiscard]] std::string_view to_string(WaitStrategy w) noexcept;
-[[nodiscard]] bool parse_wait_strategy(std::string_view s, WaitStrategy& out) noexcept;
-
 /// How long a hybrid endpoint spins before it blocks: long enough to cover a busy peer's
 /// next message, short enough that an idle endpoint soon stops burning its core.
 inline constexpr std::int64_t kDefaultSpinNs = 50'000;
@@ -66,7 +59,7 @@ inline constexpr std::size_t kMinRingBytes = 4096;
 
 /// Knobs a coordinator passes to create(). Zero means "the mechanism's default".
 struct ChannelOptions {
-  WaitStrategy wait = WaitStrategy::hybrid;
+  Wait wait = Wait::hybrid;
   std::int64_t spin_ns = kDefaultSpinNs;  ///< hybrid: how long to spin before blocking
   std::size_t capacity_bytes = 0;  ///< shm ring bytes (power of two >= kMinRingBytes); bipc-mq total bytes
   std::size_t pipe_bytes = 0;            ///< F_SETPIPE_SZ for pipe; 0 keeps the kernel default
@@ -86,7 +79,7 @@ struct ChannelSpec {
   int fd = -1;            ///< inherited fd for this role (pipe end, listening socket)
   std::size_t capacity_bytes = 0;
   std::size_t msg_bytes = 0;
-  WaitStrategy wait = WaitStrategy::hybrid;
+  Wait wait = Wait::hybrid;
   std::int64_t spin_ns = 0;
   std::int64_t open_timeout_ms = 30'000;
 };
@@ -95,11 +88,19 @@ struct ChannelSpec {
 [[nodiscard]] std::string to_text(const ChannelSpec& s);
 [[nodiscard]] ChannelSpec channel_spec_from_text(std::string_view text);
 
+/// Which ChannelOptions buffer size a mechanism honours (the others it ignores).
+enum class BufferKnob : std::uint8_t {
+  none,           ///< the kernel's own buffers (socket buffers are left at their defaults)
+  capacity_bytes, ///< ChannelOptions::capacity_bytes: the ring or queue it creates
+  pipe_bytes,     ///< ChannelOptions::pipe_bytes: F_SETPIPE_SZ
+};
+
 /// What a mechanism can do.
 struct Capabilities {
   std::size_t max_msg_bytes = std::size_t{1} << 30;
-  bool spin_wait = false;  ///< honours WaitStrategy (otherwise always blocks in the kernel)
+  bool spin_wait = false;  ///< honours Wait::spin/block/hybrid (otherwise always Wait::kernel)
   bool loan = false;       ///< loan()/peek() work in the channel's own memory (zero-copy)
+  BufferKnob buffer = BufferKnob::none;
 };
 
 /// A message in a channel's own memory: one contiguous piece, or two when it wraps around

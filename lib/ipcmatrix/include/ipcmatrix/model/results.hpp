@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "ipcmatrix/model/vocabulary.hpp"
 #include "ipcmatrix/stats/histogram.hpp"
 
 namespace ipcmatrix {
@@ -77,20 +78,30 @@ struct FigureSpread {
 
 /// One cell of the matrix: its identity, outcome and figures.
 struct CellResult {
-  // identity: the dimensions of the matrix
-  std::string pattern, mechanism, serializer, wait, placement, content;
+  // identity: the dimensions of the matrix (registry names, and the vocabulary's enums)
+  std::string pattern, mechanism, serializer;
+  Wait wait = Wait::hybrid;  ///< Wait::kernel for mechanisms that cannot spin
+  Placement placement = Placement::unpinned;
+  ContentMode content = ContentMode::random;  ///< files without it: random
   std::uint64_t size_bytes = 0;
   int procs = 0, batch = 1;
   double rate = 0;  ///< open-loop msgs/s per producer; 0 = closed loop
-  /// The load sweep point this cell ran at ("50%", "10k", "sporadic"; rate holds the msgs/s it
-  /// came to); "" when it was not a load point.
-  std::string load;
-  std::string api = "copy";  ///< "copy" (send/recv) or "loan" (in place, zero-copy)
+  /// The load sweep point this cell ran at (rate holds the msgs/s it came to); absent when
+  /// it was not a load point. JSON: its label, "" when absent.
+  std::optional<LoadPoint> load;
+  Api api = Api::copy;
+  /// The buffer sizes its channels were created with (ChannelOptions): what a deployment of
+  /// this cell sets. 0 = the mechanism's default (or a knob it does not have). Files without
+  /// it: zeros.
+  struct Channel {
+    std::uint64_t capacity_bytes = 0;  ///< shm ring or bipc-mq queue bytes
+    std::uint64_t pipe_bytes = 0;      ///< F_SETPIPE_SZ
+  } channel;
   // how it was measured
-  std::string verify = "full";        ///< content check: "full", "sampled" or "off"
+  Verify verify = Verify::full;       ///< files without it were written when every message was hashed
   std::uint64_t latency_sample = 1;   ///< one message in this many carried a timestamp
   // outcome
-  std::string status = "ok";          ///< "ok" | "error"
+  CellStatus status = CellStatus::ok;
   std::string error;                  ///< empty when ok
   std::vector<std::string> warnings;  ///< e.g. "6 spinning participants on 2 cores"
   // figures (of the median repetition when repetitions > 1)
@@ -118,6 +129,8 @@ struct CellResult {
   std::optional<FigureSpread> cpu_per_msg_spread;  ///< repetitions > 1: cpu.per_msg_ns of each
   bool noisy = false;
   Histogram histogram;  ///< merged, of latency_ns
+
+  [[nodiscard]] bool ok() const noexcept { return status == CellStatus::ok; }
 };
 
 /// Everything one run of the matrix produced.
@@ -162,11 +175,19 @@ inline constexpr std::size_t kMaxResultsBytes = std::size_t{64} << 20;
 /// follow_symlink: true for a path the user named (--json), false inside --out.
 void save_results(const RunResult& r, const std::string& path, bool follow_symlink = false);
 
-/// Stable short id used for file names, e.g. "pingpong_shm_raw_64B_p2_hybrid_cross-core_b1":
-/// pattern, mechanism, serializer, format_size(size), p<procs>, wait, placement, b<batch>,
-/// then "_<content>" when content is neither empty nor "random" (the default) and
-/// "_r<rate>" for open-loop cells. Characters outside [A-Za-z0-9._-] become '-'.
-[[nodiscard]] std::string cell_id(const CellResult& c);
+/// Which parts of a cell's identity cell_id() spells.
+enum class CellIdParts : std::uint8_t {
+  full,           ///< every dimension: unique within a run, the same across runs
+  configuration,  ///< without the offered load (rate or load point): one configuration's load curve
+};
+
+/// The one spelling of a cell's identity, used for file names and for matching cells across
+/// runs, e.g. "pingpong_shm_raw_64B_p2_hybrid_cross-core_b1": pattern, mechanism, serializer,
+/// format_size(size), p<procs>, wait, placement, b<batch>, then "_<content>" unless random
+/// (the default), "_loan" for the loan api, and (full only) "_load<point>" ("_load50pct",
+/// "_load10k", "_loadsporadic") for a load point or "_r<rate>" for an open-loop cell.
+/// Characters outside [A-Za-z0-9._-] become '-'.
+[[nodiscard]] std::string cell_id(const CellResult& c, CellIdParts parts = CellIdParts::full);
 
 /// "64B", "4KiB", "1MiB", "2GiB": the largest binary unit that divides bytes exactly,
 /// else plain bytes ("1000B", "1536B").

@@ -1,4 +1,4 @@
-#include "ipcmatrix/report/results.hpp"
+#include "ipcmatrix/model/results.hpp"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -56,6 +56,21 @@ class ObjectReader {
     if (v == nullptr) return;
     if (!v->is_string()) fail(path(key), "expected a string");
     out = v->get<std::string>();
+  }
+  /// A value of a named enum (model/vocabulary.hpp), by its name. An empty name counts as
+  /// absent: older writers left unset text fields empty.
+  template <Named E>
+  void name(const char* key, E& out, bool required = false) const {
+    const nlohmann::json* v = find(key);
+    if (v != nullptr && v->is_string() && v->get_ref<const std::string&>().empty()) v = nullptr;
+    if (v == nullptr) {
+      if (required) fail(path(key), "missing");
+      return;
+    }
+    if (!v->is_string()) fail(path(key), "expected a string");
+    const auto parsed = parse_name<E>(v->get_ref<const std::string&>());
+    if (!parsed) fail(path(key), "must be one of " + names_text<E>() + " (got \"" + v->get<std::string>() + "\")");
+    out = *parsed;
   }
   void u64(const char* key, std::uint64_t& out, bool required = false) const {
     const nlohmann::json* v = required ? &need(key) : find(key);
@@ -222,8 +237,9 @@ nlohmann::json to_json(const CellResult& c) {
       {"procs", c.procs},
       {"batch", c.batch},
       {"rate", c.rate},
-      {"load", c.load},
+      {"load", c.load ? c.load->label() : std::string()},
       {"api", c.api},
+      {"channel", {{"capacity_bytes", c.channel.capacity_bytes}, {"pipe_bytes", c.channel.pipe_bytes}}},
       {"verify", c.verify},
       {"latency_sample", c.latency_sample},
       {"status", c.status},
@@ -266,21 +282,28 @@ CellResult cell_from_json(const nlohmann::json& j, const std::string& where) {
   r.str("pattern", c.pattern, true);
   r.str("mechanism", c.mechanism, true);
   r.str("serializer", c.serializer, true);
-  r.str("wait", c.wait, true);
-  r.str("placement", c.placement, true);
-  r.str("content", c.content);
+  r.name("wait", c.wait, true);
+  r.name("placement", c.placement, true);
+  r.name("content", c.content);
   r.u64("size_bytes", c.size_bytes, true);
   r.i32("procs", c.procs, true);
   r.i32("batch", c.batch);
   r.f64("rate", c.rate);
-  r.str("load", c.load);
-  r.str("api", c.api);
-  r.str("verify", c.verify);
-  r.u64("latency_sample", c.latency_sample);
-  r.str("status", c.status, true);
-  if (c.status != "ok" && c.status != "error") {
-    fail(r.path("status"), "must be \"ok\" or \"error\" (got \"" + c.status + "\")");
+  std::string load;
+  r.str("load", load);
+  if (!load.empty()) {
+    c.load = parse_load_label(load);
+    if (!c.load) fail(r.path("load"), "not a load point (10k, 50%, sporadic): \"" + load + "\"");
   }
+  r.name("api", c.api);
+  if (const nlohmann::json* v = r.find("channel")) {
+    const ObjectReader ch(*v, r.path("channel"));
+    ch.u64("capacity_bytes", c.channel.capacity_bytes);
+    ch.u64("pipe_bytes", c.channel.pipe_bytes);
+  }
+  r.name("verify", c.verify);
+  r.u64("latency_sample", c.latency_sample);
+  r.name("status", c.status, true);
   r.str("error", c.error);
   r.strings("warnings", c.warnings);
   r.u64("messages_sent", c.messages_sent);
@@ -452,19 +475,17 @@ std::string format_size(std::uint64_t bytes) {
   return fmt::format("{}{}", bytes, kUnits[unit]);
 }
 
-std::string cell_id(const CellResult& c) {
-  std::string id =
-      fmt::format("{}_{}_{}_{}_p{}_{}_{}_b{}", sanitize(c.pattern), sanitize(c.mechanism),
-                  sanitize(c.serializer), format_size(c.size_bytes), c.procs, sanitize(c.wait),
-                  sanitize(c.placement), c.batch);
+std::string cell_id(const CellResult& c, CellIdParts parts) {
+  std::string id = fmt::format("{}_{}_{}_{}_p{}_{}_{}_b{}", sanitize(c.pattern), sanitize(c.mechanism),
+                               sanitize(c.serializer), format_size(c.size_bytes), c.procs, to_string(c.wait),
+                               to_string(c.placement), c.batch);
   // Defaults are left out so the common ids stay short; anything else must appear or two
   // cells of one run would share a file name.
-  if (!c.content.empty() && c.content != "random") id += "_" + sanitize(c.content);
-  if (!c.api.empty() && c.api != "copy") id += "_" + sanitize(c.api);
-  if (!c.load.empty()) {
-    // A load point is named by how it was asked for: "50%" of a saturation that differs
-    // from run to run is still the same cell to compare.
-    id += "_load" + sanitize(c.load == "sporadic" ? c.load : c.load.back() == '%' ? c.load.substr(0, c.load.size() - 1) + "pct" : c.load);
+  if (c.content != ContentMode::random) id += fmt::format("_{}", to_string(c.content));
+  if (c.api != Api::copy) id += fmt::format("_{}", to_string(c.api));
+  if (parts == CellIdParts::configuration) return id;
+  if (c.load) {
+    id += "_load" + sanitize(c.load->id_part());
   } else if (c.rate > 0) {
     // Integral rates print without an exponent ("1e+06" would sanitize to a lie, "1e-06").
     id += "_r" + sanitize(std::floor(c.rate) == c.rate ? fmt::format("{:.0f}", c.rate)
