@@ -6,6 +6,12 @@ namespace ipcmatrix {
 
 extern const PatternSpec kFanOutPattern;
 
+namespace {
+constexpr UseCase kUseCases[] = {
+    {"Broadcast", UseCaseCells::closed_loop_smallest, Objective::highest_throughput, "closed loop, most msgs/s", 60},
+};
+}  // namespace
+
 extern const PatternSpec kBroadcastPattern{
     .name = "broadcast",
     .description = "1 producer sends every message to each of N-1 consumers",
@@ -15,6 +21,7 @@ extern const PatternSpec kBroadcastPattern{
           kFanOutPattern.build(t, procs);
           t.distribution = Distribution::all;
         },
+    .use_cases = kUseCases,
 };
 
 }  // namespace ipcmatrix

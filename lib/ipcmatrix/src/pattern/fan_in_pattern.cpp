@@ -3,6 +3,13 @@
 
 namespace ipcmatrix {
 
+namespace {
+constexpr UseCase kUseCases[] = {
+    {"Fan-in collection", UseCaseCells::closed_loop_smallest, Objective::highest_throughput,
+     "closed loop, most msgs/s", 50},
+};
+}  // namespace
+
 extern const PatternSpec kFanInPattern{
     .name = "fan-in",
     .description = "N-1 producers -> 1 consumer, which drains its inputs in turn",
@@ -13,6 +20,7 @@ extern const PatternSpec kFanInPattern{
           t.add(RoleKind::consumer, 1);
           for (int i = 0; i < procs - 1; ++i) t.connect(i, procs - 1);
         },
+    .use_cases = kUseCases,
 };
 
 }  // namespace ipcmatrix

@@ -3,6 +3,13 @@
 
 namespace ipcmatrix {
 
+namespace {
+constexpr UseCase kUseCases[] = {
+    {"Fan-out work distribution", UseCaseCells::closed_loop_smallest, Objective::highest_throughput,
+     "closed loop, most msgs/s", 40},
+};
+}  // namespace
+
 extern const PatternSpec kFanOutPattern{
     .name = "fan-out",
     .description = "1 producer spreads its messages round-robin over N-1 consumers",
@@ -14,6 +21,7 @@ extern const PatternSpec kFanOutPattern{
           for (int i = 1; i < procs; ++i) t.connect(0, i);
           t.distribution = Distribution::round_robin;
         },
+    .use_cases = kUseCases,
 };
 
 }  // namespace ipcmatrix

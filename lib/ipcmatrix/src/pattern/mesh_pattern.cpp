@@ -3,6 +3,13 @@
 
 namespace ipcmatrix {
 
+namespace {
+constexpr UseCase kUseCases[] = {
+    {"Many-to-many", UseCaseCells::closed_loop_smallest, Objective::highest_throughput, "closed loop, most msgs/s",
+     70},
+};
+}  // namespace
+
 extern const PatternSpec kMeshPattern{
     .name = "mesh",
     .description = "N peers, each sending to every other",
@@ -14,6 +21,7 @@ extern const PatternSpec kMeshPattern{
             for (int j = 0; j < procs; ++j)
               if (i != j) t.connect(i, j);
         },
+    .use_cases = kUseCases,
 };
 
 }  // namespace ipcmatrix

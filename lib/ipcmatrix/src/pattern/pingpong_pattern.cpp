@@ -4,6 +4,13 @@
 
 namespace ipcmatrix {
 
+namespace {
+constexpr UseCase kUseCases[] = {
+    {"Latency-critical small messages", UseCaseCells::latency_smallest, Objective::lowest_p50,
+     "lowest p50 round trip", 10},
+};
+}  // namespace
+
 extern const PatternSpec kPingpongPattern{
     .name = "pingpong",
     .description = "2 processes, request and echo (the echo decodes and re-encodes)",
@@ -18,6 +25,8 @@ extern const PatternSpec kPingpongPattern{
     .latency = LatencyKind::round_trip,
     .loop = LoopKind::closed,
     .batches = false,
+    .use_cases = kUseCases,
+    .chart = ChartRole::latency,
 };
 
 }  // namespace ipcmatrix

@@ -16,6 +16,8 @@ extern const PatternSpec kPipelinePattern{
           for (int i = 0; i + 1 < procs; ++i) t.connect(i, i + 1);
         },
     .records_hops = true,
+    .use_cases = {},
+    .chart = ChartRole::none,
 };
 
 }  // namespace ipcmatrix

@@ -3,6 +3,15 @@
 
 namespace ipcmatrix {
 
+namespace {
+constexpr UseCase kUseCases[] = {
+    {"Bulk transfer", UseCaseCells::closed_loop_largest_64k, Objective::highest_throughput,
+     "closed loop, most msgs/s", 30},
+    {"Low CPU budget", UseCaseCells::closed_loop_smallest, Objective::lowest_cpu_per_msg,
+     "closed loop, least CPU per message", 80},
+};
+}  // namespace
+
 extern const PatternSpec kStreamPattern{
     .name = "stream",
     .description = "1 producer -> 1 consumer, as fast as the consumer keeps up (or at --rate)",
@@ -13,6 +22,8 @@ extern const PatternSpec kStreamPattern{
           t.add(RoleKind::consumer, 1);
           t.connect(0, 1);
         },
+    .use_cases = kUseCases,
+    .chart = ChartRole::throughput,
 };
 
 }  // namespace ipcmatrix

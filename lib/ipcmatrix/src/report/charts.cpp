@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "ipcmatrix/model/format.hpp"
+#include "ipcmatrix/pattern/pattern.hpp"
 #include "ipcmatrix/report/recommend.hpp"
 #include "ipcmatrix/util/output_file.hpp"
 
@@ -31,6 +32,12 @@ constexpr int kGnuplotTimeoutMs = 30'000;
 constexpr double kSpectrum[] = {0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999};
 
 bool ok(const CellResult& c) { return c.ok(); }
+/// Whether c's pattern is drawn by the charts of `role` (PatternSpec::chart).
+bool charted_as(const CellResult& c, ChartRole role) {
+  const PatternSpec* spec = pattern_or_null(c.pattern);
+  return spec != nullptr && spec->chart == role;
+}
+bool round_trip(const CellResult& c) { return charted_as(c, ChartRole::latency); }
 bool closed_loop(const CellResult& c) { return c.rate == 0 && !c.load; }
 
 /// Per mechanism (in first-seen order), per size: the best value of `figure` among cells.
@@ -126,12 +133,11 @@ Chart make_chart(std::string file, std::string title, std::string x_label, std::
 
 std::vector<Chart> chart_plan(const RunResult& r) {
   std::vector<Chart> charts;
-  const auto is = [](const char* pattern) { return [pattern](const CellResult& c) { return c.pattern == pattern; }; };
 
   Chart size_latency = make_chart("latency_vs_size.svg", "Round-trip latency against message size (pingpong, best p50 per mechanism)",
                      "message size (bytes)", "p50 round trip (us)");
   size_latency.series = best_per_mechanism(
-      r, [](const CellResult& c) { return c.pattern == "pingpong" && measures_latency(c); },
+      r, [](const CellResult& c) { return round_trip(c) && measures_latency(c); },
       [](const CellResult& c) -> std::optional<double> {
         if (!c.latency_ns.p50) return std::nullopt;
         return static_cast<double>(*c.latency_ns.p50) / 1e3;
@@ -145,14 +151,14 @@ std::vector<Chart> chart_plan(const RunResult& r) {
                  "round trip (us)");
   std::optional<std::uint64_t> smallest;
   for (const CellResult& c : r.cells)
-    if (ok(c) && c.pattern == "pingpong" && (!smallest || c.size_bytes < *smallest)) smallest = c.size_bytes;
+    if (ok(c) && round_trip(c) && (!smallest || c.size_bytes < *smallest)) smallest = c.size_bytes;
   if (smallest) {
     spectrum.title = fmt::format("Percentile spectrum of the round trip, pingpong {} (best cell per mechanism)",
                                  format_size(*smallest));
     std::vector<std::string> order;
     std::map<std::string, const CellResult*> best;
     for (const CellResult& c : r.cells) {
-      if (!ok(c) || c.pattern != "pingpong" || c.size_bytes != *smallest || !c.latency_ns.p50) continue;
+      if (!ok(c) || !round_trip(c) || c.size_bytes != *smallest || !c.latency_ns.p50) continue;
       const auto it = best.find(c.mechanism);
       if (it == best.end()) order.push_back(c.mechanism);
       if (it == best.end() || *c.latency_ns.p50 < *it->second->latency_ns.p50) best[c.mechanism] = &c;
@@ -203,7 +209,7 @@ std::vector<Chart> chart_plan(const RunResult& r) {
   Chart tput = make_chart("throughput_vs_size.svg", "Throughput against message size (stream, closed loop, best per mechanism)",
              "message size (bytes)", "payload throughput (MB/s, 10^6 bytes)");
   tput.series = best_per_mechanism(
-      r, [&](const CellResult& c) { return is("stream")(c) && closed_loop(c); },
+      r, [](const CellResult& c) { return charted_as(c, ChartRole::throughput) && closed_loop(c); },
       [](const CellResult& c) -> std::optional<double> { return c.throughput.payload_bytes_per_s / 1e6; }, false);
   tput.x_format = "%.0b%B";
   charts.push_back(std::move(tput));
@@ -211,7 +217,7 @@ std::vector<Chart> chart_plan(const RunResult& r) {
   Chart cpu = make_chart("cpu_per_msg.svg", "CPU time per message against size (stream, closed loop, all processes)",
             "message size (bytes)", "CPU per message (ns)");
   cpu.series = best_per_mechanism(
-      r, [&](const CellResult& c) { return is("stream")(c) && closed_loop(c); },
+      r, [](const CellResult& c) { return charted_as(c, ChartRole::throughput) && closed_loop(c); },
       [](const CellResult& c) -> std::optional<double> { return c.cpu.per_msg_ns; }, true);
   cpu.x_format = "%.0b%B";
   charts.push_back(std::move(cpu));

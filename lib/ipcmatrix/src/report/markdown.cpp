@@ -259,6 +259,7 @@ constexpr std::array<EnvFact, 20> kEnvFacts = {{
 // The machine's floor of the run (environment.floor.start, see runner/floor.hpp), when recorded.
 struct Floor {
   double rtt_ns = 0, ring_msgs_per_s = 0;
+  std::string mechanism;  ///< whose cells compare with it (files before it was recorded: shm's)
 };
 
 std::optional<Floor> run_floor(const RunResult& r) {
@@ -269,7 +270,9 @@ std::optional<Floor> run_floor(const RunResult& r) {
   if (start == f->end() || !start->is_object()) return std::nullopt;
   const auto rtt = start->find("cacheline_rtt_ns"), ring = start->find("ring_msgs_per_s");
   if (rtt == start->end() || ring == start->end() || !rtt->is_number() || !ring->is_number()) return std::nullopt;
-  Floor out{rtt->get<double>(), ring->get<double>()};
+  const auto mech = start->find("ring_mechanism");
+  Floor out{rtt->get<double>(), ring->get<double>(),
+            mech != start->end() && mech->is_string() ? mech->get<std::string>() : std::string("shm")};
   if (!(out.rtt_ns > 0) || !(out.ring_msgs_per_s > 0)) return std::nullopt;
   return out;
 }
@@ -277,7 +280,7 @@ std::optional<Floor> run_floor(const RunResult& r) {
 // shm cells as a multiple of the floor: a round trip against one cache line's round trip,
 // a closed-loop stream against the bare ring's rate.
 std::string floor_text(const CellResult& c, const Floor& f) {
-  if (c.mechanism != "shm") return std::string(kUnresolved);
+  if (c.mechanism != f.mechanism) return std::string(kUnresolved);
   const PatternSpec* spec = pattern_or_null(c.pattern);
   if (spec != nullptr && spec->latency == LatencyKind::round_trip) {
     if (!c.latency_ns.p50) return std::string(kUnresolved);
@@ -465,16 +468,16 @@ void summary(std::string& md, const RunResult& r) {
       "it is a tie.\n\n");
   add(md, "| use case | deploy | settings | evidence | margin over the runner-up | trade-off |\n"
           "|---|---|---|---|---|---|\n");
-  const auto ring = [&](const CellResult& c) -> std::string {
-    if (c.mechanism != "shm") return "";
-    const auto it = r.config.find("ring_bytes");
-    const bool fixed = it != r.config.end() && it->is_number_integer() && it->get<std::int64_t>() > 0;
-    return fixed ? fmt::format(", ring {}", human_bytes(it->get<std::uint64_t>())) : ", ring sized per cell";
+  // The buffer the cell's channels were created with (CellResult::channel): what to deploy.
+  const auto buffer = [](const CellResult& c) -> std::string {
+    if (c.channel.capacity_bytes > 0) return fmt::format(", buffer {}", human_bytes(c.channel.capacity_bytes));
+    if (c.channel.pipe_bytes > 0) return fmt::format(", pipe {}", human_bytes(c.channel.pipe_bytes));
+    return "";
   };
   for (const Decision& d : ds) {
     const CellResult& b = *d.pick.best;
     const std::string settings = fmt::format("wait `{}`, placement `{}`, batch {}, api `{}`{}", esc(b.wait),
-                                             esc(b.placement), b.batch, esc(b.api), ring(b));
+                                             esc(b.placement), b.batch, esc(b.api), buffer(b));
     const std::string evidence =
         fmt::format("{} ({}; {} rep{})", figure_of(b, d.objective), esc(d.basis), b.repetitions, b.repetitions == 1 ? "" : "s");
     std::string margin;
@@ -636,7 +639,7 @@ void results(std::string& md, const RunResult& r) {
     });
     const bool apis = any_of([](const CellResult* c) { return c->api != Api::copy; });
     const std::optional<Floor> floor = run_floor(r);
-    const bool vs_floor = floor && any_of([](const CellResult* c) { return c->mechanism == "shm"; });
+    const bool vs_floor = floor && any_of([&floor](const CellResult* c) { return c->mechanism == floor->mechanism; });
 
     add(md, "### {} (latency: {})\n\n", esc(pattern), latency_kind(pattern));
     if (any_of([](const CellResult* c) { return latency_meaning(*c) == LatencyMeaning::saturated; })) {

@@ -113,14 +113,12 @@ std::optional<Pick> pick_best(std::vector<const CellResult*> cells, Objective ob
   return std::nullopt;
 }
 
+namespace {
+/// The sporadic-load use case's place in the summary, among the patterns' (PatternSpec::use_cases).
+constexpr int kSporadicUseCaseRank = 20;
+}  // namespace
+
 std::vector<Decision> decisions(const RunResult& r) {
-  std::vector<Decision> out;
-  const auto ok = [&](const std::string& pattern) {
-    std::vector<const CellResult*> v;
-    for (const CellResult& c : r.cells)
-      if (c.ok() && c.pattern == pattern) v.push_back(&c);
-    return v;
-  };
   // The cells of `cells` at one size: the smallest, or the largest of at least min_size.
   const auto at_size = [](std::vector<const CellResult*> cells, bool largest, std::uint64_t min_size = 0) {
     std::erase_if(cells, [&](const CellResult* c) { return c->size_bytes < min_size; });
@@ -132,43 +130,48 @@ std::vector<Decision> decisions(const RunResult& r) {
     std::erase_if(cells, [&](const CellResult* c) { return c->size_bytes != size; });
     return cells;
   };
-  const auto closed_loop = [](std::vector<const CellResult*> cells) {
-    std::erase_if(cells, [](const CellResult* c) { return c->rate > 0 || c->load; });
-    return cells;
-  };
-  const auto add = [&](std::string use_case, const std::vector<const CellResult*>& cells, Objective o,
-                       std::string what) {
+  std::vector<std::pair<int, Decision>> ranked;
+  const auto add = [&](int rank, std::string_view use_case, const std::vector<const CellResult*>& cells,
+                       Objective o, std::string_view what) {
     if (cells.empty()) return;
     std::optional<Pick> p = pick_best(cells, o);
     if (!p) return;
     const CellResult& any = *cells.front();
-    out.push_back({std::move(use_case), fmt::format("{} {}, {}", any.pattern, format_size(any.size_bytes), what), o,
-                   *p});
+    ranked.emplace_back(rank, Decision{std::string(use_case),
+                                       fmt::format("{} {}, {}", any.pattern, format_size(any.size_bytes), what), o, *p});
   };
-  {
-    std::vector<const CellResult*> rt = at_size(ok("pingpong"), false);
-    std::erase_if(rt, [](const CellResult* c) { return !measures_latency(*c); });
-    add("Latency-critical small messages", rt, Objective::lowest_p50, "lowest p50 round trip");
-  }
-  {
-    std::vector<const CellResult*> sporadic;
+  // Each pattern's own use cases (PatternSpec::use_cases), from its ok cells.
+  for (const PatternSpec* spec : all_patterns()) {
+    std::vector<const CellResult*> mine;
     for (const CellResult& c : r.cells)
-      if (c.ok() && c.load && c.load->kind == LoadPoint::Kind::sporadic && measures_latency(c)) sporadic.push_back(&c);
-    add("Sporadic small messages (idle gaps)", at_size(sporadic, false), Objective::lowest_p99,
-        "sporadic load, lowest p99 (wake-ups after idle gaps)");
+      if (c.ok() && c.pattern == spec->name) mine.push_back(&c);
+    for (const UseCase& u : spec->use_cases) {
+      std::vector<const CellResult*> cells = mine;
+      switch (u.cells) {
+        case UseCaseCells::latency_smallest:
+          cells = at_size(std::move(cells), false);
+          std::erase_if(cells, [](const CellResult* c) { return !measures_latency(*c); });
+          break;
+        case UseCaseCells::closed_loop_smallest:
+        case UseCaseCells::closed_loop_largest_64k: {
+          std::erase_if(cells, [](const CellResult* c) { return c->rate > 0 || c->load; });
+          const bool largest = u.cells == UseCaseCells::closed_loop_largest_64k;
+          cells = at_size(std::move(cells), largest, largest ? 64 * 1024 : 0);
+          break;
+        }
+      }
+      add(u.rank, u.name, cells, u.objective, u.basis);
+    }
   }
-  add("Bulk transfer", at_size(closed_loop(ok("stream")), true, 64 * 1024), Objective::highest_throughput,
-      "closed loop, most msgs/s");
-  add("Fan-out work distribution", at_size(closed_loop(ok("fan-out")), false), Objective::highest_throughput,
-      "closed loop, most msgs/s");
-  add("Fan-in collection", at_size(closed_loop(ok("fan-in")), false), Objective::highest_throughput,
-      "closed loop, most msgs/s");
-  add("Broadcast", at_size(closed_loop(ok("broadcast")), false), Objective::highest_throughput,
-      "closed loop, most msgs/s");
-  add("Many-to-many", at_size(closed_loop(ok("mesh")), false), Objective::highest_throughput,
-      "closed loop, most msgs/s");
-  add("Low CPU budget", at_size(closed_loop(ok("stream")), false), Objective::lowest_cpu_per_msg,
-      "closed loop, least CPU per message");
+  // Wake-ups after idle gaps belong to no pattern: the sporadic load point of any of them.
+  std::vector<const CellResult*> sporadic;
+  for (const CellResult& c : r.cells)
+    if (c.ok() && c.load && c.load->kind == LoadPoint::Kind::sporadic && measures_latency(c)) sporadic.push_back(&c);
+  add(kSporadicUseCaseRank, "Sporadic small messages (idle gaps)", at_size(sporadic, false), Objective::lowest_p99,
+      "sporadic load, lowest p99 (wake-ups after idle gaps)");
+  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Decision> out;
+  for (auto& [rank, d] : ranked) out.push_back(std::move(d));
   return out;
 }
 std::vector<double> throughput_values(const CellResult& c) {

@@ -156,6 +156,7 @@ nlohmann::json floor_json(const std::optional<MachineFloor>& f) {
   if (!f) return nullptr;
   return {{"cacheline_rtt_ns", f->cacheline_rtt_ns},
           {"ring_msgs_per_s", f->ring_msgs_per_s},
+          {"ring_mechanism", f->ring_mechanism},
           {"cpus", {f->cpu_a, f->cpu_b}}};
 }
 

@@ -204,13 +204,14 @@ std::optional<MachineFloor> measure_floor(const std::vector<int>& cpus) {
   o.wait = Wait::spin;
   std::optional<double> ring;
   try {
-    ring = bare_stream(find_transport("shm"), o, kRingMessageBytes, kRingBatch, f.cpu_a, f.cpu_b, kRingCapNs);
+    ring = bare_stream(find_transport(kFloorMechanism), o, kRingMessageBytes, kRingBatch, f.cpu_a, f.cpu_b, kRingCapNs);
   } catch (const std::exception&) {
     // No room in /dev/shm, say: the run goes on without a floor and warns so.
   }
   if (!rtt || !ring) return std::nullopt;
   f.cacheline_rtt_ns = *rtt;
   f.ring_msgs_per_s = *ring;
+  f.ring_mechanism = kFloorMechanism;
   return f;
 }
 

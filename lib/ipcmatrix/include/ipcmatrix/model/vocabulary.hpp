@@ -74,6 +74,14 @@ enum class CellStatus : std::uint8_t { ok, error };
 inline constexpr NameTable<CellStatus, 2> kCellStatusNames{{{{CellStatus::ok, "ok"}, {CellStatus::error, "error"}}}};
 constexpr const auto& names_of(CellStatus) noexcept { return kCellStatusNames; }
 
+/// What a recommendation ranks by.
+enum class Objective : std::uint8_t { lowest_p50, lowest_p99, highest_throughput, lowest_cpu_per_msg };
+inline constexpr NameTable<Objective, 4> kObjectiveNames{{{{Objective::lowest_p50, "lowest p50"},
+                                                          {Objective::lowest_p99, "lowest p99"},
+                                                          {Objective::highest_throughput, "highest throughput"},
+                                                          {Objective::lowest_cpu_per_msg, "lowest CPU per message"}}}};
+constexpr const auto& names_of(Objective) noexcept { return kObjectiveNames; }
+
 /// One point of a load sweep (--load): an open-loop rate offered to each producer of a cell,
 /// run after the same cell closed loop (its saturation). Written everywhere as its label.
 struct LoadPoint {

@@ -11,9 +11,11 @@
 
 #include <cstdint>
 #include <string>
+#include <span>
 #include <string_view>
 #include <vector>
 
+#include "ipcmatrix/model/vocabulary.hpp"
 #include "ipcmatrix/pattern/topology.hpp"
 
 namespace ipcmatrix {
@@ -38,6 +40,30 @@ struct ParticipantRule {
   int min = 2;    ///< otherwise: --procs (or a machine-fitted default), at least this many
 };
 
+/// Which of a pattern's cells a use case is decided from, and at which size.
+enum class UseCaseCells : std::uint8_t {
+  latency_smallest,         ///< cells that measure latency, at the smallest size
+  closed_loop_smallest,     ///< closed-loop cells, at the smallest size
+  closed_loop_largest_64k,  ///< closed-loop cells, at the largest size of at least 64 KiB
+};
+
+/// A question the report's summary answers from this pattern's cells ("Bulk transfer": the
+/// stream configuration with the most msgs/s at a large size).
+struct UseCase {
+  std::string_view name;   ///< the summary's row: "Bulk transfer"
+  UseCaseCells cells;
+  Objective objective;
+  std::string_view basis;  ///< how the pick was made, for the evidence: "closed loop, most msgs/s"
+  int rank = 0;            ///< place in the summary, ascending, across patterns
+};
+
+/// Which of the report's charts draw this pattern's cells.
+enum class ChartRole : std::uint8_t {
+  none,
+  latency,     ///< latency against size and the percentile spectrum (the round trip)
+  throughput,  ///< throughput and CPU per message against size (closed loop)
+};
+
 /// One registered pattern. All fields are constant data; the table lives for the program.
 struct PatternSpec {
   std::string_view name;         ///< CLI and results name: "fan-out"
@@ -50,6 +76,8 @@ struct PatternSpec {
   LoopKind loop = LoopKind::rate_driven;
   bool batches = true;        ///< honours --batch (a round trip is always one message)
   bool records_hops = false;  ///< the final receiver also records the last hop's latency
+  std::span<const UseCase> use_cases;  ///< what the summary decides from this pattern's cells
+  ChartRole chart = ChartRole::none;
 };
 
 /// Every pattern, in report order (pingpong, stream, fan-out, fan-in, pipeline, broadcast,

@@ -77,8 +77,6 @@ struct RecommendationGroup {
   std::optional<Pick> highest_throughput;
 };
 
-/// What a pick ranks by.
-enum class Objective : std::uint8_t { lowest_p50, lowest_p99, highest_throughput, lowest_cpu_per_msg };
 
 /// The best of `cells` by the objective (cells without that figure are left out; the caller
 /// decides which cells may compete, e.g. only latency measurements for latency), with the
@@ -119,8 +117,9 @@ struct Decision {
   Pick pick;
 };
 
-/// The summary's decisions, in a fixed order of use cases; a use case is left out when the
-/// results hold no cell for it:
+/// The summary's decisions: each registered pattern's use cases (PatternSpec::use_cases) and
+/// the sporadic-load one, ordered by rank; a use case is left out when the results hold no
+/// cell for it. Today's table:
 ///   - latency-critical small messages: pingpong at the smallest size, lowest p50;
 ///   - sporadic small messages: the sporadic load point at the smallest size, lowest p99;
 ///   - bulk transfer: stream at the largest size of 64 KiB or more, closed loop, most msgs/s;

@@ -13,6 +13,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "ipcmatrix/sys/posix.hpp"
@@ -47,9 +49,16 @@ struct alignas(kCacheLine) FloorLine {
   void stop() noexcept { v.store(kStop, std::memory_order_release); }
 };
 
+/// The mechanism whose bare ring is the machine's floor: the shared-memory ring, the
+/// fastest path two processes have (a cache line's worth of traffic per message).
+inline constexpr std::string_view kFloorMechanism = "shm";
+
 struct MachineFloor {
   double cacheline_rtt_ns = 0;   ///< median round trip of one cache line, ns
   double ring_msgs_per_s = 0;    ///< bare ring, 64 B messages, batches of 64
+  /// The mechanism whose bare transport the ring figure is (kFloorMechanism): the report
+  /// sets that mechanism's cells against the floor.
+  std::string ring_mechanism;
   int cpu_a = -1, cpu_b = -1;    ///< where the two processes ran (-1: unpinned)
 };
 
