@@ -5,6 +5,8 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
+  ninja-build           # tools/test.sh builds with Ninja where present
+  ccache                # tools/test.sh: a second run on the same machine recompiles only what changed
   libboost-dev          # Boost.Interprocess, Boost.Asio (header-only parts)
   nlohmann-json3-dev
   libzstd-dev
