@@ -17,6 +17,8 @@ packages=(
   libbenchmark-dev      # bench/ micro-benchmarks (optional for the tool itself)
   python3-jsonschema    # tests: results files validate against docs/results.schema.json
   gnuplot-nox           # the report's SVG charts (skipped, and said so, without it)
+  clang-format          # tools/lint.sh (Debian 12: version 14)
+  clang-tidy
 )
 
 missing=()

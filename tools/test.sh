@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Builds and runs every test. This is what CI runs (.ci/run).
+#   0. the lint (tools/lint.sh): clang-format and clang-tidy over the files it lists;
 #   1. the Release build (warnings are errors) and its full suite under ctest;
 #   2. the shm ring under ThreadSanitizer (two threads in one process), in a TSan build;
 #   3. the whole suite again (fuzz corpus replays included) under AddressSanitizer and
@@ -15,7 +16,7 @@ SECONDS=0
 phase() { printf '== test.sh [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 # What every build tree gets: Ninja and ccache where installed (tools/setup.sh installs both).
-common=()
+common=(-DCMAKE_EXPORT_COMPILE_COMMANDS=ON)
 if command -v ccache >/dev/null; then
   # Three trees of about 60 translation units each are most of the time of a run; with ccache
   # a second run on the same machine compiles only what changed. CI clones into a new
@@ -35,8 +36,11 @@ configure() {
   cmake -S . -B "$dir" "${gen[@]}" "${common[@]}" "$@" >/dev/null
 }
 
-phase "Release build"
+phase "lint"
 configure build -DCMAKE_BUILD_TYPE=Release -DIPCMATRIX_WERROR=ON
+tools/lint.sh build
+
+phase "Release build"
 cmake --build build -j "$jobs"
 phase "Release tests"
 # Serially: the slow tests run the real tool or two threads, which spin on both cores; run
