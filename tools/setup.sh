@@ -5,6 +5,8 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
+  ninja-build           # tools/test.sh builds with Ninja where present
+  ccache                # tools/test.sh: a second run on the same machine recompiles only what changed
   libboost-dev          # Boost.Interprocess, Boost.Asio (header-only parts)
   nlohmann-json3-dev
   libzstd-dev
@@ -15,6 +17,8 @@ packages=(
   libbenchmark-dev      # bench/ micro-benchmarks (optional for the tool itself)
   python3-jsonschema    # tests: results files validate against docs/results.schema.json
   gnuplot-nox           # the report's SVG charts (skipped, and said so, without it)
+  clang-format          # tools/lint.sh (Debian 12: version 14)
+  clang-tidy
 )
 
 missing=()

@@ -13,5 +13,7 @@ trap 'rm -rf "$dir"' EXIT
         --messages 200 --warmup 20 --repetitions 2 --json "$dir/closed.json" --quiet
 "$tool" --sizes 64 --patterns stream,pipeline --mechanisms pipe --serializers binary \
         --messages 200 --warmup 20 --rate 20000 --json "$dir/open.json" --quiet
-exec "$python" "$src/tests/schema/validate_results.py" "$src/docs/results.schema.json" \
-     "$dir/closed.json" "$dir/open.json" "$src/tests/fixtures/results_small.json"
+# Not exec: that would replace this shell before its EXIT trap runs, leaving $dir behind.
+# Under set -e a failure exits at once with python's status; the trap still removes $dir.
+"$python" "$src/tests/schema/validate_results.py" "$src/docs/results.schema.json" \
+  "$dir/closed.json" "$dir/open.json" "$src/tests/fixtures/results_small.json"
