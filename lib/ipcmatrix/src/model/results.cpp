@@ -80,8 +80,7 @@ class ObjectReader {
     const nlohmann::json* v = find(key);
     if (v == nullptr) return;
     if (v->is_number_unsigned()) {
-      if (v->get<std::uint64_t>() >
-          static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      if (v->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
         fail(path(key), "out of range");
       }
       out = v->get<std::int64_t>();
@@ -166,12 +165,8 @@ std::optional<LatencySummary> opt_latency(const ObjectReader& r, const char* key
 }
 
 nlohmann::json to_json(const FigureSpread& s) {
-  return {{"median", s.median},
-          {"min", s.min},
-          {"max", s.max},
-          {"rel_spread", s.rel_spread},
-          {"n", s.n},
-          {"values", s.values}};
+  return {{"median", s.median},         {"min", s.min}, {"max", s.max},
+          {"rel_spread", s.rel_spread}, {"n", s.n},     {"values", s.values}};
 }
 
 std::optional<FigureSpread> opt_spread(const ObjectReader& parent, const char* key) {
@@ -253,7 +248,10 @@ nlohmann::json to_json(const CellResult& c) {
         {"payload_bytes_per_s", c.throughput.payload_bytes_per_s},
         {"wire_bytes_per_s", c.throughput.wire_bytes_per_s}}},
       {"cpu",
-       {{"user_s", c.cpu.user_s}, {"sys_s", c.cpu.sys_s}, {"per_msg_ns", c.cpu.per_msg_ns}, {"pacer_s", c.cpu.pacer_s}}},
+       {{"user_s", c.cpu.user_s},
+        {"sys_s", c.cpu.sys_s},
+        {"per_msg_ns", c.cpu.per_msg_ns},
+        {"pacer_s", c.cpu.pacer_s}}},
       {"wire_bytes_per_msg", c.wire_bytes_per_msg},
       {"encode_ns_per_msg", c.encode_ns_per_msg},
       {"decode_ns_per_msg", c.decode_ns_per_msg},
@@ -341,8 +339,7 @@ CellResult cell_from_json(const nlohmann::json& j, const std::string& where) {
   if (const nlohmann::json* v = r.find("processes")) {
     if (!v->is_array()) fail(r.path("processes"), "expected an array");
     for (std::size_t i = 0; i < v->size(); ++i) {
-      c.processes.push_back(
-          process_from_json((*v)[i], fmt::format("{}[{}]", r.path("processes"), i)));
+      c.processes.push_back(process_from_json((*v)[i], fmt::format("{}[{}]", r.path("processes"), i)));
     }
   }
   r.i32("repetitions", c.repetitions);
@@ -366,8 +363,8 @@ std::string sanitize(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (const char ch : s) {
-    const bool safe = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+    const bool safe = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+                      ch == '_' || ch == '-';
     out += safe ? ch : '-';
   }
   return out.empty() ? "-" : out;
@@ -398,24 +395,23 @@ nlohmann::json to_json(const LatencySummary& s) {
   const auto opt = [](const std::optional<std::uint64_t>& v) {
     return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
   };
-  return {{"count", s.count},      {"mean", s.mean},          {"stddev", s.stddev},
-          {"p50", opt(s.p50)},     {"p90", opt(s.p90)},       {"p99", opt(s.p99)},
-          {"p99_9", opt(s.p99_9)}, {"p99_99", opt(s.p99_99)}, {"min", s.min},
-          {"max", s.max}};
+  return {{"count", s.count},  {"mean", s.mean},    {"stddev", s.stddev},    {"p50", opt(s.p50)},
+          {"p90", opt(s.p90)}, {"p99", opt(s.p99)}, {"p99_9", opt(s.p99_9)}, {"p99_99", opt(s.p99_99)},
+          {"min", s.min},      {"max", s.max}};
 }
 
 nlohmann::json to_json(const RunResult& r) {
   nlohmann::json cells = nlohmann::json::array();
   for (const CellResult& c : r.cells) cells.push_back(to_json(c));
   nlohmann::json j = {{"schema_version", r.schema_version},
-          {"tool_version", r.tool_version},
-          {"started_at", r.started_at},
-          {"elapsed_s", r.elapsed_s},
-          {"environment", r.environment.is_null() ? nlohmann::json::object() : r.environment},
-          {"config", r.config.is_null() ? nlohmann::json::object() : r.config},
-          {"warnings", r.warnings},
-          {"complete", r.complete},
-          {"cells", std::move(cells)}};
+                      {"tool_version", r.tool_version},
+                      {"started_at", r.started_at},
+                      {"elapsed_s", r.elapsed_s},
+                      {"environment", r.environment.is_null() ? nlohmann::json::object() : r.environment},
+                      {"config", r.config.is_null() ? nlohmann::json::object() : r.config},
+                      {"warnings", r.warnings},
+                      {"complete", r.complete},
+                      {"cells", std::move(cells)}};
   if (!r.interrupted_by.empty()) j["interrupted_by"] = r.interrupted_by;
   return j;
 }
@@ -427,14 +423,13 @@ RunResult run_result_from_json(const nlohmann::json& j) {
   // and "unsupported version" is a more useful message than the first mismatch it causes.
   r.i32("schema_version", out.schema_version, true);
   if (out.schema_version > kResultsSchemaVersion || out.schema_version < 1) {
-    fail("schema_version", fmt::format("unsupported version {} (this build reads 1..{})",
-                                       out.schema_version, kResultsSchemaVersion));
+    fail("schema_version",
+         fmt::format("unsupported version {} (this build reads 1..{})", out.schema_version, kResultsSchemaVersion));
   }
   r.str("tool_version", out.tool_version);
   r.str("started_at", out.started_at);
   r.f64("elapsed_s", out.elapsed_s);
-  for (const auto& [key, member] :
-       {std::pair{"environment", &out.environment}, std::pair{"config", &out.config}}) {
+  for (const auto& [key, member] : {std::pair{"environment", &out.environment}, std::pair{"config", &out.config}}) {
     if (const nlohmann::json* v = r.find(key)) {
       if (!v->is_object()) fail(key, "expected an object");
       *member = *v;
@@ -476,9 +471,9 @@ std::string format_size(std::uint64_t bytes) {
 }
 
 std::string cell_id(const CellResult& c, CellIdParts parts) {
-  std::string id = fmt::format("{}_{}_{}_{}_p{}_{}_{}_b{}", sanitize(c.pattern), sanitize(c.mechanism),
-                               sanitize(c.serializer), format_size(c.size_bytes), c.procs, to_string(c.wait),
-                               to_string(c.placement), c.batch);
+  std::string id =
+      fmt::format("{}_{}_{}_{}_p{}_{}_{}_b{}", sanitize(c.pattern), sanitize(c.mechanism), sanitize(c.serializer),
+                  format_size(c.size_bytes), c.procs, to_string(c.wait), to_string(c.placement), c.batch);
   // Defaults are left out so the common ids stay short; anything else must appear or two
   // cells of one run would share a file name.
   if (c.content != ContentMode::random) id += fmt::format("_{}", to_string(c.content));
@@ -488,8 +483,7 @@ std::string cell_id(const CellResult& c, CellIdParts parts) {
     id += "_load" + sanitize(c.load->id_part());
   } else if (c.rate > 0) {
     // Integral rates print without an exponent ("1e+06" would sanitize to a lie, "1e-06").
-    id += "_r" + sanitize(std::floor(c.rate) == c.rate ? fmt::format("{:.0f}", c.rate)
-                                                       : fmt::format("{}", c.rate));
+    id += "_r" + sanitize(std::floor(c.rate) == c.rate ? fmt::format("{:.0f}", c.rate) : fmt::format("{}", c.rate));
   }
   return id;
 }

@@ -9,8 +9,10 @@ namespace ipcmatrix {
 
 std::string LoadPoint::label() const {
   switch (kind) {
-    case Kind::sporadic: return "sporadic";
-    case Kind::fraction: return format_number(value * 100) + "%";
+    case Kind::sporadic:
+      return "sporadic";
+    case Kind::fraction:
+      return format_number(value * 100) + "%";
     case Kind::rate:
       if (value >= 1e6 && std::fmod(value, 1e5) == 0) return format_number(value / 1e6) + "M";
       if (value >= 1e3 && std::fmod(value, 100) == 0) return format_number(value / 1e3) + "k";

@@ -98,8 +98,8 @@ struct CellResult {
     std::uint64_t pipe_bytes = 0;      ///< F_SETPIPE_SZ
   } channel;
   // how it was measured
-  Verify verify = Verify::full;       ///< files without it were written when every message was hashed
-  std::uint64_t latency_sample = 1;   ///< one message in this many carried a timestamp
+  Verify verify = Verify::full;      ///< files without it were written when every message was hashed
+  std::uint64_t latency_sample = 1;  ///< one message in this many carried a timestamp
   // outcome
   CellStatus status = CellStatus::ok;
   std::string error;                  ///< empty when ok
@@ -116,8 +116,8 @@ struct CellResult {
   CpuCost cpu;
   double wire_bytes_per_msg = 0;
   double encode_ns_per_msg = 0, decode_ns_per_msg = 0;  ///< serialization, apart from transport
-  double idle_cpu_percent = -1;  ///< CPU% of a waiting endpoint with no traffic; -1 = not measured
-  double duration_s = 0;         ///< throughput window: first to last measured receive, seconds
+  double idle_cpu_percent = -1;        ///< CPU% of a waiting endpoint with no traffic; -1 = not measured
+  double duration_s = 0;               ///< throughput window: first to last measured receive, seconds
   std::uint64_t negative_one_way = 0;  ///< one-way differences below zero (clock skew), recorded as 0
   /// What the harness alone can do for this pattern, size, serializer and api: its role
   /// loops over an in-process channel. Absent when not measured.
@@ -126,7 +126,7 @@ struct CellResult {
   std::vector<ProcessStats> processes;
   int repetitions = 1;
   std::optional<FigureSpread> p50_spread, p99_spread, throughput_spread;  ///< repetitions > 1
-  std::optional<FigureSpread> cpu_per_msg_spread;  ///< repetitions > 1: cpu.per_msg_ns of each
+  std::optional<FigureSpread> cpu_per_msg_spread;                         ///< repetitions > 1: cpu.per_msg_ns of each
   bool noisy = false;
   Histogram histogram;  ///< merged, of latency_ns
 

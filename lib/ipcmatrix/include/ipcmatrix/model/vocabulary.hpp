@@ -40,9 +40,8 @@ enum class Placement : std::uint8_t {
   same_core,   ///< every participant pinned to the first allowed CPU
   cross_core,  ///< participant i pinned to allowed CPU i (mod the CPU count)
 };
-inline constexpr NameTable<Placement, 3> kPlacementNames{{{{Placement::unpinned, "unpinned"},
-                                                          {Placement::same_core, "same-core"},
-                                                          {Placement::cross_core, "cross-core"}}}};
+inline constexpr NameTable<Placement, 3> kPlacementNames{
+    {{{Placement::unpinned, "unpinned"}, {Placement::same_core, "same-core"}, {Placement::cross_core, "cross-core"}}}};
 constexpr const auto& names_of(Placement) noexcept { return kPlacementNames; }
 
 /// How the role loops use the transport.
@@ -77,9 +76,9 @@ constexpr const auto& names_of(CellStatus) noexcept { return kCellStatusNames; }
 /// What a recommendation ranks by.
 enum class Objective : std::uint8_t { lowest_p50, lowest_p99, highest_throughput, lowest_cpu_per_msg };
 inline constexpr NameTable<Objective, 4> kObjectiveNames{{{{Objective::lowest_p50, "lowest p50"},
-                                                          {Objective::lowest_p99, "lowest p99"},
-                                                          {Objective::highest_throughput, "highest throughput"},
-                                                          {Objective::lowest_cpu_per_msg, "lowest CPU per message"}}}};
+                                                           {Objective::lowest_p99, "lowest p99"},
+                                                           {Objective::highest_throughput, "highest throughput"},
+                                                           {Objective::lowest_cpu_per_msg, "lowest CPU per message"}}}};
 constexpr const auto& names_of(Objective) noexcept { return kObjectiveNames; }
 
 /// One point of a load sweep (--load): an open-loop rate offered to each producer of a cell,
