@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "ipcmatrix/runner/config.hpp"
+#include "ipcmatrix/runner/presets.hpp"
 #include "ipcmatrix/util/json_file.hpp"
 
 using namespace ipcmatrix;

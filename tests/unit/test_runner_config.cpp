@@ -12,6 +12,7 @@
 #include "cli.hpp"
 #include "ipcmatrix/pattern/pattern.hpp"
 #include "ipcmatrix/runner/config.hpp"
+#include "ipcmatrix/runner/presets.hpp"
 #include "ipcmatrix/runner/placement.hpp"
 
 namespace {

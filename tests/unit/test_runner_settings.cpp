@@ -10,6 +10,7 @@
 
 #include "cli.hpp"
 #include "ipcmatrix/runner/settings.hpp"
+#include "ipcmatrix/runner/presets.hpp"
 
 using namespace ipcmatrix;
 

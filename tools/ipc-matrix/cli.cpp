@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "ipcmatrix/runner/presets.hpp"
 #include "ipcmatrix/runner/settings.hpp"
 #include "ipcmatrix/util/text.hpp"
 

@@ -4,6 +4,7 @@
 
 #include "ipcmatrix/error.hpp"
 #include "ipcmatrix/runner/settings.hpp"
+#include "ipcmatrix/serialize/serializer.hpp"
 #include "ipcmatrix/util/text.hpp"
 
 namespace ipcmatrix {
@@ -64,11 +65,11 @@ std::uint64_t latency_sample_for(const Cell& c, const RunConfig& cfg) noexcept {
 
 std::size_t ring_bytes_for(const Cell& c, const RunConfig& cfg, std::size_t channels,
                            std::uint64_t shm_free_bytes) noexcept {
-  if (c.mechanism->name != "shm") return cfg.ring_bytes;  // bipc-mq keeps its own default
+  if (!c.mechanism->caps.sized_per_cell) return cfg.ring_bytes;  // e.g. bipc-mq keeps its own default
   if (cfg.ring_bytes != 0) return cfg.ring_bytes;
   // A frame: ring header word, envelope, body; serializers may grow the body (json's base64
   // is 4/3) and add a record's fields.
-  const bool raw = c.serializer == "raw";
+  const bool raw = serializer_is_body_only(c.serializer);
   const std::uint64_t body = raw ? c.size_bytes : c.size_bytes + c.size_bytes / 3 + 4096;
   const std::uint64_t two = 2 * (8 + kEnvelopeBytes + body);
   std::uint64_t ring = kDefaultRingBytes;

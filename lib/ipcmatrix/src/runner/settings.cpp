@@ -7,6 +7,7 @@
 #include "ipcmatrix/pattern/pattern.hpp"
 #include "ipcmatrix/pattern/roles.hpp"
 #include "ipcmatrix/runner/placement.hpp"
+#include "ipcmatrix/runner/presets.hpp"
 #include "ipcmatrix/serialize/message.hpp"
 #include "ipcmatrix/transport/transport.hpp"
 #include "ipcmatrix/util/text.hpp"

@@ -80,6 +80,22 @@ const std::vector<SerializerInfo>& serializer_infos() {
   return infos;
 }
 
+std::vector<std::string> valid_serializer_names() {
+  std::vector<std::string> names;
+  for (const auto* spec : kSerializers) names.emplace_back(spec->name);
+  for (const auto* spec : kSerializers) names.push_back(std::string(kZstdPrefix) + std::string(spec->name));
+  names.emplace_back(kZstdName);
+  return names;
+}
+
+bool serializer_is_body_only(std::string_view name) noexcept {
+  try {
+    return make_serializer(name)->body_only();
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 std::vector<std::string> default_serializer_names() {
   return {"raw", "binary", "json", "msgpack", "cbor", "zstd+binary", "zstd+json"};
 }

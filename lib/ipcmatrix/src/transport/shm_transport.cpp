@@ -142,6 +142,6 @@ extern const TransportSpec kShmTransport{
     "shm",
     "SPSC byte ring in POSIX shared memory (Boost.Interprocess); --wait spin|block|hybrid, "
     "--ring-bytes sets capacity",
-    Capabilities{.max_msg_bytes = std::size_t{1} << 30, .spin_wait = true, .loan = true, .buffer = BufferKnob::capacity_bytes}, &create, &open};
+    Capabilities{.max_msg_bytes = std::size_t{1} << 30, .spin_wait = true, .loan = true, .buffer = BufferKnob::capacity_bytes, .sized_per_cell = true}, &create, &open};
 
 }  // namespace ipcmatrix

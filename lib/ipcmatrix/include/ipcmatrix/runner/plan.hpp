@@ -60,7 +60,8 @@ struct Cell {
 /// The shm ring capacity for cell `c`: --ring-bytes when given; otherwise the 256 KiB
 /// default, or the next power of two holding two of the cell's messages when they are
 /// larger, at most ring_max_bytes and at most half of `shm_free_bytes` spread over
-/// `channels` rings. 0 for mechanisms without a ring (their default applies).
+/// `channels` rings. For a mechanism whose capabilities do not say sized_per_cell,
+/// --ring-bytes as given (0: its own default applies).
 [[nodiscard]] std::size_t ring_bytes_for(const Cell& c, const RunConfig& cfg, std::size_t channels,
                                          std::uint64_t shm_free_bytes) noexcept;
 

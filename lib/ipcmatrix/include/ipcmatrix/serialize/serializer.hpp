@@ -72,6 +72,14 @@ struct SerializerInfo {
 /// followed by one entry for the "zstd" decorator. Thread-safe.
 [[nodiscard]] const std::vector<SerializerInfo>& serializer_infos();
 
+/// Every name make_serializer() accepts, from the registry: the base serializers,
+/// "zstd+<base>" for each, and "zstd" alone (= "zstd+binary"). --serializers accepts these.
+[[nodiscard]] std::vector<std::string> valid_serializer_names();
+
+/// Whether the named serializer puts the body on the wire as it is (Serializer::body_only(),
+/// e.g. raw), so a frame is no longer than the body. false for an unknown name.
+[[nodiscard]] bool serializer_is_body_only(std::string_view name) noexcept;
+
 /// The names the matrix uses by default ("all"): raw, binary, json, msgpack, cbor,
 /// zstd+binary, zstd+json.
 [[nodiscard]] std::vector<std::string> default_serializer_names();

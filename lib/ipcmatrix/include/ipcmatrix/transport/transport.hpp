@@ -101,6 +101,10 @@ struct Capabilities {
   bool spin_wait = false;  ///< honours Wait::spin/block/hybrid (otherwise always Wait::kernel)
   bool loan = false;       ///< loan()/peek() work in the channel's own memory (zero-copy)
   BufferKnob buffer = BufferKnob::none;
+  /// With --ring-bytes 0, the runner sizes capacity_bytes to the cell (two frames of its
+  /// largest message, within --ring-max-bytes and the free /dev/shm) instead of leaving the
+  /// mechanism its own default. Only for a capacity_bytes knob.
+  bool sized_per_cell = false;
 };
 
 /// A message in a channel's own memory: one contiguous piece, or two when it wraps around
