@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <concepts>
+#include <type_traits>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -142,221 +144,270 @@ class ObjectReader {
   std::string where_;
 };
 
-LatencySummary latency_from_json(const nlohmann::json& j, const std::string& where) {
-  const ObjectReader r(j, where);
-  LatencySummary s;
-  r.u64("count", s.count);
-  r.f64("mean", s.mean);
-  r.f64("stddev", s.stddev);
-  r.opt_u64("p50", s.p50);
-  r.opt_u64("p90", s.p90);
-  r.opt_u64("p99", s.p99);
-  r.opt_u64("p99_9", s.p99_9);
-  r.opt_u64("p99_99", s.p99_99);
-  r.u64("min", s.min);
-  r.u64("max", s.max);
-  return s;
+// ---------------------------------------------------------------------------------------------
+// The field tables: the one place a result field is named. to_json() and from_json() walk
+// them with a writer and a reader; the CSV (report/writers.cpp) is a projection of the JSON.
+// A new field is one line here (plus its member, the schema and, if wanted, a CSV column).
+
+/// How one field is spelled and read.
+struct Key {
+  const char* name;
+  bool required = false;          ///< reading fails without it
+  bool null_when_absent = false;  ///< an absent optional is written as null (else omitted)
+};
+
+template <class S, class T>
+concept Is = std::same_as<std::remove_const_t<S>, T>;
+
+template <class S, class V>
+  requires Is<S, LatencySummary>
+void fields(S& s, V& v) {
+  v(Key{"count"}, s.count);
+  v(Key{"mean"}, s.mean);
+  v(Key{"stddev"}, s.stddev);
+  // Unresolved percentiles are written as null, never left out (see results.hpp).
+  v(Key{"p50", false, true}, s.p50);
+  v(Key{"p90", false, true}, s.p90);
+  v(Key{"p99", false, true}, s.p99);
+  v(Key{"p99_9", false, true}, s.p99_9);
+  v(Key{"p99_99", false, true}, s.p99_99);
+  v(Key{"min"}, s.min);
+  v(Key{"max"}, s.max);
 }
 
-std::optional<LatencySummary> opt_latency(const ObjectReader& r, const char* key) {
-  const nlohmann::json* v = r.find(key);
-  if (v == nullptr) return std::nullopt;
-  return latency_from_json(*v, r.path(key));
+template <class S, class V>
+  requires Is<S, Throughput>
+void fields(S& s, V& v) {
+  v(Key{"msgs_per_s"}, s.msgs_per_s);
+  v(Key{"payload_bytes_per_s"}, s.payload_bytes_per_s);
+  v(Key{"wire_bytes_per_s"}, s.wire_bytes_per_s);
 }
 
-nlohmann::json to_json(const FigureSpread& s) {
-  return {{"median", s.median},         {"min", s.min}, {"max", s.max},
-          {"rel_spread", s.rel_spread}, {"n", s.n},     {"values", s.values}};
+template <class S, class V>
+  requires Is<S, CpuCost>
+void fields(S& s, V& v) {
+  v(Key{"user_s"}, s.user_s);
+  v(Key{"sys_s"}, s.sys_s);
+  v(Key{"per_msg_ns"}, s.per_msg_ns);
+  v(Key{"pacer_s"}, s.pacer_s);
 }
 
-std::optional<FigureSpread> opt_spread(const ObjectReader& parent, const char* key) {
-  const nlohmann::json* v = parent.find(key);
-  if (v == nullptr) return std::nullopt;
-  const ObjectReader r(*v, parent.path(key));
-  FigureSpread s;
-  r.f64("median", s.median);
-  r.f64("min", s.min);
-  r.f64("max", s.max);
-  r.f64("rel_spread", s.rel_spread);
-  r.i32("n", s.n);
-  if (const nlohmann::json* v = r.find("values")) {
-    if (!v->is_array()) fail(r.path("values"), "expected an array of numbers");
-    for (std::size_t i = 0; i < v->size(); ++i) {
-      if (!(*v)[i].is_number()) fail(r.path("values") + "[" + std::to_string(i) + "]", "expected a number");
-      s.values.push_back((*v)[i].get<double>());
+template <class S, class V>
+  requires Is<S, CellResult::Channel>
+void fields(S& s, V& v) {
+  v(Key{"capacity_bytes"}, s.capacity_bytes);
+  v(Key{"pipe_bytes"}, s.pipe_bytes);
+}
+
+template <class S, class V>
+  requires Is<S, FigureSpread>
+void fields(S& s, V& v) {
+  v(Key{"median"}, s.median);
+  v(Key{"min"}, s.min);
+  v(Key{"max"}, s.max);
+  v(Key{"rel_spread"}, s.rel_spread);
+  v(Key{"n"}, s.n);
+  v(Key{"values"}, s.values);
+}
+
+template <class S, class V>
+  requires Is<S, ProcessStats>
+void fields(S& s, V& v) {
+  v(Key{"role", true}, s.role);
+  v(Key{"index"}, s.index);
+  v(Key{"cpu"}, s.cpu);
+  v(Key{"user_s"}, s.user_s);
+  v(Key{"sys_s"}, s.sys_s);
+  v(Key{"voluntary_ctx"}, s.voluntary_ctx);
+  v(Key{"involuntary_ctx"}, s.involuntary_ctx);
+  v(Key{"max_rss_kb"}, s.max_rss_kb);
+  v(Key{"sent"}, s.sent);
+  v(Key{"received"}, s.received);
+}
+
+template <class S, class V>
+  requires Is<S, CellResult>
+void fields(S& c, V& v) {
+  // identity
+  v(Key{"pattern", true}, c.pattern);
+  v(Key{"mechanism", true}, c.mechanism);
+  v(Key{"serializer", true}, c.serializer);
+  v(Key{"wait", true}, c.wait);
+  v(Key{"placement", true}, c.placement);
+  v(Key{"content"}, c.content);
+  v(Key{"size_bytes", true}, c.size_bytes);
+  v(Key{"procs", true}, c.procs);
+  v(Key{"batch"}, c.batch);
+  v(Key{"rate"}, c.rate);
+  v(Key{"load"}, c.load);
+  v(Key{"api"}, c.api);
+  v(Key{"channel"}, c.channel);
+  // how it was measured
+  v(Key{"verify"}, c.verify);
+  v(Key{"latency_sample"}, c.latency_sample);
+  // outcome
+  v(Key{"status", true}, c.status);
+  v(Key{"error"}, c.error);
+  v(Key{"warnings"}, c.warnings);
+  // figures
+  v(Key{"messages_sent"}, c.messages_sent);
+  v(Key{"messages_received"}, c.messages_received);
+  v(Key{"latency_ns"}, c.latency_ns);
+  v(Key{"latency_uncorrected_ns"}, c.latency_uncorrected_ns);
+  v(Key{"hop_latency_ns"}, c.hop_latency_ns);
+  v(Key{"throughput"}, c.throughput);
+  v(Key{"cpu"}, c.cpu);
+  v(Key{"wire_bytes_per_msg"}, c.wire_bytes_per_msg);
+  v(Key{"encode_ns_per_msg"}, c.encode_ns_per_msg);
+  v(Key{"decode_ns_per_msg"}, c.decode_ns_per_msg);
+  v(Key{"idle_cpu_percent"}, c.idle_cpu_percent);
+  v(Key{"duration_s"}, c.duration_s);
+  v(Key{"negative_one_way"}, c.negative_one_way);
+  v(Key{"harness_ceiling_msgs_per_s"}, c.harness_ceiling_msgs_per_s);
+  v(Key{"harness_bound"}, c.harness_bound);
+  v(Key{"processes"}, c.processes);
+  v(Key{"repetitions"}, c.repetitions);
+  v(Key{"p50_spread"}, c.p50_spread);
+  v(Key{"p99_spread"}, c.p99_spread);
+  v(Key{"throughput_spread"}, c.throughput_spread);
+  v(Key{"cpu_per_msg_spread"}, c.cpu_per_msg_spread);
+  v(Key{"noisy"}, c.noisy);
+  v(Key{"histogram"}, c.histogram);
+}
+
+/// The types with a field table above.
+template <class S>
+concept Tabled = Is<S, LatencySummary> || Is<S, Throughput> || Is<S, CpuCost> || Is<S, CellResult::Channel> ||
+                 Is<S, FigureSpread> || Is<S, ProcessStats> || Is<S, CellResult>;
+
+/// Writes the fields of one object. nlohmann's object keeps keys sorted, so the table's
+/// order does not show in the file.
+class FieldWriter {
+ public:
+  template <class T>
+    requires std::is_arithmetic_v<T>
+  void operator()(Key k, T x) {
+    j_[k.name] = x;
+  }
+  template <Named E>
+  void operator()(Key k, E e) {
+    j_[k.name] = to_string(e);
+  }
+  void operator()(Key k, const std::string& s) { j_[k.name] = s; }
+  void operator()(Key k, const std::vector<std::string>& v) { j_[k.name] = v; }
+  void operator()(Key k, const std::vector<double>& v) { j_[k.name] = v; }
+  void operator()(Key k, const Histogram& h) { j_[k.name] = to_json(h); }
+  /// A load point as its label; "" when the cell was not one.
+  void operator()(Key k, const std::optional<LoadPoint>& p) { j_[k.name] = p ? p->label() : std::string(); }
+  template <class T>
+  void operator()(Key k, const std::optional<T>& o) {
+    if (o) {
+      (*this)(k, *o);
+    } else if (k.null_when_absent) {
+      j_[k.name] = nullptr;
     }
   }
-  return s;
-}
+  template <Tabled S>
+  void operator()(Key k, const S& s) {
+    j_[k.name] = write(s);
+  }
+  template <Tabled S>
+  void operator()(Key k, const std::vector<S>& v) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const S& s : v) a.push_back(write(s));
+    j_[k.name] = std::move(a);
+  }
 
-nlohmann::json to_json(const ProcessStats& p) {
-  return {{"role", p.role},
-          {"index", p.index},
-          {"cpu", p.cpu},
-          {"user_s", p.user_s},
-          {"sys_s", p.sys_s},
-          {"voluntary_ctx", p.voluntary_ctx},
-          {"involuntary_ctx", p.involuntary_ctx},
-          {"max_rss_kb", p.max_rss_kb},
-          {"sent", p.sent},
-          {"received", p.received}};
-}
+  template <Tabled S>
+  static nlohmann::json write(const S& s) {
+    FieldWriter w;
+    fields(s, w);
+    return std::move(w.j_);
+  }
 
-ProcessStats process_from_json(const nlohmann::json& j, const std::string& where) {
-  const ObjectReader r(j, where);
-  ProcessStats p;
-  r.str("role", p.role, true);
-  r.i32("index", p.index);
-  r.i32("cpu", p.cpu);
-  r.f64("user_s", p.user_s);
-  r.f64("sys_s", p.sys_s);
-  r.i64("voluntary_ctx", p.voluntary_ctx);
-  r.i64("involuntary_ctx", p.involuntary_ctx);
-  r.i64("max_rss_kb", p.max_rss_kb);
-  r.u64("sent", p.sent);
-  r.u64("received", p.received);
-  return p;
-}
+ private:
+  nlohmann::json j_ = nlohmann::json::object();
+};
 
-nlohmann::json to_json(const CellResult& c) {
-  nlohmann::json processes = nlohmann::json::array();
-  for (const ProcessStats& p : c.processes) processes.push_back(to_json(p));
-  nlohmann::json j{
-      {"pattern", c.pattern},
-      {"mechanism", c.mechanism},
-      {"serializer", c.serializer},
-      {"wait", c.wait},
-      {"placement", c.placement},
-      {"content", c.content},
-      {"size_bytes", c.size_bytes},
-      {"procs", c.procs},
-      {"batch", c.batch},
-      {"rate", c.rate},
-      {"load", c.load ? c.load->label() : std::string()},
-      {"api", c.api},
-      {"channel", {{"capacity_bytes", c.channel.capacity_bytes}, {"pipe_bytes", c.channel.pipe_bytes}}},
-      {"verify", c.verify},
-      {"latency_sample", c.latency_sample},
-      {"status", c.status},
-      {"error", c.error},
-      {"warnings", c.warnings},
-      {"messages_sent", c.messages_sent},
-      {"messages_received", c.messages_received},
-      {"latency_ns", to_json(c.latency_ns)},
-      {"throughput",
-       {{"msgs_per_s", c.throughput.msgs_per_s},
-        {"payload_bytes_per_s", c.throughput.payload_bytes_per_s},
-        {"wire_bytes_per_s", c.throughput.wire_bytes_per_s}}},
-      {"cpu",
-       {{"user_s", c.cpu.user_s},
-        {"sys_s", c.cpu.sys_s},
-        {"per_msg_ns", c.cpu.per_msg_ns},
-        {"pacer_s", c.cpu.pacer_s}}},
-      {"wire_bytes_per_msg", c.wire_bytes_per_msg},
-      {"encode_ns_per_msg", c.encode_ns_per_msg},
-      {"decode_ns_per_msg", c.decode_ns_per_msg},
-      {"idle_cpu_percent", c.idle_cpu_percent},
-      {"duration_s", c.duration_s},
-      {"negative_one_way", c.negative_one_way},
-      {"harness_bound", c.harness_bound},
-      {"processes", std::move(processes)},
-      {"repetitions", c.repetitions},
-      {"noisy", c.noisy},
-      {"histogram", to_json(c.histogram)},
-  };
-  if (c.latency_uncorrected_ns) j["latency_uncorrected_ns"] = to_json(*c.latency_uncorrected_ns);
-  if (c.hop_latency_ns) j["hop_latency_ns"] = to_json(*c.hop_latency_ns);
-  if (c.p50_spread) j["p50_spread"] = to_json(*c.p50_spread);
-  if (c.p99_spread) j["p99_spread"] = to_json(*c.p99_spread);
-  if (c.throughput_spread) j["throughput_spread"] = to_json(*c.throughput_spread);
-  if (c.cpu_per_msg_spread) j["cpu_per_msg_spread"] = to_json(*c.cpu_per_msg_spread);
-  if (c.harness_ceiling_msgs_per_s) j["harness_ceiling_msgs_per_s"] = *c.harness_ceiling_msgs_per_s;
-  return j;
-}
+/// Reads the fields of one object; every error names the field's full path.
+class FieldReader {
+ public:
+  explicit FieldReader(const ObjectReader& r) : r_(r) {}
 
-CellResult cell_from_json(const nlohmann::json& j, const std::string& where) {
-  const ObjectReader r(j, where);
-  CellResult c;
-  r.str("pattern", c.pattern, true);
-  r.str("mechanism", c.mechanism, true);
-  r.str("serializer", c.serializer, true);
-  r.name("wait", c.wait, true);
-  r.name("placement", c.placement, true);
-  r.name("content", c.content);
-  r.u64("size_bytes", c.size_bytes, true);
-  r.i32("procs", c.procs, true);
-  r.i32("batch", c.batch);
-  r.f64("rate", c.rate);
-  std::string load;
-  r.str("load", load);
-  if (!load.empty()) {
-    c.load = parse_load_label(load);
-    if (!c.load) fail(r.path("load"), "not a load point (10k, 50%, sporadic): \"" + load + "\"");
+  void operator()(Key k, std::string& s) const { r_.str(k.name, s, k.required); }
+  template <Named E>
+  void operator()(Key k, E& e) const {
+    r_.name(k.name, e, k.required);
   }
-  r.name("api", c.api);
-  if (const nlohmann::json* v = r.find("channel")) {
-    const ObjectReader ch(*v, r.path("channel"));
-    ch.u64("capacity_bytes", c.channel.capacity_bytes);
-    ch.u64("pipe_bytes", c.channel.pipe_bytes);
+  void operator()(Key k, std::uint64_t& x) const { r_.u64(k.name, x, k.required); }
+  void operator()(Key k, std::int64_t& x) const { r_.i64(k.name, x); }
+  void operator()(Key k, int& x) const { r_.i32(k.name, x, k.required); }
+  void operator()(Key k, double& x) const { r_.f64(k.name, x); }
+  void operator()(Key k, bool& x) const { r_.boolean(k.name, x); }
+  void operator()(Key k, std::optional<std::uint64_t>& o) const { r_.opt_u64(k.name, o); }
+  void operator()(Key k, std::optional<double>& o) const {
+    if (r_.find(k.name) == nullptr) return;
+    double x = 0;
+    r_.f64(k.name, x);
+    o = x;
   }
-  r.name("verify", c.verify);
-  r.u64("latency_sample", c.latency_sample);
-  r.name("status", c.status, true);
-  r.str("error", c.error);
-  r.strings("warnings", c.warnings);
-  r.u64("messages_sent", c.messages_sent);
-  r.u64("messages_received", c.messages_received);
-  if (const nlohmann::json* v = r.find("latency_ns")) {
-    c.latency_ns = latency_from_json(*v, r.path("latency_ns"));
+  void operator()(Key k, std::optional<LoadPoint>& p) const {
+    std::string label;
+    r_.str(k.name, label);
+    if (label.empty()) return;
+    p = parse_load_label(label);
+    if (!p) fail(r_.path(k.name), "not a load point (10k, 50%, sporadic): \"" + label + "\"");
   }
-  c.latency_uncorrected_ns = opt_latency(r, "latency_uncorrected_ns");
-  c.hop_latency_ns = opt_latency(r, "hop_latency_ns");
-  if (const nlohmann::json* v = r.find("throughput")) {
-    const ObjectReader t(*v, r.path("throughput"));
-    t.f64("msgs_per_s", c.throughput.msgs_per_s);
-    t.f64("payload_bytes_per_s", c.throughput.payload_bytes_per_s);
-    t.f64("wire_bytes_per_s", c.throughput.wire_bytes_per_s);
-  }
-  if (const nlohmann::json* v = r.find("cpu")) {
-    const ObjectReader t(*v, r.path("cpu"));
-    t.f64("user_s", c.cpu.user_s);
-    t.f64("sys_s", c.cpu.sys_s);
-    t.f64("per_msg_ns", c.cpu.per_msg_ns);
-    t.f64("pacer_s", c.cpu.pacer_s);
-  }
-  r.f64("wire_bytes_per_msg", c.wire_bytes_per_msg);
-  r.f64("encode_ns_per_msg", c.encode_ns_per_msg);
-  r.f64("decode_ns_per_msg", c.decode_ns_per_msg);
-  r.f64("idle_cpu_percent", c.idle_cpu_percent);
-  r.f64("duration_s", c.duration_s);
-  r.u64("negative_one_way", c.negative_one_way);
-  r.boolean("harness_bound", c.harness_bound);
-  if (const nlohmann::json* v = r.find("harness_ceiling_msgs_per_s"); v != nullptr && !v->is_null()) {
-    double ceiling = 0;
-    r.f64("harness_ceiling_msgs_per_s", ceiling);
-    c.harness_ceiling_msgs_per_s = ceiling;
-  }
-  if (const nlohmann::json* v = r.find("processes")) {
-    if (!v->is_array()) fail(r.path("processes"), "expected an array");
+  void operator()(Key k, std::vector<std::string>& v) const { r_.strings(k.name, v); }
+  void operator()(Key k, std::vector<double>& out) const {
+    const nlohmann::json* v = r_.find(k.name);
+    if (v == nullptr) return;
+    if (!v->is_array()) fail(r_.path(k.name), "expected an array of numbers");
     for (std::size_t i = 0; i < v->size(); ++i) {
-      c.processes.push_back(process_from_json((*v)[i], fmt::format("{}[{}]", r.path("processes"), i)));
+      if (!(*v)[i].is_number()) fail(fmt::format("{}[{}]", r_.path(k.name), i), "expected a number");
+      out.push_back((*v)[i].get<double>());
     }
   }
-  r.i32("repetitions", c.repetitions);
-  c.p50_spread = opt_spread(r, "p50_spread");
-  c.p99_spread = opt_spread(r, "p99_spread");
-  c.throughput_spread = opt_spread(r, "throughput_spread");
-  c.cpu_per_msg_spread = opt_spread(r, "cpu_per_msg_spread");
-  r.boolean("noisy", c.noisy);
-  if (const nlohmann::json* v = r.find("histogram")) {
+  void operator()(Key k, Histogram& h) const {
+    const nlohmann::json* v = r_.find(k.name);
+    if (v == nullptr) return;
     try {
-      c.histogram = histogram_from_json(*v);
+      h = histogram_from_json(*v);
     } catch (const std::invalid_argument& e) {
-      fail(r.path("histogram"), e.what());
+      fail(r_.path(k.name), e.what());
     }
   }
-  return c;
-}
+  template <Tabled S>
+  void operator()(Key k, S& s) const {
+    const nlohmann::json* v = k.required ? &r_.need(k.name) : r_.find(k.name);
+    if (v != nullptr) s = read<S>(*v, r_.path(k.name));
+  }
+  template <Tabled S>
+  void operator()(Key k, std::optional<S>& o) const {
+    if (const nlohmann::json* v = r_.find(k.name)) o = read<S>(*v, r_.path(k.name));
+  }
+  template <Tabled S>
+  void operator()(Key k, std::vector<S>& out) const {
+    const nlohmann::json* v = r_.find(k.name);
+    if (v == nullptr) return;
+    if (!v->is_array()) fail(r_.path(k.name), "expected an array");
+    for (std::size_t i = 0; i < v->size(); ++i) {
+      out.push_back(read<S>((*v)[i], fmt::format("{}[{}]", r_.path(k.name), i)));
+    }
+  }
+
+  template <Tabled S>
+  static S read(const nlohmann::json& j, const std::string& where) {
+    const ObjectReader r(j, where);
+    const FieldReader reader(r);
+    S s;
+    fields(s, reader);
+    return s;
+  }
+
+ private:
+  const ObjectReader& r_;
+};
 
 // Keeps names usable as file names on any filesystem and in shells without quoting.
 std::string sanitize(std::string_view s) {
@@ -391,14 +442,9 @@ LatencySummary summarize(const Histogram& h) {
   return s;
 }
 
-nlohmann::json to_json(const LatencySummary& s) {
-  const auto opt = [](const std::optional<std::uint64_t>& v) {
-    return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
-  };
-  return {{"count", s.count},  {"mean", s.mean},    {"stddev", s.stddev},    {"p50", opt(s.p50)},
-          {"p90", opt(s.p90)}, {"p99", opt(s.p99)}, {"p99_9", opt(s.p99_9)}, {"p99_99", opt(s.p99_99)},
-          {"min", s.min},      {"max", s.max}};
-}
+nlohmann::json to_json(const LatencySummary& s) { return FieldWriter::write(s); }
+
+nlohmann::json to_json(const CellResult& c) { return FieldWriter::write(c); }
 
 nlohmann::json to_json(const RunResult& r) {
   nlohmann::json cells = nlohmann::json::array();
@@ -442,7 +488,7 @@ RunResult run_result_from_json(const nlohmann::json& j) {
   if (!cells.is_array()) fail("cells", "expected an array");
   out.cells.reserve(cells.size());
   for (std::size_t i = 0; i < cells.size(); ++i) {
-    out.cells.push_back(cell_from_json(cells[i], fmt::format("cells[{}]", i)));
+    out.cells.push_back(FieldReader::read<CellResult>(cells[i], fmt::format("cells[{}]", i)));
   }
   return out;
 }

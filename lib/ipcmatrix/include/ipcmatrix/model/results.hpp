@@ -152,6 +152,9 @@ struct RunResult {
 /// Allocates; thread-safe.
 [[nodiscard]] nlohmann::json to_json(const RunResult& r);
 
+/// JSON form of one cell, as it sits in cells[] (report/writers.hpp's CSV projects it).
+[[nodiscard]] nlohmann::json to_json(const CellResult& c);
+
 /// JSON form of one latency summary; unresolved percentiles are null.
 [[nodiscard]] nlohmann::json to_json(const LatencySummary& s);
 
