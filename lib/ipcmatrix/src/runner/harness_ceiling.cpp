@@ -4,7 +4,7 @@
 #include <thread>
 
 #include "aggregate.hpp"
-#include "workers.hpp"
+#include "launch.hpp"
 #include "ipcmatrix/sys/affinity.hpp"
 
 namespace ipcmatrix::detail {

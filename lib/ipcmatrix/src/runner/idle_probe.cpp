@@ -5,7 +5,7 @@
 
 #include "ipcmatrix/runner/protocol.hpp"
 #include "ipcmatrix/sys/clock.hpp"
-#include "workers.hpp"
+#include "launch.hpp"
 
 namespace ipcmatrix::detail {
 

@@ -10,7 +10,7 @@
 #include "ipcmatrix/runner/coordinator.hpp"
 #include "ipcmatrix/sys/clock.hpp"
 #include "verify.hpp"
-#include "workers.hpp"
+#include "launch.hpp"
 
 namespace ipcmatrix::detail {
 

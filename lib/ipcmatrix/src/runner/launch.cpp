@@ -1,4 +1,4 @@
-#include "workers.hpp"
+#include "launch.hpp"
 
 #include <string>
 

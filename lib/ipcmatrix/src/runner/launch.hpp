@@ -1,6 +1,7 @@
 #pragma once
-// Private to runner/: spawning worker processes and the channel options of a cell, shared
-// by the repetition runner and the idle probe.
+// Private to runner/: launching a cell's worker processes (the coordinator's side; worker.hpp
+// is the process's own) and the channel options they open with, shared by the repetition
+// runner and the idle probe.
 
 #include <cstddef>
 #include <cstdint>
