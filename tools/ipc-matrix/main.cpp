@@ -52,7 +52,7 @@ constexpr int kInterruptGraceMs = 2000;
 
 /// What `run --out DIR` writes, and what `report` regenerates from a results file.
 const std::vector<std::string> kRunReporters = reporter_names();
-const std::vector<std::string> kReportReporters = {"markdown", "csv", "hgrm", "charts"};
+const std::vector<std::string> kReportReporters = rendering_reporter_names();
 
 int cmd_list(bool as_json) {
   if (as_json) {

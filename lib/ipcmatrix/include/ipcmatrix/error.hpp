@@ -1,7 +1,11 @@
 #pragma once
 /// @file error.hpp
-/// The one exception type setup code throws. Hot paths never throw: they return
-/// an IoStatus (see transport/transport.hpp).
+/// The exception a mechanism or component throws when it cannot be set up (create, open,
+/// connect, a bad option). Hot paths never throw: they return an IoStatus (see
+/// transport/transport.hpp). The other error types each mark one kind of bad input, which
+/// the tool reports differently: UsageError (a flag or preset value, runner/parsers.hpp:
+/// exit 2), BadInput (a results or config file, util/json_file.hpp), DecodeError (a payload,
+/// serialize/serializer.hpp).
 
 #include <stdexcept>
 #include <string>

@@ -5,7 +5,6 @@
 
 #include <cmath>
 #include <concepts>
-#include <type_traits>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "ipcmatrix/stats/histogram_json.hpp"
@@ -160,7 +160,7 @@ template <class S, class T>
 concept Is = std::same_as<std::remove_const_t<S>, T>;
 
 template <class S, class V>
-  requires Is<S, LatencySummary>
+requires Is<S, LatencySummary>
 void fields(S& s, V& v) {
   v(Key{"count"}, s.count);
   v(Key{"mean"}, s.mean);
@@ -176,7 +176,7 @@ void fields(S& s, V& v) {
 }
 
 template <class S, class V>
-  requires Is<S, Throughput>
+requires Is<S, Throughput>
 void fields(S& s, V& v) {
   v(Key{"msgs_per_s"}, s.msgs_per_s);
   v(Key{"payload_bytes_per_s"}, s.payload_bytes_per_s);
@@ -184,7 +184,7 @@ void fields(S& s, V& v) {
 }
 
 template <class S, class V>
-  requires Is<S, CpuCost>
+requires Is<S, CpuCost>
 void fields(S& s, V& v) {
   v(Key{"user_s"}, s.user_s);
   v(Key{"sys_s"}, s.sys_s);
@@ -193,14 +193,14 @@ void fields(S& s, V& v) {
 }
 
 template <class S, class V>
-  requires Is<S, CellResult::Channel>
+requires Is<S, CellResult::Channel>
 void fields(S& s, V& v) {
   v(Key{"capacity_bytes"}, s.capacity_bytes);
   v(Key{"pipe_bytes"}, s.pipe_bytes);
 }
 
 template <class S, class V>
-  requires Is<S, FigureSpread>
+requires Is<S, FigureSpread>
 void fields(S& s, V& v) {
   v(Key{"median"}, s.median);
   v(Key{"min"}, s.min);
@@ -211,7 +211,7 @@ void fields(S& s, V& v) {
 }
 
 template <class S, class V>
-  requires Is<S, ProcessStats>
+requires Is<S, ProcessStats>
 void fields(S& s, V& v) {
   v(Key{"role", true}, s.role);
   v(Key{"index"}, s.index);
@@ -226,7 +226,7 @@ void fields(S& s, V& v) {
 }
 
 template <class S, class V>
-  requires Is<S, CellResult>
+requires Is<S, CellResult>
 void fields(S& c, V& v) {
   // identity
   v(Key{"pattern", true}, c.pattern);
@@ -278,17 +278,15 @@ void fields(S& c, V& v) {
 /// The types with a field table above.
 template <class S>
 concept Tabled = Is<S, LatencySummary> || Is<S, Throughput> || Is<S, CpuCost> || Is<S, CellResult::Channel> ||
-                 Is<S, FigureSpread> || Is<S, ProcessStats> || Is<S, CellResult>;
+    Is<S, FigureSpread> || Is<S, ProcessStats> || Is<S, CellResult>;
 
 /// Writes the fields of one object. nlohmann's object keeps keys sorted, so the table's
 /// order does not show in the file.
 class FieldWriter {
  public:
   template <class T>
-    requires std::is_arithmetic_v<T>
-  void operator()(Key k, T x) {
-    j_[k.name] = x;
-  }
+  requires std::is_arithmetic_v<T>
+  void operator()(Key k, T x) { j_[k.name] = x; }
   template <Named E>
   void operator()(Key k, E e) {
     j_[k.name] = to_string(e);
@@ -520,8 +518,9 @@ std::string cell_id(const CellResult& c, CellIdParts parts) {
   std::string id =
       fmt::format("{}_{}_{}_{}_p{}_{}_{}_b{}", sanitize(c.pattern), sanitize(c.mechanism), sanitize(c.serializer),
                   format_size(c.size_bytes), c.procs, to_string(c.wait), to_string(c.placement), c.batch);
-  // Defaults are left out so the common ids stay short; anything else must appear or two
-  // cells of one run would share a file name.
+  // Left out when they are the values of files from before the field existed (random
+  // content, the copy api), so ids stay the same across versions; anything else must appear
+  // or two cells of one run would share a file name.
   if (c.content != ContentMode::random) id += fmt::format("_{}", to_string(c.content));
   if (c.api != Api::copy) id += fmt::format("_{}", to_string(c.api));
   if (parts == CellIdParts::configuration) return id;

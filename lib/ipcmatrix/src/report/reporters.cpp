@@ -30,7 +30,8 @@ void write_markdown(const RunResult& r, const std::string& dir) {
   write_text(fs::path(dir) / "PERFORMANCE_REPORT.md", markdown_report(r));
 }
 
-const ReporterSpec kJsonReporter{"json", "results.json: the full results, the contract every tool reads", write_json};
+const ReporterSpec kJsonReporter{"json", "results.json: the full results, the contract every tool reads", write_json,
+                                 false};
 const ReporterSpec kCsvReporter{"csv", "results.csv: one row per cell, for spreadsheets and scripts", write_csv_file};
 const ReporterSpec kHgrmReporter{"hgrm", "<cell_id>.hgrm: each ok cell's latency histogram (HdrHistogram format)",
                                  write_hgrm_files};
@@ -52,6 +53,13 @@ const std::vector<const ReporterSpec*>& all_reporters() {
 std::vector<std::string> reporter_names() {
   std::vector<std::string> names;
   for (const auto* r : all_reporters()) names.emplace_back(r->name);
+  return names;
+}
+
+std::vector<std::string> rendering_reporter_names() {
+  std::vector<std::string> names;
+  for (const auto* r : all_reporters())
+    if (r->renders) names.emplace_back(r->name);
   return names;
 }
 

@@ -187,7 +187,9 @@ enum class CellIdParts : std::uint8_t {
 /// The one spelling of a cell's identity, used for file names and for matching cells across
 /// runs, e.g. "pingpong_shm_raw_64B_p2_hybrid_cross-core_b1": pattern, mechanism, serializer,
 /// format_size(size), p<procs>, wait, placement, b<batch>, then "_<content>" unless random
-/// (the default), "_loan" for the loan api, and (full only) "_load<point>" ("_load50pct",
+/// (what files from before content was recorded measured, so their ids still match; the
+/// tool's default, records, does appear), "_loan" for the loan api, and (full only)
+/// "_load<point>" ("_load50pct",
 /// "_load10k", "_loadsporadic") for a load point or "_r<rate>" for an open-loop cell.
 /// Characters outside [A-Za-z0-9._-] become '-'.
 [[nodiscard]] std::string cell_id(const CellResult& c, CellIdParts parts = CellIdParts::full);

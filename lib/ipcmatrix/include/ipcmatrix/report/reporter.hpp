@@ -20,12 +20,19 @@ struct ReporterSpec {
   std::string_view description;  ///< what it writes, for `list`
   /// Writes r into the existing directory dir. Throws std::runtime_error naming the path.
   void (*write)(const RunResult& r, const std::string& dir);
+  /// Renders the results into another form: `report` reruns every such reporter from a
+  /// results file. false only for the results file itself, which `report` reads and never
+  /// replaces.
+  bool renders = true;
 };
 
 /// Every reporter, in the order `run --out` writes them (json, csv, hgrm, markdown).
 [[nodiscard]] const std::vector<const ReporterSpec*>& all_reporters();
 /// Their names, in the same order.
 [[nodiscard]] std::vector<std::string> reporter_names();
+/// The names of the reporters that render (ReporterSpec::renders), in table order: what
+/// `report` writes.
+[[nodiscard]] std::vector<std::string> rendering_reporter_names();
 /// By name; throws std::invalid_argument naming the valid choices.
 [[nodiscard]] const ReporterSpec& find_reporter(std::string_view name);
 
