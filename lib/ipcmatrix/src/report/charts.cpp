@@ -17,7 +17,7 @@
 
 #include "ipcmatrix/model/format.hpp"
 #include "ipcmatrix/pattern/pattern.hpp"
-#include "ipcmatrix/report/recommend.hpp"
+#include "ipcmatrix/report/decisions.hpp"
 #include "ipcmatrix/util/output_file.hpp"
 
 namespace ipcmatrix {

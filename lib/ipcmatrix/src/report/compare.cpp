@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <map>
 
-#include "ipcmatrix/report/recommend.hpp"
+#include "ipcmatrix/report/decisions.hpp"
 #include "ipcmatrix/stats/significance.hpp"
 #include "ipcmatrix/stats/statistics.hpp"
 #include "ipcmatrix/util/text.hpp"

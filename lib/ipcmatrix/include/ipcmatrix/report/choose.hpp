@@ -3,7 +3,7 @@
 /// `ipc-matrix recommend results.json --pattern P --size S [--rate R] [--p99-under T]
 /// [--max-cores N]`: the best measured configuration meeting the constraints, the runner-up
 /// and why, or the closest miss and what it missed. Decided from the results file alone, with
-/// the rules of recommend.hpp: latency only from latency measurements (round trips, achieved
+/// the rules of decisions.hpp: latency only from latency measurements (round trips, achieved
 /// open-loop rates), leads only where the repetitions say so. Pure; thread-safe.
 ///
 /// Objective: with --p99-under, the lowest p99 among cells that measure latency; otherwise
@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "ipcmatrix/report/recommend.hpp"
 #include "ipcmatrix/model/results.hpp"
+#include "ipcmatrix/report/decisions.hpp"
 
 namespace ipcmatrix {
 

@@ -1,4 +1,4 @@
-#include "ipcmatrix/report/recommend.hpp"
+#include "ipcmatrix/report/decisions.hpp"
 
 #include <fmt/format.h>
 

@@ -1,5 +1,5 @@
 #pragma once
-/// @file recommend.hpp
+/// @file decisions.hpp
 /// Which configuration to pick, decided from a RunResult and nothing else. The Markdown
 /// report renders these decisions; it does not make them. Deterministic: ties in a figure
 /// are broken by cell_id, so the same results always give the same picks. Thread-safe.
