@@ -1,5 +1,5 @@
 #pragma once
-/// @file choose.hpp
+/// @file recommend.hpp
 /// `ipc-matrix recommend results.json --pattern P --size S [--rate R] [--p99-under T]
 /// [--max-cores N]`: the best measured configuration meeting the constraints, the runner-up
 /// and why, or the closest miss and what it missed. Decided from the results file alone, with

@@ -1,4 +1,4 @@
-#include "ipcmatrix/report/choose.hpp"
+#include "ipcmatrix/report/recommend.hpp"
 
 #include <fmt/format.h>
 
