@@ -13,6 +13,7 @@
 #include <string>
 #include <utility>
 
+#include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/stats/histogram_json.hpp"
 #include "ipcmatrix/util/json_file.hpp"
 #include "ipcmatrix/util/output_file.hpp"
@@ -458,16 +459,6 @@ RunResult load_results(const std::string& path) {
 
 void save_results(const RunResult& r, const std::string& path, bool follow_symlink) {
   write_output_file(path, to_json(r).dump(2) + "\n", follow_symlink);
-}
-
-std::string format_size(std::uint64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  std::size_t unit = 0;
-  while (bytes != 0 && bytes % 1024 == 0 && unit + 1 < std::size(kUnits)) {
-    bytes /= 1024;
-    ++unit;
-  }
-  return fmt::format("{}{}", bytes, kUnits[unit]);
 }
 
 std::string cell_id(const CellResult& c, CellIdParts parts) {

@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "ipcmatrix/model/format.hpp"
+#include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/pattern/pattern.hpp"
 #include "ipcmatrix/report/decisions.hpp"
 #include "ipcmatrix/util/output_file.hpp"

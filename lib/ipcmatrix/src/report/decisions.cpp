@@ -7,6 +7,7 @@
 #include <map>
 #include <tuple>
 
+#include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/pattern/pattern.hpp"
 #include "ipcmatrix/pattern/topology.hpp"
 #include "ipcmatrix/stats/significance.hpp"

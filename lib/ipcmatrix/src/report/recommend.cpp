@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "ipcmatrix/model/format.hpp"
+#include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/stats/significance.hpp"
 #include "ipcmatrix/stats/statistics.hpp"
 #include "ipcmatrix/util/text.hpp"
@@ -17,17 +18,8 @@ namespace ipcmatrix {
 
 namespace {
 
-std::string ns_text(double ns) {
-  if (ns >= 1e6) return fmt::format("{:.3g} ms", ns / 1e6);
-  if (ns >= 1e3) return fmt::format("{:.3g} us", ns / 1e3);
-  return fmt::format("{:.3g} ns", ns);
-}
-
-std::string rate_text(double r) {
-  if (r >= 1e6) return fmt::format("{:.3g} M msgs/s", r / 1e6);
-  if (r >= 1e3) return fmt::format("{:.3g} k msgs/s", r / 1e3);
-  return fmt::format("{:.3g} msgs/s", r);
-}
+// Every rate this command prints is a rate of messages.
+std::string rate_text(double r) { return format_rate(r) + " msgs/s"; }
 
 /// msgs/s the cell sustained: closed loop, its throughput; open loop, its offered rate when
 /// achieved (what it was asked to carry), else what it moved.
@@ -51,8 +43,8 @@ double shortfall(const CellResult& c, const Constraints& k, std::vector<std::str
       note(1, "p99: not a latency measurement (closed loop: queueing delay at saturation)");
     } else if (!c.latency_ns.p99 || static_cast<double>(*c.latency_ns.p99) >= *k.p99_under_ns) {
       const double p99 = c.latency_ns.p99 ? static_cast<double>(*c.latency_ns.p99) : std::numeric_limits<double>::infinity();
-      note(p99 / *k.p99_under_ns - 1, fmt::format("p99: {}, limit {}", c.latency_ns.p99 ? ns_text(p99) : "unresolved",
-                                                   ns_text(*k.p99_under_ns)));
+      note(p99 / *k.p99_under_ns - 1, fmt::format("p99: {}, limit {}", c.latency_ns.p99 ? format_ns(p99) : "unresolved",
+                                                   format_ns(*k.p99_under_ns)));
     }
   }
   if (k.max_cores) {
@@ -74,9 +66,9 @@ std::string settings_text(const CellResult& c) {
 std::string evidence_text(const CellResult& c) {
   std::string s = fmt::format("{}", rate_text(c.throughput.msgs_per_s));
   if (measures_latency(c) && c.latency_ns.p50)
-    s += fmt::format(", p50 {}", ns_text(static_cast<double>(*c.latency_ns.p50)));
+    s += fmt::format(", p50 {}", format_ns(static_cast<double>(*c.latency_ns.p50)));
   if (measures_latency(c) && c.latency_ns.p99)
-    s += fmt::format(", p99 {}", ns_text(static_cast<double>(*c.latency_ns.p99)));
+    s += fmt::format(", p99 {}", format_ns(static_cast<double>(*c.latency_ns.p99)));
   if (const auto cores = cores_used(c)) s += fmt::format(", {:.2f} cores", *cores);
   s += fmt::format(", {} repetition(s)", c.repetitions);
   return s;
@@ -172,7 +164,7 @@ std::string render_choice(const Choice& c, const Constraints& k) {
   std::string s;
   std::vector<std::string> asked{fmt::format("pattern {}", k.pattern), fmt::format("size {}", format_size(k.size_bytes))};
   if (k.rate) asked.push_back(fmt::format("at least {}", rate_text(*k.rate)));
-  if (k.p99_under_ns) asked.push_back(fmt::format("p99 under {}", ns_text(*k.p99_under_ns)));
+  if (k.p99_under_ns) asked.push_back(fmt::format("p99 under {}", format_ns(*k.p99_under_ns)));
   if (k.max_cores) asked.push_back(fmt::format("at most {:.2f} cores", *k.max_cores));
   s += fmt::format("Asked: {}. Objective: {}. {} measured configuration(s) considered.\n", join(asked),
                    c.objective, c.considered);
@@ -190,7 +182,7 @@ std::string render_choice(const Choice& c, const Constraints& k) {
     const CellResult& next = *p.next;
     s += fmt::format("Runner-up: {}\n  measured: {}\n", settings_text(next), evidence_text(next));
     const std::string by =
-        fmt::format("{:.2f}x {}", p.ratio, c.objective == "lowest p99" ? "lower p99" : "higher throughput");
+        fmt::format("{} {}", format_ratio(p.ratio), c.objective == "lowest p99" ? "lower p99" : "higher throughput");
     switch (p.margin) {
       case Pick::Margin::lead:
         s += fmt::format("Why: {} than the runner-up, and the repetitions confirm it (Mann-Whitney p = {:.2f}).\n", by,

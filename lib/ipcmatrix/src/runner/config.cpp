@@ -11,6 +11,7 @@
 #include <system_error>
 #include <utility>
 
+#include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/runner/settings.hpp"
 #include "ipcmatrix/serialize/serializer.hpp"
 #include "ipcmatrix/sys/environment.hpp"
