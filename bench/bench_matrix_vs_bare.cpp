@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <map>
 
+#include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/runner/coordinator.hpp"
 #include "ipcmatrix/runner/floor.hpp"
 #include "ipcmatrix/runner/worker.hpp"

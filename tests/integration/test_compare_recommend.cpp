@@ -190,7 +190,7 @@ TEST_CASE("recommend: the best configuration meeting the constraints, or the clo
   res = run_tool({"recommend", path, "--pattern", "pingpong", "--size", "64", "--rate", "2M"}, dir);
   CHECK(res.code == 1);
   CHECK(res.out.find("Closest miss: shm/raw") != std::string::npos);
-  CHECK(res.out.find("missed rate: 900 k msgs/s sustained, 2 M msgs/s asked") != std::string::npos);
+  CHECK(res.out.find("missed rate: 900 k msgs/s sustained, 2.00 M msgs/s asked") != std::string::npos);
   res = run_tool({"recommend", path, "--pattern", "pingpong", "--size", "64", "--rate", "2M", "--json"}, dir);
   CHECK(res.code == 1);
   CHECK(nlohmann::json::parse(res.out)["choice"].is_null());

@@ -275,14 +275,4 @@ TEST_SUITE("report") {
     CHECK(ipcmatrix::cell_id(c) == "fan-out_shm-ring_zstd-json_1000B_p0_hybrid_unpinned_b1");
   }
 
-  TEST_CASE("results: format_size uses exact binary units") {
-    CHECK(ipcmatrix::format_size(64) == "64B");
-    CHECK(ipcmatrix::format_size(4096) == "4KiB");
-    CHECK(ipcmatrix::format_size(1048576) == "1MiB");
-    CHECK(ipcmatrix::format_size(1000) == "1000B");
-    CHECK(ipcmatrix::format_size(1536) == "1536B");
-    CHECK(ipcmatrix::format_size(0) == "0B");
-    CHECK(ipcmatrix::format_size(3ull << 30) == "3GiB");
-  }
-
 }  // TEST_SUITE

@@ -19,7 +19,7 @@
 
 #include "cli.hpp"
 #include "ipcmatrix/pattern/pattern.hpp"
-#include "ipcmatrix/report/choose.hpp"
+#include "ipcmatrix/report/recommend.hpp"
 #include "ipcmatrix/report/compare.hpp"
 #include "ipcmatrix/report/reporter.hpp"
 #include "ipcmatrix/model/results.hpp"

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "ipcmatrix/model/format_units.hpp"
+
 namespace ipcmatrix {
 
 namespace {
@@ -42,16 +44,6 @@ LatencySummary summarize(const Histogram& h) {
   s.p99_9 = at(99.9);
   s.p99_99 = at(99.99);
   return s;
-}
-
-std::string format_size(std::uint64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  std::size_t unit = 0;
-  while (bytes != 0 && bytes % 1024 == 0 && unit + 1 < std::size(kUnits)) {
-    bytes /= 1024;
-    ++unit;
-  }
-  return fmt::format("{}{}", bytes, kUnits[unit]);
 }
 
 std::string cell_id(const CellResult& c, CellIdParts parts) {

@@ -3,7 +3,7 @@
 #include <charconv>
 #include <cmath>
 
-#include "ipcmatrix/util/text.hpp"
+#include "ipcmatrix/model/format_units.hpp"
 
 namespace ipcmatrix {
 

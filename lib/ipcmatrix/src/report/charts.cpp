@@ -1,9 +1,6 @@
 #include "ipcmatrix/report/charts.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <poll.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,8 +13,10 @@
 #include <stdexcept>
 
 #include "ipcmatrix/model/format.hpp"
+#include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/pattern/pattern.hpp"
-#include "ipcmatrix/report/recommend.hpp"
+#include "ipcmatrix/report/decisions.hpp"
+#include "ipcmatrix/sys/run_program.hpp"
 #include "ipcmatrix/util/output_file.hpp"
 
 namespace ipcmatrix {
@@ -27,7 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 
 /// gnuplot gets this long per chart; a hung one is killed.
-constexpr int kGnuplotTimeoutMs = 30'000;
+constexpr std::chrono::milliseconds kGnuplotTimeout{30'000};
 /// Percentiles of the spectrum, as the fraction below: x = 1 / (1 - q).
 constexpr double kSpectrum[] = {0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999};
 
@@ -71,53 +70,19 @@ std::string quoted(const std::string& s) {
 
 /// Runs gnuplot on `script` (a file), returning what it wrote to standard output.
 std::string run_gnuplot(const std::string& gnuplot, const std::string& script_path, const std::string& chart) {
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("charts: pipe: " + std::string(std::strerror(errno)));
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(out[0]);
-    ::close(out[1]);
-    throw std::runtime_error("charts: fork: " + std::string(std::strerror(errno)));
+  sys::ProgramOptions options;
+  options.timeout = kGnuplotTimeout;
+  options.capture_stdout = true;
+  sys::ProgramResult result;
+  try {
+    result = sys::run_program({gnuplot, script_path}, options);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("charts: cannot run gnuplot on " + chart + ": " + e.what());
   }
-  if (pid == 0) {
-    ::dup2(out[1], STDOUT_FILENO);
-    const int devnull = ::open("/dev/null", O_WRONLY);
-    if (devnull >= 0) ::dup2(devnull, STDERR_FILENO);
-    ::execlp(gnuplot.c_str(), gnuplot.c_str(), script_path.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  std::string svg;
-  char buf[65536];
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kGnuplotTimeoutMs);
-  bool timed_out = false;
-  while (true) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
-      break;
-    }
-    pollfd p{out[0], POLLIN, 0};
-    const int rc = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (rc < 0 && errno == EINTR) continue;
-    if (rc <= 0) {
-      timed_out = rc == 0;
-      break;
-    }
-    const ssize_t n = ::read(out[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    svg.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(out[0]);
-  if (timed_out) ::kill(pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (timed_out) throw std::runtime_error("charts: gnuplot took over 30 s on " + chart + " and was killed");
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || svg.find("</svg>") == std::string::npos)
+  if (result.timed_out()) throw std::runtime_error("charts: gnuplot took over 30 s on " + chart + " and was killed");
+  if (!result.ok() || result.out.find("</svg>") == std::string::npos)
     throw std::runtime_error("charts: gnuplot failed on " + chart);
-  return svg;
+  return result.out;
 }
 
 Chart make_chart(std::string file, std::string title, std::string x_label, std::string y_label) {

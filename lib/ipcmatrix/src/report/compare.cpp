@@ -5,7 +5,8 @@
 #include <algorithm>
 #include <map>
 
-#include "ipcmatrix/report/recommend.hpp"
+#include "ipcmatrix/model/format_units.hpp"
+#include "ipcmatrix/report/decisions.hpp"
 #include "ipcmatrix/stats/significance.hpp"
 #include "ipcmatrix/stats/statistics.hpp"
 #include "ipcmatrix/util/text.hpp"
@@ -45,8 +46,8 @@ std::string fact(const nlohmann::json& env, const char* key) {
 }
 
 std::string show(const std::string& figure, double v) {
-  if (figure == "msgs_per_s") return format_number(v) + "/s";
-  return format_number(v) + " ns";
+  if (figure == "msgs_per_s") return format_rate(v) + " msgs/s";
+  return format_ns(v);
 }
 
 }  // namespace

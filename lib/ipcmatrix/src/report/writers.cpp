@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <array>
 #include <cassert>
 #include <cmath>
 #include <filesystem>
@@ -14,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/util/output_file.hpp"
 #include "ipcmatrix/util/text.hpp"
 
@@ -22,22 +22,6 @@ namespace ipcmatrix {
 namespace {
 
 constexpr std::size_t kTableErrorChars = 60;
-
-// Three significant digits with the largest unit that keeps the mantissa below 1000.
-// Rounding is checked before choosing decimals so 999.96 becomes "1.00k", not "1000".
-std::string scaled(double v, std::span<const char* const> units) {
-  if (!std::isfinite(v) || v < 0) return "-";
-  std::size_t u = 0;
-  while (v >= 999.5 && u + 1 < units.size()) {
-    v /= 1000.0;
-    ++u;
-  }
-  // Whole numbers in the base unit (histogram nanoseconds, small counts) are exact;
-  // printing "850.00ns" would suggest precision the other way round.
-  if (u == 0 && std::floor(v) == v) return fmt::format("{:.0f}{}", v, units[0]);
-  const int decimals = v < 9.995 ? 2 : (v < 99.95 ? 1 : 0);
-  return fmt::format("{:.{}f}{}", v, decimals, units[u]);
-}
 
 std::string csv_field(std::string_view s) {
   if (s.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(s);
@@ -79,20 +63,6 @@ std::string one_line_prefix(std::string_view s, std::size_t n) {
 std::string latency_cell(const std::optional<std::uint64_t>& v) {
   return v ? format_ns(static_cast<double>(*v)) : std::string("-");
 }
-
-}  // namespace
-
-std::string format_ns(double ns) {
-  static constexpr std::array<const char*, 4> kUnits = {"ns", "us", "ms", "s"};
-  return scaled(ns, kUnits);
-}
-
-std::string format_rate(double per_s) {
-  static constexpr std::array<const char*, 5> kUnits = {"", "k", "M", "G", "T"};
-  return scaled(per_s, kUnits);
-}
-
-namespace {
 
 /// One CSV column: its header and how a cell's value is written. The header and every row
 /// come from this one table, so they cannot drift apart.
@@ -208,7 +178,7 @@ void print_table(std::ostream& out, const RunResult& r) {
       }
       row.insert(row.end(), {latency_cell(c.latency_ns.p50), latency_cell(c.latency_ns.p99),
                              latency_cell(c.latency_ns.p99_9), format_rate(c.throughput.msgs_per_s),
-                             fmt::format("{:.1f}", c.throughput.payload_bytes_per_s / 1e6),
+                             format_figure(c.throughput.payload_bytes_per_s / 1e6),
                              format_ns(c.cpu.per_msg_ns), note});
     }
     rows.push_back(std::move(row));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/runner/settings.hpp"
 #include "ipcmatrix/serialize/serializer.hpp"
 #include "ipcmatrix/transport/transport.hpp"

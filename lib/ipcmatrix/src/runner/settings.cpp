@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/pattern/pattern.hpp"
 #include "ipcmatrix/pattern/roles.hpp"
 #include "ipcmatrix/runner/placement.hpp"

@@ -1,7 +1,6 @@
 #include "ipcmatrix/util/text.hpp"
 
 #include <cctype>
-#include <cstdio>
 
 namespace ipcmatrix {
 
@@ -24,12 +23,6 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
     out += items[i];
   }
   return out;
-}
-
-std::string format_number(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
 }
 
 std::string escape_control(std::string_view s) {

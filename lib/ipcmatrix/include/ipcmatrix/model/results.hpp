@@ -186,16 +186,12 @@ enum class CellIdParts : std::uint8_t {
 
 /// The one spelling of a cell's identity, used for file names and for matching cells across
 /// runs, e.g. "pingpong_shm_raw_64B_p2_hybrid_cross-core_b1": pattern, mechanism, serializer,
-/// format_size(size), p<procs>, wait, placement, b<batch>, then "_<content>" unless random
+/// format_size(size) (format_units.hpp), p<procs>, wait, placement, b<batch>, then "_<content>" unless random
 /// (what files from before content was recorded measured, so their ids still match; the
 /// tool's default, records, does appear), "_loan" for the loan api, and (full only)
 /// "_load<point>" ("_load50pct",
 /// "_load10k", "_loadsporadic") for a load point or "_r<rate>" for an open-loop cell.
 /// Characters outside [A-Za-z0-9._-] become '-'.
 [[nodiscard]] std::string cell_id(const CellResult& c, CellIdParts parts = CellIdParts::full);
-
-/// "64B", "4KiB", "1MiB", "2GiB": the largest binary unit that divides bytes exactly,
-/// else plain bytes ("1000B", "1536B").
-[[nodiscard]] std::string format_size(std::uint64_t bytes);
 
 }  // namespace ipcmatrix

@@ -4,7 +4,7 @@
 /// cell, with noise told apart from change by the same test the recommendations use
 /// (stats/significance.hpp: Mann-Whitney over the repetitions, and a minimum relative change).
 /// Cells match by cell_id(). Latency figures are compared only where the cell measures
-/// latency (recommend.hpp: round trips and achieved open-loop rates); a saturated cell's p50
+/// latency (decisions.hpp: round trips and achieved open-loop rates); a saturated cell's p50
 /// is queueing delay and is left out, as it is from the recommendations. Pure; thread-safe.
 
 #include <optional>

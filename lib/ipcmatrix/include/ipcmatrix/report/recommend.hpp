@@ -1,139 +1,61 @@
 #pragma once
 /// @file recommend.hpp
-/// Which configuration to pick, decided from a RunResult and nothing else. The Markdown
-/// report renders these decisions; it does not make them. Deterministic: ties in a figure
-/// are broken by cell_id, so the same results always give the same picks. Thread-safe.
+/// `ipc-matrix recommend results.json --pattern P --size S [--rate R] [--p99-under T]
+/// [--max-cores N]`: the best measured configuration meeting the constraints, the runner-up
+/// and why, or the closest miss and what it missed. Decided from the results file alone, with
+/// the rules of decisions.hpp: latency only from latency measurements (round trips, achieved
+/// open-loop rates), leads only where the repetitions say so. Pure; thread-safe.
+///
+/// Objective: with --p99-under, the lowest p99 among cells that measure latency; otherwise
+/// the highest throughput (a cell offered a rate is judged by what it achieved).
+/// Constraints:
+///   --rate R       the cell moved at least R msgs/s (closed loop: its throughput; open loop:
+///                  it achieved an offered rate of at least R)
+///   --p99-under T  the cell measures latency and its p99 is below T
+///   --max-cores N  the cell's processes used at most N cores while measuring
 
-#include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "ipcmatrix/model/results.hpp"
+#include "ipcmatrix/report/decisions.hpp"
 
 namespace ipcmatrix {
 
-/// Below this ratio two configurations are reported as a tie: with < 1% histogram error
-/// and ordinary run-to-run variation, a 5% lead is not a reason to pick one over the other.
-/// Above it, a lead still needs the Mann-Whitney test over the repetitions to say so
-/// (stats/significance.hpp); with too few repetitions to test it is reported as untested.
-inline constexpr double kTieRatio = 1.10;
-
-/// What a cell's latency figures measure.
-enum class LatencyMeaning : std::uint8_t {
-  round_trip,        ///< a request and its echo, one at a time (pingpong): latency
-  open_loop,         ///< paced at an offered rate the producers achieved: latency at that load
-  open_loop_missed,  ///< paced, but the producers fell short of the offered rate: not that load
-  saturated,         ///< closed loop: senders fill the channel, so latency is queueing delay at
-                     ///< saturation (buffer depth / consumer rate), a property of the buffer
-};
-/// An open-loop cell achieved its offered rate when its producers sent at least this fraction
-/// of it, measured over the receive window.
-inline constexpr double kRateAchievedFraction = 0.9;
-[[nodiscard]] LatencyMeaning latency_meaning(const CellResult& c);
-/// true for round_trip and open_loop: the only cells latency advice may come from.
-[[nodiscard]] bool measures_latency(const CellResult& c);
-/// CPU cores the cell's processes used while measuring (CPU seconds / measured window), the
-/// cost at its operating point; nullopt when not measured.
-[[nodiscard]] std::optional<double> cores_used(const CellResult& c);
-
-/// The best cell by one figure, and how it compares with the best cell of a different
-/// mechanism/serializer (a different wait or placement of the same pair is a tuning detail,
-/// not an alternative choice).
-struct Pick {
-  enum class Margin : std::uint8_t {
-    alone,         ///< no other mechanism/serializer in the group
-    incomparable,  ///< the ratio is not finite or a figure is not positive
-    tie,           ///< within kTieRatio, or beyond it but not significant over the repetitions
-    untested,      ///< ahead by `ratio`, beyond kTieRatio, but too few repetitions to test
-    lead,          ///< ahead by `ratio`, beyond kTieRatio and significant (p_value)
-  };
-  const CellResult* best = nullptr;
-  const CellResult* next = nullptr;  ///< the runner-up of another mechanism/serializer
-  /// The cell using the fewest CPU cores whose figure is within kTieRatio of best's (any
-  /// mechanism, wait or placement); null when that is best itself. The trade-off made
-  /// explicit: e.g. hybrid instead of spin for 5% less throughput and half the CPU.
-  const CellResult* cheapest = nullptr;
-  double ratio = 0;                  ///< how many times better best is than next (>= 1)
-  Margin margin = Margin::alone;
-  std::optional<double> p_value;     ///< Mann-Whitney over the repetitions, where testable
-  int repetitions = 1;               ///< the fewer of best's and next's repetitions
-};
-
-/// One group of comparable cells: same pattern, size, participants, load and content. Load
-/// points group by their label: "50%" compares each configuration at half its own saturation.
-struct RecommendationGroup {
+struct Constraints {
   std::string pattern;
   std::uint64_t size_bytes = 0;
-  int procs = 0;
-  double rate = 0;         ///< the offered rate; 0 for a load point (see load) or closed loop
-  std::optional<LoadPoint> load;  ///< the load point, when the group is one
-  ContentMode content = ContentMode::random;
-  /// The cell with the lowest p50 among those whose latency is a latency (measures_latency);
-  /// absent when every cell of the group ran closed loop.
-  std::optional<Pick> lowest_p50;
-  bool saturated_only = false;  ///< the group has ok cells, and all of them ran closed loop
-  /// The cell with the most msgs/s; closed-loop groups only (open loop, msgs/s is what was offered).
-  std::optional<Pick> highest_throughput;
+  std::optional<double> rate;          ///< msgs/s
+  std::optional<double> p99_under_ns;
+  std::optional<double> max_cores;
 };
 
-
-/// The best of `cells` by the objective (cells without that figure are left out; the caller
-/// decides which cells may compete, e.g. only latency measurements for latency), with the
-/// runner-up of another mechanism/serializer, the margin and the cheapest cell within
-/// kTieRatio. nullopt when no cell has the figure. The pointers are the given ones.
-[[nodiscard]] std::optional<Pick> pick_best(std::vector<const CellResult*> cells, Objective objective);
-
-/// The figure of each repetition of c (the figure itself when not recorded): p50 or p99 in
-/// ns, msgs/s, or CPU ns per message.
-[[nodiscard]] std::vector<double> p50_values(const CellResult& c);
-[[nodiscard]] std::vector<double> throughput_values(const CellResult& c);
-[[nodiscard]] std::vector<double> p99_values(const CellResult& c);
-[[nodiscard]] std::vector<double> cpu_per_msg_values(const CellResult& c);
-
-/// A knee is the highest offered rate whose p99 stays within this multiple of the p99 at the
-/// lowest load measured.
-inline constexpr double kKneeP99Factor = 2.0;
-
-/// One configuration's latency against offered load (a --load sweep): its closed-loop cell
-/// and its load points, ordered by the rate they offered (msgs/s per producer).
-struct LoadCurve {
-  const CellResult* saturation = nullptr;  ///< the same cell closed loop; null if not in the file
-  std::vector<const CellResult*> points;   ///< ok load cells, lowest offered rate first
-  /// The highest-rate achieved point whose p99 <= kKneeP99Factor x the lowest-rate achieved
-  /// point's p99; null when no point was achieved.
-  const CellResult* knee = nullptr;
+struct Choice {
+  std::string objective;               ///< "lowest p99" or "highest throughput"
+  std::size_t considered = 0;          ///< ok cells of that pattern and size
+  const CellResult* best = nullptr;    ///< null when nothing met the constraints
+  /// The best of another mechanism/serializer that also met them, and how best compares.
+  std::optional<Pick> margin;
+  const CellResult* closest_miss = nullptr;  ///< when best is null: the cell that missed least
+  std::vector<std::string> missed;           ///< what closest_miss missed, by how much
 };
 
-/// Every configuration with load points, in the order of the file (by the identity of the
-/// cell without its load).
-[[nodiscard]] std::vector<LoadCurve> load_curves(const RunResult& r);
+/// The choice for k among r's ok cells. Throws std::invalid_argument when no ok cell has that
+/// pattern and size (the message lists the patterns and sizes there are).
+[[nodiscard]] Choice choose(const RunResult& r, const Constraints& k);
 
-/// One line of the report's summary: a use case the data covers, and what to deploy for it.
-struct Decision {
-  std::string use_case;  ///< "Latency-critical small messages"
-  std::string basis;     ///< where the evidence comes from: "pingpong 64B, lowest p50 round trip"
-  Objective objective = Objective::lowest_p50;
-  Pick pick;
-};
+/// As JSON: {"constraints", "objective", "considered", "choice", "runner_up", "margin",
+/// "closest_miss", "missed"}; cells by cell_id and their settings.
+[[nodiscard]] nlohmann::json to_json(const Choice& c, const Constraints& k);
+/// As text for a terminal: the pick, its evidence, the runner-up and why (or the closest miss).
+[[nodiscard]] std::string render_choice(const Choice& c, const Constraints& k);
 
-/// The summary's decisions: each registered pattern's use cases (PatternSpec::use_cases) and
-/// the sporadic-load one, ordered by rank; a use case is left out when the results hold no
-/// cell for it. Today's table:
-///   - latency-critical small messages: pingpong at the smallest size, lowest p50;
-///   - sporadic small messages: the sporadic load point at the smallest size, lowest p99;
-///   - bulk transfer: stream at the largest size of 64 KiB or more, closed loop, most msgs/s;
-///   - fan-out work distribution, fan-in collection, broadcast, many-to-many (mesh): that
-///     pattern at the smallest size, closed loop, most msgs/s;
-///   - low CPU budget: stream at the smallest size, closed loop, least CPU per message.
-[[nodiscard]] std::vector<Decision> decisions(const RunResult& r);
-
-/// Pattern names in the order the run first met them, which is the order the user wrote.
-[[nodiscard]] std::vector<std::string> patterns_in_order(const RunResult& r);
-
-/// Every group of ok cells, per pattern in patterns_in_order(), then by (size, procs, rate,
-/// content) ascending. A group's pick is absent when no cell has that figure. The pointers
-/// point into r.cells.
-[[nodiscard]] std::vector<RecommendationGroup> recommend_per_group(const RunResult& r);
+/// The settings of a measured cell, as the file `recommend --emit-config` writes and
+/// load_deployment() reads: {"mechanism", "serializer", "api", "batch", "placement",
+/// "channel": {"wait", "capacity_bytes", "pipe_bytes"}, "measured": {...}}: the cell's own
+/// settings (CellResult::channel), so loading it gives back the channel options it ran with.
+[[nodiscard]] nlohmann::json deployment_json(const CellResult& c);
 
 }  // namespace ipcmatrix

@@ -31,17 +31,10 @@ void write_csv(std::ostream& out, const RunResult& r);
 void write_hgrm_files(const RunResult& r, const std::string& dir);
 
 /// Fixed-width table, one row per cell: pattern, mechanism, serializer, size, p50, p99,
-/// p99.9, msgs/s, MB/s (payload, 10^6 bytes), CPU/msg, and a note (noisy, warnings).
+/// p99.9, msgs/s, MB/s (payload, 10^6 bytes), CPU/msg, and a note (noisy, warnings), each
+/// figure spelled as model/format_units.hpp spells it.
 /// Unresolved percentiles print as "-"; a failed cell prints "ERROR: " and the first 60
 /// characters of its message in place of its figures.
 void print_table(std::ostream& out, const RunResult& r);
-
-/// Nanoseconds with an auto-scaled unit and 3 significant digits: "850ns", "12.3us",
-/// "4.56ms", "1.20s". Negative or non-finite input gives "-".
-[[nodiscard]] std::string format_ns(double ns);
-
-/// A per-second rate with an SI suffix and 3 significant digits: "950", "450k", "12.3M",
-/// "1.20G". Negative or non-finite input gives "-".
-[[nodiscard]] std::string format_rate(double per_s);
 
 }  // namespace ipcmatrix

@@ -1,7 +1,7 @@
 #pragma once
 /// @file text.hpp
 /// The few string helpers every module needs (config parsing, reports, environment
-/// capture), defined once. Pure functions: no locale, no allocation beyond the result,
+/// capture), defined once. Numbers are spelled by model/format_units.hpp. Pure functions: no locale, no allocation beyond the result,
 /// thread-safe.
 
 #include <string>
@@ -18,9 +18,6 @@ namespace ipcmatrix {
 
 /// "a, b, c": items joined by sep, for messages, help text and report cells.
 [[nodiscard]] std::string join(const std::vector<std::string>& items, std::string_view sep = ", ");
-
-/// A number as printf's "%g" writes it ("0.5", "1e+06", "3600"): for messages and help.
-[[nodiscard]] std::string format_number(double v);
 
 /// s with every control character (below 0x20, 0x7f, and the C1 range U+0080..U+009F)
 /// written as \xNN, so text taken

@@ -2,7 +2,6 @@
 
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +24,7 @@
 #include <zstd.h>
 
 #include "ipcmatrix/sys/affinity.hpp"
+#include "ipcmatrix/sys/run_program.hpp"
 #include "ipcmatrix/util/text.hpp"
 
 // Version macros only; nothing from these libraries is called, so the library does not link
@@ -44,7 +44,7 @@ using nlohmann::json;
 
 constexpr std::string_view kUnknown = "unknown";
 constexpr std::string_view kUnavailable = "unavailable";
-constexpr std::string_view kCommandTimeout = "5";  // seconds, for `timeout`
+constexpr std::chrono::seconds kCommandTimeout{5};
 constexpr double kBusyLoadPerCpu = 0.5;
 constexpr int kFewCpus = 4;
 constexpr std::size_t kMaxCommandOutput = 64 * 1024;
@@ -126,41 +126,20 @@ bool on_path(std::string_view program) {
   }
 }
 
-std::string shell_quote(std::string_view s) {
-  std::string out = "'";
-  for (const char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
+// Runs a program (argv, no shell), bounded by kCommandTimeout, and returns its stdout when it
+// exits 0. stderr is discarded: a missing driver or repository is not news.
+std::optional<std::string> run_command(const std::vector<std::string>& argv) {
+  ProgramOptions options;
+  options.timeout = kCommandTimeout;
+  options.capture_stdout = true;
+  options.max_output_bytes = kMaxCommandOutput;
+  try {
+    ProgramResult result = run_program(argv, options);
+    if (!result.ok()) return std::nullopt;
+    return std::move(result.out);
+  } catch (const std::exception&) {
+    return std::nullopt;  // could not start it: as unknown as a failing one
   }
-  out += "'";
-  return out;
-}
-
-// Runs a shell command line, bounded by `timeout` where coreutils has it, and returns its
-// stdout when it exits 0. stderr is discarded: a missing driver or repository is not news.
-std::optional<std::string> run_command(const std::string& command_line) {
-  std::string cmd;
-  if (on_path("timeout")) {
-    cmd = "timeout ";
-    cmd += kCommandTimeout;
-    cmd += ' ';
-  }
-  cmd += command_line;
-  cmd += " 2>/dev/null";
-  FILE* pipe = ::popen(cmd.c_str(), "r");  // NOLINT(cert-env33-c): fixed commands, quoted args
-  if (pipe == nullptr) return std::nullopt;
-  std::string out;
-  char buf[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) {
-    if (out.size() < kMaxCommandOutput) out.append(buf, n);
-  }
-  const int status = ::pclose(pipe);
-  if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return std::nullopt;
-  return out;
 }
 
 json string_or_unknown(const std::optional<std::string>& s) {
@@ -275,9 +254,8 @@ json virtualization() {
 
 json gpu() {
   if (!on_path("nvidia-smi")) return nullptr;
-  const auto out = run_command(
-      "nvidia-smi --query-gpu=name,utilization.gpu,memory.used,memory.total "
-      "--format=csv,noheader,nounits");
+  const auto out = run_command({"nvidia-smi", "--query-gpu=name,utilization.gpu,memory.used,memory.total",
+                                "--format=csv,noheader,nounits"});
   if (!out) return nullptr;
   json gpus = json::array();
   std::istringstream lines(*out);
@@ -311,7 +289,7 @@ std::string git_revision() {
 #ifdef IPCMATRIX_SOURCE_DIR
   std::error_code ec;
   if (on_path("git") && fs::is_directory(IPCMATRIX_SOURCE_DIR, ec)) {
-    if (auto out = run_command("git -C " + shell_quote(IPCMATRIX_SOURCE_DIR) + " rev-parse --short HEAD")) {
+    if (auto out = run_command({"git", "-C", IPCMATRIX_SOURCE_DIR, "rev-parse", "--short", "HEAD"})) {
       std::string rev = trimmed(*out);
       if (!rev.empty()) return rev;
     }

@@ -3,8 +3,8 @@
 
 #include <string>
 
+#include "ipcmatrix/report/decisions.hpp"
 #include "ipcmatrix/report/markdown.hpp"
-#include "ipcmatrix/report/recommend.hpp"
 
 using namespace ipcmatrix;
 
@@ -31,7 +31,7 @@ CellResult cell(std::string pattern, std::string mechanism, std::uint64_t p50_ns
 }  // namespace
 
 TEST_SUITE("report") {
-  TEST_CASE("recommend: what a cell's latency means") {
+  TEST_CASE("decisions: what a cell's latency means") {
     CHECK(latency_meaning(cell("pingpong", "shm", 500)) == LatencyMeaning::round_trip);
     CHECK(latency_meaning(cell("stream", "shm", 500)) == LatencyMeaning::saturated);
     // 1000 messages in 1 s from one producer: 1000/s offered and achieved; 2000/s missed.
@@ -41,7 +41,7 @@ TEST_SUITE("report") {
     CHECK(!measures_latency(cell("fan-in", "shm", 500)));
   }
 
-  TEST_CASE("recommend: a saturated cell's small p50 never wins the latency pick") {
+  TEST_CASE("decisions: a saturated cell's small p50 never wins the latency pick") {
     RunResult r;
     // The case from the issue: in closed-loop fan-in, a small queue's p50 (74 us) beat shm's
     // deep ring (672 us); that ranks buffers, not mechanisms.
@@ -65,7 +65,7 @@ TEST_SUITE("report") {
     CHECK(md.find("(not achieved)") != std::string::npos);
   }
 
-  TEST_CASE("recommend: cost next to speed, and the cheapest option within 10%") {
+  TEST_CASE("decisions: cost next to speed, and the cheapest option within 10%") {
     RunResult r;
     CellResult spin = cell("stream", "shm", 1000);
     spin.wait = Wait::spin;
@@ -95,7 +95,7 @@ TEST_SUITE("report") {
     CHECK(md.find("100% of a core per idle waiting endpoint") != std::string::npos);
   }
 
-  TEST_CASE("recommend: ties are decided by a test over the repetitions, not by one figure") {
+  TEST_CASE("decisions: ties are decided by a test over the repetitions, not by one figure") {
     const auto with_reps = [](CellResult c, std::vector<double> p50s) {
       c.p50_spread = FigureSpread{};
       c.p50_spread->values = std::move(p50s);
@@ -142,7 +142,7 @@ TEST_SUITE("report") {
     CHECK(markdown_report(r).find("**tie** with unix/raw") != std::string::npos);
   }
 
-  TEST_CASE("recommend: a load curve's knee is the highest achieved rate within 2x of the low-load p99") {
+  TEST_CASE("decisions: a load curve's knee is the highest achieved rate within 2x of the low-load p99") {
     const auto point = [](std::string mech, std::string load, double rate, std::uint64_t p99, bool achieved = true) {
       CellResult c = cell("stream", std::move(mech), p99 / 2, rate);
       if (!load.empty()) c.load = parse_load_label(load);

@@ -1,0 +1,184 @@
+// The advice of the Markdown report (markdown_parts.hpp): the one-screen summary of what to
+// deploy per use case, and the recommendations per group of comparable cells. Both render
+// what decisions.hpp decided (picks, margins, ties, the cheapest option within 10%); nothing
+// here ranks cells.
+#include "markdown_parts.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ipcmatrix/model/format.hpp"
+#include "ipcmatrix/model/format_units.hpp"
+#include "ipcmatrix/report/decisions.hpp"
+
+namespace ipcmatrix::detail::markdown {
+
+namespace {
+
+std::string load(double rate) {
+  return rate > 0 ? format_rate(rate) + " msgs/s per producer" : "closed loop";
+}
+
+// "1.9 CPU cores at this load, 100% of a core per idle endpoint": the price of a pick.
+std::string cost_text(const CellResult& c) {
+  const std::optional<double> cores = cores_used(c);
+  std::string s = cores ? fmt::format("{:.2g} CPU cores while measuring", *cores) : std::string("CPU not measured");
+  if (c.idle_cpu_percent >= 0) s += fmt::format(", {:.0f}% of a core per idle waiting endpoint", c.idle_cpu_percent);
+  return s;
+}
+
+// One recommendation line: the pick, then how it compares with the runner-up.
+template <class Show>
+void pick_line(std::string& md, const std::optional<Pick>& pick, std::string_view what, Show show,
+               std::string_view verb_better) {
+  if (!pick) return;
+  const CellResult& best = *pick->best;
+  add(md, "  - {}: **{}** {}, {}{}", what, mech_ser(best), show(best), setup(best), best.noisy ? " (noisy)" : "");
+  switch (pick->margin) {
+    case Pick::Margin::alone: add(md, "; no other mechanism/serializer to compare with."); break;
+    case Pick::Margin::incomparable: add(md, "; next: {} {}.", mech_ser(*pick->next), show(*pick->next)); break;
+    case Pick::Margin::tie:
+      if (pick->p_value) {
+        add(md, "; **tie** with {} {}: {} {} in the medians, but the repetitions overlap (Mann-Whitney p = {:.2f}).",
+            mech_ser(*pick->next), show(*pick->next), format_ratio(pick->ratio), verb_better, *pick->p_value);
+      } else {
+        add(md, "; **tie** with {} {}: within 10%.", mech_ser(*pick->next), show(*pick->next));
+      }
+      break;
+    case Pick::Margin::untested:
+      add(md, "; {} {} than the next, {} {}, untested: {} repetition(s) cannot show it is not noise (run "
+          "--repetitions 3 or more).", format_ratio(pick->ratio), verb_better, mech_ser(*pick->next),
+          show(*pick->next), pick->repetitions);
+      break;
+    case Pick::Margin::lead:
+      add(md, "; {} {} than the next, {} {} (Mann-Whitney p = {:.2f} over {} repetitions).", format_ratio(pick->ratio),
+          verb_better, mech_ser(*pick->next), show(*pick->next), *pick->p_value, pick->repetitions);
+      break;
+  }
+  // Cost next to speed: what the pick costs, and the cheapest option that is nearly as good.
+  add(md, " Cost: {}.", cost_text(best));
+  if (pick->cheapest) {
+    const CellResult& c = *pick->cheapest;
+    add(md, " Cheapest within 10%: {} {}, {}, {}.", mech_ser(c), show(c), setup(c), cost_text(c));
+  }
+  add(md, "\n");
+}
+
+std::string figure_of(const CellResult& c, Objective o) {
+  switch (o) {
+    case Objective::lowest_p50: return "p50 " + ns_or_dash(c.latency_ns.p50) + ", p99 " + ns_or_dash(c.latency_ns.p99);
+    case Objective::lowest_p99: return "p99 " + ns_or_dash(c.latency_ns.p99) + ", p50 " + ns_or_dash(c.latency_ns.p50);
+    case Objective::highest_throughput:
+      return format_rate(c.throughput.msgs_per_s) + " msgs/s, " + mb_per_s(c.throughput.payload_bytes_per_s) + " MB/s";
+    case Objective::lowest_cpu_per_msg:
+      return format_ns(c.cpu.per_msg_ns) + " CPU/msg at " + format_rate(c.throughput.msgs_per_s) + " msgs/s";
+  }
+  return "?";
+}
+
+}  // namespace
+
+// The one-screen summary: per use case the data covers, what to deploy and why.
+void summary_section(std::string& md, const RunResult& r) {
+  const std::vector<Decision> ds = decisions(r);
+  add(md, "## Summary: what to deploy\n\n");
+  if (ds.empty()) {
+    add(md, "No use case could be decided: no cell finished ok.\n\n");
+    return;
+  }
+  add(md,
+      "Each row follows from the tables below: the best measured configuration for the use case, "
+      "the runner-up of another mechanism/serializer, and what the choice costs. A lead needs both "
+      "a difference above 10% and a Mann-Whitney test over the repetitions (p <= 0.10); otherwise "
+      "it is a tie.\n\n");
+  add(md, "| use case | deploy | settings | evidence | margin over the runner-up | trade-off |\n"
+          "|---|---|---|---|---|---|\n");
+  // The buffer the cell's channels were created with (CellResult::channel): what to deploy.
+  const auto buffer = [](const CellResult& c) -> std::string {
+    if (c.channel.capacity_bytes > 0) return fmt::format(", buffer {}", format_bytes(c.channel.capacity_bytes));
+    if (c.channel.pipe_bytes > 0) return fmt::format(", pipe {}", format_bytes(c.channel.pipe_bytes));
+    return "";
+  };
+  for (const Decision& d : ds) {
+    const CellResult& b = *d.pick.best;
+    const std::string settings = fmt::format("wait `{}`, placement `{}`, batch {}, api `{}`{}", esc(b.wait),
+                                             esc(b.placement), b.batch, esc(b.api), buffer(b));
+    const std::string evidence =
+        fmt::format("{} ({}; {} rep{})", figure_of(b, d.objective), esc(d.basis), b.repetitions, b.repetitions == 1 ? "" : "s");
+    std::string margin;
+    const Pick& p = d.pick;
+    switch (p.margin) {
+      case Pick::Margin::alone: margin = "no other candidate"; break;
+      case Pick::Margin::incomparable: margin = "next: " + mech_ser(*p.next); break;
+      case Pick::Margin::tie:
+        margin = fmt::format("**tie** with {} ({})", mech_ser(*p.next),
+                             p.p_value ? fmt::format("{} apart, p = {:.2f}", format_ratio(p.ratio), *p.p_value)
+                                       : std::string("within 10%"));
+        break;
+      case Pick::Margin::untested:
+        margin = fmt::format("{} ahead of {}, untested ({} rep)", format_ratio(p.ratio), mech_ser(*p.next), p.repetitions);
+        break;
+      case Pick::Margin::lead:
+        margin = fmt::format("{} ahead of {} (p = {:.2f})", format_ratio(p.ratio), mech_ser(*p.next), *p.p_value);
+        break;
+    }
+    std::string trade = cost_text(b);
+    if (p.cheapest) {
+      const CellResult& c = *p.cheapest;
+      const auto cores = cores_used(c);
+      trade += fmt::format("; within 10% for less: {} `{}` `{}`{}", mech_ser(c), esc(c.wait), esc(c.placement),
+                           cores ? fmt::format(" ({:.2g} cores)", *cores) : std::string());
+    }
+    add(md, "| {} | **{}** | {} | {} | {} | {} |\n", esc(d.use_case), mech_ser(b), settings, evidence, margin, trade);
+  }
+  add(md, "\n");
+}
+
+void recommendations_section(std::string& md, const RunResult& r) {
+  add(md, "## Recommendations\n\n");
+  add(md,
+      "For each pattern, message size, process count and load: the ok cell with the lowest p50 "
+      "latency and the one with the highest message rate, compared with the best cell of a "
+      "different mechanism/serializer. Differences under 10% are called a tie. Latency is "
+      "ranked only where it was measured as latency: round trips (pingpong) and open-loop cells "
+      "that achieved their offered rate. In closed loop the senders keep the channel full, so "
+      "a p50 there is queueing delay at saturation (buffer depth / consumer rate): it rewards "
+      "the smallest buffer and is never ranked.\n\n");
+  const auto groups = recommend_per_group(r);
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    const RecommendationGroup& g = groups[i];
+    if (i == 0 || groups[i - 1].pattern != g.pattern) add(md, "### {}\n\n", esc(g.pattern));
+    const std::string offered =
+        !g.load ? load(g.rate)
+        : g.load->kind == LoadPoint::Kind::sporadic
+            ? std::string("sporadic load (long idle gaps between messages)")
+        : g.load->kind == LoadPoint::Kind::fraction
+            ? fmt::format("load {} of each configuration's own closed-loop rate", esc(g.load->label()))
+            : fmt::format("load {} msgs/s per producer", esc(g.load->label()));
+    add(md, "- **{}**, {} procs, {}{}:\n", format_size(g.size_bytes), g.procs, offered,
+        g.content == ContentMode::random ? "" : fmt::format(", content `{}`", g.content));
+    pick_line(
+        md, g.lowest_p50, fmt::format("lowest p50 latency ({})", latency_kind(g.pattern)),
+        [](const CellResult& c) {
+          return fmt::format("(p50 {}, p99 {})", ns_or_dash(c.latency_ns.p50), ns_or_dash(c.latency_ns.p99));
+        },
+        "lower");
+    if (!g.lowest_p50 && g.saturated_only) {
+      add(md, "  - latency: not ranked; these cells ran closed loop, so their latency is queueing delay at "
+              "saturation (see pingpong, or run with `--rate`)\n");
+    }
+    pick_line(
+        md, g.highest_throughput, "highest throughput",
+        [](const CellResult& c) {
+          return fmt::format("({} msgs/s, {} MB/s)", format_rate(c.throughput.msgs_per_s),
+                             mb_per_s(c.throughput.payload_bytes_per_s));
+        },
+        "higher");
+    if (i + 1 == groups.size() || groups[i + 1].pattern != g.pattern) add(md, "\n");
+  }
+  if (groups.empty()) add(md, "No cell completed, so there is nothing to recommend.\n\n");
+}
+
+}  // namespace ipcmatrix::detail::markdown
