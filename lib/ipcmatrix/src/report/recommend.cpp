@@ -103,7 +103,7 @@ std::string_view margin_name(Pick::Margin m) {
 Choice choose(const RunResult& r, const Constraints& k) {
   Choice out;
   const bool by_latency = k.p99_under_ns.has_value();
-  out.objective = by_latency ? "lowest p99" : "highest throughput";
+  out.objective = by_latency ? Objective::lowest_p99 : Objective::highest_throughput;
   std::vector<const CellResult*> cells, meeting;
   std::set<std::string> patterns, sizes;
   for (const CellResult& c : r.cells) {
@@ -145,7 +145,7 @@ nlohmann::json to_json(const Choice& c, const Constraints& k) {
   if (k.rate) constraints["rate"] = *k.rate;
   if (k.p99_under_ns) constraints["p99_under_ns"] = *k.p99_under_ns;
   if (k.max_cores) constraints["max_cores"] = *k.max_cores;
-  nlohmann::json j = {{"constraints", constraints}, {"objective", c.objective}, {"considered", c.considered}};
+  nlohmann::json j = {{"constraints", constraints}, {"objective", to_string(c.objective)}, {"considered", c.considered}};
   j["choice"] = c.best ? cell_json(*c.best) : nlohmann::json();
   j["runner_up"] = c.margin && c.margin->next ? cell_json(*c.margin->next) : nlohmann::json();
   if (c.margin) {
@@ -182,7 +182,7 @@ std::string render_choice(const Choice& c, const Constraints& k) {
     const CellResult& next = *p.next;
     s += fmt::format("Runner-up: {}\n  measured: {}\n", settings_text(next), evidence_text(next));
     const std::string by =
-        fmt::format("{} {}", format_ratio(p.ratio), c.objective == "lowest p99" ? "lower p99" : "higher throughput");
+        fmt::format("{} {}", format_ratio(p.ratio), c.objective == Objective::lowest_p99 ? "lower p99" : "higher throughput");
     switch (p.margin) {
       case Pick::Margin::lead:
         s += fmt::format("Why: {} than the runner-up, and the repetitions confirm it (Mann-Whitney p = {:.2f}).\n", by,

@@ -34,12 +34,6 @@ std::string csv_field(std::string_view s) {
   return out;
 }
 
-std::string num(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::string(); }
-
-std::string opt_num(const std::optional<std::uint64_t>& v) {
-  return v ? fmt::format("{}", *v) : std::string();
-}
-
 // At most n code points of s on one line: control characters become spaces and a UTF-8
 // sequence is never cut in half, so the console never receives a broken character.
 std::string one_line_prefix(std::string_view s, std::size_t n) {
@@ -64,68 +58,85 @@ std::string latency_cell(const std::optional<std::uint64_t>& v) {
   return v ? format_ns(static_cast<double>(*v)) : std::string("-");
 }
 
-/// One CSV column: its header and how a cell's value is written. The header and every row
-/// come from this one table, so they cannot drift apart.
+/// One CSV column: its header and where its value sits in the cell's JSON form. The CSV is
+/// a projection of results.json (whose fields model/results_json.cpp names once), so a
+/// column cannot disagree with the file; the header and every row come from this table.
 struct CsvColumn {
   const char* name;
-  std::string (*value)(const CellResult&);
+  const char* path;                  ///< JSON pointer into the cell; "" = the cell's id
+  bool negative_is_unknown = false;  ///< a negative value (-1: not measured) is left empty
 };
-
-template <class T>
-std::string integer(T v) {
-  return fmt::format("{}", v);
-}
-std::string flag(bool v) { return v ? "true" : "false"; }
 
 constexpr CsvColumn kCsvColumns[] = {
-    {"cell_id", [](const CellResult& c) { return cell_id(c); }},
-    {"pattern", [](const CellResult& c) { return c.pattern; }},
-    {"mechanism", [](const CellResult& c) { return c.mechanism; }},
-    {"serializer", [](const CellResult& c) { return c.serializer; }},
-    {"wait", [](const CellResult& c) { return std::string(to_string(c.wait)); }},
-    {"placement", [](const CellResult& c) { return std::string(to_string(c.placement)); }},
-    {"content", [](const CellResult& c) { return std::string(to_string(c.content)); }},
-    {"size_bytes", [](const CellResult& c) { return integer(c.size_bytes); }},
-    {"procs", [](const CellResult& c) { return integer(c.procs); }},
-    {"batch", [](const CellResult& c) { return integer(c.batch); }},
-    {"rate", [](const CellResult& c) { return num(c.rate); }},
-    {"status", [](const CellResult& c) { return std::string(to_string(c.status)); }},
-    {"error", [](const CellResult& c) { return c.error; }},
-    {"messages_sent", [](const CellResult& c) { return integer(c.messages_sent); }},
-    {"messages_received", [](const CellResult& c) { return integer(c.messages_received); }},
-    {"p50_ns", [](const CellResult& c) { return opt_num(c.latency_ns.p50); }},
-    {"p90_ns", [](const CellResult& c) { return opt_num(c.latency_ns.p90); }},
-    {"p99_ns", [](const CellResult& c) { return opt_num(c.latency_ns.p99); }},
-    {"p99_9_ns", [](const CellResult& c) { return opt_num(c.latency_ns.p99_9); }},
-    {"p99_99_ns", [](const CellResult& c) { return opt_num(c.latency_ns.p99_99); }},
-    {"min_ns", [](const CellResult& c) { return integer(c.latency_ns.min); }},
-    {"max_ns", [](const CellResult& c) { return integer(c.latency_ns.max); }},
-    {"mean_ns", [](const CellResult& c) { return num(c.latency_ns.mean); }},
-    {"stddev_ns", [](const CellResult& c) { return num(c.latency_ns.stddev); }},
-    {"msgs_per_s", [](const CellResult& c) { return num(c.throughput.msgs_per_s); }},
-    {"payload_bytes_per_s", [](const CellResult& c) { return num(c.throughput.payload_bytes_per_s); }},
-    {"wire_bytes_per_s", [](const CellResult& c) { return num(c.throughput.wire_bytes_per_s); }},
-    {"cpu_user_s", [](const CellResult& c) { return num(c.cpu.user_s); }},
-    {"cpu_sys_s", [](const CellResult& c) { return num(c.cpu.sys_s); }},
-    {"cpu_per_msg_ns", [](const CellResult& c) { return num(c.cpu.per_msg_ns); }},
-    {"wire_bytes_per_msg", [](const CellResult& c) { return num(c.wire_bytes_per_msg); }},
-    {"encode_ns_per_msg", [](const CellResult& c) { return num(c.encode_ns_per_msg); }},
-    {"decode_ns_per_msg", [](const CellResult& c) { return num(c.decode_ns_per_msg); }},
-    {"idle_cpu_percent",
-     [](const CellResult& c) { return c.idle_cpu_percent < 0 ? std::string() : num(c.idle_cpu_percent); }},
-    {"duration_s", [](const CellResult& c) { return num(c.duration_s); }},
-    {"repetitions", [](const CellResult& c) { return integer(c.repetitions); }},
-    {"noisy", [](const CellResult& c) { return flag(c.noisy); }},
-    {"warnings", [](const CellResult& c) { return join(c.warnings, "; "); }},
-    {"latency_count", [](const CellResult& c) { return integer(c.latency_ns.count); }},
-    {"api", [](const CellResult& c) { return std::string(to_string(c.api)); }},
-    {"verify", [](const CellResult& c) { return std::string(to_string(c.verify)); }},
-    {"latency_sample", [](const CellResult& c) { return integer(c.latency_sample); }},
-    {"harness_ceiling_msgs_per_s",
-     [](const CellResult& c) { return c.harness_ceiling_msgs_per_s ? num(*c.harness_ceiling_msgs_per_s) : std::string(); }},
-    {"harness_bound", [](const CellResult& c) { return flag(c.harness_bound); }},
-    {"negative_one_way", [](const CellResult& c) { return integer(c.negative_one_way); }},
+    {"cell_id", ""},
+    {"pattern", "/pattern"},
+    {"mechanism", "/mechanism"},
+    {"serializer", "/serializer"},
+    {"wait", "/wait"},
+    {"placement", "/placement"},
+    {"content", "/content"},
+    {"size_bytes", "/size_bytes"},
+    {"procs", "/procs"},
+    {"batch", "/batch"},
+    {"rate", "/rate"},
+    {"status", "/status"},
+    {"error", "/error"},
+    {"messages_sent", "/messages_sent"},
+    {"messages_received", "/messages_received"},
+    {"p50_ns", "/latency_ns/p50"},
+    {"p90_ns", "/latency_ns/p90"},
+    {"p99_ns", "/latency_ns/p99"},
+    {"p99_9_ns", "/latency_ns/p99_9"},
+    {"p99_99_ns", "/latency_ns/p99_99"},
+    {"min_ns", "/latency_ns/min"},
+    {"max_ns", "/latency_ns/max"},
+    {"mean_ns", "/latency_ns/mean"},
+    {"stddev_ns", "/latency_ns/stddev"},
+    {"msgs_per_s", "/throughput/msgs_per_s"},
+    {"payload_bytes_per_s", "/throughput/payload_bytes_per_s"},
+    {"wire_bytes_per_s", "/throughput/wire_bytes_per_s"},
+    {"cpu_user_s", "/cpu/user_s"},
+    {"cpu_sys_s", "/cpu/sys_s"},
+    {"cpu_per_msg_ns", "/cpu/per_msg_ns"},
+    {"wire_bytes_per_msg", "/wire_bytes_per_msg"},
+    {"encode_ns_per_msg", "/encode_ns_per_msg"},
+    {"decode_ns_per_msg", "/decode_ns_per_msg"},
+    {"idle_cpu_percent", "/idle_cpu_percent", true},
+    {"duration_s", "/duration_s"},
+    {"repetitions", "/repetitions"},
+    {"noisy", "/noisy"},
+    {"warnings", "/warnings"},
+    {"latency_count", "/latency_ns/count"},
+    {"api", "/api"},
+    {"verify", "/verify"},
+    {"latency_sample", "/latency_sample"},
+    {"harness_ceiling_msgs_per_s", "/harness_ceiling_msgs_per_s"},
+    {"harness_bound", "/harness_bound"},
+    {"negative_one_way", "/negative_one_way"},
 };
+
+/// The text of one JSON value in a CSV field: numbers as they are (non-finite and absent
+/// ones empty), booleans as true/false, a list of strings joined by "; ".
+std::string csv_text(const nlohmann::json* v, bool negative_is_unknown) {
+  if (v == nullptr || v->is_null()) return {};
+  if (v->is_string()) return v->get<std::string>();
+  if (v->is_boolean()) return v->get<bool>() ? "true" : "false";
+  if (v->is_number_float()) {
+    const double d = v->get<double>();
+    return !std::isfinite(d) || (negative_is_unknown && d < 0) ? std::string() : fmt::format("{}", d);
+  }
+  if (v->is_number_unsigned()) return fmt::format("{}", v->get<std::uint64_t>());
+  if (v->is_number_integer()) {
+    const std::int64_t i = v->get<std::int64_t>();
+    return negative_is_unknown && i < 0 ? std::string() : fmt::format("{}", i);
+  }
+  if (v->is_array()) {
+    std::vector<std::string> items;
+    for (const auto& item : *v) items.push_back(csv_text(&item, false));
+    return join(items, "; ");
+  }
+  return v->dump();
+}
 
 }  // namespace
 
@@ -140,7 +151,14 @@ void write_csv(std::ostream& out, const RunResult& r) {
     out << line;
   };
   write_row([](const CsvColumn& col) { return std::string(col.name); });
-  for (const CellResult& c : r.cells) write_row([&c](const CsvColumn& col) { return col.value(c); });
+  for (const CellResult& c : r.cells) {
+    const nlohmann::json j = to_json(c);
+    write_row([&](const CsvColumn& col) {
+      if (*col.path == '\0') return cell_id(c);
+      const nlohmann::json::json_pointer at(col.path);
+      return csv_text(j.contains(at) ? &j.at(at) : nullptr, col.negative_is_unknown);
+    });
+  }
 }
 
 void write_hgrm_files(const RunResult& r, const std::string& dir) {

@@ -33,7 +33,7 @@ struct Constraints {
 };
 
 struct Choice {
-  std::string objective;               ///< "lowest p99" or "highest throughput"
+  Objective objective = Objective::highest_throughput;  ///< lowest_p99 with --p99-under
   std::size_t considered = 0;          ///< ok cells of that pattern and size
   const CellResult* best = nullptr;    ///< null when nothing met the constraints
   /// The best of another mechanism/serializer that also met them, and how best compares.
