@@ -5,11 +5,16 @@
 /// captured once per run into the results' context block, plus the warnings they imply.
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 namespace ipcmatrix::sys {
+
+/// The value of a string fact that could not be read, and of cpu_governor without cpufreq.
+inline constexpr std::string_view kUnknown = "unknown";
+inline constexpr std::string_view kUnavailable = "unavailable";
 
 /// Captures the environment as a JSON object. Keys (a fact that cannot be read is "unknown"
 /// for strings and null otherwise, so the key set is stable):
