@@ -2,6 +2,7 @@
 // with no new test code. Each case runs the two ends in two real forked processes; the
 // test process only creates the channel and watches.
 #include <doctest/doctest.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -158,8 +159,11 @@ TEST_CASE("conformance: 1 MiB and 64 MiB messages arrive intact") {
   });
 }
 
-TEST_CASE("conformance: a slow receiver loses nothing (backpressure)") {
+TEST_CASE("conformance: a slow receiver loses nothing where the card says a full channel blocks") {
   for_each_mechanism([](const TransportSpec& t) {
+    // A mechanism whose card says it drops or errors when full is held to that elsewhere;
+    // every one that claims back-pressure is held to it here.
+    if (semantics_of(t).when_full != WhenFull::blocks) return;
     // 3,000 x 4 KiB = 12 MiB, far more than any default buffer, so the sender must wait.
     auto size4k = [](std::uint64_t) -> std::size_t { return 4096; };
     std::unique_ptr<Channel> ch;
@@ -389,6 +393,41 @@ TEST_CASE("conformance: mechanisms that lend memory pass messages in place, wrap
                         [](Transport& tr) { return recv_in_place(tr, 3'000, loan_size_for); });
     expect_clean_exit(p);
   });
+}
+
+TEST_CASE("semantics: a receiver whose card says pollable has an fd that a message makes readable") {
+  for_each_mechanism([](const TransportSpec& t) {
+    const SemanticsCard card = semantics_of(t);
+    auto one = [](std::uint64_t) -> std::size_t { return 64; };
+    std::unique_ptr<Channel> ch;
+    auto p = spawn_pair(
+        t, {}, ch, [&](Transport& tr) { return send_stream(tr, 1, one); },
+        [&](Transport& tr) {
+          const int fd = tr.poll_fd();
+          if (card.pollable == Pollable::none) return fd == -1 ? recv_stream(tr, 1, one, 0) : 10;
+          if (fd < 0) return 11;
+          pollfd pfd{fd, POLLIN, 0};
+          // Bounded: the sender sends at once; 60 s only guards a loaded machine.
+          if (::poll(&pfd, 1, 60'000) != 1 || (pfd.revents & POLLIN) == 0) return 12;
+          return recv_stream(tr, 1, one, 0);
+        });
+    expect_clean_exit(p);
+  });
+}
+
+TEST_CASE("semantics: every mechanism has a complete card that survives JSON") {
+  for (const auto* t : all_transports()) {
+    INFO("mechanism ", std::string(t->name));
+    const SemanticsCard card = semantics_of(*t);
+    CHECK(!card.poll_note.empty());
+    CHECK(!card.dead_peer.empty());
+    CHECK(!card.access.empty());
+    CHECK(!card.limits.empty());
+    CHECK(card.max_message_bytes == t->caps.max_msg_bytes);
+    const nlohmann::json j = card;
+    CHECK(j.at("may_lose") == card.may_lose());
+    CHECK(j.get<SemanticsCard>() == card);
+  }
 }
 
 TEST_CASE("registry: every mechanism has a unique name and a description") {

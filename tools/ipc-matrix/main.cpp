@@ -60,13 +60,20 @@ int cmd_list(bool as_json) {
                      {"serializers", nlohmann::json::array()},
                      {"patterns", pattern_names()},
                      {"reporters", reporter_names()}};
-    for (const auto* t : all_transports()) j["mechanisms"].push_back(t->name);
+    j["semantics"] = nlohmann::json::object();
+    for (const auto* t : all_transports()) {
+      j["mechanisms"].push_back(t->name);
+      j["semantics"][std::string(t->name)] = semantics_of(*t);
+    }
     for (const auto& s : serializer_infos()) j["serializers"].push_back(s.name);
     std::cout << j.dump() << "\n";
     return 0;
   }
   std::cout << "mechanisms:\n";
-  for (const auto* t : all_transports()) std::cout << fmt::format("  {:<10} {}\n", t->name, t->description);
+  for (const auto* t : all_transports()) {
+    std::cout << fmt::format("  {:<10} {}\n", t->name, t->description);
+    std::cout << fmt::format("  {:<10} {}\n", "", summary_line(semantics_of(*t)));
+  }
   std::cout << "serializers:\n";
   for (const auto& s : serializer_infos()) std::cout << fmt::format("  {:<10} {}\n", s.name, s.description);
   std::cout << "patterns:\n";
@@ -239,7 +246,7 @@ int main(int argc, char** argv) {
   add_run_options(app, st);
   bool list_json = false;
   auto* list = app.add_subcommand("list", "Print the registered mechanisms, serializers, patterns and reporters");
-  list->add_flag("--json", list_json, "as {\"mechanisms\":[...],\"serializers\":[...],\"patterns\":[...],\"reporters\":[...]}");
+  list->add_flag("--json", list_json, "as {\"mechanisms\":[...],\"semantics\":{mechanism: card},\"serializers\":[...],\"patterns\":[...],\"reporters\":[...]}");
   std::string report_in, report_out;
   auto* report = app.add_subcommand("report", "Regenerate PERFORMANCE_REPORT.md, CSV and .hgrm from results.json");
   report->add_option("results", report_in, "results.json written by a run")->required();

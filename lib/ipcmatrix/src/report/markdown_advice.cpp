@@ -4,6 +4,7 @@
 // here ranks cells.
 #include "markdown_parts.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,7 @@
 
 #include "ipcmatrix/model/format.hpp"
 #include "ipcmatrix/model/format_units.hpp"
+#include "ipcmatrix/model/semantics.hpp"
 #include "ipcmatrix/report/decisions.hpp"
 
 namespace ipcmatrix::detail::markdown {
@@ -80,6 +82,31 @@ std::string figure_of(const CellResult& c, Objective o) {
 
 }  // namespace
 
+// Next to the picks, what deploying each picked mechanism means beyond its figures: its
+// semantics card as the run recorded it (results files from before cards were recorded have
+// none, and get no section).
+void semantics_of_picks(std::string& md, const RunResult& r, const std::vector<Decision>& ds) {
+  const auto cards = r.environment.find("mechanisms");
+  if (cards == r.environment.end() || !cards->is_object()) return;
+  std::vector<std::string> seen;
+  std::string lines;
+  for (const Decision& d : ds) {
+    const std::string& m = d.pick.best->mechanism;
+    if (std::find(seen.begin(), seen.end(), m) != seen.end()) continue;
+    seen.push_back(m);
+    const auto card = cards->find(m);
+    if (card == cards->end()) continue;
+    try {
+      lines += fmt::format("- **{}**: {}\n", esc(m), esc(summary_line(card->get<SemanticsCard>())));
+    } catch (const std::exception& e) {
+      lines += fmt::format("- **{}**: its card in this results file cannot be read ({})\n", esc(m), esc(e.what()));
+    }
+  }
+  if (lines.empty()) return;
+  add(md, "What deploying each picked mechanism means besides its figures (pollable fd, message "
+          "boundaries, a full channel, a dead peer, visibility, limits):\n\n{}\n", lines);
+}
+
 // The one-screen summary: per use case the data covers, what to deploy and why.
 void summary_section(std::string& md, const RunResult& r) {
   const std::vector<Decision> ds = decisions(r);
@@ -134,6 +161,7 @@ void summary_section(std::string& md, const RunResult& r) {
     add(md, "| {} | **{}** | {} | {} | {} | {} |\n", esc(d.use_case), mech_ser(b), settings, evidence, margin, trade);
   }
   add(md, "\n");
+  semantics_of_picks(md, r, ds);
 }
 
 void recommendations_section(std::string& md, const RunResult& r) {

@@ -212,6 +212,9 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   for (auto& w : plan_warnings(cfg)) res.warnings.push_back(std::move(w));
   res.config = cfg.to_json();
   res.environment["run_id"] = sys::run_id();
+  // What each measured mechanism means for a deployment, next to its figures.
+  res.environment["mechanisms"] = nlohmann::json::object();
+  for (const auto& m : cfg.mechanisms) res.environment["mechanisms"][m] = semantics_of(find_transport(m));
   const std::vector<int> cpus = sys::allowed_cpus();
   const auto cells = plan_cells(cfg, static_cast<int>(cpus.size()));
   const std::optional<MachineFloor> floor_start = measure_floor(cpus);

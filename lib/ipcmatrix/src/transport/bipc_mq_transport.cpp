@@ -237,6 +237,20 @@ extern const TransportSpec kBipcMqTransport{
     "bipc-mq",
     "Boost.Interprocess message_queue (8 KiB messages by default; larger ones split): the "
     "off-the-shelf shared-memory queue",
-    Capabilities{.buffer = BufferKnob::capacity_bytes}, &create, &open};
+    Capabilities{.buffer = BufferKnob::capacity_bytes}, &create, &open, nullptr,
+    SemanticsCard{
+        .pollable = Pollable::none,
+        .poll_note = "no fd: a waiting end polls the queue with short naps",
+        .boundaries = Boundaries::kept,
+        .when_full = WhenFull::blocks,
+        .dead_peer = "the queue does not know its peers: a companion liveness block and the peer's pid are "
+                     "checked every 20 ms, then peer_closed; a peer killed inside the queue's mutex makes "
+                     "the survivor's next call fail after 2 s instead of hanging",
+        .visibility = Visibility::global_name,
+        .access = "a 0600 queue and companion segment in /dev/shm with random run-scoped names, created "
+                  "exclusively",
+        .limits = "messages above the queue's 8 KiB chunk are split; queue size bounded by the free space "
+                  "of /dev/shm",
+    }};
 
 }  // namespace ipcmatrix

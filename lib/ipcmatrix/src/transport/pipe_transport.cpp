@@ -67,6 +67,18 @@ std::string preflight(const ChannelOptions& o) {
 
 extern const TransportSpec kPipeTransport{
     "pipe", "anonymous pipe (inherited fds), 8-byte length framing; --pipe-bytes sets F_SETPIPE_SZ",
-    Capabilities{.buffer = BufferKnob::pipe_bytes}, &create, &open, &preflight};
+    Capabilities{.buffer = BufferKnob::pipe_bytes}, &create, &open, &preflight,
+    SemanticsCard{
+        .pollable = Pollable::fd,
+        .poll_note = "the read end's fd",
+        .boundaries = Boundaries::framed,
+        .when_full = WhenFull::blocks,
+        .dead_peer = "the reader sees EOF after what was written; the writer's write fails with EPIPE (SIGPIPE "
+                     "ignored): peer_closed at once; the kernel frees the pipe with its last fd",
+        .visibility = Visibility::fd_only,
+        .access = "only processes that inherit or are passed the fd",
+        .limits = "--pipe-bytes above /proc/sys/fs/pipe-max-size (1 MiB by default) needs root or sysctl "
+                  "fs.pipe-max-size; an unprivileged user's pipes share fs.pipe-user-pages-soft",
+    }};
 
 }  // namespace ipcmatrix

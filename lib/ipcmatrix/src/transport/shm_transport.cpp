@@ -142,6 +142,21 @@ extern const TransportSpec kShmTransport{
     "shm",
     "SPSC byte ring in POSIX shared memory (Boost.Interprocess); --wait spin|block|hybrid, "
     "--ring-bytes sets capacity",
-    Capabilities{.max_msg_bytes = std::size_t{1} << 30, .spin_wait = true, .loan = true, .buffer = BufferKnob::capacity_bytes, .sized_per_cell = true}, &create, &open};
+    Capabilities{.max_msg_bytes = std::size_t{1} << 30, .spin_wait = true, .loan = true, .buffer = BufferKnob::capacity_bytes, .sized_per_cell = true},
+    &create, &open, nullptr,
+    SemanticsCard{
+        .pollable = Pollable::none,
+        .poll_note = "no fd: a waiting end spins or sleeps on a futex in the ring (--wait); an event loop "
+                     "must give it a thread",
+        .boundaries = Boundaries::kept,
+        .when_full = WhenFull::blocks,
+        .dead_peer = "nothing in the kernel tells: a waiting end checks the ring's liveness block and the "
+                     "peer's pid (pidfd) every ~1000 waits and returns peer_closed after draining; the "
+                     "segment was unlinked once both ends mapped it, so it goes with the last mapping",
+        .visibility = Visibility::global_name,
+        .access = "a 0600 segment in /dev/shm with a random run-scoped name, created O_EXCL",
+        .limits = "ring and message size bounded by the free space of /dev/shm (tmpfs size=, remount as "
+                  "root to grow)",
+    }};
 
 }  // namespace ipcmatrix

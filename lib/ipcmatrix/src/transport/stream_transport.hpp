@@ -69,6 +69,8 @@ class StreamTransport final : public Transport {
     return flush();
   }
 
+  int poll_fd() noexcept override { return stream_.native_handle(); }
+
   IoStatus recv(std::span<std::byte> buf, std::size_t& len) noexcept override {
     len = 0;
     while (avail() < kFrameHeader) {

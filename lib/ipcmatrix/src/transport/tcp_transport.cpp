@@ -38,6 +38,19 @@ std::unique_ptr<Transport> open(const ChannelSpec& s, Role r) {
 
 extern const TransportSpec kTcpTransport{
     "tcp", "loopback TCP (Boost.Asio), TCP_NODELAY, bound to 127.0.0.1: the common reference",
-    Capabilities{}, &create, &open};
+    Capabilities{}, &create, &open, nullptr,
+    SemanticsCard{
+        .pollable = Pollable::fd,
+        .poll_note = "the connected socket's fd",
+        .boundaries = Boundaries::framed,
+        .when_full = WhenFull::blocks,
+        .dead_peer = "the kernel closes the connection (FIN, or RST after unread data): EOF or ECONNRESET, "
+                     "peer_closed at once",
+        .visibility = Visibility::port,
+        .access = "a port on 127.0.0.1: any local process can connect; a peer must send the channel's random "
+                  "token",
+        .limits = "socket buffers up to net.core.wmem_max / rmem_max; ports from "
+                  "net.ipv4.ip_local_port_range",
+    }};
 
 }  // namespace ipcmatrix

@@ -107,4 +107,10 @@ LocalPair open_local_pair(const TransportSpec& t, const ChannelOptions& opts) {
   return p;
 }
 
+SemanticsCard semantics_of(const TransportSpec& t) {
+  SemanticsCard c = t.semantics;
+  c.max_message_bytes = t.caps.max_msg_bytes;
+  return c;
+}
+
 }  // namespace ipcmatrix

@@ -60,6 +60,19 @@ std::string preflight(const ChannelOptions&) {
 
 extern const TransportSpec kUnixTransport{
     "unix", "Unix domain stream socket (Boost.Asio), socket file in a private 0700 directory",
-    Capabilities{}, &create, &open, &preflight};
+    Capabilities{}, &create, &open, &preflight,
+    SemanticsCard{
+        .pollable = Pollable::fd,
+        .poll_note = "the connected socket's fd",
+        .boundaries = Boundaries::framed,
+        .when_full = WhenFull::blocks,
+        .dead_peer = "the kernel closes the socket: the receiver reads EOF after what was sent, the sender's "
+                     "write fails with EPIPE: peer_closed at once; the socket file is unlinked once both "
+                     "ends are connected",
+        .visibility = Visibility::path,
+        .access = "a socket file in a private 0700 directory; a peer must send the channel's random token",
+        .limits = "the path must fit sun_path (108 bytes, so a long $TMPDIR is refused); socket buffers up "
+                  "to net.core.wmem_max / rmem_max",
+    }};
 
 }  // namespace ipcmatrix

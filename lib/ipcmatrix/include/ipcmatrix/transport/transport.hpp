@@ -31,6 +31,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "ipcmatrix/model/semantics.hpp"
 #include "ipcmatrix/model/vocabulary.hpp"
 
 namespace ipcmatrix {
@@ -199,6 +200,11 @@ class Transport {
   [[nodiscard]] virtual IoStatus peek(MessageView& msg) noexcept;
   /// Gives the space of the message returned by peek() back to the sender.
   virtual void release() noexcept {}
+  /// A receiving end's fd that poll/epoll/Asio can wait on: readable once a message (or
+  /// part of one) is waiting in the kernel. Bytes this end already read ahead are not in
+  /// the kernel, so an event loop calls recv() until it would wait before polling again.
+  /// -1 where the mechanism has none (SemanticsCard::pollable says which).
+  [[nodiscard]] virtual int poll_fd() noexcept { return -1; }
   /// The error behind the last IoStatus::error.
   [[nodiscard]] std::error_code error() const noexcept { return error_; }
 
@@ -224,7 +230,13 @@ struct TransportSpec {
   /// socket path too long), as a sentence naming the value and the limit; empty when fine.
   /// The runner asks before spawning anything. nullptr: nothing to check.
   std::string (*preflight)(const ChannelOptions& opts) = nullptr;
+  /// What deploying it means beyond speed (model/semantics.hpp). max_message_bytes is left
+  /// 0 here: semantics_of() fills it from caps, so the two cannot disagree.
+  SemanticsCard semantics = {};
 };
+
+/// t's semantics card, with max_message_bytes from t.caps.
+[[nodiscard]] SemanticsCard semantics_of(const TransportSpec& t);
 
 /// Every mechanism, in a fixed order (pipe, unix, shm, tcp, bipc-mq).
 [[nodiscard]] const std::vector<const TransportSpec*>& all_transports();
