@@ -76,11 +76,12 @@ int main(int argc, char** argv) {
 
   std::vector<Case> cases;
   for (const auto size : sizes) {
-    for (const char* m : {"pipe", "unix", "shm"}) cases.push_back({"stream", m, "copy", size});
+    for (const char* m : {"pipe", "unix", "shm", "posix-mq"}) cases.push_back({"stream", m, "copy", size});
     cases.push_back({"stream", "shm", "loan", size});
   }
   cases.push_back({"pingpong", "shm", "copy", 64});
   cases.push_back({"pingpong", "pipe", "copy", 64});
+  cases.push_back({"pingpong", "posix-mq", "copy", 64});
   if (!only.empty()) {
     std::erase_if(cases, [&](const Case& c) {
       return std::none_of(only.begin(), only.end(), [&](const std::string& o) { return c.name().find(o) != std::string::npos; });
@@ -157,6 +158,6 @@ int main(int argc, char** argv) {
              "for streams, bare / matrix for round trips (1.00 = the harness costs nothing); median [min-max]. vs "
              "floor: per repetition, a 64 B stream's msgs/s as a fraction of the bare ring's 64 B rate, a round trip "
              "as a multiple of one cache line's, both measured by the same matrix run (other sizes: -, see the "
-             "bare column).\n");
+             "bare column). spin: where the mechanism can (shm); the others wait in the kernel.\n");
   return 0;
 }

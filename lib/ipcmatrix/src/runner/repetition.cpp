@@ -22,13 +22,21 @@ std::string fault_target() {
 }
 
 /// IPCMATRIX_FAULT="<fault>:<pattern>:<mechanism>" (corrupt, drop, duplicate) damages
-/// measured message kFaultAt of participant 0 in matching cells.
+/// measured message kFaultAt of participant 0 in matching cells. The target is parsed into
+/// the registries' entries and compared by identity; an unknown name matches nothing.
 Fault fault_for(const Cell& c) {
   const std::string f = fault_target();
-  const auto colon = f.find(':');
-  if (colon == std::string::npos) return Fault::none;
-  if (f.substr(colon + 1) != std::string(c.pattern->name) + ":" + std::string(c.mechanism->name)) return Fault::none;
-  const auto fault = parse_name<Fault>(f.substr(0, colon));
+  const auto first = f.find(':');
+  const auto second = first == std::string::npos ? std::string::npos : f.find(':', first + 1);
+  if (second == std::string::npos) return Fault::none;
+  const auto fault = parse_name<Fault>(f.substr(0, first));
+  try {
+    const PatternSpec& pattern = find_pattern(f.substr(first + 1, second - first - 1));
+    const TransportSpec& mechanism = find_transport(f.substr(second + 1));
+    if (&pattern != c.pattern || &mechanism != c.mechanism) return Fault::none;
+  } catch (const std::exception&) {
+    return Fault::none;
+  }
   return fault.value_or(Fault::none);
 }
 

@@ -9,6 +9,7 @@ extern const TransportSpec kUnixTransport;
 extern const TransportSpec kShmTransport;
 extern const TransportSpec kTcpTransport;
 extern const TransportSpec kBipcMqTransport;
+extern const TransportSpec kPosixMqTransport;
 
 const std::vector<const TransportSpec*>& all_transports() {
   static const std::vector<const TransportSpec*> kAll{
@@ -17,6 +18,7 @@ const std::vector<const TransportSpec*>& all_transports() {
       &kShmTransport,
       &kTcpTransport,
       &kBipcMqTransport,
+      &kPosixMqTransport,
   };
   return kAll;
 }

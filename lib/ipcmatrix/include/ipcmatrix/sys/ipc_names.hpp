@@ -1,7 +1,7 @@
 #pragma once
 /// @file ipc_names.hpp
 /// Names of the IPC objects this tool creates (shared-memory segments and queues in /dev/shm,
-/// socket directories in $TMPDIR), and who owns them.
+/// POSIX message queues, socket directories in $TMPDIR), and who owns them.
 ///
 /// Contract:
 ///   - Every name is `ipcm-<run>-<pid>-<start>-<random>[-suffix]`: the creating process's run
@@ -11,9 +11,12 @@
 ///   - A run only ever checks for leaks in, and removes, names that carry its own run id
 ///     (own_ipc_names()); another run's objects, live or dead, are never touched by a run.
 ///   - `cleanup` (remove_if_orphaned) removes a name only when its owner process is gone, and
-///     only an entry of the shape this tool makes: a regular file in /dev/shm, or a directory
-///     in $TMPDIR owned by this user holding nothing but one socket `s`. Anything else is left
-///     alone with the reason.
+///     only an entry of the shape this tool makes: a regular file in /dev/shm, a queue in
+///     /dev/mqueue (removed with mq_unlink), or a directory in $TMPDIR owned by this user
+///     holding nothing but one socket `s`. Anything else is left alone with the reason.
+///   - POSIX message queues are visible only where the mqueue filesystem is mounted at
+///     /dev/mqueue (mqueue_mounted()); elsewhere a queue cannot be listed, and posix-mq relies
+///     on unlinking its queues itself (at open, and in its Channel's destructor).
 
 #include <optional>
 #include <set>
@@ -25,6 +28,11 @@ namespace ipcmatrix::sys {
 
 /// Every name this library creates starts with this prefix.
 inline constexpr std::string_view kNamePrefix = "ipcm-";
+/// Where Linux shows POSIX message queues, when the mqueue filesystem is mounted there.
+inline constexpr const char* kMqueueDir = "/dev/mqueue";
+
+/// True when kMqueueDir is an mqueue filesystem (statfs), so queues can be listed there.
+[[nodiscard]] bool mqueue_mounted() noexcept;
 
 /// The process that created a named object, parsed from the name.
 struct IpcOwner {
@@ -43,8 +51,8 @@ struct IpcOwner {
 /// True while the owning process runs: the pid exists and has the recorded start time.
 [[nodiscard]] bool owner_alive(const IpcOwner& owner);
 
-/// Paths of every ipcm-* object that exists now, whoever made it: /dev/shm/ipcm-* and
-/// $TMPDIR/ipcm-*.
+/// Paths of every ipcm-* object that exists now, whoever made it: /dev/shm/ipcm-*,
+/// /dev/mqueue/ipcm-* (where mounted) and $TMPDIR/ipcm-*.
 [[nodiscard]] std::set<std::string> ipc_names();
 /// The subset of ipc_names() that this process's run created.
 [[nodiscard]] std::set<std::string> own_ipc_names();
@@ -52,7 +60,8 @@ struct IpcOwner {
 /// child run of the tool exits.
 [[nodiscard]] std::set<std::string> ipc_names_of(int pid);
 
-/// Removes one of this tool's objects: a /dev/shm file, or a socket directory with its socket.
+/// Removes one of this tool's objects: a /dev/shm file, a /dev/mqueue queue (mq_unlink), or a
+/// socket directory with its socket.
 /// Refuses (returns false and says why in *why) anything of another shape. Never throws.
 bool remove_ipc_object(const std::string& path, std::string* why = nullptr) noexcept;
 

@@ -62,11 +62,13 @@ inline constexpr std::size_t kMinRingBytes = 4096;
 struct ChannelOptions {
   Wait wait = Wait::hybrid;
   std::int64_t spin_ns = kDefaultSpinNs;  ///< hybrid: how long to spin before blocking
-  std::size_t capacity_bytes = 0;  ///< shm ring bytes (power of two >= kMinRingBytes); bipc-mq total bytes
+  /// shm ring bytes (power of two >= kMinRingBytes); bipc-mq total bytes; posix-mq total bytes
+  /// (depth = capacity / chunk, at most fs.mqueue.msg_max)
+  std::size_t capacity_bytes = 0;
   std::size_t pipe_bytes = 0;            ///< F_SETPIPE_SZ for pipe; 0 keeps the kernel default
-  std::size_t mq_msg_bytes = 0;          ///< bipc-mq maximum message size (chunk)
+  std::size_t mq_msg_bytes = 0;          ///< bipc-mq / posix-mq maximum message size (chunk)
   std::int64_t open_timeout_ms = 30'000; ///< how long open() waits for the peer to show up
-  /// The object's name (shm, bipc-mq) or directory name (unix); empty = sys::unique_ipc_name().
+  /// The object's name (shm, bipc-mq, posix-mq) or directory name (unix); empty = sys::unique_ipc_name().
   /// Tests set it to prove a mechanism fails closed when the name is taken.
   std::string name;
 };
@@ -238,7 +240,7 @@ struct TransportSpec {
 /// t's semantics card, with max_message_bytes from t.caps.
 [[nodiscard]] SemanticsCard semantics_of(const TransportSpec& t);
 
-/// Every mechanism, in a fixed order (pipe, unix, shm, tcp, bipc-mq).
+/// Every mechanism, in a fixed order (pipe, unix, shm, tcp, bipc-mq, posix-mq).
 [[nodiscard]] const std::vector<const TransportSpec*>& all_transports();
 /// By name; throws Error naming the valid choices.
 [[nodiscard]] const TransportSpec& find_transport(std::string_view name);

@@ -1,7 +1,9 @@
 #include "ipcmatrix/sys/ipc_names.hpp"
 
+#include <mqueue.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,6 +24,8 @@ namespace {
 constexpr std::size_t kRunIdChars = 8;
 constexpr std::size_t kRandomChars = 8;
 constexpr std::string_view kSocketFile = "s";  // the unix transport's socket in its directory
+// statfs f_type of the mqueue filesystem (ipc/mqueue.c; not in the uapi headers).
+constexpr long kMqueueMagic = 0x19800202;
 
 /// Field 22 of /proc/<pid>/stat: start time in clock ticks after boot; nullopt when the
 /// process does not exist. Parsed after the last ')', since the command name may hold spaces.
@@ -109,9 +113,17 @@ bool owner_alive(const IpcOwner& owner) {
   return ticks && *ticks == owner.start_ticks;
 }
 
+bool mqueue_mounted() noexcept {
+  struct statfs st {};
+  return ::statfs(kMqueueDir, &st) == 0 && static_cast<long>(st.f_type) == kMqueueMagic;
+}
+
 std::set<std::string> ipc_names() {
   std::set<std::string> out;
-  for (const std::string& dir : {std::string("/dev/shm"), temp_dir()}) {
+  std::vector<std::string> dirs{kShmDir, temp_dir()};
+  // Only a mounted mqueue filesystem lists queues; a plain directory of that name is not one.
+  if (mqueue_mounted()) dirs.emplace_back(kMqueueDir);
+  for (const std::string& dir : dirs) {
     std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
       const auto name = e.path().filename().string();
@@ -141,13 +153,20 @@ std::set<std::string> ipc_names_of(int pid) {
 
 namespace {
 
+/// A queue in the mounted mqueue filesystem: removed with mq_unlink, not unlink.
+bool in_mqueue_dir(const std::string& path) {
+  return std::filesystem::path(path).parent_path() == kMqueueDir && mqueue_mounted();
+}
+
 /// Whether `path` has the shape of one of our objects: a regular file (a /dev/shm segment or
-/// queue), or a directory of this user holding nothing but our socket. Says why not.
+/// Boost queue, or a POSIX queue in /dev/mqueue), or a directory of this user holding nothing
+/// but our socket. Says why not.
 bool ours(const std::string& path, const struct stat& st, std::string& why) {
   if (S_ISREG(st.st_mode)) {
-    // Segments and queues live in /dev/shm; a regular file elsewhere was not made by us.
-    if (std::filesystem::path(path).parent_path() == kShmDir) return true;
-    why = "a regular file outside " + std::string(kShmDir) + ": not made by ipc-matrix";
+    // Segments and queues live in /dev/shm or /dev/mqueue; a regular file elsewhere was not
+    // made by us.
+    if (std::filesystem::path(path).parent_path() == kShmDir || in_mqueue_dir(path)) return true;
+    why = "a regular file outside " + std::string(kShmDir) + " and " + kMqueueDir + ": not made by ipc-matrix";
     return false;
   }
   if (!S_ISDIR(st.st_mode)) {
@@ -188,6 +207,10 @@ bool check_object(const std::string& path, bool remove, std::string* why) noexce
       const std::string sock = path + "/" + std::string(kSocketFile);
       if (::unlink(sock.c_str()) != 0 && errno != ENOENT) return refuse("unlink failed: " + std::string(std::strerror(errno)));
       if (::rmdir(path.c_str()) != 0 && errno != ENOENT) return refuse("rmdir failed: " + std::string(std::strerror(errno)));
+    } else if (in_mqueue_dir(path)) {
+      const std::string queue = "/" + std::filesystem::path(path).filename().string();
+      if (::mq_unlink(queue.c_str()) != 0 && errno != ENOENT)
+        return refuse("mq_unlink failed: " + std::string(std::strerror(errno)));
     } else if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
       return refuse("unlink failed: " + std::string(std::strerror(errno)));
     }
