@@ -20,6 +20,7 @@
 #include "ipcmatrix/sys/byte_order.hpp"
 #include "ipcmatrix/sys/ipc_names.hpp"
 #include "ipcmatrix/sys/posix.hpp"
+#include "chunked.hpp"
 #include "liveness.hpp"
 
 namespace ipcmatrix {
@@ -28,7 +29,6 @@ namespace {
 namespace bip = boost::interprocess;
 constexpr std::size_t kDefaultMsgBytes = 8 * 1024;
 constexpr std::size_t kDefaultCapacity = std::size_t{256} << 10;  // as the shm ring
-constexpr std::size_t kLenBytes = 8;
 constexpr std::size_t kPerMessageOverhead = 64;      // Boost's per-message header, rounded up
 constexpr int kImmediateTries = 64;                  // before the first nap
 constexpr std::int64_t kNapNs = 20'000;              // one nap (the kernel adds its timer slack)
@@ -137,43 +137,15 @@ class MqTransport final : public Transport {
 
   IoStatus send(std::span<const std::byte> msg) noexcept override {
     if (peer_->peer_closed()) return IoStatus::peer_closed;
-    const std::size_t n = msg.size();
-    sys::store_le64(stage_.data(), n);
-    std::size_t first = std::min(n, chunk_ - kLenBytes);
-    if (first) std::memcpy(stage_.data() + kLenBytes, msg.data(), first);
-    if (auto st = put(stage_.data(), kLenBytes + first); st != IoStatus::ok) return st;
-    for (std::size_t off = first; off < n;) {
-      const std::size_t k = std::min(chunk_, n - off);
-      if (auto st = put(msg.data() + off, k); st != IoStatus::ok) return st;
-      off += k;
-    }
-    return IoStatus::ok;
+    return detail::send_chunked({msg, {}}, stage_, chunk_,
+                                [this](const std::byte* p, std::size_t n) { return put(p, n); });
   }
 
   IoStatus recv(std::span<std::byte> buf, std::size_t& len) noexcept override {
-    len = 0;
-    std::size_t got = 0;
-    if (auto st = take(stage_.data(), got); st != IoStatus::ok) return st;
-    if (got == 0) return IoStatus::peer_closed;  // clean-close marker
-    if (got < kLenBytes) return fail(std::make_error_code(std::errc::bad_message));
-    const std::uint64_t n = sys::load_le64(stage_.data());
-    if (n > buf.size()) return fail(std::make_error_code(std::errc::message_size));
-    std::size_t have = got - kLenBytes;
-    if (have > n) return fail(std::make_error_code(std::errc::bad_message));
-    if (have) std::memcpy(buf.data(), stage_.data() + kLenBytes, have);
-    while (have < n) {
-      // message_queue insists on a receive buffer of the full chunk size.
-      const bool direct = buf.size() - have >= chunk_;
-      std::byte* dst = direct ? buf.data() + have : stage_.data();
-      if (auto st = take(dst, got); st != IoStatus::ok) {
-        return st == IoStatus::peer_closed ? fail(std::make_error_code(std::errc::bad_message)) : st;
-      }
-      if (got == 0 || have + got > n) return fail(std::make_error_code(std::errc::bad_message));
-      if (!direct) std::memcpy(buf.data() + have, stage_.data(), got);
-      have += got;
-    }
-    len = n;
-    return IoStatus::ok;
+    std::error_code framing;
+    const IoStatus st = detail::recv_chunked(
+        buf, len, stage_, chunk_, [this](std::byte* p, std::size_t& got) { return take(p, got); }, framing);
+    return framing ? fail(framing) : st;
   }
 
  private:

@@ -48,6 +48,7 @@
 #include "ipcmatrix/sys/byte_order.hpp"
 #include "ipcmatrix/sys/ipc_names.hpp"
 #include "ipcmatrix/sys/posix.hpp"
+#include "chunked.hpp"
 #include "liveness.hpp"
 
 namespace ipcmatrix {
@@ -58,7 +59,6 @@ constexpr std::string_view kName = "posix-mq";
 constexpr std::size_t kDefaultMsgBytes = 8 * 1024;
 constexpr std::size_t kDefaultCapacity = std::size_t{256} << 10;  // as bipc-mq and the shm ring
 constexpr std::size_t kMinMsgBytes = 64;                          // the length word and some payload
-constexpr std::size_t kLenBytes = 8;
 // What the kernel charges RLIMIT_MSGQUEUE per message slot besides its bytes: a struct
 // msg_msg and a priority-tree node, 96 B on x86-64 (ipc/mqueue.c, mqueue_get_inode);
 // rounded up, for an estimate that errs on the side of refusing.
@@ -339,56 +339,16 @@ class PosixMqTransport final : public Transport {
   int poll_fd() noexcept override { return sender_ ? -1 : static_cast<int>(q_.get()); }
 
   IoStatus recv(std::span<std::byte> buf, std::size_t& len) noexcept override {
-    len = 0;
-    std::size_t got = 0;
-    // The kernel insists on a receive buffer of the queue's full message size.
-    if (auto st = take(stage_.data(), got); st != IoStatus::ok) return st;
-    if (got == 0) return IoStatus::peer_closed;  // clean-close marker
-    if (got < kLenBytes) return fail(std::make_error_code(std::errc::bad_message));
-    const std::uint64_t n = sys::load_le64(stage_.data());
-    if (n > buf.size()) return fail(std::make_error_code(std::errc::message_size));
-    std::size_t have = got - kLenBytes;
-    if (have > n) return fail(std::make_error_code(std::errc::bad_message));
-    if (have) std::memcpy(buf.data(), stage_.data() + kLenBytes, have);
-    while (have < n) {
-      const bool direct = buf.size() - have >= chunk_;
-      std::byte* dst = direct ? buf.data() + have : stage_.data();
-      if (auto st = take(dst, got); st != IoStatus::ok) {
-        // The sender went away between the chunks of one message.
-        return st == IoStatus::peer_closed ? fail(std::make_error_code(std::errc::bad_message)) : st;
-      }
-      if (got == 0 || have + got > n) return fail(std::make_error_code(std::errc::bad_message));
-      if (!direct) std::memcpy(buf.data() + have, stage_.data(), got);
-      have += got;
-    }
-    len = n;
-    return IoStatus::ok;
+    std::error_code framing;
+    const IoStatus st = detail::recv_chunked(
+        buf, len, stage_, chunk_, [this](std::byte* p, std::size_t& got) { return take(p, got); }, framing);
+    return framing ? fail(framing) : st;
   }
 
  private:
-  /// One message given as a head and a body, split into chunks. The first chunk (the
-  /// length, then the start of the message) is staged; later chunks go straight from the
-  /// caller's memory unless one straddles head and body.
   IoStatus send_pieces(MessageView m) noexcept {
     if (peer_->peer_closed()) return IoStatus::peer_closed;
-    const std::size_t n = m.size();
-    sys::store_le64(stage_.data(), n);
-    const std::size_t first = std::min(n, chunk_ - kLenBytes);
-    m.read(0, stage_.data() + kLenBytes, first);
-    if (auto st = put(stage_.data(), kLenBytes + first); st != IoStatus::ok) return st;
-    for (std::size_t off = first; off < n;) {
-      const std::size_t k = std::min(chunk_, n - off);
-      const std::byte* p = stage_.data();
-      if (off + k <= m.first.size())
-        p = m.first.data() + off;
-      else if (off >= m.first.size())
-        p = m.second.data() + (off - m.first.size());
-      else
-        m.read(off, stage_.data(), k);
-      if (auto st = put(p, k); st != IoStatus::ok) return st;
-      off += k;
-    }
-    return IoStatus::ok;
+    return detail::send_chunked(m, stage_, chunk_, [this](const std::byte* p, std::size_t n) { return put(p, n); });
   }
 
   // Blocks in the kernel for one slice at a time; between slices, a peer that is gone ends
