@@ -21,7 +21,7 @@
 #include "ipcmatrix/sys/ipc_names.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "chunked.hpp"
-#include "liveness.hpp"
+#include "liveness_segment.hpp"
 
 namespace ipcmatrix {
 namespace {
@@ -34,16 +34,13 @@ constexpr int kImmediateTries = 64;                  // before the first nap
 constexpr std::int64_t kNapNs = 20'000;              // one nap (the kernel adds its timer slack)
 constexpr std::int64_t kLivenessEveryNs = 20'000'000;  // how often a waiter checks its peer
 
-std::string live_name(const std::string& q) { return q + "-live"; }
-
 void remove_all(const std::string& q) noexcept {
   bip::message_queue::remove(q.c_str());
-  bip::shared_memory_object::remove(live_name(q).c_str());
+  detail::remove_liveness_segment(q);
 }
 
 Error wrap(const bip::interprocess_exception& e, const std::string& name, std::string_view what) {
-  return Error(std::error_code(e.get_native_error(), std::generic_category()), "bipc-mq", name,
-               std::string(what) + ": " + e.what());
+  return detail::interprocess_error(e, "bipc-mq", name, what);
 }
 
 class MqChannel final : public Channel {
@@ -64,11 +61,7 @@ class MqChannel final : public Channel {
       bip::message_queue q(bip::create_only, name_.c_str(), count, msg_bytes_, perm);
       created_queue_ = true;
       reserve_queue_pages();
-      bip::shared_memory_object live(bip::create_only, live_name(name_).c_str(), bip::read_write, perm);
-      created_live_ = true;
-      live.truncate(sizeof(detail::LivenessBlock));
-      bip::mapped_region r(live, bip::read_write);
-      new (r.get_address()) detail::LivenessBlock{};
+      detail::create_liveness_segment(name_, "bipc-mq", created_live_);
     } catch (const bip::interprocess_exception& e) {
       remove_created();
       throw wrap(e, name_, "create");
@@ -101,7 +94,7 @@ class MqChannel final : public Channel {
 
   void remove_created() noexcept {
     if (created_queue_) bip::message_queue::remove(name_.c_str());
-    if (created_live_) bip::shared_memory_object::remove(live_name(name_).c_str());
+    if (created_live_) detail::remove_liveness_segment(name_);
   }
 
   std::string name_;
@@ -115,8 +108,7 @@ class MqTransport final : public Transport {
   MqTransport(const ChannelSpec& s, Role role) : sender_(role == Role::sender) {
     try {
       q_.emplace(bip::open_only, s.name.c_str());
-      bip::shared_memory_object live(bip::open_only, live_name(s.name).c_str(), bip::read_write);
-      live_region_ = bip::mapped_region(live, bip::read_write);
+      live_region_ = detail::map_liveness_segment(s.name);
     } catch (const bip::interprocess_exception& e) {
       throw wrap(e, s.name, "open");
     }

@@ -49,7 +49,7 @@
 #include "ipcmatrix/sys/ipc_names.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "chunked.hpp"
-#include "liveness.hpp"
+#include "liveness_segment.hpp"
 
 namespace ipcmatrix {
 namespace {
@@ -176,16 +176,13 @@ std::string limit_hint(int e, const Geometry& g, const MqLimits& l) {
 }
 
 std::string queue_path(const std::string& name) { return "/" + name; }
-std::string live_name(const std::string& name) { return name + "-live"; }
-
 void remove_all(const std::string& name) noexcept {
   ::mq_unlink(queue_path(name).c_str());
-  bip::shared_memory_object::remove(live_name(name).c_str());
+  detail::remove_liveness_segment(name);
 }
 
 Error wrap(const bip::interprocess_exception& e, const std::string& name, std::string_view what) {
-  return Error(std::error_code(e.get_native_error(), std::generic_category()), kName, name,
-               std::string(what) + ": " + e.what());
+  return detail::interprocess_error(e, kName, name, what);
 }
 
 /// Owns one queue descriptor.
@@ -235,16 +232,7 @@ class PosixMqChannel final : public Channel {
     ::mq_close(q);
     created_queue_ = true;
     try {
-      bip::permissions perm;
-      perm.set_permissions(0600);
-      bip::shared_memory_object live(bip::create_only, live_name(name_).c_str(), bip::read_write, perm);
-      created_live_ = true;
-      live.truncate(sizeof(detail::LivenessBlock));
-      // A full /dev/shm is an Error here, not a SIGBUS in whichever end touches the page.
-      sys::reserve_shared_memory(live.get_mapping_handle().handle, sizeof(detail::LivenessBlock), kName,
-                                 live_name(name_));
-      bip::mapped_region r(live, bip::read_write);
-      new (r.get_address()) detail::LivenessBlock{};
+      detail::create_liveness_segment(name_, kName, created_live_);
     } catch (const bip::interprocess_exception& e) {
       remove_created();
       throw wrap(e, name_, "create liveness segment");
@@ -270,7 +258,7 @@ class PosixMqChannel final : public Channel {
  private:
   void remove_created() noexcept {
     if (created_queue_) ::mq_unlink(queue_path(name_).c_str());
-    if (created_live_) bip::shared_memory_object::remove(live_name(name_).c_str());
+    if (created_live_) detail::remove_liveness_segment(name_);
   }
 
   std::string name_;
@@ -308,8 +296,7 @@ class PosixMqTransport final : public Transport {
     if (chunk_ < kMinMsgBytes)
       throw Error(kName, s.name, "queue message size " + std::to_string(chunk_) + " is too small");
     try {
-      bip::shared_memory_object live(bip::open_only, live_name(s.name).c_str(), bip::read_write);
-      live_region_ = bip::mapped_region(live, bip::read_write);
+      live_region_ = detail::map_liveness_segment(s.name);
     } catch (const bip::interprocess_exception& e) {
       throw wrap(e, s.name, "open liveness segment");
     }
