@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -404,7 +405,8 @@ TEST_CASE("semantics: a receiver whose card says pollable has an fd that a messa
         t, {}, ch, [&](Transport& tr) { return send_stream(tr, 1, one); },
         [&](Transport& tr) {
           const int fd = tr.poll_fd();
-          if (card.pollable == Pollable::none) return fd == -1 ? recv_stream(tr, 1, one, 0) : 10;
+          // opt_in (shm): no fd with the default options; its own test below turns it on.
+          if (card.pollable != Pollable::fd) return fd == -1 ? recv_stream(tr, 1, one, 0) : 10;
           if (fd < 0) return 11;
           pollfd pfd{fd, POLLIN, 0};
           // Bounded: the sender sends at once; 60 s only guards a loaded machine.
@@ -413,6 +415,64 @@ TEST_CASE("semantics: a receiver whose card says pollable has an fd that a messa
         });
     expect_clean_exit(p);
   });
+}
+
+TEST_CASE("semantics: shm --wait eventfd is pollable across processes: an epoll loop drains it with try_recv") {
+  // The receiver is an event loop in its own process: it waits only in epoll_wait() on the
+  // ring's eventfd, drains with try_recv() until would_block (re-arming the fd) and sees
+  // peer_closed after the last message. The sender pauses so the loop runs dry and must be
+  // woken through the fd; a lost wake-up would leave epoll_wait() to time out (30 s bound).
+  const TransportSpec& t = find_transport("shm");
+  CHECK(semantics_of(t).pollable == Pollable::opt_in);
+  ChannelOptions o;
+  o.wait = Wait::eventfd;
+  o.spin_ns = 0;
+  static constexpr std::uint64_t kCount = 2'000;
+  const auto before = test::leak_snapshot();
+  {
+    std::unique_ptr<Channel> ch;
+    auto p = spawn_pair(
+        t, o, ch,
+        [](Transport& tr) {
+          std::vector<std::byte> buf(1 << 20);
+          for (std::uint64_t i = 0; i < kCount; ++i) {
+            std::span<std::byte> m(buf.data(), size_for(i));
+            test::fill_payload(m, i);
+            if (tr.send(m) != IoStatus::ok) return 2;
+            if (i % 100 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          }
+          return 0;
+        },
+        [](Transport& tr) {
+          const int fd = tr.poll_fd();
+          if (fd < 0) return 10;
+          const sys::Fd ep(::epoll_create1(EPOLL_CLOEXEC));
+          epoll_event ev{};
+          ev.events = EPOLLIN;
+          if (ep.get() < 0 || ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return 11;
+          std::vector<std::byte> buf(1 << 20);
+          std::uint64_t got = 0, wakeups = 0;
+          while (true) {
+            std::size_t len = 0;
+            const IoStatus s = tr.try_recv(buf, len);
+            if (s == IoStatus::ok) {
+              if (len != size_for(got) || !test::payload_matches({buf.data(), len}, got)) return 12;
+              ++got;
+              continue;
+            }
+            if (s == IoStatus::peer_closed) break;
+            if (s != IoStatus::would_block) return 13;
+            epoll_event out{};
+            if (::epoll_wait(ep.get(), &out, 1, 30'000) != 1) return 14;  // a lost wake-up
+            ++wakeups;
+          }
+          if (got != kCount) return 15;
+          return wakeups > 0 ? 0 : 16;
+        });
+    expect_clean_exit(p);
+  }
+  const auto leaked = test::new_entries(before, test::leak_snapshot());
+  CHECK_MESSAGE(leaked.empty(), "leaked: " << (leaked.empty() ? "" : leaked.front()));
 }
 
 TEST_CASE("semantics: every mechanism has a complete card that survives JSON") {

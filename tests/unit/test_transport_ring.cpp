@@ -5,6 +5,9 @@
 
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
+#include <poll.h>
+
+#include <chrono>
 #include <thread>
 
 #include "ipcmatrix/error.hpp"
@@ -48,8 +51,10 @@ ChannelOptions small_ring(Wait w) {
   return o;
 }
 
-void run_threads(Wait w, bool batched) {
-  auto pair = open_local_pair(find_transport("shm"), small_ring(w));
+void run_threads(Wait w, bool batched, std::int64_t spin_ns = 20'000) {
+  ChannelOptions o = small_ring(w);
+  o.spin_ns = spin_ns;
+  auto pair = open_local_pair(find_transport("shm"), o);
   std::thread producer([&] {
     std::vector<std::vector<std::byte>> msgs(4);
     std::vector<std::span<const std::byte>> views(4);
@@ -116,18 +121,75 @@ void run_loaned(Wait w) {
   CHECK(bad == 0);
 }
 
+// An event loop's consumer on a --wait eventfd ring: it never blocks in the ring, only in
+// poll() on poll_fd(), and drains with try_recv() until would_block (which re-arms the fd).
+// The producer pauses now and then so the consumer runs dry and must be woken through the
+// eventfd; a lost wake-up shows as a poll that times out (bounded at 10 s, never reached
+// when the pairing holds).
+void run_event_loop(std::int64_t spin_ns) {
+  ChannelOptions o = small_ring(Wait::eventfd);
+  o.spin_ns = spin_ns;
+  auto pair = open_local_pair(find_transport("shm"), o);
+  const int fd = pair.receiver->poll_fd();
+  REQUIRE(fd >= 0);
+  std::thread producer([&] {
+    std::vector<std::byte> msg;
+    for (std::uint64_t i = 0; i < kMessages; ++i) {
+      msg.resize(ring_size_for(i));
+      test::fill_payload(msg, i);
+      REQUIRE(pair.sender->send(msg) == IoStatus::ok);
+      if (i % 512 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    pair.sender.reset();
+  });
+  std::vector<std::byte> buf(1 << 16);
+  std::uint64_t got = 0, bad = 0, polls = 0, lost = 0;
+  while (true) {
+    std::size_t len = 0;
+    const IoStatus s = pair.receiver->try_recv(buf, len);
+    if (s == IoStatus::ok) {
+      if (len != ring_size_for(got) || !test::payload_matches({buf.data(), len}, got)) ++bad;
+      ++got;
+      continue;
+    }
+    if (s == IoStatus::peer_closed) break;
+    REQUIRE(s == IoStatus::would_block);
+    pollfd p{fd, POLLIN, 0};
+    ++polls;
+    if (::poll(&p, 1, 10'000) != 1) {
+      ++lost;
+      break;
+    }
+  }
+  producer.join();
+  CHECK(lost == 0);
+  CHECK(got == kMessages);
+  CHECK(bad == 0);
+  CHECK(polls > 0);  // the consumer did run dry and was woken through the fd
+}
+
 }  // namespace
 
 TEST_SUITE("ring") {
 
+TEST_CASE("ring: --wait eventfd, an event loop polling the eventfd and draining with try_recv loses no wake-up") {
+  SUBCASE("no spin: every wait sleeps on the eventfd") { run_event_loop(0); }
+  SUBCASE("spin first, as hybrid") { run_event_loop(20'000); }
+}
+
+TEST_CASE("ring: --wait eventfd with no spin, blocking recv sleeps on the eventfd and loses nothing") {
+  // spin_ns 0: every wait of the consumer goes to the eventfd, the path TSan must see.
+  run_threads(Wait::eventfd, false, 0);
+}
+
 TEST_CASE("ring: loaned writes and in-place reads, every wait strategy, in order and intact") {
-  for (auto w : {Wait::spin, Wait::block, Wait::hybrid}) {
+  for (auto w : {Wait::spin, Wait::block, Wait::hybrid, Wait::eventfd}) {
     SUBCASE(std::string(to_string(w)).c_str()) { run_loaned(w); }
   }
 }
 
 TEST_CASE("ring: two threads, every wait strategy, messages in order and intact") {
-  for (auto w : {Wait::spin, Wait::block, Wait::hybrid}) {
+  for (auto w : {Wait::spin, Wait::block, Wait::hybrid, Wait::eventfd}) {
     SUBCASE(std::string(to_string(w)).c_str()) { run_threads(w, false); }
   }
 }

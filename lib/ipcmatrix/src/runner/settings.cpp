@@ -221,7 +221,8 @@ std::vector<Setting> make_settings() {
         return join(labels, ",");
       }));
   t.push_back(enum_list("waits", "--wait,--waits",
-                        "how shm endpoints wait: spin, block, hybrid (comma list or all; other mechanisms "
+                        "how shm endpoints wait: spin, block, hybrid, eventfd (hybrid, sleeping on an eventfd an event loop "
+                        "can poll; comma list or all; other mechanisms "
                         "always sleep in the kernel, recorded as wait kernel)",
                         &C::waits, +[](Wait w) { return is_chosen_wait(w); }));
   t.push_back(enum_list("placements", "--placement,--placements",

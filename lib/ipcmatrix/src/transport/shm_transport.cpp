@@ -5,13 +5,19 @@
 //   3. The second end to open unlinks the name: from then on a crash cannot leak it,
 //      the kernel frees the memory when the last mapping goes.
 //   4. The Channel unlinks it too (ENOENT is fine) in case an end never opened.
+// With --wait eventfd the Channel also makes one eventfd (the consumer sleeps on it, the
+// producer writes it: spsc_ring.cpp) and hands each role its own dup, inherited like a
+// pipe's ends, so each side may close the other role's copy as it does for every fd spec.
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
+#include <fcntl.h>
+
 #include <optional>
 
 #include "ipcmatrix/error.hpp"
 #include "ipcmatrix/sys/ipc_names.hpp"
 #include "ipcmatrix/sys/posix.hpp"
+#include "ipcmatrix/sys/process.hpp"
 #include "spsc_ring.hpp"
 
 namespace ipcmatrix {
@@ -30,7 +36,12 @@ class ShmChannel final : public Channel {
       throw Error("shm", name_, "ring capacity must be a power of two >= " + std::to_string(kMinRingBytes) +
                                     ", got " + std::to_string(cap));
     if (!is_chosen_wait(o.wait))
-      throw Error("shm", name_, "wait must be spin, block or hybrid, got " + std::string(to_string(o.wait)));
+      throw Error("shm", name_, "wait must be spin, block, hybrid or eventfd, got " + std::string(to_string(o.wait)));
+    if (o.wait == Wait::eventfd) {
+      efd_[0] = sys::make_eventfd();
+      efd_[1] = sys::Fd(::fcntl(efd_[0].get(), F_DUPFD_CLOEXEC, 0));
+      if (efd_[1].get() < 0) throw Error(std::error_code(errno, std::generic_category()), "shm", name_, "dup eventfd");
+    }
     try {
       bip::permissions perm;
       perm.set_permissions(0600);
@@ -54,25 +65,35 @@ class ShmChannel final : public Channel {
   }
   ~ShmChannel() override { bip::shared_memory_object::remove(name_.c_str()); }
 
-  ChannelSpec spec(Role) const override {
+  ChannelSpec spec(Role r) const override {
     ChannelSpec s;
     s.mechanism = "shm";
     s.name = name_;
     s.wait = opts_.wait;
+    s.fd = efd_[static_cast<int>(r)].get();
     return s;
   }
-  ChannelSpec take(Role r) override { return spec(r); }
-  void close_local_fds() noexcept override {}
+  ChannelSpec take(Role r) override {
+    ChannelSpec s = spec(r);
+    s.fd = efd_[static_cast<int>(r)].release();
+    return s;
+  }
+  void close_local_fds() noexcept override {
+    efd_[0].reset();
+    efd_[1].reset();
+  }
 
  private:
   std::string name_;
   ChannelOptions opts_;
   bool created_ = false;
+  sys::Fd efd_[2];  // Wait::eventfd: one eventfd, a copy per Role
 };
 
 class ShmTransport final : public Transport {
  public:
-  ShmTransport(const ChannelSpec& s, Role role) {
+  ShmTransport(const ChannelSpec& s, Role role) : efd_(s.fd) {
+    if (s.fd >= 0) sys::set_cloexec(s.fd, true);  // do not leak into processes this one spawns
     try {
       bip::shared_memory_object shm(bip::open_only, s.name.c_str(), bip::read_write);
       region_ = bip::mapped_region(shm, bip::read_write);
@@ -82,7 +103,9 @@ class ShmTransport final : public Transport {
     }
     auto* h = static_cast<detail::RingHeader*>(region_.get_address());
     detail::check_ring(h, region_.get_size(), s.name);
-    end_.emplace(h, role);
+    if (static_cast<Wait>(h->wait) == Wait::eventfd && efd_.get() < 0)
+      throw Error("shm", s.name, "an eventfd ring's spec carries no eventfd");
+    end_.emplace(h, role, efd_.get());
     if (end_->peer().mark_open()) bip::shared_memory_object::remove(s.name.c_str());
   }
 
@@ -123,12 +146,18 @@ class ShmTransport final : public Transport {
 
   void release() noexcept override { end_->release(); }
 
+  IoStatus try_recv(std::span<std::byte> buf, std::size_t& len) noexcept override {
+    return end_->try_read(buf, len, error_);
+  }
+  int poll_fd() noexcept override { return efd_.get(); }
+
  private:
   // send_batch() converts plain messages to gathered ones this many at a time (on the stack).
   static constexpr std::size_t kBatchChunk = 256;
   std::vector<std::byte> overflow_;  // peek(): messages larger than the ring
+  sys::Fd efd_;  // Wait::eventfd only
   bip::mapped_region region_;
-  std::optional<detail::RingEnd> end_;  // destroyed before region_ (declared after)
+  std::optional<detail::RingEnd> end_;  // destroyed before region_ and efd_ (declared after)
 };
 
 std::unique_ptr<Channel> create(const ChannelOptions& o) { return std::make_unique<ShmChannel>(o); }
@@ -140,14 +169,16 @@ std::unique_ptr<Transport> open(const ChannelSpec& s, Role r) {
 
 extern const TransportSpec kShmTransport{
     "shm",
-    "SPSC byte ring in POSIX shared memory (Boost.Interprocess); --wait spin|block|hybrid, "
+    "SPSC byte ring in POSIX shared memory (Boost.Interprocess); --wait spin|block|hybrid|eventfd, "
     "--ring-bytes sets capacity",
     Capabilities{.max_msg_bytes = std::size_t{1} << 30, .spin_wait = true, .loan = true, .buffer = BufferKnob::capacity_bytes, .sized_per_cell = true},
     &create, &open, nullptr,
     SemanticsCard{
-        .pollable = Pollable::none,
-        .poll_note = "no fd: a waiting end spins or sleeps on a futex in the ring (--wait); an event loop "
-                     "must give it a thread",
+        .pollable = Pollable::opt_in,
+        .poll_note = "with --wait eventfd: the ring's eventfd (epoll/Asio can wait on it; after it turns "
+                     "readable call try_recv() until would_block, which re-arms it); with spin, block or "
+                     "hybrid no fd: the end spins or sleeps on a futex in the ring and an event loop must "
+                     "give it a thread",
         .boundaries = Boundaries::kept,
         .when_full = WhenFull::blocks,
         .dead_peer = "nothing in the kernel tells: a waiting end checks the ring's liveness block and the "

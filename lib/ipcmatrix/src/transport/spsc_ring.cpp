@@ -41,6 +41,9 @@ void init_ring(RingHeader* h, std::uint64_t capacity, Wait wait, std::int64_t sp
   h->wait = static_cast<std::uint32_t>(wait);
   h->capacity = capacity;
   h->spin_ns = spin_ns;
+  // An eventfd ring starts armed: the first message published makes the consumer's fd
+  // readable, so an event loop may poll before it ever calls try_read().
+  if (wait == Wait::eventfd) h->consumer_sleeping.store(1, std::memory_order_relaxed);
 }
 
 void check_ring(const RingHeader* h, std::size_t mapped_bytes, std::string_view name) {
@@ -52,12 +55,12 @@ void check_ring(const RingHeader* h, std::size_t mapped_bytes, std::string_view 
   const auto cap = h->capacity;
   if (cap < 64 || (cap & (cap - 1)) != 0 || cap > mapped_bytes - sizeof(RingHeader))
     throw Error("shm", name, "ring capacity does not match its mapping");
-  // spin, block and hybrid are a ring's waits; Wait::kernel (and anything later) is not.
-  if (h->wait > static_cast<std::uint32_t>(Wait::hybrid))
+  // spin, block, hybrid and eventfd are a ring's waits; Wait::kernel (and anything later) is not.
+  if (h->wait > static_cast<std::uint32_t>(Wait::eventfd) || h->wait == static_cast<std::uint32_t>(Wait::kernel))
     throw Error("shm", name, "unknown wait strategy in ring header");
 }
 
-RingEnd::RingEnd(RingHeader* h, Role role) noexcept
+RingEnd::RingEnd(RingHeader* h, Role role, int event_fd) noexcept
     : h_(h),
       data_(reinterpret_cast<std::byte*>(h) + sizeof(RingHeader)),
       cap_(h->capacity),
@@ -65,6 +68,7 @@ RingEnd::RingEnd(RingHeader* h, Role role) noexcept
       wait_(static_cast<Wait>(h->wait)),
       spin_ns_(h->spin_ns),
       producer_(role == Role::sender),
+      event_fd_(wait_ == Wait::eventfd ? event_fd : -1),
       peer_(&h->live, role) {
   // relaxed: nothing else has touched the ring yet when an end opens (the coordinator
   // spawned both sides after creating it), and each counter has a single writer.
@@ -78,7 +82,8 @@ RingEnd::~RingEnd() {
   else release_head();
   peer_.mark_closed();
   // A peer asleep waiting for us must learn that we are gone now, not at its next slice.
-  sys::futex_wake(producer_ ? &h_->consumer_sleeping : &h_->producer_sleeping, 1);
+  if (producer_ && event_fd_ >= 0) sys::eventfd_signal(event_fd_);
+  else sys::futex_wake(producer_ ? &h_->consumer_sleeping : &h_->producer_sleeping, 1);
 }
 
 void RingEnd::copy_in(std::uint64_t pos, const std::byte* src, std::size_t n) noexcept {
@@ -143,14 +148,33 @@ Pieces<Byte> RingEnd::pieces_at(std::uint64_t pos, std::uint64_t n) const noexce
 // the two stores comes first, so either the waker sees the flag or the sleeper sees the
 // counter. On x86 this costs what store + mfence did. A spin ring has no sleeper and
 // publishes with a plain release store.
+//
+// --wait eventfd changes only how the consumer sleeps and is woken, not the pairing: the
+// consumer_sleeping word is still the flag, stored and loaded as above; the producer, having
+// seen it set and cleared it (exchange, so two publishes signal once), writes the eventfd
+// instead of FUTEX_WAKE, and the consumer sleeps in ppoll() on the eventfd instead of
+// FUTEX_WAIT. Walk-through of the one race that matters, the consumer going to sleep while
+// the producer publishes:
+//   consumer: flag = 1 (seq_cst); load tail (seq_cst); ready()? no -> ppoll(efd)
+//   producer: tail = pos (seq_cst); load flag (seq_cst); 1? -> flag = 0; write(efd)
+// If the producer's tail store precedes the consumer's flag store in the seq_cst order, the
+// consumer's tail load sees the frame and it does not sleep. Otherwise the producer's flag
+// load sees 1 and it writes the eventfd; the eventfd's count persists until read, so a write
+// that lands before ppoll() is called still makes ppoll() return at once: unlike a futex
+// there is no "value changed before the wait" window to close. A stale count (a write for a
+// frame the consumer had already seen) costs one spurious wake-up, after which the count is
+// read back to 0. The producer's own wait for room, and its wake-up by the consumer, stay
+// on the futex: only the consumer's wait is what an event loop polls.
 void RingEnd::store_counter(std::atomic<std::uint64_t>& counter, std::atomic<std::uint32_t>& word) noexcept {
   if (wait_ == Wait::spin) {
     counter.store(pos_, std::memory_order_release);
     return;
   }
   counter.store(pos_, std::memory_order_seq_cst);
-  if (word.load(std::memory_order_seq_cst) != 0 && word.exchange(0, std::memory_order_relaxed) != 0)
-    sys::futex_wake(&word, 1);
+  if (word.load(std::memory_order_seq_cst) != 0 && word.exchange(0, std::memory_order_relaxed) != 0) {
+    if (producer_ && event_fd_ >= 0) sys::eventfd_signal(event_fd_);  // word is consumer_sleeping
+    else sys::futex_wake(&word, 1);
+  }
 }
 
 void RingEnd::publish() noexcept {
@@ -181,11 +205,13 @@ template <class Ready>
 IoStatus RingEnd::await(Ready ready, const std::atomic<std::uint64_t>& watched,
                         std::atomic<std::uint32_t>& sleep_word) noexcept {
   if (ready()) return IoStatus::ok;
-  const std::int64_t spin_until = wait_ == Wait::hybrid ? sys::monotonic_ns() + spin_ns_ : 0;
+  // eventfd spins first exactly as hybrid does (spin_ns 0: not at all).
+  const bool spins_first = wait_ == Wait::hybrid || wait_ == Wait::eventfd;
+  const std::int64_t spin_until = spins_first ? sys::monotonic_ns() + spin_ns_ : 0;
   std::uint32_t bursts = 0;
   while (true) {
     const bool spinning = wait_ == Wait::spin ||
-                          (wait_ == Wait::hybrid && (bursts % 4 != 0 || sys::monotonic_ns() < spin_until));
+                          (spins_first && (bursts % 4 != 0 || sys::monotonic_ns() < spin_until));
     if (spinning) {
       for (std::uint32_t i = 0; i < kSpinBurst; ++i) {
         if (ready()) return IoStatus::ok;
@@ -203,9 +229,12 @@ IoStatus RingEnd::await(Ready ready, const std::atomic<std::uint64_t>& watched,
       sleep_word.store(0, std::memory_order_relaxed);
       return IoStatus::ok;
     }
-    const int rc = sys::futex_wait(&sleep_word, 1, kSleepSliceNs);
+    // The consumer of an eventfd ring sleeps on the eventfd (see store_counter()); a slice
+    // that ends unsignalled is the futex's ETIMEDOUT.
+    const bool timed_out = !producer_ && event_fd_ >= 0 ? !sys::eventfd_wait(event_fd_, kSleepSliceNs)
+                                                        : sys::futex_wait(&sleep_word, 1, kSleepSliceNs) == ETIMEDOUT;
     if (ready()) return IoStatus::ok;
-    if (rc == ETIMEDOUT || peer_.peer_closed()) {
+    if (timed_out || peer_.peer_closed()) {
       if (peer_.peer_gone()) return ready() ? IoStatus::ok : IoStatus::peer_closed;
     }
   }
@@ -330,6 +359,31 @@ IoStatus RingEnd::read(std::span<std::byte> buf, std::size_t& len, std::error_co
   if (fits) release_head_lazily();
   len = n;
   return IoStatus::ok;
+}
+
+IoStatus RingEnd::try_read(std::span<std::byte> buf, std::size_t& len, std::error_code& ec) noexcept {
+  len = 0;
+  if (!has_data(kHeaderBytes)) {
+    release_head();  // never leave consumed bytes unreturned while the caller goes away
+    if (event_fd_ >= 0) {
+      // Arm, as await() does before it sleeps, then look once more: the same seq_cst
+      // pairing with store_counter(). Drained first, so a stale count cannot make the
+      // caller's next poll return at once; a count written after the drain is for a frame
+      // the second look sees (one spurious wake-up) or for a later one (the one needed).
+      sys::eventfd_drain(event_fd_);
+      h_->consumer_sleeping.store(1, std::memory_order_seq_cst);
+      (void)h_->tail.load(std::memory_order_seq_cst);
+    }
+    if (!has_data(kHeaderBytes)) {
+      if (!peer_.peer_closed()) return IoStatus::would_block;
+      // The producer publishes before it marks itself closed: look again after seeing it.
+      if (!has_data(kHeaderBytes)) return IoStatus::peer_closed;
+    }
+    if (event_fd_ >= 0) h_->consumer_sleeping.store(0, std::memory_order_relaxed);
+  }
+  // A frame has started: read() finishes it (waiting only while a frame larger than the
+  // ring streams in, which the producer is in the middle of sending).
+  return read(buf, len, ec);
 }
 
 IoStatus RingEnd::loan(std::uint64_t len, LoanedSpace& space, std::error_code& ec) noexcept {

@@ -5,7 +5,8 @@
 //   line 0  constants written once by the creator (magic, version, capacity, wait)
 //   line 1  head: bytes consumed, written only by the consumer
 //   line 2  tail: bytes published, written only by the producer
-//   line 3  consumer_sleeping, line 4 producer_sleeping: futex words
+//   line 3  consumer_sleeping, line 4 producer_sleeping: futex words (with --wait eventfd
+//           consumer_sleeping is the flag that tells the producer to write the eventfd)
 //   line 5  LivenessBlock
 // head and tail are free-running 64-bit byte counters (they never wrap in practice:
 // 2^64 bytes at 100 GB/s is 5 years); a position maps to data[pos & (capacity - 1)].
@@ -68,7 +69,9 @@ void check_ring(const RingHeader* h, std::size_t mapped_bytes, std::string_view 
 /// One end of the ring. Not thread-safe: one thread per end.
 class RingEnd {
  public:
-  RingEnd(RingHeader* h, Role role) noexcept;
+  /// event_fd: for a Wait::eventfd ring, the channel's eventfd (not owned): the consumer
+  /// sleeps on it, the producer writes it. Ignored for the other waits.
+  RingEnd(RingHeader* h, Role role, int event_fd = -1) noexcept;
   ~RingEnd();
   RingEnd(const RingEnd&) = delete;
   RingEnd& operator=(const RingEnd&) = delete;
@@ -87,6 +90,10 @@ class RingEnd {
   /// Consumer. ec is set when, and only when, IoStatus::error is returned (also for loan, peek).
   [[nodiscard]] IoStatus read(std::span<std::byte> buf, std::size_t& len,
                               std::error_code& ec) noexcept;
+  /// Consumer, for event loops: a message if a frame has been published, else would_block
+  /// without waiting. On an eventfd ring it first arms the eventfd, so it becomes readable
+  /// when the next frame is published: poll it, then call try_read() until would_block.
+  [[nodiscard]] IoStatus try_read(std::span<std::byte> buf, std::size_t& len, std::error_code& ec) noexcept;
   /// Consumer, zero-copy: the next message in place, held until release(). A frame larger
   /// than the ring is streamed into `overflow` (grown as needed) and viewed there.
   [[nodiscard]] IoStatus peek(MessageView& view, std::vector<std::byte>& overflow, std::error_code& ec) noexcept;
@@ -127,6 +134,7 @@ class RingEnd {
   Wait wait_;
   std::int64_t spin_ns_;
   bool producer_;
+  int event_fd_;              // Wait::eventfd: the consumer sleeps on it, the producer writes it
   std::uint64_t pos_;         // own counter (tail for producer, head for consumer)
   std::uint64_t published_;   // last value of our counter made visible (tail or head)
   std::uint64_t peer_cache_;  // cached copy of the peer's counter

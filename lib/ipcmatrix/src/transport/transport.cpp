@@ -79,6 +79,11 @@ IoStatus Transport::commit(bool) noexcept { return fail(std::make_error_code(std
 
 IoStatus Transport::peek(MessageView&) noexcept { return fail(std::make_error_code(std::errc::operation_not_supported)); }
 
+IoStatus Transport::try_recv(std::span<std::byte>, std::size_t& len) noexcept {
+  len = 0;
+  return fail(std::make_error_code(std::errc::operation_not_supported));
+}
+
 IoStatus Transport::send_batch(std::span<const std::span<const std::byte>> msgs) noexcept {
   for (auto m : msgs) {
     if (auto s = send(m); s != IoStatus::ok) return s;

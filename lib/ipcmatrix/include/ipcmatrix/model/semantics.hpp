@@ -25,8 +25,11 @@ namespace ipcmatrix {
 enum class Pollable : std::uint8_t {
   fd,    ///< yes: the receiver's own fd becomes readable
   none,  ///< no: the receiver waits in its own call (a futex, a spin, a library's wait)
+  /// only when a channel option asks for it (shm's --wait eventfd); poll_note says which
+  opt_in,
 };
-inline constexpr NameTable<Pollable, 2> kPollableNames{{{{Pollable::fd, "fd"}, {Pollable::none, "none"}}}};
+inline constexpr NameTable<Pollable, 3> kPollableNames{
+    {{{Pollable::fd, "fd"}, {Pollable::none, "none"}, {Pollable::opt_in, "fd with an option"}}}};
 constexpr const auto& names_of(Pollable) noexcept { return kPollableNames; }
 
 /// Whether one send arrives as one receive without framing by the user.

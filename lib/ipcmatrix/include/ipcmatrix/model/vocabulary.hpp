@@ -18,20 +18,26 @@
 
 namespace ipcmatrix {
 
-/// How an endpoint waits for its peer. The first three are choices a shared-memory endpoint
-/// is given (--wait); `kernel` is what mechanisms that cannot spin always do (a pipe, a
-/// socket, a queue sleep in the kernel), and is what their cells and deployments record.
-/// Values are stored in the shm ring header: append, never reorder.
+/// How an endpoint waits for its peer. spin, block, hybrid and eventfd are choices a
+/// shared-memory endpoint is given (--wait); `kernel` is what mechanisms that cannot spin
+/// always do (a pipe, a socket, a queue sleep in the kernel), and is what their cells and
+/// deployments record. Values are stored in the shm ring header: append, never reorder.
 enum class Wait : std::uint8_t {
   spin,    ///< poll with a pause instruction: lowest latency, burns a core while idle
   block,   ///< sleep in the kernel (futex): no idle cost, pays a wake-up per message
   hybrid,  ///< spin for ChannelOptions::spin_ns, then block (the default)
   kernel,  ///< the mechanism's own blocking call; no choice to make
+  /// spin for spin_ns like hybrid, then sleep on an eventfd that epoll/Asio can poll
+  /// (Transport::poll_fd), so an event loop can wait on the ring with its other fds
+  eventfd,
 };
-inline constexpr NameTable<Wait, 4> kWaitNames{
-    {{{Wait::spin, "spin"}, {Wait::block, "block"}, {Wait::hybrid, "hybrid"}, {Wait::kernel, "kernel"}}}};
+inline constexpr NameTable<Wait, 5> kWaitNames{{{{Wait::spin, "spin"},
+                                                 {Wait::block, "block"},
+                                                 {Wait::hybrid, "hybrid"},
+                                                 {Wait::kernel, "kernel"},
+                                                 {Wait::eventfd, "eventfd"}}}};
 constexpr const auto& names_of(Wait) noexcept { return kWaitNames; }
-/// True for the waits an endpoint can be asked for (spin, block, hybrid): what --wait takes.
+/// True for the waits an endpoint can be asked for (spin, block, hybrid, eventfd): what --wait takes.
 [[nodiscard]] constexpr bool is_chosen_wait(Wait w) noexcept { return w != Wait::kernel; }
 
 /// CPU placement of a cell's participants.

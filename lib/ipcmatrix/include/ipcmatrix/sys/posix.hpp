@@ -116,6 +116,17 @@ int futex_wait(const void* addr, std::uint32_t expected, std::int64_t timeout_ns
 /// Wakes up to n waiters on addr.
 void futex_wake(const void* addr, int n) noexcept;
 
+/// A non-blocking, close-on-exec eventfd with count 0 (shm's --wait eventfd); throws Error.
+[[nodiscard]] Fd make_eventfd();
+/// Adds 1 to an eventfd's count: it becomes readable. Never blocks (the count cannot
+/// reach its 2^64-2 limit: every wait drains it).
+void eventfd_signal(int fd) noexcept;
+/// Waits at most timeout_ns for the eventfd to become readable, then reads its count back
+/// to 0 (EAGAIN: it was not signalled). Returns true when it had been signalled.
+bool eventfd_wait(int fd, std::int64_t timeout_ns) noexcept;
+/// Reads the count back to 0 without waiting.
+void eventfd_drain(int fd) noexcept;
+
 }  // namespace ipcmatrix::sys
 
 namespace ipcmatrix::sys {

@@ -61,7 +61,7 @@ inline constexpr std::size_t kMinRingBytes = 4096;
 /// Knobs a coordinator passes to create(). Zero means "the mechanism's default".
 struct ChannelOptions {
   Wait wait = Wait::hybrid;
-  std::int64_t spin_ns = kDefaultSpinNs;  ///< hybrid: how long to spin before blocking
+  std::int64_t spin_ns = kDefaultSpinNs;  ///< hybrid, eventfd: how long to spin before blocking
   /// shm ring bytes (power of two >= kMinRingBytes); bipc-mq total bytes; posix-mq total bytes
   /// (depth = capacity / chunk, at most fs.mqueue.msg_max)
   std::size_t capacity_bytes = 0;
@@ -79,7 +79,7 @@ struct ChannelSpec {
   std::string name;       ///< shm segment / queue name, or socket path
   std::string token;      ///< random id; sockets check it so a stranger cannot connect
   int port = 0;           ///< tcp
-  int fd = -1;            ///< inherited fd for this role (pipe end, listening socket)
+  int fd = -1;            ///< inherited fd for this role (pipe end, listening socket, shm's eventfd)
   std::size_t capacity_bytes = 0;
   std::size_t msg_bytes = 0;
   Wait wait = Wait::hybrid;
@@ -101,7 +101,7 @@ enum class BufferKnob : std::uint8_t {
 /// What a mechanism can do.
 struct Capabilities {
   std::size_t max_msg_bytes = std::size_t{1} << 30;
-  bool spin_wait = false;  ///< honours Wait::spin/block/hybrid (otherwise always Wait::kernel)
+  bool spin_wait = false;  ///< honours Wait::spin/block/hybrid/eventfd (otherwise always Wait::kernel)
   bool loan = false;       ///< loan()/peek() work in the channel's own memory (zero-copy)
   BufferKnob buffer = BufferKnob::none;
   /// With --ring-bytes 0, the runner sizes capacity_bytes to the cell (two frames of its
@@ -205,8 +205,16 @@ class Transport {
   /// A receiving end's fd that poll/epoll/Asio can wait on: readable once a message (or
   /// part of one) is waiting in the kernel. Bytes this end already read ahead are not in
   /// the kernel, so an event loop calls recv() until it would wait before polling again.
-  /// -1 where the mechanism has none (SemanticsCard::pollable says which).
+  /// -1 where the mechanism has none (SemanticsCard::pollable says which). For shm it is the
+  /// ring's eventfd with --wait eventfd (-1 otherwise), which must be re-armed: see try_recv().
   [[nodiscard]] virtual int poll_fd() noexcept { return -1; }
+  /// For an event loop: one whole message if one is ready, else would_block at once. Call it
+  /// after poll_fd() became readable until it returns would_block; on shm with --wait eventfd
+  /// that call also re-arms the eventfd, so it becomes readable when the next message is
+  /// published (without it, the fd stays quiet). peer_closed once the sender closed and
+  /// everything it sent was read. The default fails with operation_not_supported: the
+  /// kernel mechanisms' recv() after a readable poll is their event-loop path.
+  [[nodiscard]] virtual IoStatus try_recv(std::span<std::byte> buf, std::size_t& len) noexcept;
   /// The error behind the last IoStatus::error.
   [[nodiscard]] std::error_code error() const noexcept { return error_; }
 

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/random.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -76,6 +77,31 @@ int futex_wait(const void* addr, std::uint32_t expected, std::int64_t timeout_ns
 
 void futex_wake(const void* addr, int n) noexcept {
   ::syscall(SYS_futex, addr, FUTEX_WAKE, n, nullptr, nullptr, 0);
+}
+
+Fd make_eventfd() {
+  const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) throw Error(std::error_code(errno, std::generic_category()), "eventfd", "", "eventfd()");
+  return Fd(fd);
+}
+
+void eventfd_signal(int fd) noexcept {
+  const std::uint64_t one = 1;
+  // EINTR cannot happen on a non-blocking fd; EAGAIN only at a count of 2^64-2.
+  [[maybe_unused]] const ssize_t n = ::write(fd, &one, sizeof one);
+}
+
+void eventfd_drain(int fd) noexcept {
+  std::uint64_t count = 0;
+  [[maybe_unused]] const ssize_t n = ::read(fd, &count, sizeof count);
+}
+
+bool eventfd_wait(int fd, std::int64_t timeout_ns) noexcept {
+  pollfd p{fd, POLLIN, 0};
+  const timespec ts{static_cast<time_t>(timeout_ns / 1'000'000'000), static_cast<long>(timeout_ns % 1'000'000'000)};
+  if (::ppoll(&p, 1, &ts, nullptr) <= 0) return false;  // timeout or EINTR: the caller looks again
+  std::uint64_t count = 0;
+  return ::read(fd, &count, sizeof count) == static_cast<ssize_t>(sizeof count);
 }
 
 }  // namespace ipcmatrix::sys
