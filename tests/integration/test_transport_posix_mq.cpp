@@ -184,30 +184,49 @@ TEST_SUITE("transport") {
     CHECK(test::new_entries(before, test::leak_snapshot()).empty());
   }
 
-  TEST_CASE("posix-mq: a mesh cell over the per-user queue limit is a clear cell error, and the run goes on") {
-    TempDir dir;
-    // A mesh of 4 needs 12 queues (about 1 MB): over a limit of 3 queues' worth, which lets
-    // the preflight (one queue) pass. The tool inherits the lowered limit.
-    const LoweredQueueBytes limit(3 * 10 * (8192 + 128));
-    const auto r =
-        test::run_tool({"--sizes", "64", "--patterns", "mesh,stream", "--procs", "4", "--mechanisms", "posix-mq",
-                        "--serializers", "raw", "--messages", "200", "--warmup", "10", "--json", "-", "--quiet"},
-                       dir);
-    CHECK_MESSAGE(r.code == 3, r.err);  // a cell failed; the run finished
-    const auto j = nlohmann::json::parse(r.out);
-    bool mesh_refused = false, stream_ok = false;
-    for (const auto& c : j.at("cells")) {
-      if (c.at("pattern") == "mesh") {
-        const std::string err = c.value("error", "");
-        CHECK_MESSAGE(err.find("RLIMIT_MSGQUEUE") != std::string::npos, err);
-        CHECK_MESSAGE(err.find("ulimit -q") != std::string::npos, err);
-        mesh_refused = c.at("status") == "error";
+  TEST_CASE("posix-mq: a mesh cell shares the per-user queue limit: shallower queues, recorded; too little is a clear cell error") {
+    // A mesh of 4 needs 12 queues (about 1 MB at the default depth of 10). Under a limit of
+    // 3 default queues' worth the runner gives each queue its share of half the limit (depth
+    // 1 here) and records that capacity; the preflight (one default queue) passes.
+    auto run_mesh = [](std::size_t limit_bytes) {
+      TempDir dir;
+      const LoweredQueueBytes limit(limit_bytes);
+      auto r = test::run_tool({"--sizes", "64", "--patterns", "mesh,stream", "--procs", "4", "--mechanisms",
+                               "posix-mq", "--serializers", "raw", "--messages", "200", "--warmup", "10", "--json",
+                               "-", "--quiet"},
+                              dir);
+      CHECK(sys::ipc_names_of(r.pid).empty());
+      return r;
+    };
+    SUBCASE("shallower queues") {
+      const auto r = run_mesh(3 * 10 * (8192 + 128));
+      REQUIRE_MESSAGE(r.code == 0, r.err);
+      const auto j = nlohmann::json::parse(r.out);
+      for (const auto& c : j.at("cells")) {
+        CHECK(c.at("status") == "ok");
+        const auto cap = c.at("channel").at("capacity_bytes").get<std::uint64_t>();
+        if (c.at("pattern") == "mesh") CHECK(cap == 8192);  // depth 1 x one 8 KiB chunk
+        else CHECK(cap == 0);                                // one queue: the default depth fits
       }
-      if (c.at("pattern") == "stream") stream_ok = c.at("status") == "ok";
     }
-    CHECK(mesh_refused);
-    CHECK(stream_ok);
-    CHECK(sys::ipc_names_of(r.pid).empty());
+    SUBCASE("not even depth 1 fits: the cell fails naming the limit, the run goes on") {
+      // One default queue (83 KB) fits, so the preflight passes; twelve of depth 1 (100 KB) do not.
+      const auto r = run_mesh(90'000);
+      CHECK_MESSAGE(r.code == 3, r.err);  // a cell failed; the run finished
+      const auto j = nlohmann::json::parse(r.out);
+      bool mesh_refused = false, stream_ok = false;
+      for (const auto& c : j.at("cells")) {
+        if (c.at("pattern") == "mesh") {
+          const std::string err = c.value("error", "");
+          CHECK_MESSAGE(err.find("RLIMIT_MSGQUEUE") != std::string::npos, err);
+          CHECK_MESSAGE(err.find("ulimit -q") != std::string::npos, err);
+          mesh_refused = c.at("status") == "error";
+        }
+        if (c.at("pattern") == "stream") stream_ok = c.at("status") == "ok";
+      }
+      CHECK(mesh_refused);
+      CHECK(stream_ok);
+    }
   }
 
   TEST_CASE("posix-mq: a taken queue name fails closed and leaves the queue alone") {

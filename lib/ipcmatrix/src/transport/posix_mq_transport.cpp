@@ -13,9 +13,11 @@
 //     whatever the --ring-bytes above that.
 //   - RLIMIT_MSGQUEUE (`ulimit -q`, 819200 bytes by default) caps the bytes of all queues of
 //     one user: each queue is charged depth x (chunk + the kernel's ~100 B of bookkeeping per
-//     message) at creation, so about nine default queues fit. A mesh or fan-out cell with
-//     more channels fails at create with an Error naming the limit and how to raise it,
-//     before any worker is spawned.
+//     message) at creation, so about nine default queues fit. The runner asks fit() first:
+//     a cell's queues together take at most half of the limit (the other half is left to a
+//     second run or another user of queues), each queue's depth shrunk to fit, down to 1; a
+//     cell that still does not fit fails at create with an Error naming the limit and how to
+//     raise it, before any worker is spawned.
 //   - fs.mqueue.queues_max (256) caps the queues of the whole IPC namespace (ENOSPC).
 //
 // Waiting: mq_timedsend / mq_timedreceive with an absolute CLOCK_REALTIME deadline 20 ms
@@ -382,6 +384,17 @@ class PosixMqTransport final : public Transport {
 std::unique_ptr<Channel> create(const ChannelOptions& o) { return std::make_unique<PosixMqChannel>(o); }
 std::unique_ptr<Transport> open(const ChannelSpec& s, Role r) { return std::make_unique<PosixMqTransport>(s, r); }
 
+/// The depth that lets `channels` queues together take at most half of RLIMIT_MSGQUEUE.
+void fit(ChannelOptions& o, std::size_t channels) {
+  const MqLimits limits = MqLimits::read();
+  if (limits.user_bytes == RLIM_INFINITY || channels == 0 || !refusal(o, limits).empty()) return;
+  Geometry g = geometry(o, limits);
+  const std::size_t share = static_cast<std::size_t>(limits.user_bytes) / 2 / channels;
+  if (g.charged_bytes() <= share) return;
+  g.depth = std::max<std::size_t>(1, share / (g.chunk + kKernelBytesPerMessage));
+  o.capacity_bytes = g.depth * g.chunk;  // what geometry() turns back into this depth
+}
+
 /// Refused before anything is spawned: a chunk over fs.mqueue.msgsize_max (EINVAL from the
 /// kernel otherwise), or one queue bigger than this user's RLIMIT_MSGQUEUE on its own. Many
 /// queues that only together exceed it are a per-cell error at create (see limit_hint).
@@ -413,8 +426,10 @@ extern const TransportSpec kPosixMqTransport{
         .access = "a 0600 queue (/dev/mqueue where mounted) and a 0600 companion segment in /dev/shm, random "
                   "run-scoped names, created O_EXCL",
         .limits = "chunk at most fs.mqueue.msgsize_max (8 KiB), depth at most fs.mqueue.msg_max (10), all "
-                  "queues of a user within ulimit -q (800 KiB: about nine channels), fs.mqueue.queues_max; "
+                  "queues of a user within ulimit -q (800 KiB: about nine default queues; a cell with more "
+                  "channels gets shallower queues, its share of half the limit), fs.mqueue.queues_max; "
                   "raise with sysctl and ulimit -q",
-    }};
+    },
+    &fit};
 
 }  // namespace ipcmatrix

@@ -243,6 +243,11 @@ struct TransportSpec {
   /// What deploying it means beyond speed (model/semantics.hpp). max_message_bytes is left
   /// 0 here: semantics_of() fills it from caps, so the two cannot disagree.
   SemanticsCard semantics = {};
+  /// Shrinks opts so that `channels` such channels, created together for one cell, fit the
+  /// limits they share (posix-mq: the user's RLIMIT_MSGQUEUE, of which a cell takes at most
+  /// half, leaving room for a second run). The runner calls it before create(), so the
+  /// options a cell records are the ones it ran with. nullptr: nothing shared to divide.
+  void (*fit)(ChannelOptions& opts, std::size_t channels) = nullptr;
 };
 
 /// t's semantics card, with max_message_bytes from t.caps.
