@@ -1,7 +1,8 @@
 // The matrix's own figure, next to the same transport bare and the machine's floor, measured
 // interleaved in one run: does ipc-matrix rank mechanisms, or its own bookkeeping?
 //
-//   bench_matrix_vs_bare [--reps 5] [--messages 2000000] [--sizes 64,1048576] [--only 'stream shm,pingpong']
+//   bench_matrix_vs_bare [--reps 5] [--messages 2000000] [--sizes 64,1M] [--only 'stream shm,pingpong']
+//   bench_matrix_vs_bare --sizes 16M,64M --only 'stream unix,stream memfd'   # large messages handed over
 //
 // Each repetition runs, for every case, the matrix cell through the library (run_matrix:
 // real worker processes, verification, timestamps, the floor at its start and end) and then
@@ -20,6 +21,7 @@
 #include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/runner/coordinator.hpp"
 #include "ipcmatrix/runner/floor.hpp"
+#include "ipcmatrix/runner/parsers.hpp"
 #include "ipcmatrix/runner/worker.hpp"
 #include "ipcmatrix/stats/statistics.hpp"
 #include "ipcmatrix/sys/affinity.hpp"
@@ -63,15 +65,22 @@ int main(int argc, char** argv) {
   if (const int rc = maybe_run_worker(argc, argv); rc >= 0) return rc;
   int reps = 5;
   std::uint64_t messages = 2'000'000;
-  std::vector<std::uint64_t> sizes{64, 1 << 20};
+  std::string sizes_text = "64,1M";
   CLI::App app{"ipc-matrix figures next to the bare transports and the machine's floor, interleaved"};
   app.add_option("--reps", reps, "interleaved repetitions (medians are reported)")->check(CLI::Range(1, 50));
   app.add_option("--messages", messages, "messages per matrix stream cell (1 s cap)")->check(CLI::PositiveNumber);
-  app.add_option("--sizes", sizes, "stream message sizes")->delimiter(',');
+  app.add_option("--sizes", sizes_text, "stream message sizes, as the tool spells them (64,4K,1M,64M)");
   std::vector<std::string> only;
   app.add_option("--only", only, "run only the cases whose name contains one of these (e.g. 'stream shm')")
       ->delimiter(',');
   CLI11_PARSE(app, argc, argv);
+  std::vector<std::uint64_t> sizes;
+  try {
+    sizes = parse_size_list(sizes_text);
+  } catch (const UsageError& e) {
+    fmt::print(stderr, "{}\n", e.what());
+    return 2;
+  }
 
   const std::vector<int> cpus = sys::allowed_cpus();
   const int cpu_a = cpus.empty() ? -1 : cpus[0];
@@ -79,14 +88,15 @@ int main(int argc, char** argv) {
 
   std::vector<Case> cases;
   for (const auto size : sizes) {
-    for (const char* m : {"pipe", "unix", "shm", "posix-mq"}) cases.push_back({"stream", m, "copy", size});
-    cases.push_back({"stream", "shm", "loan", size});
+    for (const char* m : {"pipe", "unix", "shm", "posix-mq", "memfd"}) cases.push_back({"stream", m, "copy", size});
+    for (const char* m : {"shm", "memfd"}) cases.push_back({"stream", m, "loan", size});
     // --wait eventfd against the futex waits it replaces, each against its own bare ring.
     for (const Wait w : {Wait::hybrid, Wait::eventfd}) cases.push_back({"stream", "shm", "copy", size, w});
   }
   cases.push_back({"pingpong", "shm", "copy", 64});
   cases.push_back({"pingpong", "pipe", "copy", 64});
   cases.push_back({"pingpong", "posix-mq", "copy", 64});
+  cases.push_back({"pingpong", "memfd", "copy", 64});
   for (const Wait w : {Wait::block, Wait::hybrid, Wait::eventfd}) cases.push_back({"pingpong", "shm", "copy", 64, w});
   if (!only.empty()) {
     std::erase_if(cases, [&](const Case& c) {

@@ -10,6 +10,7 @@ extern const TransportSpec kShmTransport;
 extern const TransportSpec kTcpTransport;
 extern const TransportSpec kBipcMqTransport;
 extern const TransportSpec kPosixMqTransport;
+extern const TransportSpec kMemfdTransport;
 
 const std::vector<const TransportSpec*>& all_transports() {
   static const std::vector<const TransportSpec*> kAll{
@@ -19,6 +20,7 @@ const std::vector<const TransportSpec*>& all_transports() {
       &kTcpTransport,
       &kBipcMqTransport,
       &kPosixMqTransport,
+      &kMemfdTransport,
   };
   return kAll;
 }

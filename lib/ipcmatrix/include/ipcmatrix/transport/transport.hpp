@@ -253,7 +253,7 @@ struct TransportSpec {
 /// t's semantics card, with max_message_bytes from t.caps.
 [[nodiscard]] SemanticsCard semantics_of(const TransportSpec& t);
 
-/// Every mechanism, in a fixed order (pipe, unix, shm, tcp, bipc-mq, posix-mq).
+/// Every mechanism, in a fixed order (pipe, unix, shm, tcp, bipc-mq, posix-mq, memfd).
 [[nodiscard]] const std::vector<const TransportSpec*>& all_transports();
 /// By name; throws Error naming the valid choices.
 [[nodiscard]] const TransportSpec& find_transport(std::string_view name);
