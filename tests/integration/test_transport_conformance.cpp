@@ -38,7 +38,8 @@ Pair spawn_pair(const TransportSpec& t, const ChannelOptions& o, std::unique_ptr
   ch = t.create(o);
   const ChannelSpec txs = ch->spec(Role::sender), rxs = ch->spec(Role::receiver);
   auto drop = [](const ChannelSpec& s) {
-    if (s.fd >= 0) ::close(s.fd);
+    for (const int fd : s.inherited_fds())
+      if (fd >= 0) ::close(fd);
   };
   Pair p;
   p.rx = sys::fork_child([&] {
@@ -180,7 +181,8 @@ TEST_CASE("conformance: a ping-pong pair opens in either order and round-trips")
     auto a = t.create({});
     auto b = t.create({});
     auto close_fd = [](const ChannelSpec& s) {
-      if (s.fd >= 0) ::close(s.fd);
+      for (const int fd : s.inherited_fds())
+        if (fd >= 0) ::close(fd);
     };
     const auto a_tx = a->spec(Role::sender), a_rx = a->spec(Role::receiver);
     const auto b_tx = b->spec(Role::sender), b_rx = b->spec(Role::receiver);
@@ -423,7 +425,8 @@ TEST_CASE("semantics: every mechanism has a complete card that survives JSON") {
     CHECK(!card.dead_peer.empty());
     CHECK(!card.access.empty());
     CHECK(!card.limits.empty());
-    CHECK(card.max_message_bytes == t->caps.max_msg_bytes);
+    CHECK(card.max_message_bytes == message_limit_of(*t).bytes);
+    CHECK(card.max_message_bytes <= t->caps.max_msg_bytes);
     const nlohmann::json j = card;
     CHECK(j.at("may_lose") == card.may_lose());
     CHECK(j.get<SemanticsCard>() == card);
