@@ -10,6 +10,8 @@ extern const TransportSpec kShmTransport;
 extern const TransportSpec kTcpTransport;
 extern const TransportSpec kBipcMqTransport;
 extern const TransportSpec kPosixMqTransport;
+extern const TransportSpec kUnixSeqpacketTransport;
+extern const TransportSpec kUnixDgramTransport;
 
 const std::vector<const TransportSpec*>& all_transports() {
   static const std::vector<const TransportSpec*> kAll{
@@ -19,6 +21,8 @@ const std::vector<const TransportSpec*>& all_transports() {
       &kTcpTransport,
       &kBipcMqTransport,
       &kPosixMqTransport,
+      &kUnixSeqpacketTransport,
+      &kUnixDgramTransport,
   };
   return kAll;
 }
