@@ -2,24 +2,28 @@
 // the facts of their semantics cards (a full buffer blocks the sender and loses nothing, a
 // dead peer is peer_closed from both ends, a message over the socket's limit is refused
 // clearly and nothing of it is sent), the sender's buffer sizing, empty messages, unix-dgram's
-// liveness pipe and one sending end shared by several processes.
+// liveness pipe and one sending end shared by several processes, and a refused size in a real
+// run's warnings and report.
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/sys/process.hpp"
 #include "ipcmatrix/transport/transport.hpp"
 #include "support/test_support.hpp"
+#include "support/tool_runner.hpp"
 #include "transport/datagram_socket.hpp"
 
 using namespace ipcmatrix;
 using namespace std::chrono_literals;
 using test::ScopedEnv;
+using test::TempDir;
 
 namespace {
 
@@ -259,5 +263,35 @@ TEST_SUITE("transport") {
     std::byte buf[64];
     std::size_t len = 0;
     CHECK(rx->recv(buf, len) == IoStatus::peer_closed);
+  }
+
+  TEST_CASE("unix datagrams: a run plans no cell a datagram cannot carry, and says why in its warnings and report") {
+    TempDir dir;
+    const auto out = dir.path / "out";
+    const auto r = test::run_tool(
+        {"--sizes", "64,256K", "--patterns", "stream,pingpong", "--mechanisms", "unix-seqpacket,unix-dgram",
+         "--serializers", "raw", "--messages", "200", "--warmup", "10", "--out", out.string(), "--quiet"},
+        dir, {{detail::kWmemMaxEnv, "65536"}});
+    REQUIRE_MESSAGE(r.code == 0, r.err);
+    const auto j = nlohmann::json::parse(test::slurp(out / "results.json"));
+    int cells = 0;
+    for (const auto& c : j.at("cells")) {
+      CHECK_MESSAGE(c.at("status") == "ok", c.value("error", ""));
+      CHECK(c.at("size_bytes") == 64);
+      ++cells;
+    }
+    CHECK(cells == 4);  // two patterns x two mechanisms, 64 B only
+    int refusals = 0;
+    for (const auto& w : j.at("warnings")) {
+      const std::string s = w.get<std::string>();
+      if (s.find("carries at most 128.0KiB per message here") == std::string::npos) continue;
+      ++refusals;
+      CHECK(s.find("its 256KiB cells were not run") != std::string::npos);
+      CHECK(s.find("sysctl -w net.core.wmem_max=") != std::string::npos);
+    }
+    CHECK(refusals == 2);  // one per mechanism
+    const std::string report = test::slurp(out / "PERFORMANCE_REPORT.md");
+    CHECK(report.find("unix-dgram carries at most 128.0KiB per message here") != std::string::npos);
+    CHECK(report.find("unix-seqpacket carries at most 128.0KiB per message here") != std::string::npos);
   }
 }  // TEST_SUITE
