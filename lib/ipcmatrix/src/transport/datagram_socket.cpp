@@ -311,6 +311,7 @@ class DatagramTransport final : public Transport {
   // Makes the send buffer hold a message of len bytes (room for two where allowed); false
   // when this process may not make it that large. Cold: once per larger message size.
   [[gnu::noinline]] bool fit(std::size_t len) noexcept {
+    if (!policy_) return false;  // a receiving end: it has nothing to send with
     const std::size_t now = sndbuf_of(sock_.get());
     limit_ = limit_for(now);  // another sender of the same socket may have enlarged it
     if (len <= limit_) return true;

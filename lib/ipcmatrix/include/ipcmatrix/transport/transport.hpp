@@ -1,7 +1,8 @@
 #pragma once
 /// @file transport.hpp
 /// The transport contract: a one-directional channel that moves whole messages
-/// (framed bytes, 0 B up to Capabilities::max_msg_bytes) between two processes.
+/// (framed bytes, 0 B up to message_limit_of(), at most Capabilities::max_msg_bytes) between
+/// two processes.
 ///
 /// Life of a channel:
 ///  1. A coordinator calls TransportSpec::create(): the mechanism makes its kernel or
