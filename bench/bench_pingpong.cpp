@@ -80,8 +80,9 @@ Histogram mechanism_pingpong(const Config& c, const TransportSpec& t, const Chan
   const std::uint64_t total = c.warmup + c.rounds;
   auto child = sys::fork_child([&] {
     pin(cpus.child);
-    for (int fd : {a_tx.fd, b_rx.fd})
-      if (fd >= 0) sys::Fd{fd};
+    for (const ChannelSpec* s : {&a_tx, &b_rx})
+      for (const int fd : s->inherited_fds())
+        if (fd >= 0) sys::Fd{fd};
     auto in = t.open(a_rx, Role::receiver);
     auto out = t.open(b_tx, Role::sender);
     std::vector<std::byte> buf(c.size);

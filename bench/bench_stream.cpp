@@ -61,7 +61,8 @@ Result stream_once(const Config& c, const TransportSpec& t) {
   const auto& cpus = startup_cpus();
   auto child = sys::fork_child([&] {
     if (cpus.size() >= 2) sys::pin_to_cpu(cpus[1]);
-    if (tx_spec.fd >= 0) ::close(tx_spec.fd);
+    for (const int fd : tx_spec.inherited_fds())
+      if (fd >= 0) ::close(fd);
     auto in = t.open(rx_spec, Role::receiver);
     std::vector<std::byte> buf(c.size + 64);
     std::uint64_t x = 0;

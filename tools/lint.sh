@@ -18,12 +18,19 @@ jobs=$(nproc 2>/dev/null || echo 2)
 format_paths=(
   lib/ipcmatrix/include/ipcmatrix/model
   lib/ipcmatrix/src/model
+  lib/ipcmatrix/src/transport/datagram_socket.hpp
+  lib/ipcmatrix/src/transport/datagram_socket.cpp
+  lib/ipcmatrix/src/transport/unix_seqpacket_transport.cpp
+  lib/ipcmatrix/src/transport/unix_dgram_transport.cpp
 )
 tidy_paths=(
   lib/ipcmatrix/src/model
   # Small, pure files that already pass, so that the check runs on something before model/.
   lib/ipcmatrix/src/stats/statistics.cpp
   lib/ipcmatrix/src/stats/significance.cpp
+  lib/ipcmatrix/src/transport/datagram_socket.cpp
+  lib/ipcmatrix/src/transport/unix_seqpacket_transport.cpp
+  lib/ipcmatrix/src/transport/unix_dgram_transport.cpp
 )
 
 # The files among the paths that exist, sorted; $1 is the find -name pattern.

@@ -1,10 +1,16 @@
 // Planning and aggregation decisions that do not need processes: ring sizes per cell, the
-// latency sampling of each kind of cell, and which repetition represents a cell.
+// latency sampling of each kind of cell, cells over a mechanism's message limit, and which
+// repetition represents a cell.
 #include <doctest/doctest.h>
+
+#include <map>
+#include <string>
 
 #include "ipcmatrix/runner/plan.hpp"
 #include "ipcmatrix/runner/settings.hpp"
 #include "runner/aggregate.hpp"
+#include "support/test_support.hpp"
+#include "transport/datagram_socket.hpp"
 
 using namespace ipcmatrix;
 
@@ -94,5 +100,55 @@ TEST_SUITE("runner plan") {
     CHECK(t.p99_spread->rel_spread > 0.10);
     CHECK(t.throughput_spread->rel_spread == doctest::Approx(0.0));
     CHECK(t.noisy);
+  }
+
+  TEST_CASE("plan: cells over a mechanism's message limit are not planned, and one warning says why and how to raise it") {
+    // As an unprivileged user on a kernel with Debian's default wmem_max would plan it.
+    const test::ScopedEnv wmem(detail::kWmemMaxEnv, "212992");
+    RunConfig cfg;
+    cfg.patterns = {"stream"};
+    cfg.mechanisms = {"unix-dgram", "shm"};
+    cfg.serializers = {"raw"};
+    cfg.sizes = {64, 1 << 20};
+    cfg.waits = {Wait::hybrid};
+    cfg.placements = {Placement::unpinned};
+    cfg.batches = {1};
+    cfg.apis = {Api::copy};
+    std::map<std::string, std::vector<std::uint64_t>> sizes;
+    for (const Cell& c : plan_cells(cfg, 2)) sizes[std::string(c.mechanism->name)].push_back(c.size_bytes);
+    CHECK(sizes["unix-dgram"] == std::vector<std::uint64_t>{64});
+    CHECK(sizes["shm"] == std::vector<std::uint64_t>{64, 1 << 20});
+    const auto warnings = plan_warnings(cfg);
+    REQUIRE(warnings.size() == 1);
+    const std::string& w = warnings.front();
+    CAPTURE(w);
+    CHECK(w.find("unix-dgram carries at most 416.0KiB per message here") == 0);
+    CHECK(w.find("2 x net.core.wmem_max") != std::string::npos);
+    CHECK(w.find("its 1MiB cells were not run") != std::string::npos);
+    // The 1 MiB body, its 32-byte envelope and the kernel's 32 bytes, halved and rounded up.
+    CHECK(w.find("sysctl -w net.core.wmem_max=524320") != std::string::npos);
+    // The card reports the same limit.
+    CHECK(semantics_of(find_transport("unix-dgram")).max_message_bytes == 2 * 212992 - 32);
+
+    // A size only some serializers grow past the limit: those cells alone are refused.
+    cfg.mechanisms = {"unix-seqpacket"};
+    cfg.serializers = {"raw", "json"};
+    cfg.sizes = {320 << 10};
+    const auto planned = plan_cells(cfg, 2);
+    REQUIRE(planned.size() == 1);
+    CHECK(planned.front().serializer == "raw");
+    const auto json_refused = plan_warnings(cfg);
+    REQUIRE(json_refused.size() == 1);
+    CHECK_MESSAGE(json_refused.front().find("its 320KiB (json) cells were not run") != std::string::npos,
+                  json_refused.front());
+
+    // Everything fits: no warning.
+    cfg.sizes = {64};
+    CHECK(plan_warnings(cfg).empty());
+  }
+
+  TEST_CASE("plan: largest_message_bytes is the envelope and the body, grown by serializers that are not body-only") {
+    CHECK(largest_message_bytes("raw", 1 << 20) == (1 << 20) + kEnvelopeBytes);
+    CHECK(largest_message_bytes("json", 3000) > 3000 + 3000 / 3);
   }
 }

@@ -45,6 +45,7 @@ WorkerTask sample_task() {
   in.name = "/tmp/x/sock";
   in.token = "t0k";
   in.fd = 7;
+  in.aux_fd = 9;
   t.outs = {out};
   t.ins = {in, in};
   return t;
@@ -101,6 +102,8 @@ TEST_SUITE("runner protocol") {
     REQUIRE(back.ins.size() == 2);
     CHECK(back.ins[1].token == "t0k");
     CHECK(back.ins[1].fd == 7);
+    CHECK(back.ins[1].aux_fd == 9);
+    CHECK(back.outs[0].aux_fd == -1);
     CHECK(back.outs[0].wait == Wait::spin);
     CHECK(j.at("params").at("role") == "forwarder");  // enums travel as names
   }

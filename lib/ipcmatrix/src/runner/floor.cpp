@@ -97,7 +97,8 @@ std::optional<double> bare_stream(const TransportSpec& t, const ChannelOptions& 
   sys::make_pipe(res_r, res_w);
   auto consumer = sys::fork_child([&] {
     pin(cpu_b);
-    if (tx_spec.fd >= 0) sys::Fd{tx_spec.fd};  // the other end's copy: close it
+    for (const int fd : tx_spec.inherited_fds())
+      if (fd >= 0) sys::Fd{fd};  // the other end's copies: close them
     auto in = t.open(rx_spec, Role::receiver);
     std::vector<std::byte> buf(size);
     std::uint64_t n = 0, window_n = 0;
@@ -126,7 +127,8 @@ std::optional<double> bare_stream(const TransportSpec& t, const ChannelOptions& 
   });
   auto producer = sys::fork_child([&] {
     pin(cpu_a);
-    if (rx_spec.fd >= 0) sys::Fd{rx_spec.fd};
+    for (const int fd : rx_spec.inherited_fds())
+      if (fd >= 0) sys::Fd{fd};
     auto out = t.open(tx_spec, Role::sender);
     std::vector<std::vector<std::byte>> msgs(batch, std::vector<std::byte>(size, std::byte{0x5a}));
     std::vector<std::span<const std::byte>> views(msgs.begin(), msgs.end());
@@ -155,8 +157,9 @@ std::optional<double> bare_pingpong_p50_ns(const TransportSpec& t, const Channel
   const std::uint64_t total = rounds + rounds / 10;
   auto echo = sys::fork_child([&] {
     pin(cpu_b);
-    for (const int fd : {there_tx.fd, back_rx.fd})
-      if (fd >= 0) sys::Fd{fd};
+    for (const ChannelSpec* s : {&there_tx, &back_rx})
+      for (const int fd : s->inherited_fds())
+        if (fd >= 0) sys::Fd{fd};
     auto out = t.open(back_tx, Role::sender);
     auto in = t.open(there_rx, Role::receiver);
     std::vector<std::byte> buf(size);
@@ -168,8 +171,9 @@ std::optional<double> bare_pingpong_p50_ns(const TransportSpec& t, const Channel
   });
   auto initiator = sys::fork_child([&] {
     pin(cpu_a);
-    for (const int fd : {there_rx.fd, back_tx.fd})
-      if (fd >= 0) sys::Fd{fd};
+    for (const ChannelSpec* s : {&there_rx, &back_tx})
+      for (const int fd : s->inherited_fds())
+        if (fd >= 0) sys::Fd{fd};
     auto out = t.open(there_tx, Role::sender);
     auto in = t.open(back_rx, Role::receiver);
     std::vector<std::byte> buf(size, std::byte{1});

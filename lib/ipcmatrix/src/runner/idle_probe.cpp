@@ -22,7 +22,8 @@ double idle_cpu_percent(const Cell& c, const RunConfig& cfg) {
   task.clock = sys::detail::g_clock;
   task.ins.push_back(ch->spec(Role::receiver));
   std::vector<int> keep;
-  if (task.ins.back().fd >= 0) keep.push_back(task.ins.back().fd);
+  for (const int fd : task.ins.back().inherited_fds())
+    if (fd >= 0) keep.push_back(fd);
   Worker w = spawn_worker(0, keep);
   send_task(w.ctl.get(), task);
   auto tx = t.open(ch->take(Role::sender), Role::sender);

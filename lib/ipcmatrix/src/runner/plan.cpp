@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "ipcmatrix/error.hpp"
+#include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/runner/settings.hpp"
 #include "ipcmatrix/serialize/serializer.hpp"
 #include "ipcmatrix/util/text.hpp"
@@ -11,6 +12,11 @@ namespace ipcmatrix {
 
 bool sweeps_load(const PatternSpec& p) noexcept {
   return p.loop == LoopKind::rate_driven && p.latency == LatencyKind::one_way;
+}
+
+std::uint64_t largest_message_bytes(std::string_view serializer, std::uint64_t size_bytes) noexcept {
+  const bool raw = serializer_is_body_only(serializer);
+  return kEnvelopeBytes + (raw ? size_bytes : size_bytes + size_bytes / 3 + 4096);
 }
 
 std::vector<Cell> plan_cells(const RunConfig& cfg, int cpus) {
@@ -23,8 +29,10 @@ std::vector<Cell> plan_cells(const RunConfig& cfg, int cpus) {
       const TransportSpec& mech = find_transport(mech_name);
       // A mechanism that cannot spin has one wait, the kernel's: one cell, not one per --wait.
       const std::vector<Wait> cell_waits = mech.caps.spin_wait ? cfg.waits : std::vector<Wait>{Wait::kernel};
+      const std::size_t limit = message_limit_of(mech).bytes;
       for (const auto& ser : cfg.serializers)
-        for (const auto size : cfg.sizes)
+        for (const auto size : cfg.sizes) {
+          if (largest_message_bytes(ser, size) > limit) continue;  // see plan_warnings()
           for (const auto& wait : cell_waits)
             for (const Placement placement : cfg.placements)
               for (const int batch : batches)
@@ -37,20 +45,53 @@ std::vector<Cell> plan_cells(const RunConfig& cfg, int cpus) {
                     out.back().load = load;
                   }
                 }
+        }
     }
   }
   return out;
 }
 
+namespace {
+
+/// The sizes (with the serializers, where only some are refused) of `mech` over its message
+/// limit, and why, as one sentence; empty when every size fits.
+std::string refused_sizes_warning(const TransportSpec& mech, const RunConfig& cfg) {
+  std::uint64_t largest = 0;
+  for (const auto& ser : cfg.serializers)
+    for (const auto size : cfg.sizes) largest = std::max(largest, largest_message_bytes(ser, size));
+  const MessageLimit limit = message_limit_of(mech, static_cast<std::size_t>(largest));
+  if (largest <= limit.bytes) return {};
+  std::vector<std::string> refused;
+  for (const auto size : cfg.sizes) {
+    std::vector<std::string> sers;
+    for (const auto& ser : cfg.serializers)
+      if (largest_message_bytes(ser, size) > limit.bytes) sers.push_back(ser);
+    if (sers.empty()) continue;
+    refused.push_back(sers.size() == cfg.serializers.size() ? format_size(size)
+                                                            : format_size(size) + " (" + join(sers) + ")");
+  }
+  std::string w = std::string(mech.name) + " carries at most " + format_bytes(limit.bytes) + " per message here";
+  if (!limit.source.empty()) w += " (" + limit.source + ")";
+  w += "; its " + join(refused) + " cells were not run";
+  if (!limit.remedy.empty()) w += ": " + limit.remedy;
+  return w;
+}
+
+}  // namespace
+
 std::vector<std::string> plan_warnings(const RunConfig& cfg) {
   std::vector<std::string> w;
-  if (std::find(cfg.apis.begin(), cfg.apis.end(), Api::loan) == cfg.apis.end()) return w;
-  std::vector<std::string> copy_only;
+  if (std::find(cfg.apis.begin(), cfg.apis.end(), Api::loan) != cfg.apis.end()) {
+    std::vector<std::string> copy_only;
+    for (const auto& m : cfg.mechanisms)
+      if (!find_transport(m).caps.loan) copy_only.push_back(m);
+    if (!copy_only.empty())
+      w.push_back("--api loan is not applicable to " + join(copy_only) +
+                  " (they copy through the kernel or a queue): only their copy cells ran");
+  }
   for (const auto& m : cfg.mechanisms)
-    if (!find_transport(m).caps.loan) copy_only.push_back(m);
-  if (!copy_only.empty())
-    w.push_back("--api loan is not applicable to " + join(copy_only) +
-                " (they copy through the kernel or a queue): only their copy cells ran");
+    if (std::string refused = refused_sizes_warning(find_transport(m), cfg); !refused.empty())
+      w.push_back(std::move(refused));
   return w;
 }
 
@@ -67,11 +108,8 @@ std::size_t ring_bytes_for(const Cell& c, const RunConfig& cfg, std::size_t chan
                            std::uint64_t shm_free_bytes) noexcept {
   if (!c.mechanism->caps.sized_per_cell) return cfg.ring_bytes;  // e.g. bipc-mq keeps its own default
   if (cfg.ring_bytes != 0) return cfg.ring_bytes;
-  // A frame: ring header word, envelope, body; serializers may grow the body (json's base64
-  // is 4/3) and add a record's fields.
-  const bool raw = serializer_is_body_only(c.serializer);
-  const std::uint64_t body = raw ? c.size_bytes : c.size_bytes + c.size_bytes / 3 + 4096;
-  const std::uint64_t two = 2 * (8 + kEnvelopeBytes + body);
+  // A frame: ring header word, then the largest message.
+  const std::uint64_t two = 2 * (8 + largest_message_bytes(c.serializer, c.size_bytes));
   std::uint64_t ring = kDefaultRingBytes;
   while (ring < two && ring < cfg.ring_max_bytes) ring <<= 1;
   const std::uint64_t budget = shm_free_bytes / 2 / std::max<std::size_t>(channels, 1);

@@ -75,11 +75,13 @@ Repetition run_repetition(const Cell& c, const RunConfig& cfg, const std::vector
     std::vector<int> keep;
     for (int ch : part.outs) {
       task.outs.push_back(channels[static_cast<std::size_t>(ch)]->spec(Role::sender));
-      if (task.outs.back().fd >= 0) keep.push_back(task.outs.back().fd);
+      for (const int fd : task.outs.back().inherited_fds())
+        if (fd >= 0) keep.push_back(fd);
     }
     for (int ch : part.ins) {
       task.ins.push_back(channels[static_cast<std::size_t>(ch)]->spec(Role::receiver));
-      if (task.ins.back().fd >= 0) keep.push_back(task.ins.back().fd);
+      for (const int fd : task.ins.back().inherited_fds())
+        if (fd >= 0) keep.push_back(fd);
     }
     workers.push_back(spawn_worker(p, keep));
   }

@@ -267,7 +267,8 @@ std::vector<Setting> make_settings() {
                             std::to_string(c.zstd_level));
       }));
   t.push_back(field(
-      "ring_bytes", "--ring-bytes", "SIZE", "shm ring capacity for every cell, a power of two >= 4K; 0 = sized per cell (see --ring-max)",
+      "ring_bytes", "--ring-bytes", "SIZE", "shm ring capacity for every cell (and the unix-seqpacket / unix-dgram send buffer), a power of two >= 4K; 0 = "
+      "sized per cell (see --ring-max)",
       SettingKind::scalar, &C::ring_bytes,
       [](F text, F f) { return static_cast<std::size_t>(parse_buffer_size(text, f)); },
       show_integer<std::size_t>, [](const C& c, F f) {

@@ -430,6 +430,7 @@ extern const TransportSpec kPosixMqTransport{
                   "channels gets shallower queues, its share of half the limit), fs.mqueue.queues_max; "
                   "raise with sysctl and ulimit -q",
     },
+    nullptr,
     &fit};
 
 }  // namespace ipcmatrix

@@ -10,6 +10,8 @@ extern const TransportSpec kShmTransport;
 extern const TransportSpec kTcpTransport;
 extern const TransportSpec kBipcMqTransport;
 extern const TransportSpec kPosixMqTransport;
+extern const TransportSpec kUnixSeqpacketTransport;
+extern const TransportSpec kUnixDgramTransport;
 extern const TransportSpec kMemfdTransport;
 
 const std::vector<const TransportSpec*>& all_transports() {
@@ -20,6 +22,8 @@ const std::vector<const TransportSpec*>& all_transports() {
       &kTcpTransport,
       &kBipcMqTransport,
       &kPosixMqTransport,
+      &kUnixSeqpacketTransport,
+      &kUnixDgramTransport,
       &kMemfdTransport,
   };
   return kAll;

@@ -25,7 +25,8 @@ std::string_view to_string(Role r) noexcept { return r == Role::sender ? "sender
 std::string to_text(const ChannelSpec& s) {
   nlohmann::json j{{"mechanism", s.mechanism}, {"name", s.name},
                    {"token", s.token},         {"port", s.port},
-                   {"fd", s.fd},               {"capacity_bytes", s.capacity_bytes},
+                   {"fd", s.fd},               {"aux_fd", s.aux_fd},
+                   {"capacity_bytes", s.capacity_bytes},
                    {"msg_bytes", s.msg_bytes}, {"wait", std::string(to_string(s.wait))},
                    {"spin_ns", s.spin_ns},     {"open_timeout_ms", s.open_timeout_ms}};
   return j.dump();
@@ -40,6 +41,7 @@ ChannelSpec channel_spec_from_text(std::string_view text) {
     s.token = j.at("token").get<std::string>();
     s.port = j.at("port").get<int>();
     s.fd = j.at("fd").get<int>();
+    s.aux_fd = j.at("aux_fd").get<int>();
     s.capacity_bytes = j.at("capacity_bytes").get<std::size_t>();
     s.msg_bytes = j.at("msg_bytes").get<std::size_t>();
     const auto wait = parse_name<Wait>(j.at("wait").get<std::string>());
@@ -112,9 +114,14 @@ LocalPair open_local_pair(const TransportSpec& t, const ChannelOptions& opts) {
   return p;
 }
 
+MessageLimit message_limit_of(const TransportSpec& t, std::size_t wanted_bytes) {
+  if (t.message_limit) return t.message_limit(wanted_bytes);
+  return {t.caps.max_msg_bytes, {}, {}};
+}
+
 SemanticsCard semantics_of(const TransportSpec& t) {
   SemanticsCard c = t.semantics;
-  c.max_message_bytes = t.caps.max_msg_bytes;
+  c.max_message_bytes = message_limit_of(t).bytes;
   return c;
 }
 

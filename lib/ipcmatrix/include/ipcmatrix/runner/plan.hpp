@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ipcmatrix/pattern/pattern.hpp"
@@ -35,15 +36,22 @@ struct Cell {
 
 /// All cells of a config, in run order (pattern, mechanism, serializer, size, wait,
 /// placement, batch). Mechanisms that cannot spin get one cell with Wait::kernel;
-/// patterns that do not batch get batch 1 only. `cpus` is the usable CPU count. With a load
+/// patterns that do not batch get batch 1 only; a size whose largest message is over the
+/// mechanism's message_limit_of() now is not planned (plan_warnings() says so). `cpus` is the usable CPU count. With a load
 /// sweep, each cell of a pattern that can run open loop is followed by one cell per load
 /// point (round trips cannot be paced: they get none).
 /// Throws Error for a name that is not registered (validate() catches those first).
 [[nodiscard]] std::vector<Cell> plan_cells(const RunConfig& cfg, int cpus);
 
-/// Run-wide notes about the plan: which requested api is not applicable to which mechanism
-/// (those cells are not planned).
+/// Run-wide notes about the plan, one per cause: which requested api is not applicable to
+/// which mechanism, and which sizes a mechanism cannot carry here, why and how to raise its
+/// limit (those cells are not planned).
 [[nodiscard]] std::vector<std::string> plan_warnings(const RunConfig& cfg);
+
+/// The largest message a cell with this serializer and body size puts on a channel: a
+/// stamped envelope and the body, grown by a serializer that is not body-only (json's
+/// base64 is 4/3, plus a record's fields). What a mechanism's message limit is held to.
+[[nodiscard]] std::uint64_t largest_message_bytes(std::string_view serializer, std::uint64_t size_bytes) noexcept;
 
 /// True for patterns whose producers can be paced (open loop) and measure one way: the ones
 /// a load sweep applies to.

@@ -1,7 +1,8 @@
 #pragma once
 /// @file transport.hpp
 /// The transport contract: a one-directional channel that moves whole messages
-/// (framed bytes, 0 B up to Capabilities::max_msg_bytes) between two processes.
+/// (framed bytes, 0 B up to message_limit_of(), at most Capabilities::max_msg_bytes) between
+/// two processes.
 ///
 /// Life of a channel:
 ///  1. A coordinator calls TransportSpec::create(): the mechanism makes its kernel or
@@ -19,6 +20,7 @@
 /// and reports a dead or closed peer as peer_closed within a bounded time instead of hanging.
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <cstddef>
@@ -63,7 +65,8 @@ struct ChannelOptions {
   Wait wait = Wait::hybrid;
   std::int64_t spin_ns = kDefaultSpinNs;  ///< hybrid, eventfd: how long to spin before blocking
   /// shm ring bytes (power of two >= kMinRingBytes); bipc-mq total bytes; posix-mq total bytes
-  /// (depth = capacity / chunk, at most fs.mqueue.msg_max)
+  /// (depth = capacity / chunk, at most fs.mqueue.msg_max); unix-seqpacket / unix-dgram: the
+  /// sending socket's buffer (SO_SNDBUF as the kernel reports it, so 2 x what it is set to)
   std::size_t capacity_bytes = 0;
   std::size_t pipe_bytes = 0;            ///< F_SETPIPE_SZ for pipe; 0 keeps the kernel default
   std::size_t mq_msg_bytes = 0;          ///< bipc-mq / posix-mq maximum message size (chunk)
@@ -80,11 +83,19 @@ struct ChannelSpec {
   std::string token;      ///< random id; sockets check it so a stranger cannot connect
   int port = 0;           ///< tcp
   int fd = -1;            ///< inherited fd for this role (pipe end, listening socket, shm's eventfd)
+  /// A second inherited fd for this role, kept open across exec like `fd` (unix-dgram: the
+  /// liveness pipe, whose write end every sender holds and whose read end the receiver polls
+  /// for the hang-up that a datagram socket never gives). -1: none.
+  int aux_fd = -1;
   std::size_t capacity_bytes = 0;
   std::size_t msg_bytes = 0;
   Wait wait = Wait::hybrid;
   std::int64_t spin_ns = 0;
   std::int64_t open_timeout_ms = 30'000;
+
+  /// The inherited fds this end carries (fd, aux_fd; -1 where none): what a spawner keeps
+  /// open across exec, and what a forked process playing the other end must close.
+  [[nodiscard]] std::array<int, 2> inherited_fds() const noexcept { return {fd, aux_fd}; }
 };
 
 /// Flat text form for a command line or control message, and back (throws Error).
@@ -228,6 +239,16 @@ class Transport {
   std::vector<std::byte> gather_stage_;  ///< the default send_gather()'s staging buffer
 };
 
+/// The largest message a mechanism can send in this process now, what sets that bound and
+/// how to lift it, as clauses for a warning.
+struct MessageLimit {
+  std::size_t bytes = 0;
+  std::string source;  ///< what sets it: "2 x net.core.wmem_max = 2 x 212992 B, ..."; empty: caps
+  /// How to carry the message asked about: "raise it with sysctl -w net.core.wmem_max=524320
+  /// ...", or why nothing can; empty when it fits or none was asked about.
+  std::string remedy;
+};
+
 /// A registered mechanism. Adding one is a file defining `extern const TransportSpec kX`
 /// plus one line in src/transport/registry.cpp.
 struct TransportSpec {
@@ -241,8 +262,15 @@ struct TransportSpec {
   /// The runner asks before spawning anything. nullptr: nothing to check.
   std::string (*preflight)(const ChannelOptions& opts) = nullptr;
   /// What deploying it means beyond speed (model/semantics.hpp). max_message_bytes is left
-  /// 0 here: semantics_of() fills it from caps, so the two cannot disagree.
+  /// 0 here: semantics_of() fills it from message_limit or caps, so they cannot disagree.
   SemanticsCard semantics = {};
+  /// The largest message this process can send right now, from the kernel's limits read at
+  /// call time (unix-seqpacket, unix-dgram: 2 x net.core.wmem_max, unlimited up to the
+  /// kernel's largest datagram where SO_SNDBUFFORCE is permitted, i.e. CAP_NET_ADMIN);
+  /// `wanted_bytes` only shapes `remedy` (0: none asked). The runner plans no cell whose
+  /// messages exceed it and says so in the run's warnings. nullptr: the limit is
+  /// caps.max_msg_bytes, whoever runs it.
+  MessageLimit (*message_limit)(std::size_t wanted_bytes) = nullptr;
   /// Shrinks opts so that `channels` such channels, created together for one cell, fit the
   /// limits they share (posix-mq: the user's RLIMIT_MSGQUEUE, of which a cell takes at most
   /// half, leaving room for a second run). The runner calls it before create(), so the
@@ -250,10 +278,15 @@ struct TransportSpec {
   void (*fit)(ChannelOptions& opts, std::size_t channels) = nullptr;
 };
 
-/// t's semantics card, with max_message_bytes from t.caps.
+/// t's semantics card, with max_message_bytes from message_limit_of(t).
 [[nodiscard]] SemanticsCard semantics_of(const TransportSpec& t);
 
-/// Every mechanism, in a fixed order (pipe, unix, shm, tcp, bipc-mq, posix-mq, memfd).
+/// The largest message t can send in this process now: t.message_limit(wanted_bytes), or
+/// caps.max_msg_bytes (no source, no remedy) where t has no such hook.
+[[nodiscard]] MessageLimit message_limit_of(const TransportSpec& t, std::size_t wanted_bytes = 0);
+
+/// Every mechanism, in a fixed order (pipe, unix, shm, tcp, bipc-mq, posix-mq,
+/// unix-seqpacket, unix-dgram, memfd).
 [[nodiscard]] const std::vector<const TransportSpec*>& all_transports();
 /// By name; throws Error naming the valid choices.
 [[nodiscard]] const TransportSpec& find_transport(std::string_view name);
