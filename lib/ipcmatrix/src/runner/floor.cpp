@@ -9,6 +9,7 @@
 #include "ipcmatrix/sys/affinity.hpp"
 #include "ipcmatrix/sys/byte_order.hpp"
 #include "ipcmatrix/sys/clock.hpp"
+#include "ipcmatrix/util/aligned_buffer.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/sys/process.hpp"
 #include "ipcmatrix/transport/transport.hpp"
@@ -100,7 +101,7 @@ std::optional<double> bare_stream(const TransportSpec& t, const ChannelOptions& 
     for (const int fd : tx_spec.inherited_fds())
       if (fd >= 0) sys::Fd{fd};  // the other end's copies: close them
     auto in = t.open(rx_spec, Role::receiver);
-    std::vector<std::byte> buf(size);
+    AlignedBuffer buf(size);  // as the matrix receiver's (util/aligned_buffer.hpp)
     std::uint64_t n = 0, window_n = 0;
     std::int64_t first = 0, last = 0;
     std::size_t until_boundary = batch;  // a count down, not n % batch: no division per message
@@ -162,7 +163,7 @@ std::optional<double> bare_pingpong_p50_ns(const TransportSpec& t, const Channel
         if (fd >= 0) sys::Fd{fd};
     auto out = t.open(back_tx, Role::sender);
     auto in = t.open(there_rx, Role::receiver);
-    std::vector<std::byte> buf(size);
+    AlignedBuffer buf(size);  // as the matrix receiver's (util/aligned_buffer.hpp)
     for (std::uint64_t i = 0; i < total; ++i) {
       std::size_t len = 0;
       if (in->recv(buf, len) != IoStatus::ok || out->send({buf.data(), len}) != IoStatus::ok) return 2;
@@ -176,7 +177,7 @@ std::optional<double> bare_pingpong_p50_ns(const TransportSpec& t, const Channel
         if (fd >= 0) sys::Fd{fd};
     auto out = t.open(there_tx, Role::sender);
     auto in = t.open(back_rx, Role::receiver);
-    std::vector<std::byte> buf(size, std::byte{1});
+    AlignedBuffer buf(size, std::byte{1});
     std::vector<double> rtt;
     rtt.reserve(rounds);
     for (std::uint64_t i = 0; i < total; ++i) {

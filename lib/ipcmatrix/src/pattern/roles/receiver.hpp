@@ -19,6 +19,7 @@
 #include "content_check.hpp"
 #include "envelope.hpp"
 #include "ipcmatrix/sys/posix.hpp"
+#include "ipcmatrix/util/aligned_buffer.hpp"
 
 namespace ipcmatrix {
 namespace {
@@ -304,7 +305,8 @@ class Receiver {
   bool timed_;  // this role records times (every role but the pingpong echo)
   std::vector<std::vector<Expected>> expected_;  // per in channel
   std::vector<InChannel> in_;
-  std::vector<std::byte> buf_, scratch_;
+  AlignedBuffer buf_;  // page-aligned: see util/aligned_buffer.hpp
+  std::vector<std::byte> scratch_;
   MessageView body_;
   Message msg_;
   Envelope env_;
