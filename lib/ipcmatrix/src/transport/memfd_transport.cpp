@@ -55,6 +55,7 @@
 #include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/sys/process.hpp"
 #include "ipcmatrix/transport/transport.hpp"
+#include "fd_pair_channel.hpp"
 #include "memfd_wire.hpp"
 
 namespace ipcmatrix {
@@ -93,34 +94,6 @@ int make_memfd(std::size_t capacity) noexcept {
   if (e != 0) return -e;
   return owned.release();
 }
-
-class MemfdChannel final : public Channel {
- public:
-  explicit MemfdChannel(const ChannelOptions&) {
-    int sv[2];
-    sys::check_errno(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), "socketpair", kName);
-    fds_[static_cast<int>(Role::sender)].reset(sv[0]);
-    fds_[static_cast<int>(Role::receiver)].reset(sv[1]);
-  }
-  ChannelSpec spec(Role r) const override {
-    ChannelSpec s;
-    s.mechanism = std::string(kName);
-    s.fd = fds_[static_cast<int>(r)].get();
-    return s;
-  }
-  ChannelSpec take(Role r) override {
-    ChannelSpec s = spec(r);
-    s.fd = fds_[static_cast<int>(r)].release();
-    return s;
-  }
-  void close_local_fds() noexcept override {
-    fds_[0].reset();
-    fds_[1].reset();
-  }
-
- private:
-  sys::Fd fds_[2];
-};
 
 class MemfdSender final : public Transport {
  public:
@@ -598,7 +571,11 @@ class MemfdReceiver final : public Transport {
   bool sender_gone_ = false;
 };
 
-std::unique_ptr<Channel> create(const ChannelOptions& o) { return std::make_unique<MemfdChannel>(o); }
+std::unique_ptr<Channel> create(const ChannelOptions&) {
+  int sv[2];
+  sys::check_errno(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), "socketpair", kName);
+  return std::make_unique<detail::FdPairChannel>(kName, sys::Fd(sv[0]), sys::Fd(sv[1]));
+}
 
 std::unique_ptr<Transport> open(const ChannelSpec& s, Role role) {
   if (s.fd < 0) throw Error(kName, "fd", "channel spec carries no inherited fd");

@@ -6,38 +6,18 @@
 #include "ipcmatrix/error.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/sys/process.hpp"
+#include "fd_pair_channel.hpp"
 #include "stream_transport.hpp"
 
 namespace ipcmatrix {
 namespace {
 
-class PipeChannel final : public Channel {
- public:
-  explicit PipeChannel(const ChannelOptions& o) {
-    sys::make_pipe(fds_[1], fds_[0]);  // fds_[Role::sender] = write end
-    if (o.pipe_bytes) sys::set_pipe_size(fds_[0].get(), o.pipe_bytes);
-  }
-  ChannelSpec spec(Role r) const override {
-    ChannelSpec s;
-    s.mechanism = "pipe";
-    s.fd = fds_[static_cast<int>(r)].get();
-    return s;
-  }
-  ChannelSpec take(Role r) override {
-    ChannelSpec s = spec(r);
-    s.fd = fds_[static_cast<int>(r)].release();
-    return s;
-  }
-  void close_local_fds() noexcept override {
-    fds_[0].reset();
-    fds_[1].reset();
-  }
-
- private:
-  sys::Fd fds_[2];
-};
-
-std::unique_ptr<Channel> create(const ChannelOptions& o) { return std::make_unique<PipeChannel>(o); }
+std::unique_ptr<Channel> create(const ChannelOptions& o) {
+  sys::Fd read_end, write_end;
+  sys::make_pipe(read_end, write_end);
+  if (o.pipe_bytes) sys::set_pipe_size(read_end.get(), o.pipe_bytes);
+  return std::make_unique<detail::FdPairChannel>("pipe", std::move(write_end), std::move(read_end));
+}
 
 std::unique_ptr<Transport> open(const ChannelSpec& s, Role) {
   if (s.fd < 0) throw Error("pipe", "fd", "channel spec carries no inherited fd");
