@@ -28,7 +28,6 @@
 #include <algorithm>
 #include <array>
 #include <climits>
-#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -44,15 +43,6 @@ constexpr const char* kWmemMaxFile = "/proc/sys/net/core/wmem_max";
 constexpr std::uint64_t kFallbackWmemMax = 212992;  // Linux's default, for a /proc that cannot be read
 /// Messages one sendmmsg carries at most: the runner's largest default batch in one call.
 constexpr std::size_t kBatchMessages = 64;
-
-std::optional<unsigned long long> read_number(const char* path) {
-  std::FILE* f = std::fopen(path, "r");
-  if (!f) return std::nullopt;
-  unsigned long long v = 0;
-  const bool ok = std::fscanf(f, "%llu", &v) == 1;
-  std::fclose(f);
-  return ok ? std::optional(v) : std::nullopt;
-}
 
 /// Whether this process may set a send buffer above net.core.wmem_max: asked of the kernel
 /// with a probe socket, since CAP_NET_ADMIN in a user namespace is not enough for it.
@@ -74,7 +64,7 @@ struct SndbufPolicy {
       const unsigned long long v = std::strtoull(env, &end, 10);
       if (end != nullptr && *end == '\0' && v > 0) return {v, false};
     }
-    return {read_number(kWmemMaxFile).value_or(kFallbackWmemMax), sndbufforce_permitted()};
+    return {sys::read_number_file(kWmemMaxFile).value_or(kFallbackWmemMax), sndbufforce_permitted()};
   }
 };
 

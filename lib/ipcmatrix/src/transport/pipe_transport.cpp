@@ -1,7 +1,6 @@
 // `pipe`: an anonymous pipe. Both ends are created by the coordinator and reach the
 // workers as inherited fds, so there is no name to leak; the kernel frees the pipe when
 // the last fd closes, which is also how a reader learns its writer died (EOF).
-#include <cstdio>
 
 #include "ipcmatrix/error.hpp"
 #include "ipcmatrix/sys/posix.hpp"
@@ -33,14 +32,10 @@ std::unique_ptr<Transport> open(const ChannelSpec& s, Role) {
 std::string preflight(const ChannelOptions& o) {
   constexpr const char* kLimitFile = "/proc/sys/fs/pipe-max-size";
   if (o.pipe_bytes == 0) return {};
-  std::FILE* f = std::fopen(kLimitFile, "r");
-  if (!f) return {};
-  unsigned long long limit = 0;
-  const bool read = std::fscanf(f, "%llu", &limit) == 1;
-  std::fclose(f);
-  if (!read || o.pipe_bytes <= limit) return {};
+  const auto limit = sys::read_number_file(kLimitFile);
+  if (!limit || o.pipe_bytes <= *limit) return {};
   return "a pipe of " + std::to_string(o.pipe_bytes) + " bytes is over the system's limit of " +
-         std::to_string(limit) + " bytes (" + kLimitFile + "; raise it with sysctl fs.pipe-max-size)";
+         std::to_string(*limit) + " bytes (" + kLimitFile + "; raise it with sysctl fs.pipe-max-size)";
 }
 
 }  // namespace

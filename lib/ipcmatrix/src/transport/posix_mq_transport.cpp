@@ -41,7 +41,6 @@
 #include <algorithm>
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
-#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <optional>
@@ -74,15 +73,6 @@ constexpr const char* kMsgMaxFile = "/proc/sys/fs/mqueue/msg_max";
 constexpr const char* kMsgSizeMaxFile = "/proc/sys/fs/mqueue/msgsize_max";
 constexpr const char* kQueuesMaxFile = "/proc/sys/fs/mqueue/queues_max";
 
-std::optional<unsigned long long> read_number(const char* path) {
-  std::FILE* f = std::fopen(path, "r");
-  if (!f) return std::nullopt;
-  unsigned long long v = 0;
-  const bool ok = std::fscanf(f, "%llu", &v) == 1;
-  std::fclose(f);
-  return ok ? std::optional(v) : std::nullopt;
-}
-
 /// The kernel's limits for this user, as they are now. Read before each channel is made:
 /// a sysctl may change between cells.
 struct MqLimits {
@@ -93,9 +83,9 @@ struct MqLimits {
 
   static MqLimits read() {
     MqLimits l;
-    l.msg_max = read_number(kMsgMaxFile).value_or(kFallbackMsgMax);
-    l.msgsize_max = read_number(kMsgSizeMaxFile).value_or(kFallbackMsgSizeMax);
-    l.queues_max = read_number(kQueuesMaxFile);
+    l.msg_max = sys::read_number_file(kMsgMaxFile).value_or(kFallbackMsgMax);
+    l.msgsize_max = sys::read_number_file(kMsgSizeMaxFile).value_or(kFallbackMsgSizeMax);
+    l.queues_max = sys::read_number_file(kQueuesMaxFile);
     rlimit r{};
     if (::getrlimit(RLIMIT_MSGQUEUE, &r) == 0) l.user_bytes = r.rlim_cur;
     return l;

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <optional>
 #include <ctime>
 #include <string>
 #include <string_view>
@@ -115,6 +116,10 @@ inline void prefetch_for_write(const void* p) noexcept {
 int futex_wait(const void* addr, std::uint32_t expected, std::int64_t timeout_ns) noexcept;
 /// Wakes up to n waiters on addr.
 void futex_wake(const void* addr, int n) noexcept;
+
+/// The unsigned number a /proc (or /sys) file starts with, such as a sysctl's value; nullopt
+/// when the file cannot be opened or does not start with one.
+[[nodiscard]] std::optional<unsigned long long> read_number_file(const char* path) noexcept;
 
 /// A non-blocking, close-on-exec eventfd with count 0 (shm's --wait eventfd); throws Error.
 [[nodiscard]] Fd make_eventfd();

@@ -79,6 +79,15 @@ void futex_wake(const void* addr, int n) noexcept {
   ::syscall(SYS_futex, addr, FUTEX_WAKE, n, nullptr, nullptr, 0);
 }
 
+std::optional<unsigned long long> read_number_file(const char* path) noexcept {
+  std::FILE* f = std::fopen(path, "r");
+  if (!f) return std::nullopt;
+  unsigned long long v = 0;
+  const bool ok = std::fscanf(f, "%llu", &v) == 1;
+  std::fclose(f);
+  return ok ? std::optional(v) : std::nullopt;
+}
+
 Fd make_eventfd() {
   const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (fd < 0) throw Error(std::error_code(errno, std::generic_category()), "eventfd", "", "eventfd()");
