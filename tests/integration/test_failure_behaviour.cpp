@@ -32,20 +32,24 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A small matrix of named mechanisms: every one creates an object in /dev/shm or $TMPDIR.
+/// A small matrix of named mechanisms: every one creates an object in /dev/shm, the mqueue
+/// namespace or $TMPDIR.
 std::vector<std::string> small_named_matrix(const std::string& json) {
-  return {"--sizes",       "64",  "--patterns", "pingpong,stream", "--mechanisms", "shm,unix,bipc-mq",
+  return {"--sizes",       "64",  "--patterns", "pingpong,stream", "--mechanisms", "shm,unix,bipc-mq,posix-mq",
           "--serializers", "raw", "--messages", "2000",            "--json",        json,
           "--quiet"};
 }
 
-/// A run long enough to be interrupted mid-way: 15 cells of 400 ms each (about 9 s alone).
-constexpr std::size_t kLongCells = 15;
+/// A run long enough to be interrupted mid-way: 18 cells of 400 ms each (about 10 s alone),
+/// over mechanisms of every kind of object: inherited fds (pipe, unix-dgram with its liveness
+/// pipe, memfd's pooled buffers), a socket directory (unix), a segment (shm) and a queue with
+/// its segment (posix-mq).
+constexpr std::size_t kLongCells = 18;
 std::vector<std::string> long_matrix(const TempDir& dir) {
   return {"--sizes",    "64",
           "--patterns", "stream",
-          "--mechanisms", "pipe,unix,shm",
-          "--serializers", "raw,binary,json,msgpack,cbor",
+          "--mechanisms", "pipe,unix,shm,posix-mq,unix-dgram,memfd",
+          "--serializers", "raw,binary,json",
           "--duration", "400ms",
           "--json", (dir.path / "r.json").string(),
           "--out", (dir.path / "out").string(),
@@ -124,7 +128,7 @@ TEST_CASE("isolation: two runs side by side both pass, each checking only its ow
   CHECK(sys::ipc_names_of(rb.pid).empty());
   for (const auto* f : {"a.json", "b.json"}) {
     const auto j = json_of(dir.path / f);
-    CHECK(j.at("cells").size() == 6);
+    CHECK(j.at("cells").size() == 8);
     for (const auto& c : j.at("cells")) CHECK_MESSAGE(c.at("status") == "ok", c.dump());
   }
 }

@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -228,6 +229,76 @@ TEST_CASE("conformance: a ping-pong pair opens in either order and round-trips")
     Pair p{std::move(ping), std::move(pong)};
     expect_clean_exit(p);
   });
+}
+
+TEST_CASE("conformance: where senders may share an end, several processes send on one at once, and the end "
+          "comes after the last of them") {
+  /// A 16-byte message naming its sender and its sequence number.
+  struct Tagged {
+    std::uint64_t sender, seq;
+  };
+  for_each_mechanism([](const TransportSpec& t) {
+    if (!t.caps.shared_sender) return;
+    auto ch = t.create({});
+    const ChannelSpec txs = ch->spec(Role::sender), rxs = ch->spec(Role::receiver);
+    sys::Fd go_r, go_w;
+    sys::make_pipe(go_r, go_w);
+    constexpr std::uint64_t kSenders = 3, kEach = 1000;
+    std::vector<sys::Child> senders;
+    for (std::uint64_t k = 0; k < kSenders; ++k) {
+      senders.push_back(sys::fork_child([&, k] {
+        for (const int fd : rxs.inherited_fds())
+          if (fd >= 0) ::close(fd);
+        // Every sender opens the same spec: no per-sender setup.
+        auto tx = t.open(txs, Role::sender);
+        // The last sender starts only when told, so the others are gone by then.
+        if (k == kSenders - 1 && !sys::wait_readable(go_r.get(), 60'000)) return 4;
+        for (std::uint64_t i = 0; i < kEach; ++i) {
+          const Tagged m{k, i};
+          if (tx->send(std::as_bytes(std::span(&m, 1))) != IoStatus::ok) return 2;
+        }
+        return 0;
+      }));
+    }
+    go_r.reset();
+    auto rx = t.open(ch->take(Role::receiver), Role::receiver);
+    ch->close_local_fds();
+    std::vector<std::uint64_t> next(kSenders, 0);
+    auto receive = [&](std::uint64_t count) {
+      for (std::uint64_t n = 0; n < count; ++n) {
+        Tagged m{};
+        std::size_t len = 0;
+        REQUIRE(rx->recv(std::as_writable_bytes(std::span(&m, 1)), len) == IoStatus::ok);
+        REQUIRE(len == sizeof m);  // whole: never two senders' bytes in one message
+        REQUIRE(m.sender < kSenders);
+        CHECK(m.seq == next[m.sender]);  // each sender's messages in its order
+        ++next[m.sender];
+      }
+    };
+    receive((kSenders - 1) * kEach);
+    for (std::uint64_t k = 0; k + 1 < kSenders; ++k) {
+      const auto st = senders[k].wait_for(kLimit);
+      REQUIRE(st.has_value());
+      CHECK(st->ok());
+    }
+    // Two senders are gone, one lives and has not sent: the receiver must wait, not end.
+    std::thread release([&] {
+      std::this_thread::sleep_for(200ms);
+      sys::write_all(go_w.get(), "g", 1, "go");
+    });
+    receive(kEach);
+    release.join();
+    CHECK(next == std::vector<std::uint64_t>(kSenders, kEach));
+    const auto st = senders.back().wait_for(kLimit);
+    REQUIRE(st.has_value());
+    CHECK(st->ok());
+    std::byte buf[64];
+    std::size_t len = 0;
+    CHECK(rx->recv(buf, len) == IoStatus::peer_closed);
+  });
+  // The capability is what a fan-in over one shared endpoint runs on: at least one offers it.
+  CHECK(std::any_of(all_transports().begin(), all_transports().end(),
+                    [](const TransportSpec* t) { return t->caps.shared_sender; }));
 }
 
 TEST_CASE("conformance: a sender killed mid-stream gives the receiver an error, not a hang") {
@@ -500,6 +571,9 @@ TEST_CASE("semantics: every mechanism has a complete card that survives JSON") {
     CHECK(!card.limits.empty());
     CHECK(card.max_message_bytes == message_limit_of(*t).bytes);
     CHECK(card.max_message_bytes <= t->caps.max_msg_bytes);
+    CHECK(card.shared_sender == t->caps.shared_sender);
+    CHECK((summary_line(card).find("several processes may share one sending end") != std::string::npos) ==
+          card.shared_sender);
     const nlohmann::json j = card;
     CHECK(j.at("may_lose") == card.may_lose());
     CHECK(j.get<SemanticsCard>() == card);

@@ -2,7 +2,7 @@
 // the facts of their semantics cards (a full buffer blocks the sender and loses nothing, a
 // dead peer is peer_closed from both ends, a message over the socket's limit is refused
 // clearly and nothing of it is sent), the sender's buffer sizing, empty messages, unix-dgram's
-// liveness pipe and one sending end shared by several processes, and a refused size in a real
+// liveness pipe, and a refused size in a real
 // run's warnings and report.
 #include <doctest/doctest.h>
 #include <signal.h>
@@ -45,10 +45,6 @@ void expect_message(Transport& rx, std::size_t n, std::uint64_t i) {
   CHECK(test::payload_matches({buf.data(), len}, i));
 }
 
-/// A 16-byte message naming its sender and its sequence number.
-struct Tagged {
-  std::uint64_t sender, seq;
-};
 
 }  // namespace
 
@@ -206,63 +202,6 @@ TEST_SUITE("transport") {
     std::size_t len = 0;
     CHECK(rx->recv(buf, len) == IoStatus::peer_closed);
     CHECK(std::chrono::steady_clock::now() - t0 < 5s);
-  }
-
-  TEST_CASE("unix-dgram: several processes share one sending end, and the end comes after the last of them") {
-    const TransportSpec& t = find_transport("unix-dgram");
-    auto ch = t.create({});
-    const ChannelSpec txs = ch->spec(Role::sender);
-    sys::Fd go_r, go_w;
-    sys::make_pipe(go_r, go_w);
-    constexpr std::uint64_t kSenders = 3, kEach = 1000;
-    std::vector<sys::Child> senders;
-    for (std::uint64_t k = 0; k < kSenders; ++k) {
-      senders.push_back(sys::fork_child([&, k] {
-        // The same inherited socket and liveness pipe in every sender: no per-sender setup.
-        auto tx = t.open(txs, Role::sender);
-        // The last sender starts only when told, so the others are gone by then.
-        if (k == kSenders - 1 && !sys::wait_readable(go_r.get(), 60'000)) return 4;
-        for (std::uint64_t i = 0; i < kEach; ++i) {
-          const Tagged m{k, i};
-          if (tx->send(std::as_bytes(std::span(&m, 1))) != IoStatus::ok) return 2;
-        }
-        return 0;
-      }));
-    }
-    auto rx = t.open(ch->take(Role::receiver), Role::receiver);
-    ch->close_local_fds();
-    std::vector<std::uint64_t> next(kSenders, 0);
-    auto receive = [&](std::uint64_t count) {
-      for (std::uint64_t n = 0; n < count; ++n) {
-        Tagged m{};
-        std::size_t len = 0;
-        REQUIRE(rx->recv(std::as_writable_bytes(std::span(&m, 1)), len) == IoStatus::ok);
-        REQUIRE(len == sizeof m);
-        REQUIRE(m.sender < kSenders);
-        CHECK(m.seq == next[m.sender]);  // each sender's messages in its order
-        ++next[m.sender];
-      }
-    };
-    receive((kSenders - 1) * kEach);
-    for (std::uint64_t k = 0; k + 1 < kSenders; ++k) {
-      const auto st = senders[k].wait_for(kChildLimit);
-      REQUIRE(st.has_value());
-      CHECK(st->ok());
-    }
-    // Two senders are gone, one lives: the receiver waits (many liveness checks) instead of ending.
-    std::thread release([&] {
-      std::this_thread::sleep_for(200ms);
-      sys::write_all(go_w.get(), "g", 1, "go");
-    });
-    receive(kEach);
-    release.join();
-    CHECK(next == std::vector<std::uint64_t>(kSenders, kEach));
-    const auto st = senders.back().wait_for(kChildLimit);
-    REQUIRE(st.has_value());
-    CHECK(st->ok());
-    std::byte buf[64];
-    std::size_t len = 0;
-    CHECK(rx->recv(buf, len) == IoStatus::peer_closed);
   }
 
   TEST_CASE("unix datagrams: a run plans no cell a datagram cannot carry, and says why in its warnings and report") {

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <string>
 
@@ -44,6 +45,21 @@ void check_shape(const Topology& t, int procs) {
   }
   CHECK(std::any_of(t.participants.begin(), t.participants.end(),
                     [](const Participant& p) { return originates(p.role); }));
+  // Endpoints: each edge's is one of endpoints(); the edges sharing one all go to one
+  // receiver, and their lanes are 0..k-1 in order (the receiver's in channel k is lane k).
+  std::map<int, std::vector<const Edge*>> by_endpoint;
+  for (const Edge& e : t.channels) {
+    CHECK(e.endpoint >= 0);
+    CHECK(static_cast<std::size_t>(e.endpoint) < t.endpoints());
+    by_endpoint[e.endpoint].push_back(&e);
+  }
+  CHECK(by_endpoint.size() == t.endpoints());
+  for (const auto& [endpoint, edges] : by_endpoint) {
+    for (std::size_t k = 0; k < edges.size(); ++k) {
+      CHECK(edges[k]->lane == k);
+      CHECK(edges[k]->to == edges.front()->to);
+    }
+  }
 }
 
 }  // namespace
@@ -99,7 +115,7 @@ TEST_SUITE("pattern") {
   TEST_CASE("pattern registry: deliveries follow the topology, not the name") {
     // Independent oracle: what each shipped pattern delivers for 100 messages per producer.
     const std::vector<std::pair<const char*, std::uint64_t>> want3 = {
-        {"pingpong", 100}, {"stream", 100},    {"fan-out", 100}, {"fan-in", 200},
+        {"pingpong", 100}, {"stream", 100},    {"fan-out", 100}, {"fan-in", 200}, {"fan-in-shared", 200},
         {"pipeline", 100}, {"broadcast", 200}, {"mesh", 300}};
     for (const auto& [name, want] : want3) {
       CAPTURE(name);
@@ -108,6 +124,42 @@ TEST_SUITE("pattern") {
     CHECK(make_topology(find_pattern("broadcast"), 5).deliveries(10) == 40);
     CHECK(make_topology(find_pattern("mesh"), 4).deliveries(10) == 40);
     CHECK(make_topology(find_pattern("pipeline"), 2).participants.size() == 2);
+  }
+
+  TEST_CASE("topology: fan-in has a channel per producer, fan-in-shared one endpoint whose lanes name them") {
+    const Topology separate = make_topology(find_pattern("fan-in"), 4);
+    CHECK(separate.endpoints() == 3);
+    CHECK_FALSE(separate.shares_endpoints());
+    CHECK_FALSE(separate.receives_shared(3));
+    for (const Edge& e : separate.channels) CHECK(e.lane == 0);
+
+    const Topology shared = make_topology(find_pattern("fan-in-shared"), 4);
+    REQUIRE(shared.channels.size() == 3);  // three logical channels, each with its own counts
+    CHECK(shared.endpoints() == 1);        // over one created channel
+    CHECK(shared.shares_endpoints());
+    CHECK(shared.receives_shared(3));
+    for (std::size_t p = 0; p < 3; ++p) CHECK_FALSE(shared.receives_shared(p));
+    for (std::uint32_t i = 0; i < 3; ++i) {
+      CHECK(shared.channels[i].endpoint == 0);
+      CHECK(shared.channels[i].lane == i);  // the k-th in-edge is lane k: the consumer's channel k
+      CHECK(shared.channels[i].from == static_cast<int>(i));
+    }
+    CHECK(shared.origins(3) == std::vector<int>{0, 1, 2});
+    // One producer still shares: the mechanism must let it, whatever the count.
+    CHECK(make_topology(find_pattern("fan-in-shared"), 2).shares_endpoints());
+
+    // Shared and separate endpoints mix: endpoints are numbered in the order they are made.
+    Topology mixed;
+    mixed.add(RoleKind::producer, 3);
+    mixed.add(RoleKind::consumer, 2);
+    CHECK(mixed.connect(0, 3) == 0);
+    CHECK(mixed.connect_shared(1, 4) == 1);
+    CHECK(mixed.connect_shared(2, 4) == 2);
+    CHECK(mixed.endpoints() == 2);
+    CHECK(mixed.channels[1].endpoint == mixed.channels[2].endpoint);
+    CHECK(mixed.channels[2].lane == 1);
+    CHECK_FALSE(mixed.receives_shared(3));
+    CHECK(mixed.receives_shared(4));
   }
 
   TEST_CASE("participants_for: fixed patterns ignore --procs, the others fit the machine or --procs") {

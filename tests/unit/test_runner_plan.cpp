@@ -147,6 +147,33 @@ TEST_SUITE("runner plan") {
     CHECK(plan_warnings(cfg).empty());
   }
 
+  TEST_CASE("plan: a shared-endpoint pattern runs only where senders can share an end, and says which did not") {
+    RunConfig cfg;
+    cfg.patterns = {"fan-in", "fan-in-shared"};
+    cfg.mechanisms = {"pipe", "unix-dgram", "shm"};
+    cfg.serializers = {"raw"};
+    cfg.sizes = {64};
+    cfg.waits = {Wait::hybrid};
+    cfg.placements = {Placement::unpinned};
+    cfg.batches = {1};
+    cfg.apis = {Api::copy};
+    cfg.loads = {};
+    std::map<std::string, std::vector<std::string>> planned;
+    for (const Cell& c : plan_cells(cfg, 2)) planned[std::string(c.pattern->name)].emplace_back(c.mechanism->name);
+    CHECK(planned["fan-in"] == std::vector<std::string>{"pipe", "unix-dgram", "shm"});
+    CHECK(planned["fan-in-shared"] == std::vector<std::string>{"unix-dgram"});
+    const auto warnings = plan_warnings(cfg);
+    REQUIRE(warnings.size() == 1);
+    const std::string& w = warnings.front();
+    CAPTURE(w);
+    CHECK(w.find("fan-in-shared needs one sending end that several processes share") == 0);
+    CHECK(w.find("pipe, shm do not offer") != std::string::npos);
+    CHECK(w.find("unix-dgram, unix-seqpacket (not asked for)") != std::string::npos);
+    // Every mechanism asked for offers it: nothing to say.
+    cfg.mechanisms = {"unix-seqpacket"};
+    CHECK(plan_warnings(cfg).empty());
+  }
+
   TEST_CASE("plan: largest_message_bytes is the envelope and the body, grown by serializers that are not body-only") {
     CHECK(largest_message_bytes("raw", 1 << 20) == (1 << 20) + kEnvelopeBytes);
     CHECK(largest_message_bytes("json", 3000) > 3000 + 3000 / 3);

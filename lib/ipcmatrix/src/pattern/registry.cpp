@@ -13,13 +13,14 @@ extern const PatternSpec kPingpongPattern;
 extern const PatternSpec kStreamPattern;
 extern const PatternSpec kFanOutPattern;
 extern const PatternSpec kFanInPattern;
+extern const PatternSpec kFanInSharedPattern;
 extern const PatternSpec kPipelinePattern;
 extern const PatternSpec kBroadcastPattern;
 extern const PatternSpec kMeshPattern;
 
 const std::vector<const PatternSpec*>& all_patterns() {
   static const std::vector<const PatternSpec*> kAll{
-      &kPingpongPattern, &kStreamPattern,    &kFanOutPattern, &kFanInPattern,
+      &kPingpongPattern,  &kStreamPattern,    &kFanOutPattern, &kFanInPattern, &kFanInSharedPattern,
       &kPipelinePattern, &kBroadcastPattern, &kMeshPattern,
   };
   return kAll;

@@ -147,6 +147,14 @@ void consume(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& ins, 
       if (r.error.empty()) r.error = describe("recv", 0, *ins[0], s);
       return;
     }
+  } else if (p.shared_in) {
+    // One endpoint for every in channel: the mechanism interleaves the senders (in arrival
+    // order, as a server's one socket does), and ends once the last of them has closed.
+    while (true) {
+      const IoStatus s = take(0);
+      if (s == IoStatus::peer_closed) break;
+      if (s != IoStatus::ok) return;
+    }
   } else {
     std::vector<std::size_t> active(ins.size());
     for (std::size_t c = 0; c < ins.size(); ++c) active[c] = c;

@@ -1,5 +1,7 @@
 #include "ipcmatrix/pattern/topology.hpp"
 
+#include <algorithm>
+
 namespace ipcmatrix {
 
 std::string_view to_string(RoleKind r) noexcept {
@@ -27,15 +29,39 @@ std::string_view to_string(Distribution d) noexcept {
 }
 
 void Topology::add(RoleKind role, int n) {
-  for (int i = 0; i < n; ++i) participants.push_back({role, {}, {}});
+  for (int i = 0; i < n; ++i) participants.push_back({role, {}, {}, -1});
 }
 
 int Topology::connect(int from, int to) {
-  channels.push_back({from, to});
+  channels.push_back({from, to, static_cast<int>(endpoints_++), 0});
   const int c = static_cast<int>(channels.size()) - 1;
   participants[static_cast<std::size_t>(from)].outs.push_back(c);
   participants[static_cast<std::size_t>(to)].ins.push_back(c);
   return c;
+}
+
+int Topology::connect_shared(int from, int to) {
+  Participant& dest = participants[static_cast<std::size_t>(to)];
+  if (dest.shared_in < 0) dest.shared_in = static_cast<int>(endpoints_++);
+  std::uint32_t lane = 0;
+  for (const int ch : dest.ins) lane += channels[static_cast<std::size_t>(ch)].endpoint == dest.shared_in ? 1 : 0;
+  channels.push_back({from, to, dest.shared_in, lane});
+  const int c = static_cast<int>(channels.size()) - 1;
+  participants[static_cast<std::size_t>(from)].outs.push_back(c);
+  dest.ins.push_back(c);
+  return c;
+}
+
+bool Topology::shares_endpoints() const noexcept {
+  return std::any_of(participants.begin(), participants.end(), [](const Participant& p) { return p.shared_in >= 0; });
+}
+
+bool Topology::receives_shared(std::size_t p) const noexcept {
+  const Participant& part = participants[p];
+  if (part.shared_in < 0 || part.ins.empty()) return false;
+  return std::all_of(part.ins.begin(), part.ins.end(), [&](int ch) {
+    return channels[static_cast<std::size_t>(ch)].endpoint == part.shared_in;
+  });
 }
 
 std::vector<int> Topology::origins(std::size_t p) const {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "ipcmatrix/model/format_units.hpp"
@@ -141,13 +142,19 @@ std::vector<Decision> decisions(const RunResult& r) {
     ranked.emplace_back(rank, Decision{std::string(use_case),
                                        fmt::format("{} {}, {}", any.pattern, format_size(any.size_bytes), what), o, *p});
   };
-  // Each pattern's own use cases (PatternSpec::use_cases), from its ok cells.
+  // Each pattern's use cases (PatternSpec::use_cases), from the ok cells of every pattern
+  // that lists the same use case (fan-in and fan-in-shared answer one question).
+  std::set<std::string_view> decided;
   for (const PatternSpec* spec : all_patterns()) {
-    std::vector<const CellResult*> mine;
-    for (const CellResult& c : r.cells)
-      if (c.ok() && c.pattern == spec->name) mine.push_back(&c);
     for (const UseCase& u : spec->use_cases) {
-      std::vector<const CellResult*> cells = mine;
+      if (!decided.insert(u.name).second) continue;
+      std::vector<const CellResult*> cells;
+      for (const CellResult& c : r.cells) {
+        const PatternSpec* of = c.ok() ? pattern_or_null(c.pattern) : nullptr;
+        if (of && std::any_of(of->use_cases.begin(), of->use_cases.end(),
+                              [&](const UseCase& o) { return o.name == u.name; }))
+          cells.push_back(&c);
+      }
       switch (u.cells) {
         case UseCaseCells::latency_smallest:
           cells = at_size(std::move(cells), false);

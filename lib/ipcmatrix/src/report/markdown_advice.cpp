@@ -13,6 +13,7 @@
 #include "ipcmatrix/model/format.hpp"
 #include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/model/semantics.hpp"
+#include "ipcmatrix/pattern/pattern.hpp"
 #include "ipcmatrix/report/decisions.hpp"
 
 namespace ipcmatrix::detail::markdown {
@@ -107,6 +108,21 @@ void semantics_of_picks(std::string& md, const RunResult& r, const std::vector<D
           "boundaries, a full channel, a dead peer, visibility, limits):\n\n{}\n", lines);
 }
 
+// Where a use case is decided over both separate channels and one shared endpoint (fan-in
+// and fan-in-shared), which of the two the pick uses, as a settings clause; "" elsewhere.
+std::string endpoints_clause(const CellResult& c) {
+  const PatternSpec* spec = pattern_or_null(c.pattern);
+  if (!spec || c.procs < spec->participants.min) return "";
+  if (make_topology(*spec, c.procs).shares_endpoints()) return ", **one shared endpoint** for all senders";
+  for (const PatternSpec* other : all_patterns())
+    for (const UseCase& u : other->use_cases)
+      for (const UseCase& mine : spec->use_cases)
+        if (other != spec && u.name == mine.name &&
+            make_topology(*other, std::max(c.procs, other->participants.min)).shares_endpoints())
+          return ", a channel per sender";
+  return "";
+}
+
 // The one-screen summary: per use case the data covers, what to deploy and why.
 void summary_section(std::string& md, const RunResult& r) {
   const std::vector<Decision> ds = decisions(r);
@@ -130,8 +146,8 @@ void summary_section(std::string& md, const RunResult& r) {
   };
   for (const Decision& d : ds) {
     const CellResult& b = *d.pick.best;
-    const std::string settings = fmt::format("wait `{}`, placement `{}`, batch {}, api `{}`{}", esc(b.wait),
-                                             esc(b.placement), b.batch, esc(b.api), buffer(b));
+    const std::string settings = fmt::format("wait `{}`, placement `{}`, batch {}, api `{}`{}{}", esc(b.wait),
+                                             esc(b.placement), b.batch, esc(b.api), buffer(b), endpoints_clause(b));
     const std::string evidence =
         fmt::format("{} ({}; {} rep{})", figure_of(b, d.objective), esc(d.basis), b.repetitions, b.repetitions == 1 ? "" : "s");
     std::string margin;

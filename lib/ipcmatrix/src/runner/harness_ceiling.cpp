@@ -47,6 +47,9 @@ std::optional<double> harness_ceiling(const Cell& c, const RunConfig& cfg) {
     const Participant& part = topo.participants[p];
     RoleParams params = role_params(c, limits, topo, p, cfg.seed);
     params.rate = 0;
+    // The ceiling's rings are one per edge, never shared (an SPSC ring has one sender).
+    params.out_lanes.clear();
+    params.shared_in = false;
     std::vector<std::unique_ptr<Transport>> outs, ins;
     for (const int ch : part.outs) outs.push_back(std::move(pairs[static_cast<std::size_t>(ch)].sender));
     for (const int ch : part.ins) ins.push_back(std::move(pairs[static_cast<std::size_t>(ch)].receiver));

@@ -38,6 +38,8 @@ RoleParams role_params(const Cell& c, const RunConfig& cfg, const Topology& topo
   params.distribution = topo.distribution;
   params.index = static_cast<int>(p);
   params.origins = topo.origins(p);
+  for (const int ch : part.outs) params.out_lanes.push_back(topo.channels[static_cast<std::size_t>(ch)].lane);
+  params.shared_in = topo.receives_shared(p);
   params.size_bytes = c.size_bytes;
   params.serializer = c.serializer;
   params.zstd_level = cfg.zstd_level;

@@ -52,11 +52,16 @@ Repetition run_repetition(const Cell& c, const RunConfig& cfg, const std::vector
   rep.topology = make_topology(*c.pattern, c.procs);
   const Topology& topo = rep.topology;
   const TransportSpec& t = *c.mechanism;
-  rep.options = channel_options(c, cfg, topo.channels.size());
+  rep.options = channel_options(c, cfg, topo.endpoints());
   const ChannelOptions& opts = rep.options;
   const Fault fault = fault_for(c);
+  // One created channel per endpoint: edges that share one (a fan-in over one shared
+  // socket) get the same sending spec, and their receiver opens it once.
   std::vector<std::unique_ptr<Channel>> channels;
-  for (std::size_t i = 0; i < topo.channels.size(); ++i) channels.push_back(t.create(opts));
+  for (std::size_t i = 0; i < topo.endpoints(); ++i) channels.push_back(t.create(opts));
+  const auto endpoint_of = [&](int ch) -> Channel& {
+    return *channels[static_cast<std::size_t>(topo.channels[static_cast<std::size_t>(ch)].endpoint)];
+  };
 
   // Tasks now: their specs carry the fd numbers the children inherit, which
   // close_local_fds() drops.
@@ -74,12 +79,13 @@ Repetition run_repetition(const Cell& c, const RunConfig& cfg, const std::vector
     task.clock = sys::detail::g_clock;
     std::vector<int> keep;
     for (int ch : part.outs) {
-      task.outs.push_back(channels[static_cast<std::size_t>(ch)]->spec(Role::sender));
+      task.outs.push_back(endpoint_of(ch).spec(Role::sender));
       for (const int fd : task.outs.back().inherited_fds())
         if (fd >= 0) keep.push_back(fd);
     }
     for (int ch : part.ins) {
-      task.ins.push_back(channels[static_cast<std::size_t>(ch)]->spec(Role::receiver));
+      if (task.params.shared_in && !task.ins.empty()) break;  // one receiving end for them all
+      task.ins.push_back(endpoint_of(ch).spec(Role::receiver));
       for (const int fd : task.ins.back().inherited_fds())
         if (fd >= 0) keep.push_back(fd);
     }

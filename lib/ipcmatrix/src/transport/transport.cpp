@@ -122,6 +122,7 @@ MessageLimit message_limit_of(const TransportSpec& t, std::size_t wanted_bytes) 
 SemanticsCard semantics_of(const TransportSpec& t) {
   SemanticsCard c = t.semantics;
   c.max_message_bytes = message_limit_of(t).bytes;
+  c.shared_sender = t.caps.shared_sender;
   return c;
 }
 

@@ -37,8 +37,10 @@ extern const TransportSpec kUnixDgramTransport{
     "unix-dgram",
     "AF_UNIX SOCK_DGRAM socketpair (inherited fds) and a liveness pipe for the end-of-file datagrams lack: one "
     "message per datagram, no framing; limits as unix-seqpacket",
-    Capabilities{
-        .max_msg_bytes = detail::kMaxDatagramBytes, .buffer = BufferKnob::capacity_bytes, .sized_per_cell = true},
+    Capabilities{.max_msg_bytes = detail::kMaxDatagramBytes,
+                 .buffer = BufferKnob::capacity_bytes,
+                 .sized_per_cell = true,
+                 .shared_sender = true},
     &create,
     &open,
     nullptr,

@@ -8,6 +8,10 @@
 // buffer, nothing is lost; a dead or closed peer is the kernel's end-of-file (after what was
 // sent) or EPIPE / ECONNRESET, seen at once; the receiving socket is a pollable fd. The same
 // facts, typed, are the semantics card below.
+//
+// One shared endpoint: several processes may inherit the same sending socket and send on it
+// at once; each datagram is one atomic record, and the receiver's end-of-file comes when the
+// last process holding the socket has closed it (the kernel's, nothing of ours).
 #include <sys/socket.h>
 
 #include "datagram_socket.hpp"
@@ -27,8 +31,10 @@ extern const TransportSpec kUnixSeqpacketTransport{
     "AF_UNIX SOCK_SEQPACKET socketpair (inherited fds): one message per datagram, no framing; the sender's "
     "SO_SNDBUF is sized per cell, a message is at most 2 x net.core.wmem_max (4 MiB with CAP_NET_ADMIN), "
     "larger ones are refused",
-    Capabilities{
-        .max_msg_bytes = detail::kMaxDatagramBytes, .buffer = BufferKnob::capacity_bytes, .sized_per_cell = true},
+    Capabilities{.max_msg_bytes = detail::kMaxDatagramBytes,
+                 .buffer = BufferKnob::capacity_bytes,
+                 .sized_per_cell = true,
+                 .shared_sender = true},
     &create,
     &open,
     nullptr,

@@ -76,7 +76,10 @@ struct SemanticsCard {
   Visibility visibility = Visibility::fd_only;
   std::string access;                   ///< who may open it: permissions, tokens
   std::uint64_t max_message_bytes = 0;  ///< the largest message ipc-matrix sends over it
-  std::string limits;                   ///< limits that need a sysctl or root to raise
+  /// Several processes may send on one end at once (a multi-producer queue: fan-in-shared);
+  /// filled from Capabilities::shared_sender like max_message_bytes
+  bool shared_sender = false;
+  std::string limits;  ///< limits that need a sysctl or root to raise
 
   /// Whether a slow or stuck receiver can make messages disappear.
   [[nodiscard]] bool may_lose() const noexcept { return when_full != WhenFull::blocks; }
@@ -84,7 +87,8 @@ struct SemanticsCard {
 };
 
 /// JSON form: {"pollable", "poll_note", "boundaries", "when_full", "may_lose", "dead_peer",
-/// "visibility", "access", "max_message_bytes", "limits"}, enums by their names.
+/// "visibility", "access", "max_message_bytes", "shared_sender", "limits"}, enums by their
+/// names.
 void to_json(nlohmann::json& j, const SemanticsCard& c);
 /// Reads that form; a missing key keeps its default, a bad one throws
 /// std::invalid_argument naming it.

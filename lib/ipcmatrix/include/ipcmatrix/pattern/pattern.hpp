@@ -76,12 +76,14 @@ struct PatternSpec {
   LoopKind loop = LoopKind::rate_driven;
   bool batches = true;        ///< honours --batch (a round trip is always one message)
   bool records_hops = false;  ///< the final receiver also records the last hop's latency
-  std::span<const UseCase> use_cases;  ///< what the summary decides from this pattern's cells
+  /// What the summary decides from this pattern's cells; patterns that list the same use
+  /// case (fan-in and fan-in-shared) are decided together, from all their cells.
+  std::span<const UseCase> use_cases;
   ChartRole chart = ChartRole::none;
 };
 
-/// Every pattern, in report order (pingpong, stream, fan-out, fan-in, pipeline, broadcast,
-/// mesh).
+/// Every pattern, in report order (pingpong, stream, fan-out, fan-in, fan-in-shared,
+/// pipeline, broadcast, mesh).
 [[nodiscard]] const std::vector<const PatternSpec*>& all_patterns();
 /// Their names, in the same order.
 [[nodiscard]] std::vector<std::string> pattern_names();

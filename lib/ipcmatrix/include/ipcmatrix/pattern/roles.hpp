@@ -49,6 +49,12 @@ inline constexpr std::size_t kEnvelopeBytes = 32;       ///< a stamped message's
 inline constexpr std::size_t kSeqEnvelopeBytes = 8;     ///< an unstamped message's envelope
 inline constexpr std::uint64_t kWarmupBit = std::uint64_t{1} << 63;
 inline constexpr std::uint64_t kStampedBit = std::uint64_t{1} << 62;
+/// The sequence word's bits 48..61: the lane, which of the edges sharing one endpoint a
+/// message travels on (Topology::connect_shared); 0 on an endpoint of its own. Sequence
+/// numbers stay below 2^48 (a year at 8 G msgs/s).
+inline constexpr unsigned kLaneShift = 48;
+inline constexpr std::uint64_t kLaneLimit = std::uint64_t{1} << 14;
+inline constexpr std::uint64_t kSeqMask = (std::uint64_t{1} << kLaneShift) - 1;
 /// Encode/decode time is sampled on one message in this many (two clock reads each), so
 /// measuring serialization does not double the per-message cost of measurement.
 inline constexpr std::uint64_t kSerdeSampleEvery = 64;
@@ -78,6 +84,11 @@ struct RoleParams {
   Distribution distribution = Distribution::round_robin;
   int index = 0;                 ///< participant index (seeds its messages)
   std::vector<int> origins;      ///< per in channel: the participant that originated its messages
+  /// per out channel: its lane on a shared endpoint (0 on an endpoint of its own)
+  std::vector<std::uint32_t> out_lanes;
+  /// The in channels all travel over one shared endpoint: one open receiving end, whose
+  /// messages' lanes name the in channel (origins.size() of them)
+  bool shared_in = false;
   std::uint64_t size_bytes = 64; ///< message body bytes
   std::string serializer = "raw";
   int zstd_level = 1;

@@ -1,8 +1,15 @@
 #pragma once
 /// @file topology.hpp
 /// Who talks to whom in one cell. A topology is pure data built by a pattern (pattern.hpp):
-/// the runner creates one channel per edge and one process per participant; the role loops
-/// (roles.hpp) never know which pattern or mechanism they run in.
+/// the runner creates one channel per endpoint and one process per participant; the role
+/// loops (roles.hpp) never know which pattern or mechanism they run in.
+///
+/// An edge (a logical channel: one sender, one receiver, its own sequence and checks) has an
+/// endpoint, the channel the mechanism creates for it. Usually each edge has its own. A
+/// receiver's in-edges may instead share one endpoint (connect_shared): every sender opens
+/// the same sending end, the receiver opens it once, and tells the edges apart by the lane
+/// each message carries (roles.hpp). That is a multi-producer queue, what a service with one
+/// socket for all its clients runs; only mechanisms with Capabilities::shared_sender offer it.
 
 #include <cstddef>
 #include <cstdint>
@@ -36,6 +43,7 @@ struct Participant {
   RoleKind role = RoleKind::producer;
   std::vector<int> outs;  ///< channel indexes this participant sends on
   std::vector<int> ins;   ///< channel indexes it receives on
+  int shared_in = -1;     ///< the endpoint its connect_shared() in-edges share; -1: none
   /// Threads that wait on a channel: a mesh peer runs one per in channel plus its sender.
   [[nodiscard]] std::size_t threads() const noexcept {
     return role == RoleKind::peer ? ins.size() + 1 : 1;
@@ -44,6 +52,8 @@ struct Participant {
 
 struct Edge {
   int from = 0, to = 0;
+  int endpoint = 0;        ///< the created channel it travels over (Topology::endpoints())
+  std::uint32_t lane = 0;  ///< its index among the edges sharing that endpoint (0 when alone)
 };
 
 struct Topology {
@@ -53,8 +63,20 @@ struct Topology {
 
   /// Appends n participants playing `role`.
   void add(RoleKind role, int n);
-  /// Adds a channel from participant `from` to participant `to`; returns its index.
+  /// Adds a channel from participant `from` to participant `to`, over an endpoint of its
+  /// own; returns its index.
   int connect(int from, int to);
+  /// Adds a channel from `from` to `to` over the one endpoint that every connect_shared()
+  /// edge into `to` shares (made by the first of them); returns its index.
+  int connect_shared(int from, int to);
+  /// How many channels the runner creates: one per distinct Edge::endpoint.
+  [[nodiscard]] std::size_t endpoints() const noexcept { return endpoints_; }
+  /// True when some edge was added by connect_shared(): the mechanism must let several
+  /// processes send on one sending end (Capabilities::shared_sender).
+  [[nodiscard]] bool shares_endpoints() const noexcept;
+  /// True when participant p's in-edges all travel over one shared endpoint (it opens one
+  /// receiving end for all of them).
+  [[nodiscard]] bool receives_shared(std::size_t p) const noexcept;
   /// For each in channel of participant p, in order, the participant that originated the
   /// messages arriving on it: followed back through forwarders and echoes.
   [[nodiscard]] std::vector<int> origins(std::size_t p) const;
@@ -64,6 +86,9 @@ struct Topology {
   [[nodiscard]] std::uint64_t deliveries(std::uint64_t per_producer) const noexcept;
   /// Participants that originate measured messages (producers, initiators, peers).
   [[nodiscard]] int originators() const noexcept;
+
+ private:
+  std::size_t endpoints_ = 0;  // endpoints handed out so far
 };
 
 }  // namespace ipcmatrix

@@ -119,6 +119,11 @@ struct Capabilities {
   /// largest message, within --ring-max-bytes and the free /dev/shm) instead of leaving the
   /// mechanism its own default. Only for a capacity_bytes knob.
   bool sized_per_cell = false;
+  /// Several processes may open the same sending spec and send at once: each message
+  /// arrives whole, never interleaved with another's, each sender's in its order, and the
+  /// receiver sees peer_closed only after the last sender is gone. What a fan-in over one
+  /// shared endpoint (Topology::connect_shared) needs; conformance checks it across processes.
+  bool shared_sender = false;
 };
 
 /// A message in a channel's own memory: one contiguous piece, or two when it wraps around
@@ -261,8 +266,9 @@ struct TransportSpec {
   /// socket path too long), as a sentence naming the value and the limit; empty when fine.
   /// The runner asks before spawning anything. nullptr: nothing to check.
   std::string (*preflight)(const ChannelOptions& opts) = nullptr;
-  /// What deploying it means beyond speed (model/semantics.hpp). max_message_bytes is left
-  /// 0 here: semantics_of() fills it from message_limit or caps, so they cannot disagree.
+  /// What deploying it means beyond speed (model/semantics.hpp). max_message_bytes and
+  /// shared_sender are left unset here: semantics_of() fills them from message_limit and
+  /// caps, so they cannot disagree.
   SemanticsCard semantics = {};
   /// The largest message this process can send right now, from the kernel's limits read at
   /// call time (unix-seqpacket, unix-dgram: 2 x net.core.wmem_max, unlimited up to the

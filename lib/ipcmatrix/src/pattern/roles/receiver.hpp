@@ -34,9 +34,12 @@ class Receiver {
   };
 
  public:
+  /// n_ins: the role's open in transports. With p.shared_in the one transport carries
+  /// p.origins.size() in channels, told apart by the lane in each message's sequence word.
   Receiver(const RoleParams& p, std::size_t n_ins, RoleReport& r)
       : p_(p), r_(r), ser_(make_serializer(p.serializer, serializer_options(p))), raw_(ser_->body_only()),
-        timed_(p.role != RoleKind::echo) {
+        timed_(p.role != RoleKind::echo), shared_(p.shared_in) {
+    if (shared_) n_ins = p.origins.size();
     r_.received.resize(n_ins);
     if (p.api == Api::copy) {
       // Worst case wire size: the encoded record can exceed the body (json's base64 is 4/3).
@@ -159,7 +162,17 @@ class Receiver {
     }
     body_ = {{bp, bn}, bw};
     warm_ = (env_.seq & kWarmupBit) != 0;
-    const std::uint64_t seq = env_.seq & ~(kWarmupBit | kStampedBit);
+    std::uint64_t seq = env_.seq & ~(kWarmupBit | kStampedBit);
+    if (shared_) {
+      // One endpoint, several in channels: the lane says whose message this is.
+      ch = static_cast<std::size_t>(seq >> kLaneShift);
+      seq &= kSeqMask;
+      if (ch >= in_.size()) {
+        r_.error = "message on lane " + std::to_string(ch) + " of a shared endpoint with " +
+                   std::to_string(in_.size()) + " senders";
+        return IoStatus::error;
+      }
+    }
     const InChannel& in_ch = in_[ch];
     ChannelCount& c = *in_ch.count;
     if (seq != c.count) c.in_order = false;
@@ -303,6 +316,7 @@ class Receiver {
   std::unique_ptr<Serializer> ser_;
   bool raw_;
   bool timed_;  // this role records times (every role but the pingpong echo)
+  bool shared_;  // one transport, several in channels: the lane picks the channel
   std::vector<std::vector<Expected>> expected_;  // per in channel
   std::vector<InChannel> in_;
   AlignedBuffer buf_;  // page-aligned: see util/aligned_buffer.hpp

@@ -32,6 +32,9 @@ class Sender {
     envs_.resize(outs.size(), std::vector<EnvelopeBytes>(batch_));
     pending_.resize(outs.size(), std::vector<GatherMessage>(batch_));
     pending_n_.resize(outs.size());
+    lanes_.resize(outs.size());
+    for (std::size_t c = 0; c < outs.size() && c < p.out_lanes.size(); ++c)
+      lanes_[c] = std::uint64_t{p.out_lanes[c]} << kLaneShift;
   }
 
   /// The sequence number the next message on channel c gets.
@@ -59,7 +62,7 @@ class Sender {
                       bool all, bool warm) noexcept {
     const std::uint64_t mask = bodies.size() - 1;
     if (outs_.size() == 1 && p_.api == Api::copy) {
-      const std::uint64_t flag = warm ? kWarmupBit : 0;
+      const std::uint64_t flag = (warm ? kWarmupBit : 0) | lanes_[0];
       ChannelCount& cc = r_.sent[0];
       EnvelopeBytes* const envs = envs_[0].data();
       GatherMessage* const pending = pending_[0].data();
@@ -149,7 +152,7 @@ class Sender {
   // Inlined into the producer's loop (perf: the call and its register saves were a visible
   // share of a 64 B stream's per-message work); the loan path stays out of line.
   [[gnu::always_inline]] bool put(std::size_t c, std::span<const std::byte> body, Envelope e, bool warm) noexcept {
-    e.seq = r_.sent[c].count | (warm ? kWarmupBit : 0);
+    e.seq = r_.sent[c].count | lanes_[c] | (warm ? kWarmupBit : 0);
     EnvelopeBytes& env_bytes = envs_[c][used_];
     const std::span<const std::byte> env(env_bytes.data(), put_envelope(env_bytes.data(), e));
     const std::size_t len = env.size() + body.size();
@@ -207,6 +210,7 @@ class Sender {
   std::vector<std::vector<EnvelopeBytes>> envs_;      // [channel][batch slot]
   std::vector<std::vector<GatherMessage>> pending_;   // copy api: queued, not yet sent
   std::vector<std::size_t> pending_n_;                 // how many of pending_[c] are queued
+  std::vector<std::uint64_t> lanes_;                   // [channel]: its lane, in place in the seq word
   std::vector<std::byte> fault_body_;
   std::size_t used_ = 0;
   bool loaned_unpublished_ = false;
