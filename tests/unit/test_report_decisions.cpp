@@ -1,7 +1,10 @@
 // Recommendations: latency advice comes only from latency measurements.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
+
+#include <fmt/format.h>
 
 #include "ipcmatrix/report/decisions.hpp"
 #include "ipcmatrix/report/markdown.hpp"
@@ -170,6 +173,91 @@ TEST_SUITE("report") {
     CHECK(md.find("## Latency against offered load") != std::string::npos);
     CHECK(md.find("⚠") != std::string::npos);
     CHECK(md.find("**knee**") != std::string::npos);
+  }
+
+  TEST_CASE("summary: one row per serializer, and the runner-up is another mechanism, not the pick re-serialized") {
+    const auto ser = [](CellResult c, std::string s) {
+      c.serializer = std::move(s);
+      return c;
+    };
+    RunResult r;
+    // shm/raw is fastest, shm/binary second, unix/raw third: the raw row's runner-up is unix.
+    r.cells = {cell("pingpong", "shm", 1'000), ser(cell("pingpong", "shm", 1'100), "binary"),
+               cell("pingpong", "unix", 3'000), ser(cell("pingpong", "pipe", 2'000), "binary")};
+    const auto ds = decisions(r);
+    REQUIRE(ds.size() == 2);
+    CHECK(ds[0].serializer == "raw");
+    CHECK(ds[0].serializers == 2);
+    CHECK(ds[0].pick.best->mechanism == "shm");
+    REQUIRE(ds[0].pick.next != nullptr);
+    CHECK(ds[0].pick.next->mechanism == "unix");
+    CHECK(ds[1].serializer == "binary");
+    CHECK(ds[1].pick.best->mechanism == "shm");
+    CHECK(ds[1].pick.best->serializer == "binary");
+    REQUIRE(ds[1].pick.next != nullptr);
+    CHECK(ds[1].pick.next->mechanism == "pipe");
+    const std::string md = markdown_report(r);
+    CHECK(md.find("| Latency-critical small messages, `raw` | **shm/raw** |") != std::string::npos);
+    CHECK(md.find("| Latency-critical small messages, `binary` | **shm/binary** |") != std::string::npos);
+    CHECK(md.find("3.00x ahead of unix/raw") != std::string::npos);
+    // One serializer: the row is the use case alone.
+    RunResult one;
+    one.cells = {cell("pingpong", "shm", 1'000), cell("pingpong", "unix", 3'000)};
+    CHECK(markdown_report(one).find("| Latency-critical small messages | **shm/raw** |") != std::string::npos);
+  }
+
+  TEST_CASE("summary: low CPU is judged at a fixed offered rate every candidate achieved, not at saturation") {
+    const auto with_cpu = [](CellResult c, double per_msg_ns, double rate) {
+      c.pattern = "stream";
+      c.cpu.per_msg_ns = per_msg_ns;
+      c.cpu.user_s = per_msg_ns * 1e-9 * 1000;
+      c.rate = rate;
+      if (rate > 0) c.load = LoadPoint{LoadPoint::Kind::rate, rate};
+      return c;
+    };
+    RunResult r;
+    // At saturation shm spends less per message; at 1k msgs/s offered, unix does (its
+    // blocking receiver sleeps where shm's hybrid wait spins).
+    r.cells = {with_cpu(cell("stream", "shm", 1'000), 100, 0), with_cpu(cell("stream", "unix", 1'000), 900, 0),
+               with_cpu(cell("stream", "shm", 1'000), 20'000, 1000), with_cpu(cell("stream", "unix", 1'000), 5'000, 1000)};
+    auto low_cpu = [](const RunResult& rr) {
+      for (const Decision& d : decisions(rr))
+        if (d.use_case == "Low CPU budget") return d;
+      FAIL("no Low CPU budget row");
+      return Decision{};
+    };
+    const Decision at_rate = low_cpu(r);
+    CHECK(at_rate.pick.best->mechanism == "unix");
+    CHECK(at_rate.pick.best->rate == 1000);
+    CHECK(at_rate.basis.find("1.00 k msgs/s per producer offered") != std::string::npos);
+    // Without a fixed rate measured, saturation it is, and the basis says so.
+    r.cells.resize(2);
+    const Decision saturated = low_cpu(r);
+    CHECK(saturated.pick.best->mechanism == "shm");
+    CHECK(saturated.basis.find("at saturation") != std::string::npos);
+  }
+
+  TEST_CASE("warnings: grouped by kind, with the count, one example and the cells folded away") {
+    RunResult r;
+    for (int i = 0; i < 5; ++i) {
+      CellResult c = cell("stream", "shm", 1'000 + i);
+      c.size_bytes = 64u << i;
+      c.warnings.push_back(fmt::format("short throughput window: {} messages in {:.1f} ms", 100 + i, 0.5 + i));
+      r.cells.push_back(c);
+    }
+    r.cells[2].warnings.push_back("5 spinning participants on 2 CPUs: spinners steal each other's time");
+    r.warnings.push_back("the machine's floor moved 40% during the run");
+    const std::string md = markdown_report(r);
+    const auto from = md.find("## ⚠ Warnings");
+    REQUIRE(from != std::string::npos);
+    const std::string section = md.substr(from, md.find("\n## ", from + 1) - from);
+    CAPTURE(section);
+    CHECK(section.find("- **short throughput window** in 5 cells, e.g. `") != std::string::npos);
+    CHECK(section.find("<summary>the 5 cells</summary>") != std::string::npos);
+    CHECK(section.find("- the machine's floor moved 40% during the run") != std::string::npos);
+    CHECK(section.find("spinners steal each other's time") != std::string::npos);
+    // One line per kind, whatever the number of cells.
+    CHECK(std::count(section.begin(), section.end(), '\n') <= 8);
   }
 
   TEST_CASE("report: the summary leads with one decision per use case the data covers") {

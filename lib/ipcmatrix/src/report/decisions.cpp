@@ -72,9 +72,10 @@ std::optional<Pick> pick(std::vector<const CellResult*> cells, Figure figure, Va
     if (!cheapest || cheaper(*c, *cheapest)) cheapest = c;
   }
   if (cheapest && cheapest != p.best && *cores_used(*cheapest) < *cores_used(*p.best)) p.cheapest = cheapest;
-  const auto next = std::find_if(cells.begin() + 1, cells.end(), [&](const CellResult* c) {
-    return c->mechanism != p.best->mechanism || c->serializer != p.best->serializer;
-  });
+  // The runner-up is the best of another mechanism: the same mechanism with another
+  // serializer or setting is not an alternative to deploy, only a variant of the pick.
+  const auto next = std::find_if(cells.begin() + 1, cells.end(),
+                                 [&](const CellResult* c) { return c->mechanism != p.best->mechanism; });
   if (next == cells.end()) return p;
   p.next = *next;
   const double a = *figure(*p.best), b = *figure(*p.next);
@@ -133,14 +134,43 @@ std::vector<Decision> decisions(const RunResult& r) {
     return cells;
   };
   std::vector<std::pair<int, Decision>> ranked;
+  // One decision per serializer among the cells, in the order the run met them: a team
+  // that must serialize is answered for its serializer, not told to deploy raw.
   const auto add = [&](int rank, std::string_view use_case, const std::vector<const CellResult*>& cells,
                        Objective o, std::string_view what) {
-    if (cells.empty()) return;
-    std::optional<Pick> p = pick_best(cells, o);
-    if (!p) return;
-    const CellResult& any = *cells.front();
-    ranked.emplace_back(rank, Decision{std::string(use_case),
-                                       fmt::format("{} {}, {}", any.pattern, format_size(any.size_bytes), what), o, *p});
+    std::vector<std::string> serializers;
+    for (const CellResult* c : cells)
+      if (std::find(serializers.begin(), serializers.end(), c->serializer) == serializers.end())
+        serializers.push_back(c->serializer);
+    for (const std::string& ser : serializers) {
+      std::vector<const CellResult*> mine = cells;
+      std::erase_if(mine, [&](const CellResult* c) { return c->serializer != ser; });
+      std::optional<Pick> p = pick_best(mine, o);
+      if (!p) continue;
+      const CellResult& any = *mine.front();
+      ranked.emplace_back(rank, Decision{std::string(use_case),
+                                         fmt::format("{} {}, {}", any.pattern, format_size(any.size_bytes), what), o,
+                                         *p, ser, serializers.size()});
+    }
+  };
+  // The cells at one fixed offered rate, every one of which achieved it; the rate, or nullopt.
+  const auto at_fixed_rate = [&](std::vector<const CellResult*> cells) -> std::pair<std::vector<const CellResult*>, double> {
+    const auto fixed = [](const CellResult* c, bool sporadic) {
+      if (!(c->rate > 0) || latency_meaning(*c) != LatencyMeaning::open_loop) return false;
+      if (!c->load) return !sporadic;  // --rate
+      return sporadic ? c->load->kind == LoadPoint::Kind::sporadic : c->load->kind == LoadPoint::Kind::rate;
+    };
+    for (const bool sporadic : {false, true}) {
+      std::vector<const CellResult*> mine = cells;
+      std::erase_if(mine, [&](const CellResult* c) { return !fixed(c, sporadic); });
+      mine = at_size(std::move(mine), false);
+      if (mine.empty()) continue;
+      double lowest = mine.front()->rate;
+      for (const CellResult* c : mine) lowest = std::min(lowest, c->rate);
+      std::erase_if(mine, [&](const CellResult* c) { return c->rate != lowest; });
+      return {mine, lowest};
+    }
+    return {{}, 0.0};
   };
   // Each pattern's use cases (PatternSpec::use_cases), from the ok cells of every pattern
   // that lists the same use case (fan-in and fan-in-shared answer one question).
@@ -149,6 +179,7 @@ std::vector<Decision> decisions(const RunResult& r) {
     for (const UseCase& u : spec->use_cases) {
       if (!decided.insert(u.name).second) continue;
       std::vector<const CellResult*> cells;
+      std::string basis(u.basis);
       for (const CellResult& c : r.cells) {
         const PatternSpec* of = c.ok() ? pattern_or_null(c.pattern) : nullptr;
         if (of && std::any_of(of->use_cases.begin(), of->use_cases.end(),
@@ -167,8 +198,25 @@ std::vector<Decision> decisions(const RunResult& r) {
           cells = at_size(std::move(cells), largest, largest ? 64 * 1024 : 0);
           break;
         }
+        case UseCaseCells::fixed_rate_smallest: {
+          // CPU is judged where a team runs: at an offered rate, the same for every candidate.
+          // At saturation a faster mechanism spends its CPU on more messages, which says
+          // little about what it costs at the team's rate.
+          auto [at_rate, rate] = at_fixed_rate(cells);
+          if (!at_rate.empty()) {
+            basis = fmt::format("{} msgs/s per producer offered, {}", format_rate(rate), u.basis);
+            cells = std::move(at_rate);
+          } else {
+            std::erase_if(cells, [](const CellResult* c) { return c->rate > 0 || c->load; });
+            cells = at_size(std::move(cells), false);
+            basis = fmt::format("closed loop, {}: at saturation, as no fixed offered rate was measured (--load 10k or "
+                                "--rate give one)",
+                                u.basis);
+          }
+          break;
+        }
       }
-      add(u.rank, u.name, cells, u.objective, u.basis);
+      add(u.rank, u.name, cells, u.objective, basis);
     }
   }
   // Wake-ups after idle gaps belong to no pattern: the sporadic load point of any of them.

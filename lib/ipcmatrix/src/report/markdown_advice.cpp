@@ -40,7 +40,7 @@ void pick_line(std::string& md, const std::optional<Pick>& pick, std::string_vie
   const CellResult& best = *pick->best;
   add(md, "  - {}: **{}** {}, {}{}", what, mech_ser(best), show(best), setup(best), best.noisy ? " (noisy)" : "");
   switch (pick->margin) {
-    case Pick::Margin::alone: add(md, "; no other mechanism/serializer to compare with."); break;
+    case Pick::Margin::alone: add(md, "; no other mechanism to compare with."); break;
     case Pick::Margin::incomparable: add(md, "; next: {} {}.", mech_ser(*pick->next), show(*pick->next)); break;
     case Pick::Margin::tie:
       if (pick->p_value) {
@@ -133,7 +133,8 @@ void summary_section(std::string& md, const RunResult& r) {
   }
   add(md,
       "Each row follows from the tables below: the best measured configuration for the use case, "
-      "the runner-up of another mechanism/serializer, and what the choice costs. A lead needs both "
+      "the runner-up (the best configuration of another mechanism), and what the choice costs; a use "
+      "case measured with several serializers is answered for each. A lead needs both "
       "a difference above 10% and a Mann-Whitney test over the repetitions (p <= 0.10); otherwise "
       "it is a tie.\n\n");
   add(md, "| use case | deploy | settings | evidence | margin over the runner-up | trade-off |\n"
@@ -174,7 +175,9 @@ void summary_section(std::string& md, const RunResult& r) {
       trade += fmt::format("; within 10% for less: {} `{}` `{}`{}", mech_ser(c), esc(c.wait), esc(c.placement),
                            cores ? fmt::format(" ({:.2g} cores)", *cores) : std::string());
     }
-    add(md, "| {} | **{}** | {} | {} | {} | {} |\n", esc(d.use_case), mech_ser(b), settings, evidence, margin, trade);
+    const std::string use_case =
+        d.serializers > 1 ? fmt::format("{}, `{}`", esc(d.use_case), esc(d.serializer)) : esc(d.use_case);
+    add(md, "| {} | **{}** | {} | {} | {} | {} |\n", use_case, mech_ser(b), settings, evidence, margin, trade);
   }
   add(md, "\n");
   semantics_of_picks(md, r, ds);

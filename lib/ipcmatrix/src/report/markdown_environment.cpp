@@ -135,31 +135,75 @@ void environment_section(std::string& md, const RunResult& r) {
   add(md, "\n</details>\n\n");
 }
 
+namespace {
+
+/// A cell warning's kind: its text up to the first ':' or ';' (the runner words each warning
+/// as "kind: details"), or, without either, the text with its numbers blanked, so warnings
+/// that differ only in their figures group together.
+std::string warning_kind(std::string_view w) {
+  const auto colon = w.find_first_of(":;");
+  if (colon != std::string_view::npos && colon > 0) return std::string(w.substr(0, colon));
+  std::string k;
+  for (const char ch : w) {
+    const bool digit = ch >= '0' && ch <= '9';
+    if (digit || ((ch == '.' || ch == ',') && !k.empty() && k.back() == '#')) {
+      if (k.empty() || k.back() != '#') k += '#';
+    } else {
+      k += ch;
+    }
+  }
+  return k;
+}
+
+}  // namespace
+
+// Run-wide warnings one per line; the cells' warnings grouped by kind, one line per kind
+// with its count, one example and the affected cells folded away, so the section stays a
+// screen long however many cells share a condition.
 void warnings_section(std::string& md, const RunResult& r) {
-  std::vector<std::string> lines;
-  for (const std::string& w : r.warnings) lines.push_back(esc(w));
+  struct Group {
+    std::string example;               // the first cell's id and text, as Markdown
+    std::vector<std::string> cells;    // cell ids, in run order
+  };
+  std::vector<std::pair<std::string, Group>> groups;  // by kind, in the order first met
+  const auto note = [&](const CellResult& c, const std::string& w) {
+    const std::string kind = warning_kind(w);
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == kind; });
+    if (it == groups.end()) {
+      groups.emplace_back(kind, Group{fmt::format("`{}`: {}", cell_id(c), esc(w)), {}});
+      it = groups.end() - 1;
+    }
+    // A cell counts once per kind (a noisy cell's own warning and its spread are one fact).
+    if (it->second.cells.empty() || it->second.cells.back() != cell_id(c)) it->second.cells.push_back(cell_id(c));
+  };
   for (const CellResult& c : r.cells) {
-    for (const std::string& w : c.warnings)
-      lines.push_back(fmt::format("`{}`: {}", cell_id(c), esc(w)));
+    for (const std::string& w : c.warnings) note(c, w);
     if (c.ok() && c.noisy) {
       std::string detail;
       for (const auto& [name, spread] :
            {std::pair{"p50", &c.p50_spread}, std::pair{"p99", &c.p99_spread},
             std::pair{"msgs/s", &c.throughput_spread}}) {
         if (!*spread) continue;
-        detail += fmt::format("{}{} ±{:.0f}%", detail.empty() ? " (" : ", ", name,
-                              (*spread)->rel_spread * 100);
+        detail += fmt::format("{}{} ±{:.0f}%", detail.empty() ? " (" : ", ", name, (*spread)->rel_spread * 100);
       }
       if (!detail.empty()) detail += ")";
-      lines.push_back(
-          fmt::format("`{}`: noisy, its repetitions disagree{}; treat its figures "
-                      "with care",
-                      cell_id(c), detail));
+      note(c, fmt::format("noisy: its repetitions disagree{}; treat its figures with care", detail));
     }
   }
-  if (lines.empty()) return;
-  add(md, "## ⚠ Warnings\n\nThese conditions can distort the figures below.\n\n");
-  for (const std::string& l : lines) add(md, "- {}\n", l);
+  if (r.warnings.empty() && groups.empty()) return;
+  add(md, "## ⚠ Warnings\n\nThese conditions can distort the figures below. Cell warnings are grouped by "
+          "kind: the count of cells, one example, and the cells (folded).\n\n");
+  for (const std::string& w : r.warnings) add(md, "- {}\n", esc(w));
+  for (const auto& [kind, g] : groups) {
+    if (g.cells.size() == 1) {
+      add(md, "- {}\n", g.example);
+      continue;
+    }
+    std::string ids;
+    for (const std::string& id : g.cells) ids += fmt::format("{}`{}`", ids.empty() ? "" : ", ", id);
+    add(md, "- **{}** in {} cells, e.g. {} <details><summary>the {} cells</summary>{}</details>\n", esc(kind),
+        g.cells.size(), g.example, g.cells.size(), ids);
+  }
   add(md, "\n");
 }
 

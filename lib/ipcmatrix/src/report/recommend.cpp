@@ -200,7 +200,7 @@ std::string render_choice(const Choice& c, const Constraints& k) {
       case Pick::Margin::alone: s += "Why: the only comparable figure.\n"; break;
     }
   } else {
-    s += "Runner-up: none (no other mechanism/serializer met the constraints).\n";
+    s += "Runner-up: none (no other mechanism met the constraints).\n";
   }
   if (c.margin && c.margin->cheapest) {
     s += fmt::format("Cheaper within 10%: {} ({}).\n", settings_text(*c.margin->cheapest),

@@ -45,6 +45,10 @@ enum class UseCaseCells : std::uint8_t {
   latency_smallest,         ///< cells that measure latency, at the smallest size
   closed_loop_smallest,     ///< closed-loop cells, at the smallest size
   closed_loop_largest_64k,  ///< closed-loop cells, at the largest size of at least 64 KiB
+  /// cells at one offered rate every candidate achieved, at the smallest size: the lowest
+  /// fixed rate measured (--rate or a --load rate point), else the sporadic point; closed
+  /// loop (at saturation) only when neither was measured, and the basis says so
+  fixed_rate_smallest,
 };
 
 /// A question the report's summary answers from this pattern's cells ("Bulk transfer": the

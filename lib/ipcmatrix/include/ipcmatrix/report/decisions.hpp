@@ -42,14 +42,14 @@ inline constexpr double kRateAchievedFraction = 0.9;
 /// not an alternative choice).
 struct Pick {
   enum class Margin : std::uint8_t {
-    alone,         ///< no other mechanism/serializer in the group
+    alone,         ///< no other mechanism in the group
     incomparable,  ///< the ratio is not finite or a figure is not positive
     tie,           ///< within kTieRatio, or beyond it but not significant over the repetitions
     untested,      ///< ahead by `ratio`, beyond kTieRatio, but too few repetitions to test
     lead,          ///< ahead by `ratio`, beyond kTieRatio and significant (p_value)
   };
   const CellResult* best = nullptr;
-  const CellResult* next = nullptr;  ///< the runner-up of another mechanism/serializer
+  const CellResult* next = nullptr;  ///< the runner-up: the best cell of another mechanism
   /// The cell using the fewest CPU cores whose figure is within kTieRatio of best's (any
   /// mechanism, wait or placement); null when that is best itself. The trade-off made
   /// explicit: e.g. hybrid instead of spin for 5% less throughput and half the CPU.
@@ -80,7 +80,7 @@ struct RecommendationGroup {
 
 /// The best of `cells` by the objective (cells without that figure are left out; the caller
 /// decides which cells may compete, e.g. only latency measurements for latency), with the
-/// runner-up of another mechanism/serializer, the margin and the cheapest cell within
+/// runner-up (the best of another mechanism), the margin and the cheapest cell within
 /// kTieRatio. nullopt when no cell has the figure. The pointers are the given ones.
 [[nodiscard]] std::optional<Pick> pick_best(std::vector<const CellResult*> cells, Objective objective);
 
@@ -115,11 +115,14 @@ struct Decision {
   std::string basis;     ///< where the evidence comes from: "pingpong 64B, lowest p50 round trip"
   Objective objective = Objective::lowest_p50;
   Pick pick;
+  std::string serializer;     ///< the serializer every candidate of this decision used
+  std::size_t serializers = 1;  ///< how many serializers the use case was decided for
 };
 
 /// The summary's decisions: each registered pattern's use cases (PatternSpec::use_cases) and
-/// the sporadic-load one, ordered by rank; a use case is left out when the results hold no
-/// cell for it. Today's table:
+/// the sporadic-load one, ordered by rank, one per serializer measured for it (in the order
+/// the run met them); a use case is left out when the results hold no cell for it. Today's
+/// table:
 ///   - latency-critical small messages: pingpong at the smallest size, lowest p50;
 ///   - sporadic small messages: the sporadic load point at the smallest size, lowest p99;
 ///   - bulk transfer: stream at the largest size of 64 KiB or more, closed loop, most msgs/s;

@@ -36,7 +36,7 @@ struct Choice {
   Objective objective = Objective::highest_throughput;  ///< lowest_p99 with --p99-under
   std::size_t considered = 0;          ///< ok cells of that pattern and size
   const CellResult* best = nullptr;    ///< null when nothing met the constraints
-  /// The best of another mechanism/serializer that also met them, and how best compares.
+  /// The best of another mechanism that also met them, and how best compares.
   std::optional<Pick> margin;
   const CellResult* closest_miss = nullptr;  ///< when best is null: the cell that missed least
   std::vector<std::string> missed;           ///< what closest_miss missed, by how much
