@@ -46,6 +46,13 @@ for tool in clang-format clang-tidy; do
   command -v "$tool" >/dev/null || { echo "lint: $tool not found (tools/setup.sh installs it)" >&2; exit 1; }
 done
 
+# A test name with a ';' is two names to CMake's doctest_discover_tests, whose filters then
+# match no test: ctest reports it passed without running it.
+if grep -rnE 'TEST_CASE\(\s*"[^"]*;' tests; then
+  echo "lint: the test names above contain ';', which ctest splits (the test would never run)" >&2
+  exit 1
+fi
+
 mapfile -t fmt_files < <(list '*.[ch]pp' "${format_paths[@]}")
 if [ ${#fmt_files[@]} -gt 0 ]; then
   clang-format --dry-run --Werror "${fmt_files[@]}" ||

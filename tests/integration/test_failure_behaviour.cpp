@@ -222,7 +222,7 @@ TEST_CASE("interrupt: a second signal aborts at once and still removes the run's
   CHECK(sys::ipc_names_of(r.pid).empty());
 }
 
-TEST_CASE("a SIGKILLed runner's workers exit through the parent-death signal; cleanup removes its objects") {
+TEST_CASE("a SIGKILLed runner's workers exit through the parent-death signal, cleanup removes its objects") {
   TempDir dir;
   ToolProcess p(long_matrix(dir), dir);
   std::vector<int> workers;
@@ -274,7 +274,7 @@ TEST_CASE("outputs: unusable destinations are refused before anything is spawned
   CHECK(fs::is_symlink(dangling));
 }
 
-TEST_CASE("outputs: FIFOs and devices are written as streams and never replaced; write errors fail the run") {
+TEST_CASE("outputs: FIFOs and devices are written as streams and never replaced, write errors fail the run") {
   TempDir dir;
   const std::vector<std::string> tiny = {"--sizes", "64", "--patterns", "pingpong", "--mechanisms", "pipe",
                                          "--serializers", "raw", "--messages", "200", "--quiet"};

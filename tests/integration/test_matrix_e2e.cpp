@@ -224,7 +224,7 @@ TEST_CASE("e2e: --out writes JSON, CSV, .hgrm files and the Markdown report") {
   CHECK(r.out.find("pingpong") != std::string::npos);  // the table
 }
 
-TEST_CASE("e2e: a corrupted byte fails the cell under full and sampled; a lost or repeated message under every mode") {
+TEST_CASE("e2e: a corrupted byte fails the cell under full and sampled, a lost or repeated message under every mode") {
   struct Case {
     const char* fault;
     const char* verify;

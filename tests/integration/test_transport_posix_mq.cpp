@@ -184,7 +184,7 @@ TEST_SUITE("transport") {
     CHECK(test::new_entries(before, test::leak_snapshot()).empty());
   }
 
-  TEST_CASE("posix-mq: a mesh cell shares the per-user queue limit: shallower queues, recorded; too little is a clear cell error") {
+  TEST_CASE("posix-mq: a mesh cell shares the per-user queue limit: shallower queues, recorded, too little is a clear cell error") {
     // A mesh of 4 needs 12 queues (about 1 MB at the default depth of 10). Under a limit of
     // 3 default queues' worth the runner gives each queue its share of half the limit (depth
     // 1 here) and records that capacity; the preflight (one default queue) passes.

@@ -146,7 +146,7 @@ TEST_SUITE("report") {
     CHECK_FALSE(std::filesystem::exists(temp_dir("hgrm")));
   }
 
-  TEST_CASE("markdown: environment, recommendations, tables, failures; deterministic") {
+  TEST_CASE("markdown: environment, recommendations, tables, failures, deterministic") {
     RunResult r = small();
     // A second ok pattern, so that more than one results table is produced.
     CellResult extra = r.cells[1];

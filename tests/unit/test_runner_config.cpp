@@ -357,7 +357,7 @@ TEST_SUITE("runner config") {
     CHECK(cfg.to_json().at("ring_bytes") == 65536);
   }
 
-  TEST_CASE("cli: no flags gives the defaults; bad values name flag and value") {
+  TEST_CASE("cli: no flags gives the defaults, bad values name flag and value") {
     const RunConfig cfg = parse_run({"x"});
     CHECK(cfg.to_json() == RunConfig{}.to_json());
     CHECK(has(usage_error_of([] { (void)parse_run({"x", "--sizes", "99T"}); }), "--sizes: '99T'"));

@@ -65,7 +65,7 @@ TEST_SUITE("runner plan") {
     CHECK_FALSE(closed_loop_throughput(cell("stream", "shm", "raw", 64), cfg));
   }
 
-  TEST_CASE("repetitions: the median is chosen by the cell's primary figure; noisy looks at p99 too") {
+  TEST_CASE("repetitions: the median is chosen by the cell's primary figure, noisy looks at p99 too") {
     const auto reps = [] {
       std::vector<CellResult> v;
       v.push_back(rep(10e6, 900));

@@ -161,7 +161,7 @@ TEST_SUITE("runner protocol") {
     CHECK(test::no_children_left());
   }
 
-  TEST_CASE("protocol: a failure record reaches the coordinator; a malformed one is refused") {
+  TEST_CASE("protocol: a failure record reaches the coordinator, a malformed one is refused") {
     sys::Fd a, b;
     sys::make_socketpair(a, b);
     send_failure(b.get(), "cannot open channel");

@@ -115,7 +115,7 @@ TEST_SUITE("serialize") {
     CHECK(out == in);
   }
 
-  TEST_CASE("json refuses to encode a symbol that is not UTF-8; binary formats carry it") {
+  TEST_CASE("json refuses to encode a symbol that is not UTF-8, binary formats carry it") {
     Message in = generate_message(4, 10, ContentMode::text);
     in.symbol = "\xff\xfe";
     std::vector<std::byte> wire;
@@ -130,7 +130,7 @@ TEST_SUITE("serialize") {
     }
   }
 
-  TEST_CASE("registry lists its base serializers, then the zstd decorator; every name it accepts builds") {
+  TEST_CASE("registry lists its base serializers, then the zstd decorator, every name it accepts builds") {
     const auto& infos = serializer_infos();
     REQUIRE(infos.size() >= 2);
     for (const auto& info : infos) {
@@ -251,7 +251,7 @@ TEST_SUITE("serialize") {
     }
   }
 
-  TEST_CASE("text and records bodies are printable; records are newline-terminated CSV lines") {
+  TEST_CASE("text and records bodies are printable, records are newline-terminated CSV lines") {
     const Message text = generate_message(5, 4096, ContentMode::text);
     const Message records = generate_message(5, 4096, ContentMode::records);
     auto printable = [](std::byte b) {
