@@ -8,6 +8,7 @@
 // log-linear histogram (< 1% error). Warm-up rounds are not recorded.
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <fmt/core.h>
 #include <new>
@@ -19,6 +20,7 @@
 #include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/sys/process.hpp"
 #include "ipcmatrix/transport/transport.hpp"
+#include "ipcmatrix/util/aligned_buffer.hpp"
 
 using namespace ipcmatrix;
 
@@ -85,7 +87,7 @@ Histogram mechanism_pingpong(const Config& c, const TransportSpec& t, const Chan
         if (fd >= 0) sys::Fd{fd};
     auto in = t.open(a_rx, Role::receiver);
     auto out = t.open(b_tx, Role::sender);
-    std::vector<std::byte> buf(c.size);
+    AlignedBuffer buf(c.size);  // page-aligned, as the matrix's receivers (util/aligned_buffer.hpp)
     for (std::uint64_t i = 0; i < total; ++i) {
       std::size_t len = 0;
       if (in->recv(buf, len) != IoStatus::ok) return 2;
@@ -99,7 +101,8 @@ Histogram mechanism_pingpong(const Config& c, const TransportSpec& t, const Chan
   auto in = t.open(b->take(Role::receiver), Role::receiver);
   a->close_local_fds();
   b->close_local_fds();
-  std::vector<std::byte> msg(c.size, std::byte{0x5a}), back(c.size);
+  std::vector<std::byte> msg(c.size, std::byte{0x5a});
+  AlignedBuffer back(c.size);
   Histogram h;
   for (std::uint64_t i = 0; i < total; ++i) {
     std::size_t len = 0;
@@ -107,7 +110,7 @@ Histogram mechanism_pingpong(const Config& c, const TransportSpec& t, const Chan
     if (out->send(msg) != IoStatus::ok || in->recv(back, len) != IoStatus::ok)
       throw std::runtime_error(std::string(t.name) + ": round trip failed");
     const std::int64_t t1 = sys::monotonic_ns();
-    if (len != c.size || back != msg) throw std::runtime_error(std::string(t.name) + ": corrupt echo");
+    if (len != c.size || !std::equal(msg.begin(), msg.end(), back.data())) throw std::runtime_error(std::string(t.name) + ": corrupt echo");
     if (i >= c.warmup) h.record(static_cast<std::uint64_t>(t1 - t0));
   }
   out.reset();

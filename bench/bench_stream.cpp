@@ -15,6 +15,7 @@
 #include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/sys/process.hpp"
 #include "ipcmatrix/transport/transport.hpp"
+#include "ipcmatrix/util/aligned_buffer.hpp"
 
 using namespace ipcmatrix;
 
@@ -64,7 +65,7 @@ Result stream_once(const Config& c, const TransportSpec& t) {
     for (const int fd : tx_spec.inherited_fds())
       if (fd >= 0) ::close(fd);
     auto in = t.open(rx_spec, Role::receiver);
-    std::vector<std::byte> buf(c.size + 64);
+    AlignedBuffer buf(c.size + 64);  // page-aligned, as the matrix's receivers
     std::uint64_t x = 0;
     for (std::uint64_t i = 0; i < c.messages; ++i) {
       std::size_t len = 0;
