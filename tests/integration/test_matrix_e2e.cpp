@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <fstream>
@@ -346,6 +347,42 @@ TEST_CASE("e2e: every run measures the machine's floor, the harness's ceiling, a
 }  // TEST_SUITE
 
 TEST_SUITE("e2e") {
+
+TEST_CASE("e2e: repetitions run in rounds over every cell, the floor measured again before each round") {
+  TempDir dir;
+  const fs::path out = dir.path / "out";
+  auto r = run_tool({"--sizes", "64", "--patterns", "stream", "--mechanisms", "pipe,unix-dgram", "--serializers",
+                     "raw", "--messages", "1000", "--warmup", "50", "--duration", "200ms", "--load", "50%",
+                     "--repetitions", "3", "--seed", "7", "--out", out.string(), "--quiet"},
+                    dir);
+  REQUIRE_MESSAGE(r.code == 0, "exit " << r.code << ": " << r.err);
+  const auto j = nlohmann::json::parse(slurp(out / "results.json"));
+  const auto& floor = j.at("environment").at("floor");
+  REQUIRE(floor.at("rounds").is_array());
+  CHECK(floor.at("rounds").size() == 2);  // before rounds 2 and 3; round 1 has the start's
+  for (const auto& f : floor.at("rounds")) CHECK(f.at("ring_msgs_per_s").get<double>() > 0);
+  const auto& cells = j.at("cells");
+  REQUIRE(cells.size() == 4);  // results in plan order, whatever order the rounds ran them in
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    CAPTURE(i);
+    const auto& c = cells[i];
+    CHECK(c.at("status") == "ok");
+    CHECK(c.at("repetitions") == 3);
+    CHECK(c.at("throughput_spread").at("values").size() == 3);
+    CHECK(c.at("load") == (i % 2 == 0 ? "" : "50%"));
+    CHECK(c.at("mechanism") == (i < 2 ? "pipe" : "unix-dgram"));
+  }
+  // The load point is paced from its closed-loop cell's first repetition, the same rate in
+  // every round: half of a rate that cell reached in one of its repetitions.
+  for (const std::size_t i : {1, 3}) {
+    CAPTURE(i);
+    const double offered = cells[i].at("rate").get<double>();
+    bool half_of_one = false;
+    for (const auto& v : cells[i - 1].at("throughput_spread").at("values"))
+      half_of_one = half_of_one || std::abs(offered - 0.5 * v.get<double>()) <= 0.1 * offered;
+    CHECK_MESSAGE(half_of_one, "offered " << offered);
+  }
+}
 
 TEST_CASE("e2e: a load sweep runs each cell closed loop, then at each offered load, and reports the curve") {
   TempDir dir;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <fmt/core.h>
 #include <iostream>
@@ -118,7 +119,12 @@ int cmd_run(RunConfig cfg, const std::string& command_line) {
       if (!tty) return;
       const double el = (sys::monotonic_ns() - t0) / 1e9;
       const double eta = i ? el / static_cast<double>(i) * static_cast<double>(n - i) : 0;
-      std::cerr << fmt::format("\r\033[K[{}/{}] {}  elapsed {:.0f}s  eta {:.0f}s", i + 1, n, cell_name(c), el, eta)
+      // Steps run in rounds of every cell (one repetition each): say which round.
+      const std::size_t rounds = static_cast<std::size_t>(std::max(1, cfg.repetitions));
+      const std::string round =
+          rounds > 1 ? fmt::format("round {}/{}, ", i / std::max<std::size_t>(1, n / rounds) + 1, rounds) : "";
+      std::cerr << fmt::format("\r\033[K[{}{}/{}] {}  elapsed {:.0f}s  eta {:.0f}s", round, i + 1, n, cell_name(c), el,
+                               eta)
                 << std::flush;
     };
     cb.on_cell_done = [&](std::size_t i, std::size_t n, const CellResult& r) {

@@ -1,6 +1,8 @@
 #include "ipcmatrix/runner/coordinator.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <random>
 #include <ctime>
 #include <map>
 
@@ -76,27 +78,33 @@ void fill_identity(CellResult& r, const Cell& c, const RunConfig& cfg) {
   r.latency_sample = latency_sample_for(c, cfg);
 }
 
-CellResult run_cell(const Cell& c, const RunConfig& cfg, const std::vector<int>& cpus, IdleCache& idle_cache) {
-  std::vector<CellResult> reps;
+/// One repetition of cell c, with the leak check around it: its figures, or an error.
+struct RepOutcome {
+  std::optional<CellResult> figures;
   std::string error;
+};
+RepOutcome run_one_repetition(const Cell& c, const RunConfig& cfg, const std::vector<int>& cpus, std::uint64_t seed) {
+  RepOutcome out;
   const auto names_before = sys::own_ipc_names();
   const int fds_before = sys::open_fd_count();
-  for (int i = 0; i < cfg.repetitions && error.empty(); ++i) {
-    if (const int sig = sys::interrupt_signal(); sig != 0) {
-      error = "interrupted by " + sys::signal_name(sig);
-      break;
-    }
-    try {
-      const detail::Repetition rep = detail::run_repetition(c, cfg, cpus, cfg.seed + static_cast<std::uint64_t>(i));
-      if (!rep.error.empty()) error = rep.error;
-      else reps.push_back(detail::figures(c, cfg, rep));
-    } catch (const std::exception& e) {
-      error = e.what();
-    }
+  try {
+    const detail::Repetition rep = detail::run_repetition(c, cfg, cpus, seed);
+    if (!rep.error.empty()) out.error = rep.error;
+    else out.figures = detail::figures(c, cfg, rep);
+  } catch (const std::exception& e) {
+    out.error = e.what();
   }
-  // Nothing may outlive the cell: segments, socket files, fds. Leaks are removed either way.
-  if (std::string leak = check_leaks(names_before, fds_before); error.empty()) error = std::move(leak);
+  // Nothing may outlive a repetition: segments, socket files, fds. Leaks are removed either way.
+  if (std::string leak = check_leaks(names_before, fds_before); out.error.empty() && !leak.empty()) {
+    out.error = std::move(leak);
+    out.figures.reset();
+  }
+  return out;
+}
 
+/// The cell's result from its repetitions (or its error), with its warnings and idle cost.
+CellResult finish_cell(const Cell& c, const RunConfig& cfg, const std::vector<int>& cpus,
+                       std::vector<CellResult> reps, const std::string& error, IdleCache& idle_cache) {
   CellResult r;
   if (error.empty() && !reps.empty()) {
     // Closed-loop throughput cells are about msgs/s; round trips and open loop about latency.
@@ -174,7 +182,8 @@ void record_floor(RunResult& res, const std::optional<MachineFloor>& start, cons
   if (moved > kFloorMovedWarn) {
     res.warnings.push_back(fmt::format(
         "the machine's floor moved {:.0f}% during the run (cache-line round trip {:.0f} -> {:.0f} ns, bare ring "
-        "{:.3g} -> {:.3g} msgs/s): cells measured at different times are not comparable",
+        "{:.3g} -> {:.3g} msgs/s): with one repetition, cells measured at different times are not comparable; with "
+        "several, the rounds interleave the cells, so each cell's spread carries the change",
         100.0 * moved, start->cacheline_rtt_ns, end->cacheline_rtt_ns, start->ring_msgs_per_s, end->ring_msgs_per_s));
   }
   if (start->cacheline_rtt_ns > kSlowFloorRttNs || start->ring_msgs_per_s < kSlowFloorRingMsgs) {
@@ -220,58 +229,136 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   const std::optional<MachineFloor> floor_start = measure_floor(cpus);
   IdleCache idle_cache;
   CeilingCache ceilings;
-  // Per producer, of the last closed-loop cell: load points planned after it are fractions of it.
-  std::optional<double> saturation;
+
+  // A unit is a closed-loop cell and the load points planned right after it, which are
+  // paced from its saturation: they run together, in that order, in every round.
+  std::vector<std::vector<std::size_t>> units;
   for (std::size_t i = 0; i < cells.size(); ++i) {
-    if (sys::interrupt_signal() != 0) break;
-    const Cell& c = cells[i];
-    if (cb.on_cell_start) cb.on_cell_start(i, cells.size(), c);
+    if (!cells[i].load || units.empty()) units.emplace_back();
+    units.back().push_back(i);
+  }
+  // Per planned cell: the configuration it runs with (a load point's is paced at a rate fixed
+  // in the first round, so every repetition offers the same load), its ceiling, its
+  // repetitions so far, and its error (which ends its repetitions).
+  struct CellRun {
+    std::optional<RunConfig> cfg;
     std::optional<double> ceiling;
-    if (closed_loop_throughput(c, cfg)) {
-      // Outside the cell's leak-check window: the ceiling run makes rings of its own.
-      const std::string key = ceiling_key(c);
-      if (!ceilings.count(key)) {
-        try {
-          ceilings[key] = detail::harness_ceiling(c, cfg);
-        } catch (const std::exception&) {
-          ceilings[key] = std::nullopt;
-        }
+    std::vector<CellResult> reps;
+    std::string error;
+  };
+  std::vector<CellRun> runs(cells.size());
+  const std::size_t rounds = static_cast<std::size_t>(std::max(1, cfg.repetitions));
+  const std::size_t steps = cells.size() * rounds;
+  std::size_t step = 0;
+  bool stopped = false;
+  nlohmann::json round_floors = nlohmann::json::array();
+  // Repetitions run in rounds over every cell, in an order shuffled per round by the seed:
+  // a change in the machine's speed (this VM moves between modes within minutes) then hits
+  // every contender alike instead of whichever cells ran in that minute.
+  for (std::size_t round = 0; round < rounds && !stopped; ++round) {
+    if (round > 0) {
+      // The floor per round: a round run while the machine was in another mode is named.
+      const std::optional<MachineFloor> f = measure_floor(cpus);
+      round_floors.push_back(floor_json(f));
+      if (f && floor_start) {
+        const double moved = std::max(std::abs(f->cacheline_rtt_ns - floor_start->cacheline_rtt_ns) /
+                                          floor_start->cacheline_rtt_ns,
+                                      std::abs(f->ring_msgs_per_s - floor_start->ring_msgs_per_s) /
+                                          floor_start->ring_msgs_per_s);
+        if (moved > kFloorMovedWarn)
+          res.warnings.push_back(fmt::format(
+              "round {}/{}: the machine's floor had moved {:.0f}% from the first round's (cache-line round trip "
+              "{:.0f} -> {:.0f} ns, bare ring {:.3g} -> {:.3g} msgs/s); its repetitions widen the cells' spread, which "
+              "the noisy flags show",
+              round + 1, rounds, 100.0 * moved, floor_start->cacheline_rtt_ns, f->cacheline_rtt_ns,
+              floor_start->ring_msgs_per_s, f->ring_msgs_per_s));
       }
-      ceiling = ceilings[key];
     }
-    CellResult r;
-    if (!c.load) {
-      r = run_cell(c, cfg, cpus, idle_cache);
-      saturation = sent_per_producer(r, c);
-    } else if (c.load->kind == LoadPoint::Kind::fraction && !saturation) {
-      fill_identity(r, c, cfg);
-      r.status = CellStatus::error;
-      r.error = "load " + c.load->label() + ": the same cell closed loop measured no rate to take it of";
-    } else {
-      r = run_cell(c, load_config(cfg, *c.load, saturation.value_or(0)), cpus, idle_cache);
+    std::vector<std::size_t> order(units.size());
+    for (std::size_t u = 0; u < order.size(); ++u) order[u] = u;
+    std::mt19937_64 shuffle_rng(cfg.seed * 0x9e3779b97f4a7c15ULL + round);
+    std::shuffle(order.begin(), order.end(), shuffle_rng);
+    for (const std::size_t u : order) {
+      for (const std::size_t i : units[u]) {
+        if (sys::interrupt_signal() != 0) {
+          stopped = true;
+          break;
+        }
+        const Cell& c = cells[i];
+        CellRun& run = runs[i];
+        ++step;
+        if (!run.error.empty()) continue;
+        if (cb.on_cell_start) cb.on_cell_start(step - 1, steps, c);
+        if (!run.cfg) {
+          if (!c.load) {
+            run.cfg = cfg;
+          } else {
+            const CellRun& base = runs[units[u].front()];
+            const std::optional<double> saturation =
+                base.reps.empty() ? std::nullopt : sent_per_producer(base.reps.front(), cells[units[u].front()]);
+            if (c.load->kind == LoadPoint::Kind::fraction && !saturation) {
+              run.error = "load " + c.load->label() + ": the same cell closed loop measured no rate to take it of";
+              continue;
+            }
+            run.cfg = load_config(cfg, *c.load, saturation.value_or(0));
+          }
+          if (closed_loop_throughput(c, cfg)) {
+            // Outside the repetition's leak-check window: the ceiling run makes rings of its own.
+            const std::string key = ceiling_key(c);
+            if (!ceilings.count(key)) {
+              try {
+                ceilings[key] = detail::harness_ceiling(c, cfg);
+              } catch (const std::exception&) {
+                ceilings[key] = std::nullopt;
+              }
+            }
+            run.ceiling = ceilings[key];
+          }
+        }
+        RepOutcome o = run_one_repetition(c, *run.cfg, cpus, cfg.seed + round);
+        // A repetition the interruption cut short measured nothing that can be trusted: it is
+        // left out; the cell keeps the repetitions it finished.
+        if (sys::interrupt_signal() != 0 && !o.figures) {
+          stopped = true;
+          break;
+        }
+        if (o.figures) run.reps.push_back(std::move(*o.figures));
+        else run.error = std::move(o.error);
+      }
+      if (stopped) break;
     }
-    // A cell the interruption cut short measured nothing that can be trusted: it is left out
-    // and named, and the results say they are incomplete.
-    if (const int sig = sys::interrupt_signal(); sig != 0 && !r.ok()) {
-      res.warnings.push_back(fmt::format("interrupted by {} during cell {}/{} ({} {} {}B); that cell is left out",
-                                         sys::signal_name(sig), i + 1, cells.size(), c.pattern->name,
-                                         c.mechanism->name, c.size_bytes));
-      break;
+  }
+  // Results in plan order; a cell the interruption left without a repetition is left out.
+  std::size_t short_of_reps = 0, left_out = 0;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    CellRun& run = runs[i];
+    if (!run.cfg && run.error.empty()) {
+      ++left_out;
+      continue;
     }
-    apply_ceiling(r, ceiling);
+    if (run.error.empty() && run.reps.empty()) {
+      ++left_out;
+      continue;
+    }
+    if (run.error.empty() && run.reps.size() < rounds) ++short_of_reps;
+    CellResult r = finish_cell(cells[i], run.cfg ? *run.cfg : cfg, cpus, std::move(run.reps), run.error, idle_cache);
+    apply_ceiling(r, run.ceiling);
     res.cells.push_back(std::move(r));
     if (cb.on_cell_done) cb.on_cell_done(i, cells.size(), res.cells.back());
   }
   if (const int sig = sys::interrupt_signal(); sig != 0) {
     res.complete = false;
     res.interrupted_by = sys::signal_name(sig);
-    res.warnings.push_back(fmt::format("incomplete: interrupted by {} after {} of {} cells", res.interrupted_by,
-                                       res.cells.size(), cells.size()));
+    res.warnings.push_back(fmt::format(
+        "incomplete: interrupted by {} after {} of {} steps ({} rounds of {} cells): {} cell(s) written, {} of them "
+        "with fewer repetitions than asked, {} not measured",
+        res.interrupted_by, step, steps, rounds, cells.size(), res.cells.size(), short_of_reps, left_out));
     // Not measured again: the user asked to stop.
     res.environment["floor"] = {{"start", floor_json(floor_start)}, {"end", nullptr}};
   } else {
     record_floor(res, floor_start, measure_floor(cpus));
   }
+  if (!round_floors.empty()) res.environment["floor"]["rounds"] = round_floors;
   res.elapsed_s = static_cast<double>(sys::monotonic_ns() - t0) / 1e9;
   return res;
 }

@@ -303,7 +303,9 @@ std::vector<Setting> make_settings() {
         if (!std::isfinite(c.cell_timeout_s) || c.cell_timeout_s <= 0)
           fail_usage(f, "must be > 0 seconds, got " + format_number(c.cell_timeout_s));
       }));
-  t.push_back(field("seed", "--seed", "N", "seed of the message content generator", SettingKind::scalar,
+  t.push_back(field("seed", "--seed", "N",
+                    "seed of the message content generator and of the order of each round of repetitions",
+                    SettingKind::scalar,
                     &C::seed, [](F text, F f) { return parse_uint(text, f); }, show_integer<std::uint64_t>));
   t.push_back(field("out_dir", "--out", "DIR",
                     "write results.json, results.csv, *.hgrm and PERFORMANCE_REPORT.md here", SettingKind::text,

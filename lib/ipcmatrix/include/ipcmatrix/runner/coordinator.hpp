@@ -1,9 +1,12 @@
 #pragma once
 /// @file coordinator.hpp
-/// Runs a whole matrix: plans the cells (plan.hpp), runs each one's repetitions across real
-/// processes, verifies every delivery, aggregates repetitions, measures the idle cost of
-/// each (mechanism, wait), and checks that no segment, socket file or fd outlives a cell.
-/// Any failure fails that cell only.
+/// Runs a whole matrix: plans the cells (plan.hpp), runs their repetitions across real
+/// processes in interleaved rounds (round k runs the k-th repetition of every cell, in an
+/// order shuffled by the seed, after measuring the machine's floor again), verifies every
+/// delivery, aggregates repetitions, measures the idle cost of each (mechanism, wait), and
+/// checks that no segment, socket file or fd outlives a repetition. Any failure fails that
+/// cell only (its later rounds are skipped). An interruption keeps every cell with at least
+/// one finished repetition.
 ///
 /// Inside (src/runner/): repetition.cpp spawns the workers and speaks the protocol
 /// (protocol.hpp), verify.cpp proves the deliveries, aggregate.cpp turns reports into
@@ -20,7 +23,9 @@ namespace ipcmatrix {
 
 /// Progress hooks; either may be empty.
 struct MatrixCallbacks {
-  std::function<void(std::size_t index, std::size_t total, const Cell&)> on_cell_start;
+  /// Before each repetition: its step among cells x repetitions (round-major), and the cell.
+  std::function<void(std::size_t step, std::size_t steps, const Cell&)> on_cell_start;
+  /// Once a cell's result is final (after the last round), in plan order.
   std::function<void(std::size_t index, std::size_t total, const CellResult&)> on_cell_done;
 };
 
