@@ -348,6 +348,31 @@ TEST_CASE("e2e: every run measures the machine's floor, the harness's ceiling, a
 
 TEST_SUITE("e2e") {
 
+TEST_CASE("e2e: by default a cell measures for a time window, and never fewer than --min-messages") {
+  TempDir dir;
+  // The defaults: no message count, a time window, no short-window warning.
+  auto r = run_tool({"--sizes", "64", "--patterns", "stream,pingpong", "--mechanisms", "pipe", "--serializers", "raw",
+                     "--json", "-", "--quiet"},
+                    dir);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j.at("config").at("messages") == 0);
+  CHECK(j.at("config").at("duration_s").get<double>() > 0);
+  for (const auto& c : j.at("cells")) {
+    CHECK(c.at("status") == "ok");
+    for (const auto& w : c.at("warnings"))
+      CHECK_MESSAGE(w.get<std::string>().find("short throughput window") == std::string::npos, w);
+  }
+  // A window far too short for the messages asked for: the count decides.
+  r = run_tool({"--sizes", "64", "--patterns", "stream", "--mechanisms", "pipe", "--serializers", "raw",
+                "--duration", "1ms", "--min-messages", "5000", "--warmup", "10", "--json", "-", "--quiet"},
+               dir);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  j = nlohmann::json::parse(r.out);
+  REQUIRE(j.at("cells").size() == 1);
+  CHECK(j.at("cells")[0].at("messages_sent").get<std::uint64_t>() >= 5000);
+}
+
 TEST_CASE("e2e: repetitions run in rounds over every cell, the floor measured again before each round") {
   TempDir dir;
   const fs::path out = dir.path / "out";

@@ -77,7 +77,9 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
     if (!warm) {
       // Whichever comes first: the message count (0 = no count) or the measured time.
       if (p.messages > 0 && i >= warm_count + p.messages) break;
-      if (deadline != 0 && (pacer.open_loop() ? due >= deadline : stamp && now >= deadline)) break;
+      if (deadline != 0 && i >= warm_count + p.min_messages &&
+          (pacer.open_loop() ? due >= deadline : stamp && now >= deadline))
+        break;
       if (r.first_send_ns == 0) {
         const std::int64_t start = stamp ? now : sys::now_ns();
         r.first_send_ns = start;

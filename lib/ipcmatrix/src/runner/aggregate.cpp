@@ -12,7 +12,7 @@ namespace ipcmatrix::detail {
 namespace {
 
 constexpr double kMinWindowMs = 100;
-constexpr std::uint64_t kMinWindowMsgs = 1000;
+constexpr std::uint64_t kMinWindowMsgs = 100;  // the default --min-messages: a p99 resolved
 constexpr std::int64_t kSkewWarnNs = 1000;
 constexpr double kTickS = 0.01;  // the kernel's CPU accounting granularity (USER_HZ)
 

@@ -150,6 +150,7 @@ RunConfig load_config(const RunConfig& cfg, const LoadPoint& p, double saturatio
       out.rate = kSporadicRate;
       out.messages = 0;
       out.duration_s = kSporadicWindowS;
+      out.min_messages = 0;  // the window is sized for its ~110 samples already
       out.warmup = std::min(out.warmup, kSporadicWarmup);
       break;
   }

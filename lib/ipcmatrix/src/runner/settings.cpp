@@ -175,8 +175,8 @@ std::vector<Setting> make_settings() {
       }));
   t.push_back(field(
       "duration_s", "--duration", "TIME",
-      "measured-phase cap per cell (10, 10s, 500ms, 2min); with --messages, whichever "
-      "comes first; given alone, no message count applies; 0 = no time cap",
+      "measured phase per cell (10, 10s, 500ms, 2min): by default the window, at least --min-messages "
+      "long; with --messages, whichever comes first; 0 = no time cap (count only)",
       SettingKind::scalar, &C::duration_s, [](F text, F f) { return parse_duration(text, f); }, show_number,
       [](const C& c, F f) {
         if (!std::isfinite(c.duration_s) || c.duration_s < 0 || c.duration_s > kMaxDurationS)
@@ -185,8 +185,13 @@ std::vector<Setting> make_settings() {
       }));
   t.push_back(field("messages", "--messages", "N",
                     "measured messages per producer per cell; given alone, no time cap applies "
-                    "(the default caps both: 20000 messages or 1 s)",
+                    "(0 = none: the default measures for --duration, at least --min-messages)",
                     SettingKind::scalar, &C::messages, [](F text, F f) { return parse_uint(text, f); },
+                    show_integer<std::uint64_t>));
+  t.push_back(field("min_messages", "--min-messages", "N",
+                    "with a time window, measured messages per producer before it may end: a slow cell "
+                    "measures longer than --duration rather than report a figure from a handful",
+                    SettingKind::scalar, &C::min_messages, [](F text, F f) { return parse_uint(text, f); },
                     show_integer<std::uint64_t>));
   t.push_back(field(
       "warmup", "--warmup", "N", "unrecorded messages per producer before measuring", SettingKind::scalar,

@@ -98,6 +98,7 @@ struct RoleParams {
   std::uint64_t warmup = 100;    ///< unrecorded messages first (capped at kWarmupCapS)
   double duration_s = 0;         ///< measured phase limit, seconds; 0 = none. With both
                                  ///< limits set, whichever is reached first ends the phase
+  std::uint64_t min_messages = 0;  ///< the duration ends the phase only after this many measured
   double rate = 0;               ///< open loop msgs/s per sender; 0 = closed loop
   int batch = 1;                 ///< messages coalesced per send
   bool record_hops = false;      ///< pipeline sink: also record the last hop

@@ -31,8 +31,15 @@ struct RunConfig {
   std::vector<std::string> mechanisms = mechanism_names();   ///< default: all registered
   std::vector<std::string> serializers = default_serializer_names();
   int procs = 0;               ///< participants of N-process patterns; 0 = fit the machine
-  double duration_s = 1;       ///< measured phase cap per cell, seconds; 0 = none (see finish_run_config)
-  std::uint64_t messages = 20000;  ///< per producer per cell; 0 = no count (duration only)
+  /// Measured phase per cell, seconds; 0 = none (count only). By default windows are sized
+  /// by time: long enough for a precise msgs/s whatever the cell's speed (a 64 B stream
+  /// measures for this long, not for 3 ms of 20000 messages), and never shorter than
+  /// min_messages (a slow cell measures longer).
+  double duration_s = 0.2;
+  std::uint64_t messages = 0;  ///< per producer per cell, a cap; 0 = no count (duration only)
+  /// With a time window: the phase does not end before this many measured messages per
+  /// producer (enough to resolve a p99). Ignored when `messages` bounds the phase.
+  std::uint64_t min_messages = 100;
   std::uint64_t warmup = 2000;     ///< per producer, sent first and not recorded
   int repetitions = 1;             ///< runs of each cell
   double rate = 0;                 ///< open loop, messages/s per producer; 0 = closed loop

@@ -68,9 +68,10 @@ struct GivenSetting {
 
 /// The effective configuration: defaults, then the preset (when `preset` is set; it is
 /// recorded in RunConfig::preset), then each given setting in order, then the count-or-time
-/// rule, then validate(). The rule: the default bounds each cell by both a message count
-/// and a time cap, whichever comes first; a preset or flags that name only `messages` mean
-/// no time cap (duration_s = 0), and only `duration_s` means no count (messages = 0).
+/// rule, then validate(). The rule: the default measures each cell for a time window
+/// (duration_s, at least min_messages per producer) with no count; a preset or flags that
+/// name only `messages` mean no time cap (duration_s = 0), both mean whichever comes first,
+/// and only `duration_s` keeps the default's no count (messages = 0).
 /// Throws UsageError naming the flag, key or file.
 [[nodiscard]] RunConfig build_run_config(const std::optional<std::string>& preset,
                                          const std::vector<GivenSetting>& given);
