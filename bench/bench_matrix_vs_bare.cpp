@@ -3,6 +3,7 @@
 //
 //   bench_matrix_vs_bare [--reps 5] [--messages 2000000] [--sizes 64,1M] [--only 'stream shm,pingpong']
 //   bench_matrix_vs_bare --sizes 16M,64M --only 'stream unix,stream memfd'   # large messages handed over
+//   bench_matrix_vs_bare --reps 3 --only ' zmq ,  nng '   # the message libraries against themselves, bare
 //
 // Each repetition runs, for every case, the matrix cell through the library (run_matrix:
 // real worker processes, verification, timestamps, the floor at its start and end) and then
@@ -12,12 +13,18 @@
 // median of the repetitions with [min - max], and ratios taken per repetition from the
 // back-to-back pair (a VM that changes mode between repetitions moves both figures of a
 // pair alike), so their median is not thrown off by a mode switch.
+//
+// The message libraries (zmq, nng) are held to their own API used bare, the way their
+// documentation shows it (bare_libraries.hpp), not to the mechanism's Transport: what the
+// mechanism adds around the library (liveness pipes, the end marker) is part of what is
+// measured.
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
 #include <algorithm>
 #include <map>
 
+#include "bare_libraries.hpp"
 #include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/runner/coordinator.hpp"
 #include "ipcmatrix/runner/floor.hpp"
@@ -61,8 +68,10 @@ std::string cell(const std::vector<double>& v, bool round_trip) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // The matrix re-executes this binary for its worker processes.
+  // The matrix re-executes this binary for its worker processes, and the message libraries'
+  // bare loops for theirs.
   if (const int rc = maybe_run_worker(argc, argv); rc >= 0) return rc;
+  if (const int rc = bench::maybe_run_library_bare(argc, argv); rc >= 0) return rc;
   int reps = 5;
   std::uint64_t messages = 2'000'000;
   std::string sizes_text = "64,1M";
@@ -102,6 +111,10 @@ int main(int argc, char** argv) {
   // The datagram mechanisms' round trips at every size: a datagram's size limit bites at 1 MiB.
   for (const auto size : sizes)
     for (const char* m : {"unix-seqpacket", "unix-dgram"}) cases.push_back({"pingpong", m, "copy", size});
+  // The message libraries, streams and round trips at every size.
+  for (const char* pattern : {"stream", "pingpong"})
+    for (const auto size : sizes)
+      for (const char* m : {"zmq", "nng"}) cases.push_back({pattern, m, "copy", size});
   if (!only.empty()) {
     std::erase_if(cases, [&](const Case& c) {
       return std::none_of(only.begin(), only.end(), [&](const std::string& o) { return c.name().find(o) != std::string::npos; });
@@ -154,9 +167,15 @@ int main(int argc, char** argv) {
       // Large round trips take a millisecond each: fewer of them keep the bare run near the
       // matrix cell's 1 s cap.
       const std::uint64_t bare_rounds = c.size <= 4096 ? 100'000 : 1'000;
-      const std::optional<double> bare =
-          c.round_trip() ? bare_pingpong_p50_ns(t, o, c.size + kEnvelopeBytes, bare_rounds, cpu_a, cpu_b)
-                         : bare_stream(t, o, c.size + kSeqEnvelopeBytes, 64, cpu_a, cpu_b, 1'000'000'000);
+      std::optional<double> bare;
+      if (bench::has_library_bare(c.mechanism))
+        bare = c.round_trip() ? bench::library_bare_pingpong_p50_ns(c.mechanism, c.size + kEnvelopeBytes,
+                                                                     bare_rounds, cpu_a, cpu_b)
+                              : bench::library_bare_stream(c.mechanism, c.size + kSeqEnvelopeBytes, cpu_a, cpu_b,
+                                                           1'000'000'000);
+      else
+        bare = c.round_trip() ? bare_pingpong_p50_ns(t, o, c.size + kEnvelopeBytes, bare_rounds, cpu_a, cpu_b)
+                              : bare_stream(t, o, c.size + kSeqEnvelopeBytes, 64, cpu_a, cpu_b, 1'000'000'000);
       if (bare) s.bare.push_back(*bare);
       // For a round trip lower is better: bare/matrix, so 1.0 is "as fast" either way.
       if (bare && matrix && *matrix > 0) s.ratio.push_back(c.round_trip() ? *bare / *matrix : *matrix / *bare);

@@ -22,6 +22,13 @@ format_paths=(
   lib/ipcmatrix/src/transport/datagram_socket.cpp
   lib/ipcmatrix/src/transport/unix_seqpacket_transport.cpp
   lib/ipcmatrix/src/transport/unix_dgram_transport.cpp
+  lib/ipcmatrix/src/transport/socket_dir.hpp
+  lib/ipcmatrix/src/transport/library_transport.hpp
+  lib/ipcmatrix/src/transport/zmq_transport.cpp
+  lib/ipcmatrix/src/transport/nng_transport.cpp
+  bench/bare_libraries.hpp
+  bench/bare_libraries.cpp
+  tests/integration/test_transport_library.cpp
 )
 tidy_paths=(
   lib/ipcmatrix/src/model
@@ -31,6 +38,8 @@ tidy_paths=(
   lib/ipcmatrix/src/transport/datagram_socket.cpp
   lib/ipcmatrix/src/transport/unix_seqpacket_transport.cpp
   lib/ipcmatrix/src/transport/unix_dgram_transport.cpp
+  lib/ipcmatrix/src/transport/zmq_transport.cpp
+  lib/ipcmatrix/src/transport/nng_transport.cpp
 )
 
 # The files among the paths that exist, sorted; $1 is the find -name pattern.

@@ -14,6 +14,8 @@ packages=(
   doctest-dev
   libcli11-dev
   libfmt-dev
+  libzmq3-dev cppzmq-dev  # the zmq mechanism: libzmq and its C++ binding
+  libnng-dev            # the nng mechanism
   libbenchmark-dev      # bench/ micro-benchmarks (optional for the tool itself)
   python3-jsonschema    # tests: results files validate against docs/results.schema.json
   gnuplot-nox           # the report's SVG charts (skipped, and said so, without it)

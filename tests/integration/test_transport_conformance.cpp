@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -113,11 +112,7 @@ void expect_clean_exit(Pair& p) {
 void for_each_mechanism(const std::function<void(const TransportSpec&)>& body) {
   for (const auto* t : all_transports()) {
     SUBCASE(std::string(t->name).c_str()) {
-      const auto before = test::leak_snapshot();
-      body(*t);
-      const auto leaked = test::new_entries(before, test::leak_snapshot());
-      CHECK_MESSAGE(leaked.empty(), "leaked: " << (leaked.empty() ? "" : leaked.front()));
-      CHECK(test::no_children_left());
+      test::expect_leaves_nothing([&] { body(*t); });
     }
   }
 }
@@ -530,30 +525,11 @@ TEST_CASE("semantics: shm --wait eventfd is pollable across processes: an epoll 
           return 0;
         },
         [](Transport& tr) {
-          const int fd = tr.poll_fd();
-          if (fd < 0) return 10;
-          const sys::Fd ep(::epoll_create1(EPOLL_CLOEXEC));
-          epoll_event ev{};
-          ev.events = EPOLLIN;
-          if (ep.get() < 0 || ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return 11;
-          std::vector<std::byte> buf(1 << 20);
-          std::uint64_t got = 0, wakeups = 0;
-          while (true) {
-            std::size_t len = 0;
-            const IoStatus s = tr.try_recv(buf, len);
-            if (s == IoStatus::ok) {
-              if (len != size_for(got) || !test::payload_matches({buf.data(), len}, got)) return 12;
-              ++got;
-              continue;
-            }
-            if (s == IoStatus::peer_closed) break;
-            if (s != IoStatus::would_block) return 13;
-            epoll_event out{};
-            if (::epoll_wait(ep.get(), &out, 1, 30'000) != 1) return 14;  // a lost wake-up
-            ++wakeups;
-          }
-          if (got != kCount) return 15;
-          return wakeups > 0 ? 0 : 16;
+          std::uint64_t got = 0;
+          const int rc = test::run_event_loop(tr, 1 << 20, got, [](std::span<const std::byte> m, std::uint64_t i) {
+            return m.size() == size_for(i) && test::payload_matches(m, i);
+          });
+          return rc != 0 ? rc : got == kCount ? 0 : 15;
         });
     expect_clean_exit(p);
   }

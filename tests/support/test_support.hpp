@@ -3,6 +3,8 @@
 // checksum, and snapshots of what a run could leak (/dev/shm entries, socket
 // directories, unreaped children).
 
+#include <doctest/doctest.h>
+#include <sys/epoll.h>
 #include <sys/wait.h>
 
 #include <cerrno>
@@ -11,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <set>
 #include <span>
@@ -19,6 +22,7 @@
 
 #include "ipcmatrix/sys/ipc_names.hpp"
 #include "ipcmatrix/sys/posix.hpp"
+#include "ipcmatrix/transport/transport.hpp"
 
 namespace ipcmatrix::test {
 
@@ -77,6 +81,49 @@ inline std::vector<std::string> new_entries(const std::set<std::string>& before,
 inline bool no_children_left() {
   int st = 0;
   return ::waitpid(-1, &st, WNOHANG) == -1 && errno == ECHILD;
+}
+
+/// Runs body, then checks that it left no IPC object of this run (nor any stray /dev/shm
+/// entry) and no child unreaped.
+inline void expect_leaves_nothing(const std::function<void()>& body) {
+  const auto before = leak_snapshot();
+  body();
+  const auto leaked = new_entries(before, leak_snapshot());
+  CHECK_MESSAGE(leaked.empty(), "leaked: " << (leaked.empty() ? "" : leaked.front()));
+  CHECK(no_children_left());
+}
+
+/// A receiver run as an event loop: it waits only in epoll_wait() on tr.poll_fd() (30 s at
+/// a time: a lost wake-up ends the loop with code 14 instead of hanging the test), drains
+/// with try_recv() until would_block, and stops at peer_closed. check(message, i) judges
+/// message i. Returns 0, or the code of what went wrong (10-16), for a child's exit status;
+/// `messages` counts what arrived. At least one wake-up is required: the loop ran dry.
+inline int run_event_loop(Transport& tr, std::size_t buf_bytes, std::uint64_t& messages,
+                          const std::function<bool(std::span<const std::byte>, std::uint64_t)>& check) {
+  messages = 0;
+  const int fd = tr.poll_fd();
+  if (fd < 0) return 10;
+  const sys::Fd ep(::epoll_create1(EPOLL_CLOEXEC));
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  if (ep.get() < 0 || ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return 11;
+  std::vector<std::byte> buf(buf_bytes);
+  std::uint64_t wakeups = 0;
+  while (true) {
+    std::size_t len = 0;
+    const IoStatus s = tr.try_recv(buf, len);
+    if (s == IoStatus::ok) {
+      if (!check({buf.data(), len}, messages)) return 12;
+      ++messages;
+      continue;
+    }
+    if (s == IoStatus::peer_closed) break;
+    if (s != IoStatus::would_block) return 13;
+    epoll_event out{};
+    if (::epoll_wait(ep.get(), &out, 1, 30'000) != 1) return 14;  // a lost wake-up
+    ++wakeups;
+  }
+  return wakeups > 0 ? 0 : 16;
 }
 
 /// Sets an environment variable for one test (and the processes it forks or spawns), and

@@ -102,27 +102,15 @@ std::optional<double> bare_stream(const TransportSpec& t, const ChannelOptions& 
       if (fd >= 0) sys::Fd{fd};  // the other end's copies: close them
     auto in = t.open(rx_spec, Role::receiver);
     AlignedBuffer buf(size);  // as the matrix receiver's (util/aligned_buffer.hpp)
-    std::uint64_t n = 0, window_n = 0;
-    std::int64_t first = 0, last = 0;
-    std::size_t until_boundary = batch;  // a count down, not n % batch: no division per message
+    StreamWindow window(batch);
     while (true) {
       std::size_t len = 0;
       const IoStatus s = in->recv(buf, len);
       if (s == IoStatus::peer_closed) break;
-      if (s != IoStatus::ok || len != size || sys::load_le64(buf.data()) != n) return 2;
-      // Two clock reads a batch, not per message: the window runs from the first message
-      // to the last batch boundary.
-      if (n == 0) first = sys::now_ns();
-      ++n;
-      if (--until_boundary == 0) {
-        until_boundary = batch;
-        last = sys::now_ns();
-        window_n = n - 1;
-      }
+      if (s != IoStatus::ok || len != size || sys::load_le64(buf.data()) != window.messages()) return 2;
+      window.count();
     }
-    const double rate = last > first && window_n > 0 ? static_cast<double>(window_n) * 1e9 /
-                                                           static_cast<double>(last - first)
-                                                     : 0;
+    const double rate = window.msgs_per_s();
     sys::write_all(res_w.get(), &rate, sizeof rate, "bare result");
     return 0;
   });

@@ -13,6 +13,8 @@ extern const TransportSpec kPosixMqTransport;
 extern const TransportSpec kUnixSeqpacketTransport;
 extern const TransportSpec kUnixDgramTransport;
 extern const TransportSpec kMemfdTransport;
+extern const TransportSpec kZmqTransport;
+extern const TransportSpec kNngTransport;
 
 const std::vector<const TransportSpec*>& all_transports() {
   static const std::vector<const TransportSpec*> kAll{
@@ -25,6 +27,8 @@ const std::vector<const TransportSpec*>& all_transports() {
       &kUnixSeqpacketTransport,
       &kUnixDgramTransport,
       &kMemfdTransport,
+      &kZmqTransport,
+      &kNngTransport,
   };
   return kAll;
 }

@@ -44,7 +44,7 @@ class SocketChannel final : public Channel {
   ChannelSpec spec(Role r) const override {
     ChannelSpec s;
     s.mechanism = std::string(Traits::kName);
-    s.name = place_.path;
+    s.name = place_.path();
     s.port = port_;
     s.token = token_;
     s.open_timeout_ms = opts_.open_timeout_ms;

@@ -9,7 +9,7 @@ struct TcpTraits {
   using Protocol = boost::asio::ip::tcp;
   static constexpr std::string_view kName = "tcp";
   struct Place {
-    std::string path;  // unused: tcp has no file
+    [[nodiscard]] std::string path() const { return {}; }  // tcp has no file
   };
   static Protocol protocol() { return Protocol::v4(); }
   static Protocol::endpoint bind_endpoint(Place&, const ChannelOptions&) {

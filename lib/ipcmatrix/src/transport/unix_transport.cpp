@@ -1,41 +1,23 @@
 // `unix`: a Unix domain stream socket through Boost.Asio. The socket file lives in a
-// private 0700 directory with an unpredictable name, removed as soon as both ends are
-// connected (and by the Channel if a side never came).
-#include "ipcmatrix/sys/ipc_names.hpp"
+// private 0700 directory with an unpredictable name (socket_dir.hpp), removed as soon as both
+// ends are connected (and by the Channel if a side never came).
+#include "socket_dir.hpp"
 #include "socket_transport.hpp"
-
-#include <sys/un.h>
 
 namespace ipcmatrix {
 namespace {
 
-std::string socket_path_problem(const std::string& path) {
-  constexpr std::size_t kMax = sizeof(sockaddr_un::sun_path) - 1;
-  if (path.size() <= kMax) return {};
-  return "the socket path '" + path + "' is " + std::to_string(path.size()) + " bytes, over the " +
-         std::to_string(kMax) + " a Unix socket address holds: set TMPDIR to a shorter directory";
-}
-
 struct UnixTraits {
   using Protocol = boost::asio::local::stream_protocol;
   static constexpr std::string_view kName = "unix";
-  struct Place {
-    std::string dir;
-    std::string path;
-  };
+  using Place = detail::SocketDir;
   static Protocol protocol() { return Protocol(); }
   static Protocol::endpoint bind_endpoint(Place& p, const ChannelOptions& o) {
-    const std::string dir = sys::temp_dir() + "/" + (o.name.empty() ? sys::unique_ipc_name() : o.name);
-    // Checked before anything is made, so a long $TMPDIR leaves nothing behind.
-    if (const std::string problem = socket_path_problem(dir + "/s"); !problem.empty())
-      throw Error(std::make_error_code(std::errc::filename_too_long), kName, dir, problem);
-    sys::make_private_dir(dir);
-    p.dir = dir;
-    p.path = dir + "/s";
-    return Protocol::endpoint(p.path);
+    p = detail::SocketDir(kName, o);
+    return Protocol::endpoint(p.path());
   }
   static int port_of(Protocol::acceptor&) { return 0; }
-  static std::string describe(const Place& p) { return p.path; }
+  static std::string describe(const Place& p) { return p.path(); }
   static Protocol::endpoint connect_endpoint(const ChannelSpec& s) {
     return Protocol::endpoint(s.name);
   }
@@ -43,7 +25,7 @@ struct UnixTraits {
   static void unlink_after_connect(const ChannelSpec& s) {
     sys::remove_quietly(s.name, s.name.substr(0, s.name.rfind('/')));
   }
-  static void cleanup(const Place& p) noexcept { sys::remove_quietly(p.path, p.dir); }
+  static void cleanup(Place& p) noexcept { p.remove(); }
 };
 
 std::unique_ptr<Channel> create(const ChannelOptions& o) {
@@ -52,9 +34,7 @@ std::unique_ptr<Channel> create(const ChannelOptions& o) {
 std::unique_ptr<Transport> open(const ChannelSpec& s, Role r) {
   return detail::open_socket<UnixTraits>(s, r);
 }
-std::string preflight(const ChannelOptions&) {
-  return socket_path_problem(sys::temp_dir() + "/" + sys::unique_ipc_name() + "/s");
-}
+std::string preflight(const ChannelOptions&) { return detail::SocketDir::preflight(); }
 
 }  // namespace
 

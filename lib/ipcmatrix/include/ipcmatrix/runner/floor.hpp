@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ipcmatrix/sys/clock.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/transport/transport.hpp"
 
@@ -47,6 +48,37 @@ struct alignas(kCacheLine) FloorLine {
     while (v.load(std::memory_order_acquire) != odd + 1) sys::cpu_relax();
   }
   void stop() noexcept { v.store(kStop, std::memory_order_release); }
+};
+
+/// A bare receiver's throughput window, as bare_stream() measures it: two clock reads a
+/// batch, not one a message, the window running from the first message to the last batch
+/// boundary. Not thread-safe.
+class StreamWindow {
+ public:
+  explicit StreamWindow(std::size_t batch) noexcept : batch_(batch), until_boundary_(batch) {}
+  /// Counts one message, received now.
+  void count() noexcept {
+    if (n_ == 0) first_ = sys::now_ns();
+    ++n_;
+    if (--until_boundary_ == 0) {  // a count down, not n % batch: no division per message
+      until_boundary_ = batch_;
+      last_ = sys::now_ns();
+      window_n_ = n_ - 1;
+    }
+  }
+  /// Messages counted so far (the next one's sequence number).
+  [[nodiscard]] std::uint64_t messages() const noexcept { return n_; }
+  /// msgs/s over the window; 0 before a second batch boundary.
+  [[nodiscard]] double msgs_per_s() const noexcept {
+    return last_ > first_ && window_n_ > 0
+               ? static_cast<double>(window_n_) * 1e9 / static_cast<double>(last_ - first_)
+               : 0;
+  }
+
+ private:
+  std::size_t batch_, until_boundary_;
+  std::uint64_t n_ = 0, window_n_ = 0;
+  std::int64_t first_ = 0, last_ = 0;
 };
 
 /// The mechanism whose bare ring is the machine's floor: the shared-memory ring, the

@@ -79,13 +79,14 @@ struct ChannelOptions {
 /// One end of a channel as plain data. Only the fields a mechanism needs are set.
 struct ChannelSpec {
   std::string mechanism;
-  std::string name;       ///< shm segment / queue name, or socket path
+  std::string name;       ///< shm segment / queue name, or socket path (unix, zmq, nng)
   std::string token;      ///< random id; sockets check it so a stranger cannot connect
   int port = 0;           ///< tcp
   int fd = -1;            ///< inherited fd for this role (pipe end, listening socket, shm's eventfd)
   /// A second inherited fd for this role, kept open across exec like `fd` (unix-dgram: the
   /// liveness pipe, whose write end every sender holds and whose read end the receiver polls
-  /// for the hang-up that a datagram socket never gives). -1: none.
+  /// for the hang-up that a datagram socket never gives; zmq, nng: the receiver's liveness
+  /// and ack pipe, `fd` being the senders' liveness pipe). -1: none.
   int aux_fd = -1;
   std::size_t capacity_bytes = 0;
   std::size_t msg_bytes = 0;
@@ -292,7 +293,7 @@ struct TransportSpec {
 [[nodiscard]] MessageLimit message_limit_of(const TransportSpec& t, std::size_t wanted_bytes = 0);
 
 /// Every mechanism, in a fixed order (pipe, unix, shm, tcp, bipc-mq, posix-mq,
-/// unix-seqpacket, unix-dgram, memfd).
+/// unix-seqpacket, unix-dgram, memfd, zmq, nng).
 [[nodiscard]] const std::vector<const TransportSpec*>& all_transports();
 /// By name; throws Error naming the valid choices.
 [[nodiscard]] const TransportSpec& find_transport(std::string_view name);

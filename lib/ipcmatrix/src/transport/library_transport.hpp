@@ -1,0 +1,317 @@
+#pragma once
+// What the message-library mechanisms (zmq, nng) share: a PUSH socket connected to a PULL
+// socket over `ipc://` in a private 0700 directory, and the protocol around the library that
+// the transport contract needs and neither library gives.
+//
+// Neither library's socket survives exec (the coordinator cannot make it for the workers),
+// neither reports that the other end has gone (no end-of-file: a PULL socket just waits for
+// the next sender), and neither says when the peer application has taken a message. So:
+//
+// Channel (create(), in the coordinator): the socket directory (socket_dir.hpp, removed by
+// the Channel's destructor) and two liveness pipes, inherited by the workers like a pipe's
+// fds (ChannelSpec::fd, ::aux_fd):
+//   - the senders' pipe: every sending process holds its write end, the receiver its read
+//     end, which hangs up once the last sender has closed or died. Nothing is ever written
+//     to it.
+//   - the receiver's pipe: the receiver holds its write end and writes one byte (an ack) for
+//     each end marker it takes; every sender holds its read end: a byte is an ack, a hang-up
+//     means the receiver has closed or died.
+//
+// Open: the receiver binds its PULL socket to `ipc://<dir>/s`, the sender connects its PUSH
+// socket, which the library retries in the background until the receiver has bound, so
+// either side may open first and neither waits in open().
+//
+// Sending: the library's blocking send with a timeout of one wait slice (20 ms), so a
+// sender that is held back (the receiver's queue is full, or nobody has bound yet) looks at
+// the receiver's pipe every 20 ms: hung up = peer_closed. A message over the mechanism's
+// limit is refused (message_size) before anything is sent.
+//
+// Closing a sender (its destructor) that sent anything, while its receiver is alive: it
+// sends an end marker (a message the receiver can tell from every user message: Lib says
+// how), waits for the ack or for the receiver's pipe to hang up, and only then closes its
+// socket and its end of the senders' pipe. The wait is what makes a clean close lose
+// nothing. ZeroMQ 4.3 over ipc:// drops the tail of a stream whose sender disconnects while
+// the receiver's queue is at its high-water mark (the peer's hang-up stops the receiving
+// engine with data still unread; reproduced here: 389 of 20,000 messages lost to a slow
+// receiver, with linger -1, and none over tcp://), and nng_close() may abort a send still
+// being written. After the ack the receiver holds every message this sender sent, so the
+// socket is closed with nothing queued (linger 0). The wait ends when the receiver takes
+// the marker or goes away: a receiver that is alive but never reads again keeps the sender
+// in its destructor, as it would keep it in a blocking send. So a receiver opened in the
+// same thread is destroyed first (LocalPair's member order does that), and the role loops
+// close their sending ends while their receiving ends still drain (Sender::close()).
+//
+// Receiving: the library's blocking receive with a timeout of one slice. A slice that ends
+// with nothing received looks at the senders' pipe; once it has hung up, what is already
+// queued is drained without waiting, then peer_closed. An end marker is acked at once and is
+// not a message; recv() then waits up to one slice for the senders' pipe to hang up, so a
+// single sender's close is seen at once rather than a slice later. poll_fd() is an epoll set
+// of the library's own fd and the senders' pipe, so an event loop wakes for a sender's death
+// as well as for a message, and try_recv() never waits.
+//
+// One shared sending end: several processes may inherit the same sending spec. Each
+// process's socket and pipe ends are its own, and the receiver sees the end only when the
+// last of them has gone (they all hold the senders' pipe). What is not addressed yet: acks
+// are one unnamed byte each, so one closing sender may take the ack of another and close
+// before the receiver has taken its own tail. A fan-in over one endpoint would key the acks
+// (a token in the marker, echoed on a socketpair that senders read with MSG_PEEK).
+
+#include <poll.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "ipcmatrix/error.hpp"
+#include "ipcmatrix/sys/posix.hpp"
+#include "ipcmatrix/sys/process.hpp"
+#include "ipcmatrix/transport/transport.hpp"
+#include "socket_dir.hpp"
+
+namespace ipcmatrix::detail {
+
+/// How long one blocking library call waits before the end looks at its peer's pipe.
+inline constexpr std::int64_t kLibraryWaitSliceMs = 20;
+/// The largest message the library mechanisms carry (Capabilities::max_msg_bytes).
+inline constexpr std::size_t kLibraryMaxMessageBytes = std::size_t{1} << 30;
+/// How often a connecting socket retries while nobody has bound yet.
+inline constexpr std::int64_t kLibraryReconnectMs = 10;
+
+/// The coordinator's channel: the socket directory and both liveness pipes.
+class LibraryChannel final : public Channel {
+ public:
+  LibraryChannel(std::string_view mechanism, const ChannelOptions& o)
+      : mechanism_(mechanism), dir_(mechanism, o), open_timeout_ms_(o.open_timeout_ms) {
+    sys::make_pipe(senders_read_, senders_write_);
+    sys::make_pipe(receiver_read_, receiver_write_);
+  }
+
+  [[nodiscard]] ChannelSpec spec(Role r) const override {
+    ChannelSpec s;
+    s.mechanism = mechanism_;
+    s.name = dir_.path();
+    s.open_timeout_ms = open_timeout_ms_;
+    const bool tx = r == Role::sender;
+    s.fd = (tx ? senders_write_ : senders_read_).get();
+    s.aux_fd = (tx ? receiver_read_ : receiver_write_).get();
+    return s;
+  }
+  [[nodiscard]] ChannelSpec take(Role r) override {
+    ChannelSpec s = spec(r);
+    const bool tx = r == Role::sender;
+    s.fd = (tx ? senders_write_ : senders_read_).release();
+    s.aux_fd = (tx ? receiver_read_ : receiver_write_).release();
+    return s;
+  }
+  void close_local_fds() noexcept override {
+    for (sys::Fd* fd : {&senders_read_, &senders_write_, &receiver_read_, &receiver_write_}) fd->reset();
+  }
+
+ private:
+  std::string mechanism_;
+  SocketDir dir_;
+  std::int64_t open_timeout_ms_;
+  sys::Fd senders_read_, senders_write_;    ///< hangs up when the last sender is gone
+  sys::Fd receiver_read_, receiver_write_;  ///< acks; hangs up when the receiver is gone
+};
+
+/// What one call into the library did.
+enum class LibStatus : std::uint8_t {
+  ok,          ///< sent; or received a message, now in the caller's buffer
+  end_marker,  ///< received a sender's end marker (taken, not a message)
+  again,       ///< nothing within the wait slice (or at once, for a call that does not wait)
+  too_large,   ///< received a message larger than the caller's buffer (taken, lost)
+  error,       ///< Lib::error() says what
+};
+
+/// Owns an inherited fd: the spec must carry it (Error otherwise), and a process this one
+/// spawns must not inherit it, or a stray copy would hide this end's death.
+inline sys::Fd inherited_pipe(int fd, std::string_view mechanism, const ChannelSpec& s, const char* which) {
+  if (fd < 0) throw Error(mechanism, s.name, std::string("channel spec carries no ") + which);
+  sys::Fd owned(fd);
+  sys::set_cloexec(fd, true);
+  return owned;
+}
+
+/// One end over a library. Lib names its mechanism (static constexpr std::string_view
+/// kName), is constructed from (spec, role) and provides, noexcept:
+///   LibStatus send(a, b)          one message a ++ b; waits up to one slice
+///   LibStatus send_end_marker()   the end marker; waits up to one slice
+///   LibStatus recv(buf, len, wait)  one message; wait: up to one slice, else not at all
+///   int poll_fd(), std::error_code error(), void close() (linger 0; idempotent)
+template <class Lib>
+class LibraryTransport final : public Transport {
+ public:
+  LibraryTransport(const ChannelSpec& s, Role r)
+      : sender_(r == Role::sender),
+        senders_(inherited_pipe(s.fd, Lib::kName, s, "senders' liveness pipe")),
+        receiver_(inherited_pipe(s.aux_fd, Lib::kName, s, "receiver's liveness pipe")),
+        lib_(s, r) {
+    sys::ignore_sigpipe();  // an ack written after every sender is gone: EPIPE, not a signal
+  }
+  LibraryTransport(const LibraryTransport&) = delete;
+  LibraryTransport& operator=(const LibraryTransport&) = delete;
+  ~LibraryTransport() override {
+    // A sender that sent nothing has nothing to lose: it closes at once (and so does not
+    // wait on a peer that may never read, e.g. when the process fails before its start).
+    if (sent_any_ && put({}, {}, true) == IoStatus::ok) wait_for_ack();
+    lib_.close();
+  }
+
+  IoStatus send(std::span<const std::byte> msg) noexcept override { return put(msg, {}, false); }
+  IoStatus send_gather(std::span<const GatherMessage> msgs) noexcept override {
+    for (const GatherMessage& m : msgs)
+      if (const IoStatus s = put(m.head, m.body, false); s != IoStatus::ok) return s;
+    return IoStatus::ok;
+  }
+
+  IoStatus recv(std::span<std::byte> buf, std::size_t& len) noexcept override { return take(buf, len, true); }
+  IoStatus try_recv(std::span<std::byte> buf, std::size_t& len) noexcept override { return take(buf, len, false); }
+
+  // An epoll set of the library's own fd and the senders' liveness pipe, made on first use:
+  // readable when the library has something for try_recv(), and for good once the senders
+  // are gone, so an event loop waiting on it sees a sender's death too (the library's fd
+  // alone would not tell it). -1 for a sending end, or when it cannot be made.
+  int poll_fd() noexcept override {
+    if (sender_ || poll_set_.valid()) return poll_set_.get();
+    const int lib_fd = lib_.poll_fd();
+    sys::Fd set(::epoll_create1(EPOLL_CLOEXEC));
+    if (lib_fd < 0 || !set.valid()) return -1;
+    for (const int fd : {lib_fd, senders_.get()}) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.fd = fd;
+      if (::epoll_ctl(set.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return -1;
+    }
+    poll_set_ = std::move(set);
+    return poll_set_.get();
+  }
+
+ private:
+  IoStatus put(std::span<const std::byte> a, std::span<const std::byte> b, bool marker) noexcept {
+    if (receiver_gone_) return IoStatus::peer_closed;
+    if (a.size() + b.size() > kLibraryMaxMessageBytes) return fail(std::make_error_code(std::errc::message_size));
+    for (;;) {
+      const LibStatus st = marker ? lib_.send_end_marker() : lib_.send(a, b);
+      if (st == LibStatus::ok) {
+        sent_any_ = true;
+        return IoStatus::ok;
+      }
+      if (st != LibStatus::again) return fail(lib_.error());
+      // A slice went by with nothing sent: the receiver is slow, not there yet, or gone.
+      if (hung_up(receiver_.get(), 0)) {
+        receiver_gone_ = true;
+        return IoStatus::peer_closed;
+      }
+    }
+  }
+
+  // wait: the first call waits up to a slice; once the senders are gone, nothing waits.
+  IoStatus take(std::span<std::byte> buf, std::size_t& len, bool wait) noexcept {
+    len = 0;
+    for (;;) {
+      switch (lib_.recv(buf, len, wait && !senders_gone_)) {
+        case LibStatus::ok:
+          return IoStatus::ok;
+        case LibStatus::end_marker:
+          ack();
+          // A sender closes its pipe end right after this ack: with one sender, that is the
+          // end, seen now rather than a slice later. try_recv() does not wait: its caller's
+          // poll_fd() turns readable at the hang-up.
+          if (!senders_gone_) senders_gone_ = hung_up(senders_.get(), wait ? kLibraryWaitSliceMs : 0);
+          continue;
+        case LibStatus::too_large:
+          return fail(std::make_error_code(std::errc::message_size));
+        case LibStatus::error:
+          return fail(lib_.error());
+        case LibStatus::again:
+          // Drained after the senders went: everything they sent has been taken.
+          if (senders_gone_) return IoStatus::peer_closed;
+          senders_gone_ = hung_up(senders_.get(), 0);
+          if (!senders_gone_ && !wait) return IoStatus::would_block;
+          continue;
+      }
+    }
+  }
+
+  void ack() noexcept {
+    const char one = 1;
+    // Never blocks in practice (a pipe holds 64 KiB of acks); EPIPE: every sender is gone.
+    (void)sys::retry_eintr([&] { return ::write(receiver_.get(), &one, 1); });
+  }
+
+  // After the end marker: one byte is the ack; end-of-file means the receiver is gone.
+  void wait_for_ack() noexcept {
+    char byte = 0;
+    (void)sys::retry_eintr([&] { return ::read(receiver_.get(), &byte, 1); });
+  }
+
+  // A liveness pipe's read end is readable (end-of-file) or hung up once nobody holds its
+  // write end. Nothing is ever written to the senders' pipe; the receiver's pipe carries
+  // acks only after an end marker, so POLLHUP is asked for, not POLLIN.
+  static bool hung_up(int fd, std::int64_t timeout_ms) noexcept {
+    pollfd p{fd, POLLIN, 0};
+    const int rc = sys::retry_eintr([&] { return ::poll(&p, 1, static_cast<int>(timeout_ms)); });
+    return rc > 0 && (p.revents & (POLLHUP | POLLERR)) != 0;
+  }
+
+  bool sender_;
+  bool sent_any_ = false;       ///< sender: a message went out, so closing sends the end marker
+  bool senders_gone_ = false;   ///< receiver: the senders' pipe has hung up
+  bool receiver_gone_ = false;  ///< sender: the receiver's pipe has hung up
+  sys::Fd senders_;             ///< the senders' pipe: write end (sender) or read end (receiver)
+  sys::Fd receiver_;            ///< the receiver's pipe: read end (sender) or write end (receiver)
+  sys::Fd poll_set_;            ///< receiver: poll_fd()'s epoll set, once asked for
+  Lib lib_;
+};
+
+/// A library mechanism's TransportSpec hooks.
+template <class Lib>
+struct LibraryHooks {
+  static std::unique_ptr<Channel> create(const ChannelOptions& o) {
+    return std::make_unique<LibraryChannel>(Lib::kName, o);
+  }
+  static std::unique_ptr<Transport> open(const ChannelSpec& s, Role r) {
+    return std::make_unique<LibraryTransport<Lib>>(s, r);
+  }
+  static std::string preflight(const ChannelOptions&) { return SocketDir::preflight(); }
+};
+
+/// What sets one library mechanism's card apart from the other's.
+struct LibraryCardFacts {
+  std::string_view library;       ///< "ZeroMQ"
+  std::string poll_note;          ///< what poll_fd() is made of
+  std::string_view close_reason;  ///< why a clean close waits for the ack
+  std::string_view auth;          ///< what the library offers to tell peers apart, if anything
+  std::string_view limits;        ///< its buffers, allocations and threads
+};
+
+/// The semantics card of a library mechanism: the facts this header's protocol sets.
+inline SemanticsCard library_card(const LibraryCardFacts& f) {
+  const std::string library(f.library);
+  return SemanticsCard{
+      .pollable = Pollable::fd,
+      .poll_note = f.poll_note,
+      .boundaries = Boundaries::kept,
+      .when_full = WhenFull::blocks,
+      .dead_peer = library + " gives no end-of-file and reconnects silently: every sender holds a liveness pipe " +
+                   "whose hang-up the receiver sees within one 20 ms wait, then it drains what is queued and " +
+                   "reports peer_closed; a sender sees its receiver's pipe hang up within one 20 ms send wait. A " +
+                   "clean close sends an end marker and waits for the receiver's ack (" + std::string(f.close_reason) +
+                   ")",
+      .visibility = Visibility::path,
+      .access =
+          "a socket file `s` in a private 0700 directory with a random run-scoped name in $TMPDIR, removed by "
+          "the channel; any process of this user that knows the path can connect (" +
+          std::string(f.auth) + ")",
+      .limits = std::string(f.limits) + "; the socket path must fit sun_path (108 bytes)",
+  };
+}
+
+}  // namespace ipcmatrix::detail

@@ -1,0 +1,195 @@
+// `nng`: nng (1.5, the C API) push0 -> pull0 over ipc://, the socket file in a private 0700
+// directory. library_transport.hpp has the protocol the two library mechanisms share:
+// liveness pipes for the end-of-file nng does not give, and an acked end marker, because
+// nng_close() does not wait for what is still being written (nng 1.x has no linger).
+//
+// Socket types: push0/pull0, for the reasons zmq gives (back-pressure at the sender, any
+// number of senders fair-queued). Settings, the same on every channel: push0's send buffer
+// left at nng's 0 (unbuffered: a send waits until the connection has finished writing the
+// previous message, so the only buffers are the kernel's socket buffers and one message
+// held by pull0 for the application); NNG_OPT_RECVMAXSZ raised from nng's 1 MiB to the
+// mechanism's 1 GiB (+1 for the kind byte); reconnection every 10 ms while nobody has bound.
+//
+// Framing: nng has no multipart messages, so every message starts with one kind byte
+// (data, or the end marker). That costs nothing nng does not spend anyway: nng_send() copies
+// the caller's bytes into a message it allocates, and here the byte and the caller's pieces
+// go into that one allocation (nng_msg_alloc, nng_sendmsg); nng_recv() copies a received
+// message out of nng's own allocation, and here nng_recvmsg() and one copy into the
+// caller's buffer do the same past the kind byte. A message longer than the buffer is
+// message_size (nng_recv would truncate it silently). So nng allocates once per message
+// at each end, as it does for any user of it.
+//
+// nng keeps process-wide state (its thread pool, started on first use) that fork() does not
+// carry: a process forked from one that used nng must not use it (nng aborts, "nng is not
+// fork-reentrant safe"). ipc-matrix's workers are exec'd, never forked, so they start fresh;
+// open() refuses with an Error in a forked child of a process that opened an nng channel.
+//
+// Pollable: poll_fd() is an epoll set of NNG_OPT_RECVFD (an fd nng keeps readable while
+// pull0 holds a message: level-triggered; nobody reads or writes it) and the senders'
+// liveness pipe. An end marker also makes it readable: try_recv() takes it and answers
+// would_block, or peer_closed once the senders are gone.
+#include <nng/nng.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "ipcmatrix/error.hpp"
+#include "library_transport.hpp"
+
+namespace ipcmatrix {
+namespace {
+
+constexpr std::string_view kName = "nng";  // the mechanism (NngEnd::kName)
+constexpr std::byte kData{0};
+constexpr std::byte kEndMarker{1};
+constexpr auto kSliceMs = static_cast<nng_duration>(detail::kLibraryWaitSliceMs);
+constexpr auto kReconnectMs = static_cast<nng_duration>(detail::kLibraryReconnectMs);
+
+class NngCategory final : public std::error_category {
+ public:
+  [[nodiscard]] const char* name() const noexcept override { return "nng"; }
+  [[nodiscard]] std::string message(int e) const override { return nng_strerror(e); }
+};
+
+std::error_code nng_code(int e) noexcept {
+  static const NngCategory kCategory;
+  return {e, kCategory};
+}
+
+/// Refuses (Error) use of nng in a process forked from one that had used it.
+void require_not_forked(const ChannelSpec& s) {
+  static std::atomic<int> user{0};  // the pid of the first process that opened nng here
+  int first = 0;
+  const int self = sys::current_pid();
+  if (user.compare_exchange_strong(first, self) || first == self) return;
+  throw Error(std::make_error_code(std::errc::operation_not_permitted), kName, s.name,
+              "this process was forked from one that had used nng (pid " + std::to_string(first) +
+                  "), and nng's process-wide state does not survive fork: open nng channels in a process that "
+                  "was exec'd, or that forked before using nng");
+}
+
+/// One end's nng socket.
+class NngEnd {
+ public:
+  static constexpr std::string_view kName = ipcmatrix::kName;
+  NngEnd(const ChannelSpec& s, Role r) {
+    require_not_forked(s);
+    const std::string url = "ipc://" + s.name;
+    check(r == Role::sender ? nng_push0_open(&sock_) : nng_pull0_open(&sock_), "open", s);
+    open_ = true;
+    try {
+      if (r == Role::sender) {
+        check(nng_socket_set_ms(sock_, NNG_OPT_SENDTIMEO, kSliceMs), "set send timeout", s);
+        check(nng_socket_set_ms(sock_, NNG_OPT_RECONNMINT, kReconnectMs), "set reconnect time", s);
+        check(nng_socket_set_ms(sock_, NNG_OPT_RECONNMAXT, kReconnectMs), "set reconnect time", s);
+        // NONBLOCK: the first attempt runs in the background and is retried until the
+        // receiver has bound, so the sender may open first.
+        check(nng_dial(sock_, url.c_str(), nullptr, NNG_FLAG_NONBLOCK), "dial", s);
+      } else {
+        check(nng_socket_set_ms(sock_, NNG_OPT_RECVTIMEO, kSliceMs), "set receive timeout", s);
+        check(nng_socket_set_size(sock_, NNG_OPT_RECVMAXSZ, detail::kLibraryMaxMessageBytes + 1), "set size", s);
+        check(nng_listen(sock_, url.c_str(), nullptr, 0), "listen", s);
+      }
+    } catch (...) {
+      close();
+      throw;
+    }
+  }
+  NngEnd(const NngEnd&) = delete;
+  NngEnd& operator=(const NngEnd&) = delete;
+  ~NngEnd() { close(); }
+
+  detail::LibStatus send(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
+    return put(kData, a, b);
+  }
+  detail::LibStatus send_end_marker() noexcept { return put(kEndMarker, {}, {}); }
+
+  detail::LibStatus recv(std::span<std::byte> buf, std::size_t& len, bool wait) noexcept {
+    nng_msg* m = nullptr;
+    const int rv = nng_recvmsg(sock_, &m, wait ? 0 : NNG_FLAG_NONBLOCK);
+    if (rv == NNG_ETIMEDOUT || rv == NNG_EAGAIN) return detail::LibStatus::again;
+    if (rv != 0) return failed(nng_code(rv));
+    const std::size_t n = nng_msg_len(m);
+    const auto* body = static_cast<const std::byte*>(nng_msg_body(m));
+    detail::LibStatus st = detail::LibStatus::ok;
+    if (n == 0 || (body[0] != kData && body[0] != kEndMarker)) {
+      st = failed(std::make_error_code(std::errc::bad_message));  // not from an ipc-matrix sender
+    } else if (body[0] == kEndMarker) {
+      st = detail::LibStatus::end_marker;
+    } else if (n - 1 > buf.size()) {
+      st = detail::LibStatus::too_large;
+    } else {
+      if (n > 1) std::memcpy(buf.data(), body + 1, n - 1);
+      len = n - 1;
+    }
+    nng_msg_free(m);
+    return st;
+  }
+
+  int poll_fd() noexcept {
+    int fd = -1;
+    return nng_socket_get_int(sock_, NNG_OPT_RECVFD, &fd) == 0 ? fd : -1;
+  }
+  [[nodiscard]] std::error_code error() const noexcept { return error_; }
+  void close() noexcept {
+    if (open_) nng_close(sock_);
+    open_ = false;
+  }
+
+ private:
+  static void check(int rv, const char* what, const ChannelSpec& s) {
+    if (rv != 0) throw Error(nng_code(rv), kName, s.name, std::string(what) + ": " + nng_strerror(rv));
+  }
+
+  // One message: the kind byte, then a ++ b, in the one allocation nng would make anyway.
+  detail::LibStatus put(std::byte kind, std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
+    nng_msg* m = nullptr;
+    if (const int rv = nng_msg_alloc(&m, 1 + a.size() + b.size()); rv != 0) return failed(nng_code(rv));
+    auto* p = static_cast<std::byte*>(nng_msg_body(m));
+    p[0] = kind;
+    if (!a.empty()) std::memcpy(p + 1, a.data(), a.size());
+    if (!b.empty()) std::memcpy(p + 1 + a.size(), b.data(), b.size());
+    const int rv = nng_sendmsg(sock_, m, 0);  // on success nng owns m
+    if (rv == 0) return detail::LibStatus::ok;
+    nng_msg_free(m);
+    // NNG_ETIMEDOUT: one slice with no room (the previous message still being written) or no
+    // connection yet.
+    return rv == NNG_ETIMEDOUT || rv == NNG_EAGAIN ? detail::LibStatus::again : failed(nng_code(rv));
+  }
+  detail::LibStatus failed(std::error_code ec) noexcept {
+    error_ = ec;
+    return detail::LibStatus::error;
+  }
+
+  nng_socket sock_ = NNG_SOCKET_INITIALIZER;
+  bool open_ = false;
+  std::error_code error_;
+};
+
+using Hooks = detail::LibraryHooks<NngEnd>;
+
+}  // namespace
+
+extern const TransportSpec kNngTransport{
+    "nng",
+    "nng (1.5, C API) push0 -> pull0 over ipc:// in a private 0700 directory; unbuffered sends, messages up to "
+    "1 GiB (NNG_OPT_RECVMAXSZ raised); liveness pipes and an acked end marker for the end-of-file it lacks",
+    Capabilities{.max_msg_bytes = detail::kLibraryMaxMessageBytes},
+    &Hooks::create,
+    &Hooks::open,
+    &Hooks::preflight,
+    detail::library_card({
+        .library = "nng",
+        .poll_note = "poll_fd() is an epoll set of NNG_OPT_RECVFD (readable while a message is held for the "
+                     "application: level-triggered) and the senders' liveness pipe (so a sender's death wakes it "
+                     "too); call try_recv() until would_block after each wake-up",
+        .close_reason = "nng_close does not wait for a send still being written",
+        .auth = "no token",
+        .limits = "unbuffered sends: in flight are the kernel's socket buffers and one message held at the "
+                  "receiver; one allocation per message at each end; nng's process-wide threads; not usable in a "
+                  "process forked from one that used nng",
+    })};
+
+}  // namespace ipcmatrix

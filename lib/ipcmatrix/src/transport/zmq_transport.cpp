@@ -1,0 +1,199 @@
+// `zmq`: ZeroMQ (libzmq 4.3 through cppzmq) PUSH -> PULL over ipc://, the socket file in a
+// private 0700 directory. library_transport.hpp has the protocol the two library mechanisms
+// share: liveness pipes for the end-of-file ZeroMQ does not give, and an acked end marker,
+// without which ZeroMQ over ipc:// loses the tail of a stream to a slow receiver.
+//
+// Socket types: PUSH/PULL. A PUSH socket blocks at its high-water mark (back-pressure,
+// nothing dropped), and a PULL socket fair-queues any number of connected PUSH sockets, so
+// a fan-in over one endpoint needs nothing new. Not PAIR: it is exclusive (one peer, a
+// second connect is refused) and ZeroMQ describes it for inproc, not for processes that
+// reconnect. Not DEALER/ROUTER: two-way, but every message grows an identity frame.
+//
+// Settings, the same on every channel (the card records them): one context per end, one
+// I/O thread (ZMQ_IO_THREADS 1, ZeroMQ's default) plus its reaper thread; high-water marks
+// of 1,000 messages at each end (ZMQ_SNDHWM, ZMQ_RCVHWM: ZeroMQ's defaults, so a channel
+// buffers up to about 2,000 messages plus the kernel's socket buffers, 2 GiB of 1 MiB
+// messages; a lower mark cost about 40% of a 64 B stream here); ZMQ_IMMEDIATE 1 (a send
+// waits for a completed connection, and a dead receiver's queue is dropped rather than kept
+// for a reconnection); reconnection every 10 ms while nobody has bound; ZMQ_MAXMSGSIZE left
+// unlimited (the sender refuses more than 1 GiB).
+//
+// Hot path: zmq_send from the caller's buffer (ZeroMQ copies it into a message it
+// allocates: one malloc per message above 33 bytes, which the library does not let a caller
+// avoid without giving up the buffer) and zmq_recv into the caller's buffer, whose return
+// value is the message's real length: longer than the buffer is message_size. An end marker
+// is a two-part message (two empty frames), which a user message never is: every receive
+// asks ZMQ_RCVMORE, a flag read without a syscall. send_gather() builds one zmq_msg_t from
+// the two pieces (zmq_send would copy a staged buffer once more).
+//
+// Pollable: poll_fd() is an epoll set of ZMQ_FD and the senders' liveness pipe. ZMQ_FD is
+// edge-triggered: it signals that the socket's state changed, not that a message waits, and
+// it is re-armed only by a call that finds nothing (ZeroMQ's rule: read ZMQ_EVENTS until it
+// is 0; a zmq_recv that answers EAGAIN has processed the same commands), so an event loop
+// calls try_recv() until would_block after each wake-up.
+#include <cstring>
+#include <zmq.hpp>
+
+#include "ipcmatrix/error.hpp"
+#include "library_transport.hpp"
+
+namespace ipcmatrix {
+namespace {
+
+constexpr int kHighWaterMark = 1000;  // ZeroMQ's default, at each end
+constexpr int kIoThreads = 1;
+
+class ZmqCategory final : public std::error_category {
+ public:
+  [[nodiscard]] const char* name() const noexcept override { return "zmq"; }
+  [[nodiscard]] std::string message(int e) const override { return zmq_strerror(e); }
+  [[nodiscard]] std::error_condition default_error_condition(int e) const noexcept override {
+    return std::generic_category().default_error_condition(e);
+  }
+};
+
+std::error_code zmq_code(int e) noexcept {
+  static const ZmqCategory kCategory;
+  return {e, kCategory};
+}
+
+/// One end's ZeroMQ objects: a context of its own (one I/O thread) and one socket.
+class ZmqEnd {
+ public:
+  static constexpr std::string_view kName = "zmq";
+  ZmqEnd(const ChannelSpec& s, Role r) try : ctx_(kIoThreads), sock_(ctx_, type_of(r)) {
+    const std::string endpoint = "ipc://" + s.name;
+    sock_.set(zmq::sockopt::linger, 0);  // closed only once nothing is left to deliver
+    if (r == Role::sender) {
+      sock_.set(zmq::sockopt::sndhwm, kHighWaterMark);
+      sock_.set(zmq::sockopt::sndtimeo, static_cast<int>(detail::kLibraryWaitSliceMs));
+      sock_.set(zmq::sockopt::immediate, true);
+      sock_.set(zmq::sockopt::reconnect_ivl, static_cast<int>(detail::kLibraryReconnectMs));
+      sock_.connect(endpoint);
+    } else {
+      sock_.set(zmq::sockopt::rcvhwm, kHighWaterMark);
+      sock_.set(zmq::sockopt::rcvtimeo, static_cast<int>(detail::kLibraryWaitSliceMs));
+      sock_.bind(endpoint);
+    }
+  } catch (const zmq::error_t& e) {
+    throw Error(zmq_code(e.num()), kName, s.name, std::string("setting up the socket: ") + e.what());
+  }
+  ZmqEnd(const ZmqEnd&) = delete;
+  ZmqEnd& operator=(const ZmqEnd&) = delete;
+  ~ZmqEnd() { close(); }
+
+  detail::LibStatus send(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
+    if (b.empty()) return sent(zmq_send(sock_.handle(), a.data(), a.size(), 0));
+    zmq_msg_t m;
+    if (zmq_msg_init_size(&m, a.size() + b.size()) != 0) return failed(zmq_errno());
+    auto* p = static_cast<std::byte*>(zmq_msg_data(&m));
+    if (!a.empty()) std::memcpy(p, a.data(), a.size());
+    std::memcpy(p + a.size(), b.data(), b.size());
+    detail::LibStatus st;
+    do {
+      st = sent(zmq_msg_send(&m, sock_.handle(), 0));
+    } while (st == detail::LibStatus::again && zmq_errno() == EINTR);
+    zmq_msg_close(&m);  // empty after a send; frees the copy after a slice with no room
+    return st;
+  }
+
+  // Two empty frames. Once the first is queued the second is too: ZeroMQ counts a
+  // high-water mark in whole messages, so it never stops one halfway. (Were it to, the
+  // retry would make the marker one frame longer, and the receiver takes every frame.)
+  detail::LibStatus send_end_marker() noexcept {
+    const detail::LibStatus st = sent(zmq_send(sock_.handle(), nullptr, 0, ZMQ_SNDMORE));
+    if (st != detail::LibStatus::ok) return st;
+    int rc;
+    do {
+      rc = zmq_send(sock_.handle(), nullptr, 0, 0);
+    } while (rc < 0 && zmq_errno() == EINTR);
+    return sent(rc);
+  }
+
+  detail::LibStatus recv(std::span<std::byte> buf, std::size_t& len, bool wait) noexcept {
+    for (;;) {
+      const int n = zmq_recv(sock_.handle(), buf.data(), buf.size(), wait ? 0 : ZMQ_DONTWAIT);
+      if (n < 0) {
+        const int e = zmq_errno();
+        if (e == EINTR) continue;
+        return e == EAGAIN ? detail::LibStatus::again : failed(e);
+      }
+      if (more()) {
+        // The end marker: its remaining frames are queued already (multipart messages
+        // arrive whole).
+        while (zmq_recv(sock_.handle(), nullptr, 0, ZMQ_DONTWAIT) >= 0 && more()) {
+        }
+        return detail::LibStatus::end_marker;
+      }
+      // zmq_recv returns the message's length, also when it copied only buf.size() bytes.
+      if (static_cast<std::size_t>(n) > buf.size()) return detail::LibStatus::too_large;
+      len = static_cast<std::size_t>(n);
+      return detail::LibStatus::ok;
+    }
+  }
+
+  int poll_fd() noexcept {
+    int fd = -1;
+    std::size_t n = sizeof fd;
+    return zmq_getsockopt(sock_.handle(), ZMQ_FD, &fd, &n) == 0 ? fd : -1;
+  }
+  [[nodiscard]] std::error_code error() const noexcept { return error_; }
+  void close() noexcept {
+    sock_.close();
+    ctx_.close();  // zmq_ctx_term: joins the I/O thread; linger 0, so it does not wait
+  }
+
+ private:
+  static zmq::socket_type type_of(Role r) noexcept {
+    return r == Role::sender ? zmq::socket_type::push : zmq::socket_type::pull;
+  }
+  bool more() noexcept {
+    int more = 0;
+    std::size_t n = sizeof more;
+    return zmq_getsockopt(sock_.handle(), ZMQ_RCVMORE, &more, &n) == 0 && more != 0;
+  }
+  // EAGAIN: the send timeout (one slice) ran out with no room or no connection; EINTR too
+  // is "again": the caller's loop retries.
+  detail::LibStatus sent(int rc) noexcept {
+    if (rc >= 0) return detail::LibStatus::ok;
+    const int e = zmq_errno();
+    return e == EAGAIN || e == EINTR ? detail::LibStatus::again : failed(e);
+  }
+  detail::LibStatus failed(int e) noexcept {
+    error_ = zmq_code(e);
+    return detail::LibStatus::error;
+  }
+
+  zmq::context_t ctx_;
+  zmq::socket_t sock_;
+  std::error_code error_;
+};
+
+using Hooks = detail::LibraryHooks<ZmqEnd>;
+
+}  // namespace
+
+extern const TransportSpec kZmqTransport{
+    "zmq",
+    "ZeroMQ (libzmq 4.3, cppzmq) PUSH -> PULL over ipc:// in a private 0700 directory; high-water marks of 1,000 "
+    "messages at each end, one I/O thread per end; liveness pipes and an acked end marker for the end-of-file it "
+    "lacks",
+    Capabilities{.max_msg_bytes = detail::kLibraryMaxMessageBytes},
+    &Hooks::create,
+    &Hooks::open,
+    &Hooks::preflight,
+    detail::library_card({
+        .library = "ZeroMQ",
+        .poll_note = "poll_fd() is an epoll set of ZMQ_FD and the senders' liveness pipe (so a sender's death "
+                     "wakes it too). ZMQ_FD is edge-triggered: it signals a change of the socket's state, not a "
+                     "waiting message, and re-arms only when a receive finds nothing, so after each wake-up call "
+                     "try_recv() until would_block (ZeroMQ's rule: read ZMQ_EVENTS until it is 0)",
+        .close_reason = "ZeroMQ over ipc:// drops a stream's tail when the sender disconnects while the receiver's "
+                        "queue is full",
+        .auth = "no token: ZeroMQ authenticates ipc peers only with ZAP/CURVE",
+        .limits = "up to 1,000 messages queued at each end (ZMQ_SNDHWM, ZMQ_RCVHWM) plus the kernel's socket "
+                  "buffers: about 2 GiB of 1 MiB messages per channel; one malloc per message above 33 bytes; two "
+                  "threads per end (I/O and reaper)",
+    })};
+
+}  // namespace ipcmatrix
