@@ -226,6 +226,39 @@ Child spawn_self(const std::vector<std::string>& args, std::span<const int> keep
   return Child(pid);
 }
 
+Child spawn_program(const std::string& path, const std::vector<std::string>& args, int log_fd,
+                    int parent_death_signal) {
+  std::vector<std::string> copy{path};
+  copy.insert(copy.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const int parent = current_pid();
+  std::fflush(nullptr);
+  pid_t pid = -1;
+  {
+    const SignalsBlockedAcrossFork blocked;
+    pid = ::fork();
+    if (pid == 0) reset_signals_in_child();
+  }
+  if (pid == 0) unblock_signals_in_child();
+  check_errno(pid < 0 ? -1 : 0, "fork", path);
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, parent_death_signal);
+    if (::getppid() != parent) ::_exit(70);  // the parent died between fork and prctl
+    const int null_fd = ::open("/dev/null", O_RDONLY);
+    if (null_fd >= 0) ::dup2(null_fd, 0);
+    if (log_fd >= 0) {
+      ::dup2(log_fd, 1);
+      ::dup2(log_fd, 2);
+    }
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return Child(pid);
+}
+
 void die_with_parent(int expected_parent) noexcept {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   // The parent may have died between fork and prctl: then we were re-parented already.
