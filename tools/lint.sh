@@ -22,6 +22,11 @@ format_paths=(
   lib/ipcmatrix/src/transport/datagram_socket.cpp
   lib/ipcmatrix/src/transport/unix_seqpacket_transport.cpp
   lib/ipcmatrix/src/transport/unix_dgram_transport.cpp
+  lib/ipcmatrix/src/transport/iceoryx_transport.cpp
+  lib/ipcmatrix/src/transport/iceoryx_roudi.cpp
+  lib/ipcmatrix/include/ipcmatrix/transport/iceoryx_roudi.hpp
+  lib/ipcmatrix/src/runner/roudi_for_run.hpp
+  lib/ipcmatrix/src/runner/roudi_for_run.cpp
 )
 tidy_paths=(
   lib/ipcmatrix/src/model
@@ -31,6 +36,9 @@ tidy_paths=(
   lib/ipcmatrix/src/transport/datagram_socket.cpp
   lib/ipcmatrix/src/transport/unix_seqpacket_transport.cpp
   lib/ipcmatrix/src/transport/unix_dgram_transport.cpp
+  lib/ipcmatrix/src/transport/iceoryx_transport.cpp
+  lib/ipcmatrix/src/transport/iceoryx_roudi.cpp
+  lib/ipcmatrix/src/runner/roudi_for_run.cpp
 )
 
 # The files among the paths that exist, sorted; $1 is the find -name pattern.

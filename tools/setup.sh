@@ -14,6 +14,7 @@ packages=(
   doctest-dev
   libcli11-dev
   libfmt-dev
+  iceoryx libiceoryx-posh-dev  # the iceoryx mechanism: its daemon iox-roudi and libiceoryx_posh (2.0)
   libbenchmark-dev      # bench/ micro-benchmarks (optional for the tool itself)
   python3-jsonschema    # tests: results files validate against docs/results.schema.json
   gnuplot-nox           # the report's SVG charts (skipped, and said so, without it)

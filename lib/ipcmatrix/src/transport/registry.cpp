@@ -13,6 +13,7 @@ extern const TransportSpec kPosixMqTransport;
 extern const TransportSpec kUnixSeqpacketTransport;
 extern const TransportSpec kUnixDgramTransport;
 extern const TransportSpec kMemfdTransport;
+extern const TransportSpec kIceoryxTransport;
 
 const std::vector<const TransportSpec*>& all_transports() {
   static const std::vector<const TransportSpec*> kAll{
@@ -25,6 +26,7 @@ const std::vector<const TransportSpec*>& all_transports() {
       &kUnixSeqpacketTransport,
       &kUnixDgramTransport,
       &kMemfdTransport,
+      &kIceoryxTransport,
   };
   return kAll;
 }
