@@ -124,7 +124,10 @@ void for_each_mechanism(const std::function<void(const TransportSpec&)>& body) {
         MESSAGE("iceoryx skipped: " << roudi->why());
       } else {
         body(*t);
-        roudi.reset();
+        if (roudi) {
+          roudi.reset();
+          CHECK_MESSAGE(iceoryx::foreign_roudi().empty(), "RouDi left: " << iceoryx::foreign_roudi());
+        }
         const auto leaked = test::new_entries(before, test::leak_snapshot());
         CHECK_MESSAGE(leaked.empty(), "leaked: " << (leaked.empty() ? "" : leaked.front()));
         CHECK(test::no_children_left());

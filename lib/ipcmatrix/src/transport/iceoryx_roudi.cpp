@@ -233,6 +233,8 @@ std::string foreign_roudi() {
   return out;
 }
 
+bool is_roudi_segment(const std::string& path) { return path == kMgmtSegment || path == user_segment(); }
+
 bool roudi_reachable() noexcept { return exists(kRoudiSocket); }
 
 std::unique_ptr<Roudi> Roudi::start(const RoudiConfig& config, std::string* why, std::chrono::milliseconds ready_timeout) {

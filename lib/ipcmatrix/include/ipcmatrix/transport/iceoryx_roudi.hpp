@@ -93,6 +93,9 @@ struct RoudiConfig {
 /// as a clause: "a process named iox-roudi runs (pid 123)", "/tmp/roudi exists"; empty: none.
 [[nodiscard]] std::string foreign_roudi();
 
+/// Whether a /dev/shm path is one of RouDi's segments (iceoryx_mgmt, the one named after the user).
+[[nodiscard]] bool is_roudi_segment(const std::string& path);
+
 /// Whether a RouDi is reachable for a client: its socket exists.
 [[nodiscard]] bool roudi_reachable() noexcept;
 
