@@ -29,14 +29,16 @@ iceoryx::RoudiConfig roudi_config_for(const std::vector<Cell>& cells) {
   iceoryx::RoudiConfig cfg;
   for (const Cell& c : cells)
     if (needs_roudi(c) && roudi_pool_bytes(c) <= iceoryx::kMaxPoolBytes)
-      cfg.add_cell(largest_message_bytes(c.serializer, c.size_bytes), make_topology(*c.pattern, c.procs).channels.size());
+      cfg.add_cell(largest_message_bytes(c.serializer, c.size_bytes),
+                   make_topology(*c.pattern, c.procs).channels.size());
   return cfg;
 }
 
 std::unique_ptr<iceoryx::Roudi> start_run_roudi(std::vector<Cell>& cells, nlohmann::json& environment,
                                                 std::vector<std::string>& warnings) {
   if (std::none_of(cells.begin(), cells.end(), needs_roudi)) return nullptr;
-  if (const std::size_t n = remove_cells(cells, [](const Cell& c) { return roudi_pool_bytes(c) > iceoryx::kMaxPoolBytes; }))
+  if (const std::size_t n =
+          remove_cells(cells, [](const Cell& c) { return roudi_pool_bytes(c) > iceoryx::kMaxPoolBytes; }))
     warnings.push_back("iceoryx: " + std::to_string(n) + " cell(s) not run: their channels would need more than " +
                        std::to_string(iceoryx::kMaxPoolBytes >> 20) + " MiB of RouDi mempool (" +
                        std::to_string(iceoryx::kChunksPerChannel) + " chunks of the largest message per channel)");

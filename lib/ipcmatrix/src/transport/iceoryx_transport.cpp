@@ -64,9 +64,9 @@ namespace ipcmatrix {
 namespace {
 
 constexpr std::string_view kName = "iceoryx";
-constexpr std::int64_t kSliceMs = 20;              // longest single wait before a look at the peer
-constexpr std::uint64_t kLivenessEvery = 16;       // sends between two looks at the receiver's pipe
-constexpr std::int64_t kLoanRetryNs = 50'000;      // nap of a sender whose mempool is empty
+constexpr std::int64_t kSliceMs = 20;          // longest single wait before a look at the peer
+constexpr std::uint64_t kLivenessEvery = 16;   // sends between two looks at the receiver's pipe
+constexpr std::int64_t kLoanRetryNs = 50'000;  // nap of a sender whose mempool is empty
 
 std::mutex g_runtime_mu;
 int g_runtime_pid = 0;  // the process that made this process image's runtime
@@ -84,9 +84,10 @@ void ensure_runtime() {
   if (!iceoryx::roudi_reachable())
     throw Error(std::make_error_code(std::errc::connection_refused), kName, iceoryx::kRoudiSocket,
                 "no RouDi daemon is running (the runner starts one for a run with iceoryx cells)");
-  iox::log::LogManager::GetLogManager().SetDefaultLogLevel(iox::log::LogLevel::kWarn, iox::log::LogLevelOutput::kHideLogLevel);
-  const std::string name = std::string(iceoryx::kRuntimePrefix) + std::to_string(self) + "-" +
-                           sys::random_id().substr(0, 8);
+  iox::log::LogManager::GetLogManager().SetDefaultLogLevel(iox::log::LogLevel::kWarn,
+                                                           iox::log::LogLevelOutput::kHideLogLevel);
+  const std::string name =
+      std::string(iceoryx::kRuntimePrefix) + std::to_string(self) + "-" + sys::random_id().substr(0, 8);
   iox::runtime::PoshRuntime::initRuntime(iox::RuntimeName_t(iox::cxx::TruncateToCapacity, name.c_str()));
   g_runtime_pid = self;
 }
@@ -120,7 +121,7 @@ class IceoryxChannel final : public Channel {
     s.wait = opts_.wait;
     s.spin_ns = opts_.spin_ns;
     s.open_timeout_ms = opts_.open_timeout_ms;
-    s.fd = alive_w_[self].get();       // this end's own: closing it tells the peer
+    s.fd = alive_w_[self].get();          // this end's own: closing it tells the peer
     s.aux_fd = alive_r_[1 - self].get();  // the peer's, watched
     return s;
   }
@@ -161,7 +162,7 @@ class IceoryxEnd : public Transport {
 
   std::int64_t open_timeout_ms_;
   bool peer_gone_ = false;
-  sys::Fd own_;   ///< destroyed after the port (declared first): the peer sees the end last
+  sys::Fd own_;  ///< destroyed after the port (declared first): the peer sees the end last
   sys::Fd peer_;
 };
 
@@ -314,15 +315,17 @@ class IceoryxReceiver final : public IceoryxEnd {
       }
       if (r.get_error() != iox::popo::ChunkReceiveResult::NO_CHUNK_AVAILABLE)
         return fail(std::make_error_code(std::errc::no_buffer_space));  // release() was not called
-      if (peer_gone_) return IoStatus::peer_closed;  // drained after the pipe hung up
-      if (!wait_slice()) (void)peer_gone();         // then one more take: what it sent is queued
+      if (peer_gone_) return IoStatus::peer_closed;                     // drained after the pipe hung up
+      if (!wait_slice()) (void)peer_gone();                             // then one more take: what it sent is queued
     }
   }
 
   /// Waits up to one slice for data; false when none came.
   bool wait_slice() noexcept {
     const std::int64_t now = sys::monotonic_ns();
-    const std::int64_t spin_until = now + (wait_ == Wait::spin ? kSliceMs * 1'000'000 : wait_ == Wait::block ? 0 : spin_ns_);
+    const std::int64_t spin_until = now + (wait_ == Wait::spin    ? kSliceMs * 1'000'000
+                                           : wait_ == Wait::block ? 0
+                                                                  : spin_ns_);
     while (sys::monotonic_ns() < spin_until) {
       if (sub_->hasData()) return true;
       sys::cpu_relax();
