@@ -83,14 +83,18 @@ inline void wait_for_subscriber(iox::popo::UntypedPublisher& pub) {
   while (!pub.hasSubscribers()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
-/// One double from a child through a pipe; nullopt when it failed.
-inline std::optional<double> result_of(sys::Child& c, sys::Fd& r) {
+/// The double `reporter` wrote into the pipe `r` once both children exited cleanly; nullopt
+/// when either failed. Both are reaped, bounded.
+inline std::optional<double> result_of(sys::Child& reporter, sys::Child& other, sys::Fd& r) {
   double v = 0;
   const bool got = sys::wait_readable(r.get(), 120'000) && ::read(r.get(), &v, sizeof v) == sizeof v;
-  const auto st = c.wait_for(std::chrono::milliseconds(30'000));
-  if (!st) c.kill_and_reap();
-  if (!got || !st || !st->ok()) return std::nullopt;
-  return v;
+  bool ok = got;
+  for (sys::Child* c : {&reporter, &other}) {
+    const auto st = c->wait_for(std::chrono::milliseconds(30'000));
+    if (!st) c->kill_and_reap();
+    ok = ok && st && st->ok();
+  }
+  return ok ? std::optional<double>(v) : std::nullopt;
 }
 
 /// msgs/s of `size`-byte messages streamed for about cap_ns, over the receiver's window.
@@ -124,10 +128,7 @@ inline std::optional<double> stream(std::size_t size, int cpu_a, int cpu_b, std:
     }
   });
   res_w.reset();
-  const auto t = tx.wait_for(std::chrono::milliseconds(120'000));
-  if (!t) tx.kill_and_reap();
-  auto v = result_of(rx, res_r);
-  return t && t->ok() ? v : std::nullopt;
+  return result_of(rx, tx, res_r);
 }
 
 /// Median round trip of `size`-byte messages (one out, one back), over `rounds` after a tenth
@@ -168,10 +169,7 @@ inline std::optional<double> pingpong_p50_ns(std::size_t size, std::uint64_t rou
     return 0;
   });
   res_w.reset();
-  auto v = result_of(init, res_r);
-  const auto e = echo.wait_for(std::chrono::milliseconds(30'000));
-  if (!e) echo.kill_and_reap();
-  return e && e->ok() ? v : std::nullopt;
+  return result_of(init, echo, res_r);
 }
 
 }  // namespace bare_iceoryx
