@@ -40,6 +40,8 @@ constexpr std::uint64_t kKiB = 1024;
 /// RouDi's other fixed names in /tmp (iceoryx 2.0: IOX_UDS_SOCKET_PATH_PREFIX, ROUDI_LOCK_NAME).
 constexpr const char* kRoudiSocketLock = "/tmp/roudi.lock";
 constexpr const char* kUniqueLock = "/tmp/iox-unique-roudi.lock";
+/// A little more than RouDi's keep-alive timeout (PROCESS_KEEP_ALIVE_TIMEOUT, 1.5 s).
+constexpr std::chrono::milliseconds kMonitorGrace{2000};
 
 bool exists(const std::string& path) noexcept {
   struct stat st {};
@@ -69,32 +71,38 @@ std::vector<int> roudi_processes(int except) {
   return out;
 }
 
-/// Removes what a RouDi killed before its own clean-up left, and the sockets of this tool's
-/// runtimes whose process is gone. Only called by the owner of the lock after its daemon ended.
+/// The sockets (and their .lock files) of this tool's runtimes whose process is gone: a process
+/// that ended without unregistering from RouDi (a forked child's _exit, a kill).
+std::vector<std::string> stale_runtime_files() {
+  std::vector<std::string> stale;
+  DIR* d = ::opendir("/tmp");
+  if (d == nullptr) return stale;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string_view n(e->d_name);
+    if (n.substr(0, kRuntimePrefix.size()) != kRuntimePrefix) continue;
+    const long pid = std::strtol(e->d_name + kRuntimePrefix.size(), nullptr, 10);
+    struct stat st {};
+    const std::string path = std::string("/tmp/") + e->d_name;
+    // A runtime's socket and its "<name>.lock" file beside it.
+    const bool lock_file = n.size() > 5 && n.substr(n.size() - 5) == ".lock";
+    if (::lstat(path.c_str(), &st) != 0 || st.st_uid != ::geteuid() ||
+        !(S_ISSOCK(st.st_mode) || (lock_file && S_ISREG(st.st_mode))))
+      continue;
+    if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;  // still running
+    stale.push_back(path);
+  }
+  ::closedir(d);
+  return stale;
+}
+
+/// Removes what a RouDi killed before its own clean-up left, and stale_runtime_files(). Only
+/// called by the owner of the lock after its daemon ended.
 void remove_leftovers() noexcept {
   try {
     for (const std::string& p : {std::string(kMgmtSegment), user_segment(), std::string(kRoudiSocket),
                                  std::string(kRoudiSocketLock), std::string(kUniqueLock)})
       if (!p.empty()) ::unlink(p.c_str());
-    DIR* d = ::opendir("/tmp");
-    if (d == nullptr) return;
-    std::vector<std::string> stale;
-    while (const dirent* e = ::readdir(d)) {
-      const std::string_view n(e->d_name);
-      if (n.substr(0, kRuntimePrefix.size()) != kRuntimePrefix) continue;
-      const long pid = std::strtol(e->d_name + kRuntimePrefix.size(), nullptr, 10);
-      struct stat st {};
-      const std::string path = std::string("/tmp/") + e->d_name;
-      // A runtime's socket and its "<name>.lock" file beside it.
-      const bool lock_file = n.size() > 5 && n.substr(n.size() - 5) == ".lock";
-      if (::lstat(path.c_str(), &st) != 0 || st.st_uid != ::geteuid() ||
-          !(S_ISSOCK(st.st_mode) || (lock_file && S_ISREG(st.st_mode))))
-        continue;
-      if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;  // still running
-      stale.push_back(path);
-    }
-    ::closedir(d);
-    for (const auto& p : stale) ::unlink(p.c_str());
+    for (const auto& p : stale_runtime_files()) ::unlink(p.c_str());
   } catch (...) {
     // Out of memory while naming files: what is left is left.
   }
@@ -171,6 +179,13 @@ struct Roudi::State {
     if (stopped) return;
     stopped = true;
     if (child.running()) {
+      // RouDi's shutdown sends SIGTERM to every process still registered, and aborts (leaving
+      // its names) when one is already gone. A client that ended without unregistering is
+      // dropped by RouDi's keep-alive check within 1.5 s: give it that first.
+      try {
+        if (!stale_runtime_files().empty()) std::this_thread::sleep_for(kMonitorGrace);
+      } catch (...) {
+      }
       child.kill(SIGTERM);
       if (!child.wait_for(term_timeout)) child.kill_and_reap();
     }
@@ -236,6 +251,10 @@ std::string foreign_roudi() {
     if (exists(p)) seen.push_back(std::string(p) + " exists");
   std::string out;
   for (const auto& s : seen) out += (out.empty() ? "" : ", ") + s;
+  if (!out.empty() && procs.empty())
+    out +=
+        "; no iox-roudi process runs, so these may be left by a RouDi that was killed: once sure, remove "
+        "/dev/shm/iceoryx_mgmt, /dev/shm/<user>, /tmp/roudi, /tmp/roudi.lock and /tmp/iox-unique-roudi.lock";
   return out;
 }
 

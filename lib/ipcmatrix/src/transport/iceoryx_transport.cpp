@@ -261,7 +261,7 @@ class IceoryxReceiver final : public IceoryxEnd {
     o.queueCapacity = iceoryx::kQueueDepth;
     o.historyRequest = 0;
     o.queueFullPolicy = iox::popo::QueueFullPolicy::BLOCK_PRODUCER;
-    sub_.emplace(service_of(s.name), o);
+    sub_ = std::make_unique<iox::popo::UntypedSubscriber>(service_of(s.name), o);
     if (wait_ != Wait::spin) {
       waitset_ = std::make_unique<iox::popo::WaitSet<>>();
       if (waitset_->attachState(*sub_, iox::popo::SubscriberState::HAS_DATA).has_error())
@@ -270,6 +270,15 @@ class IceoryxReceiver final : public IceoryxEnd {
   }
   ~IceoryxReceiver() override {
     release();
+    if (peer_gone_) {
+      // iceoryx 2.0 guards a subscriber's queue with a mutex in shared memory that a publisher
+      // killed inside publish() keeps for ever (eclipse-iceoryx/iceoryx#325, #1711): detaching
+      // the WaitSet would wait on it. A receiver whose sender is gone leaves its WaitSet and
+      // subscriber to the end of the process (RouDi reclaims the port with the process).
+      (void)waitset_.release();
+      (void)sub_.release();
+      return;
+    }
     waitset_.reset();  // detaches before the subscriber goes
     sub_.reset();
   }
@@ -337,7 +346,7 @@ class IceoryxReceiver final : public IceoryxEnd {
 
   Wait wait_;
   std::int64_t spin_ns_;
-  std::optional<iox::popo::UntypedSubscriber> sub_;
+  std::unique_ptr<iox::popo::UntypedSubscriber> sub_;
   std::unique_ptr<iox::popo::WaitSet<>> waitset_;
   const void* held_ = nullptr;
 };
@@ -355,7 +364,7 @@ extern const TransportSpec kIceoryxTransport{
     "iceoryx",
     "Eclipse iceoryx 2.0 publish/subscribe, zero-copy in RouDi's shared-memory mempools (a RouDi the runner "
     "starts and stops); loss-free: WAIT_FOR_CONSUMER + BLOCK_PRODUCER, queue of 16",
-    Capabilities{.max_msg_bytes = iceoryx::kMaxMessageBytes, .spin_wait = true, .loan = true},
+    Capabilities{.max_msg_bytes = iceoryx::kMaxMessageBytes, .spin_wait = true, .loan = true, .shared_sender = true},
     &create,
     &open,
     nullptr,
