@@ -33,6 +33,11 @@
 // The sender looks every kLivenessEvery messages and while it waits; a publish() blocked on a
 // dead subscriber's full queue returns once RouDi removes the queue.
 //
+// One shared endpoint: several processes may open the same sending spec; each makes its own
+// publisher on the channel's service (iceoryx is n:m), so each sender's messages stay whole and
+// in its order, and all of them hold the write end of the one liveness pipe, which hangs up
+// only when the last is gone.
+//
 // One iceoryx runtime per process (PoshRuntime is a process-wide singleton, registered with
 // RouDi under a name): made at the first open(), named kRuntimePrefix<pid>-<random>. A process
 // forked from one that has a runtime cannot use iceoryx (the copy would speak for its parent):
