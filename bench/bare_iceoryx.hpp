@@ -4,7 +4,9 @@
 // publisher loans a chunk, writes the message in place, publishes; an untyped subscriber takes,
 // reads, releases. The same options as the matrix's iceoryx channels (a queue of 16,
 // WAIT_FOR_CONSUMER + BLOCK_PRODUCER, no history) and a spinning receiver (take() in a loop),
-// so the figure is what the `iceoryx` mechanism could reach with Wait::spin. Needs a running
+// so the figure is what the `iceoryx` mechanism could reach with Wait::spin. The sender writes
+// the whole message into its chunk; the receiver reads it in place (loan cells) or copies it
+// out (copy cells), see take(). Needs a running
 // RouDi (bench_matrix_vs_bare starts one around each bare run). Each child is forked from a
 // process without an iceoryx runtime and makes its own.
 #include <unistd.h>
@@ -65,13 +67,17 @@ inline bool publish(iox::popo::UntypedPublisher& pub, const std::vector<std::byt
       .has_error();
 }
 
-/// Spins on take() for the next message's sequence number; releases it.
-inline std::uint64_t take(iox::popo::UntypedSubscriber& sub) {
+/// Spins on take() for the next message's sequence number; releases it. With `copy_out` (the
+/// size of a receive buffer, else empty) the whole message is copied out first, as a receiver
+/// that keeps its data does, and as the matrix's copy api (recv) and every other bare loop do;
+/// without, it is read in place, as iceoryx's examples and the matrix's loan api do.
+inline std::uint64_t take(iox::popo::UntypedSubscriber& sub, std::vector<std::byte>& copy_out) {
   for (;;) {
     auto r = sub.take();
     if (!r.has_error()) {
       std::uint64_t seq = 0;
       std::memcpy(&seq, r.value(), sizeof seq);
+      if (!copy_out.empty()) std::memcpy(copy_out.data(), r.value(), copy_out.size());
       sub.release(r.value());
       return seq;
     }
@@ -98,16 +104,17 @@ inline std::optional<double> result_of(sys::Child& reporter, sys::Child& other, 
 }
 
 /// msgs/s of `size`-byte messages streamed for about cap_ns, over the receiver's window.
-inline std::optional<double> stream(std::size_t size, int cpu_a, int cpu_b, std::int64_t cap_ns) {
+inline std::optional<double> stream(std::size_t size, bool copy_out, int cpu_a, int cpu_b, std::int64_t cap_ns) {
   sys::Fd res_r, res_w;
   sys::make_pipe(res_r, res_w);
   sys::Child rx = sys::fork_child([&] {
     init_runtime(cpu_b);
     iox::popo::UntypedSubscriber sub(service("stream"), subscriber_options());
+    std::vector<std::byte> out(copy_out ? std::max<std::size_t>(size, 8) : 0);
     std::uint64_t expect = 0;
     std::int64_t t0 = 0;
     for (;;) {
-      const std::uint64_t seq = take(sub);
+      const std::uint64_t seq = take(sub, out);
       if (seq == kStop) break;
       if (seq != expect++) return 4;
       if (seq == 0) t0 = sys::monotonic_ns();
@@ -133,7 +140,8 @@ inline std::optional<double> stream(std::size_t size, int cpu_a, int cpu_b, std:
 
 /// Median round trip of `size`-byte messages (one out, one back), over `rounds` after a tenth
 /// as many of warm-up.
-inline std::optional<double> pingpong_p50_ns(std::size_t size, std::uint64_t rounds, int cpu_a, int cpu_b) {
+inline std::optional<double> pingpong_p50_ns(std::size_t size, bool copy_out, std::uint64_t rounds, int cpu_a,
+                                             int cpu_b) {
   sys::Fd res_r, res_w;
   sys::make_pipe(res_r, res_w);
   sys::Child echo = sys::fork_child([&] {
@@ -142,8 +150,9 @@ inline std::optional<double> pingpong_p50_ns(std::size_t size, std::uint64_t rou
     iox::popo::UntypedPublisher out(service("pong"), publisher_options());
     wait_for_subscriber(out);
     std::vector<std::byte> body(std::max<std::size_t>(size, 8), std::byte{0x5a});
+    std::vector<std::byte> got(copy_out ? body.size() : 0);
     for (;;) {
-      const std::uint64_t seq = take(in);
+      const std::uint64_t seq = take(in, got);
       if (seq == kStop) return 0;
       if (!publish(out, body, seq)) return 2;
     }
@@ -154,12 +163,13 @@ inline std::optional<double> pingpong_p50_ns(std::size_t size, std::uint64_t rou
     iox::popo::UntypedSubscriber in(service("pong"), subscriber_options());
     wait_for_subscriber(out);
     std::vector<std::byte> body(std::max<std::size_t>(size, 8), std::byte{0x5a});
+    std::vector<std::byte> got(copy_out ? body.size() : 0);
     std::vector<double> rtt;
     rtt.reserve(rounds);
     const std::uint64_t warm = rounds / 10;
     for (std::uint64_t i = 0; i < warm + rounds; ++i) {
       const std::int64_t t0 = sys::monotonic_ns();
-      if (!publish(out, body, i) || take(in) != i) return 3;
+      if (!publish(out, body, i) || take(in, got) != i) return 3;
       if (i >= warm) rtt.push_back(static_cast<double>(sys::monotonic_ns() - t0));
     }
     (void)publish(out, body, kStop);

@@ -106,8 +106,10 @@ int main(int argc, char** argv) {
     for (const char* m : {"unix-seqpacket", "unix-dgram"}) cases.push_back({"pingpong", m, "copy", size});
   // iceoryx (spinning receivers) against a bare loop on iceoryx's own API, both ways, at every size.
   for (const auto size : sizes) {
-    for (const char* api : {"copy", "loan"}) cases.push_back({"stream", "iceoryx", api, size});
-    cases.push_back({"pingpong", "iceoryx", "copy", size});
+    for (const char* api : {"copy", "loan"}) {
+      cases.push_back({"stream", "iceoryx", api, size});
+      cases.push_back({"pingpong", "iceoryx", api, size});
+    }
   }
   if (!only.empty()) {
     std::erase_if(cases, [&](const Case& c) {
@@ -166,9 +168,10 @@ int main(int argc, char** argv) {
         // Its own RouDi around the bare run (the matrix run above stopped its own).
         std::string why;
         if (const auto roudi = iceoryx::Roudi::start(iceoryx::default_config(), &why)) {
+          const bool copy_out = c.api == "copy";
           bare = c.round_trip()
-                     ? bare_iceoryx::pingpong_p50_ns(c.size + kEnvelopeBytes, bare_rounds, cpu_a, cpu_b)
-                     : bare_iceoryx::stream(c.size + kSeqEnvelopeBytes, cpu_a, cpu_b, 1'000'000'000);
+                     ? bare_iceoryx::pingpong_p50_ns(c.size + kEnvelopeBytes, copy_out, bare_rounds, cpu_a, cpu_b)
+                     : bare_iceoryx::stream(c.size + kSeqEnvelopeBytes, copy_out, cpu_a, cpu_b, 1'000'000'000);
         } else {
           fmt::print(stderr, "\niceoryx bare run skipped: {}\n", why);
         }
