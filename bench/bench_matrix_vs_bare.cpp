@@ -4,6 +4,7 @@
 //   bench_matrix_vs_bare [--reps 5] [--messages 2000000] [--sizes 64,1M] [--only 'stream shm,pingpong']
 //   bench_matrix_vs_bare --sizes 16M,64M --only 'stream unix,stream memfd'   # large messages handed over
 //   bench_matrix_vs_bare --reps 3 --only ' zmq ,  nng '   # the message libraries against themselves, bare
+//   bench_matrix_vs_bare --reps 3 --only 'iceoryx,pingpong shm 64B copy,stream shm 1MiB loan'
 //
 // Each repetition runs, for every case, the matrix cell through the library (run_matrix:
 // real worker processes, verification, timestamps, the floor at its start and end) and then
@@ -32,6 +33,7 @@
 #include "ipcmatrix/runner/worker.hpp"
 #include "ipcmatrix/stats/statistics.hpp"
 #include "ipcmatrix/sys/affinity.hpp"
+#include "bare_iceoryx.hpp"
 
 using namespace ipcmatrix;
 
@@ -115,6 +117,13 @@ int main(int argc, char** argv) {
   for (const char* pattern : {"stream", "pingpong"})
     for (const auto size : sizes)
       for (const char* m : {"zmq", "nng"}) cases.push_back({pattern, m, "copy", size});
+  // iceoryx (spinning receivers) against a bare loop on iceoryx's own API, both ways, at every size.
+  for (const auto size : sizes) {
+    for (const char* api : {"copy", "loan"}) {
+      cases.push_back({"stream", "iceoryx", api, size});
+      cases.push_back({"pingpong", "iceoryx", api, size});
+    }
+  }
   if (!only.empty()) {
     std::erase_if(cases, [&](const Case& c) {
       return std::none_of(only.begin(), only.end(), [&](const std::string& o) { return c.name().find(o) != std::string::npos; });
@@ -168,14 +177,26 @@ int main(int argc, char** argv) {
       // matrix cell's 1 s cap.
       const std::uint64_t bare_rounds = c.size <= 4096 ? 100'000 : 1'000;
       std::optional<double> bare;
-      if (bench::has_library_bare(c.mechanism))
+      if (c.mechanism == "iceoryx") {
+        // Its own RouDi around the bare run (the matrix run above stopped its own).
+        std::string why;
+        if (const auto roudi = iceoryx::Roudi::start(iceoryx::default_config(), &why)) {
+          const bool copy_out = c.api == "copy";
+          bare = c.round_trip()
+                     ? bare_iceoryx::pingpong_p50_ns(c.size + kEnvelopeBytes, copy_out, bare_rounds, cpu_a, cpu_b)
+                     : bare_iceoryx::stream(c.size + kSeqEnvelopeBytes, copy_out, cpu_a, cpu_b, 1'000'000'000);
+        } else {
+          fmt::print(stderr, "\niceoryx bare run skipped: {}\n", why);
+        }
+      } else if (bench::has_library_bare(c.mechanism)) {
         bare = c.round_trip() ? bench::library_bare_pingpong_p50_ns(c.mechanism, c.size + kEnvelopeBytes,
                                                                      bare_rounds, cpu_a, cpu_b)
                               : bench::library_bare_stream(c.mechanism, c.size + kSeqEnvelopeBytes, cpu_a, cpu_b,
                                                            1'000'000'000);
-      else
+      } else {
         bare = c.round_trip() ? bare_pingpong_p50_ns(t, o, c.size + kEnvelopeBytes, bare_rounds, cpu_a, cpu_b)
                               : bare_stream(t, o, c.size + kSeqEnvelopeBytes, 64, cpu_a, cpu_b, 1'000'000'000);
+      }
       if (bare) s.bare.push_back(*bare);
       // For a round trip lower is better: bare/matrix, so 1.0 is "as fast" either way.
       if (bare && matrix && *matrix > 0) s.ratio.push_back(c.round_trip() ? *bare / *matrix : *matrix / *bare);
@@ -196,6 +217,22 @@ int main(int argc, char** argv) {
     fmt::print("{:<28} {:<42} {:<42} {:>18} {:>20}\n", c.name(), cell(s.matrix, rt), cell(s.bare, rt),
                spread_of(s.ratio, ""), spread_of(s.vs_floor, rt ? "x" : ""));
   }
+  // ipc-matrix's own shm ring against iceoryx, both through the matrix in the same run, both
+  // spinning: per repetition (back to back), then the median.
+  const auto versus = [&](const Case& shm, const Case& iox) {
+    const Samples& a = samples[shm.name()];
+    const Samples& b = samples[iox.name()];
+    std::vector<double> r;
+    for (std::size_t i = 0; i < std::min(a.matrix.size(), b.matrix.size()); ++i)
+      if (a.matrix[i] > 0 && b.matrix[i] > 0) r.push_back(a.matrix[i] / b.matrix[i]);
+    if (r.empty()) return;
+    const auto [lo, hi] = std::minmax_element(r.begin(), r.end());
+    fmt::print("{:<28} vs {:<28} {:.2f} [{:.2f}-{:.2f}]  ({} / {})\n", shm.name(), iox.name(), median(r), *lo, *hi,
+               shm.round_trip() ? "round trip" : "msgs/s", shm.round_trip() ? "round trip" : "msgs/s");
+  };
+  fmt::print("\nshm (ipc-matrix's ring) vs iceoryx, both through the matrix, spin:\n");
+  versus({"pingpong", "shm", "copy", 64}, {"pingpong", "iceoryx", "copy", 64});
+  for (const auto size : sizes) versus({"stream", "shm", "loan", size}, {"stream", "iceoryx", "loan", size});
   fmt::print("\nratio: per repetition, from the matrix cell and the bare run measured back to back: matrix / bare "
              "for streams, bare / matrix for round trips (1.00 = the harness costs nothing); median [min-max]. vs "
              "floor: per repetition, a 64 B stream's msgs/s as a fraction of the bare ring's 64 B rate, a round trip "

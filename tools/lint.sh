@@ -29,6 +29,11 @@ format_paths=(
   bench/bare_libraries.hpp
   bench/bare_libraries.cpp
   tests/integration/test_transport_library.cpp
+  lib/ipcmatrix/src/transport/iceoryx_transport.cpp
+  lib/ipcmatrix/src/transport/iceoryx_roudi.cpp
+  lib/ipcmatrix/include/ipcmatrix/transport/iceoryx_roudi.hpp
+  lib/ipcmatrix/src/runner/roudi_for_run.hpp
+  lib/ipcmatrix/src/runner/roudi_for_run.cpp
 )
 tidy_paths=(
   lib/ipcmatrix/src/model
@@ -40,6 +45,9 @@ tidy_paths=(
   lib/ipcmatrix/src/transport/unix_dgram_transport.cpp
   lib/ipcmatrix/src/transport/zmq_transport.cpp
   lib/ipcmatrix/src/transport/nng_transport.cpp
+  lib/ipcmatrix/src/transport/iceoryx_transport.cpp
+  lib/ipcmatrix/src/transport/iceoryx_roudi.cpp
+  lib/ipcmatrix/src/runner/roudi_for_run.cpp
 )
 
 # The files among the paths that exist, sorted; $1 is the find -name pattern.

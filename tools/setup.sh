@@ -16,6 +16,7 @@ packages=(
   libfmt-dev
   libzmq3-dev cppzmq-dev  # the zmq mechanism: libzmq and its C++ binding
   libnng-dev            # the nng mechanism
+  iceoryx libiceoryx-posh-dev  # the iceoryx mechanism: its daemon iox-roudi and libiceoryx_posh (2.0)
   libbenchmark-dev      # bench/ micro-benchmarks (optional for the tool itself)
   python3-jsonschema    # tests: results files validate against docs/results.schema.json
   gnuplot-nox           # the report's SVG charts (skipped, and said so, without it)

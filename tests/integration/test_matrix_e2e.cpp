@@ -151,6 +151,11 @@ TEST_CASE("e2e: every mechanism streams through the real binary") {
     seen.push_back(c.at("mechanism"));
   }
   std::vector<std::string> all = mechanism_names();
+  // iceoryx needs a RouDi of the run's own: skipped, with a warning, when another one runs.
+  if (const auto& env = j.at("environment"); env.contains("iceoryx_roudi") && env["iceoryx_roudi"].contains("skipped")) {
+    MESSAGE("iceoryx skipped: " << env["iceoryx_roudi"]["skipped"].get<std::string>());
+    std::erase(all, "iceoryx");
+  }
   std::sort(seen.begin(), seen.end());
   std::sort(all.begin(), all.end());
   CHECK(seen == all);

@@ -23,6 +23,7 @@
 #include "ipcmatrix/sys/ipc_names.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/transport/transport.hpp"
+#include "ipcmatrix/transport/iceoryx_roudi.hpp"
 
 namespace ipcmatrix::test {
 
@@ -58,12 +59,15 @@ inline bool payload_matches(std::span<const std::byte> got, std::uint64_t i) {
 /// Names this test process could leave behind: its own run's ipcm-* objects, plus every
 /// /dev/shm entry that is not an ipcm-* name (stricter than our prefix: a mechanism that made a
 /// name of another shape would show here). Other processes' ipcm-* objects (another test under
-/// ctest -j, another run of the tool) are not ours to judge.
+/// ctest -j, another run of the tool) are not ours to judge, nor are RouDi's two segments,
+/// which a RouDi of a test beside this one makes (the iceoryx tests check those themselves:
+/// iceoryx::foreign_roudi() after their daemon stopped).
 inline std::set<std::string> leak_snapshot() {
   std::set<std::string> out = sys::own_ipc_names();
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator("/dev/shm", ec)) {
-    if (e.path().filename().string().rfind(sys::kNamePrefix, 0) != 0) out.insert(e.path().string());
+    if (e.path().filename().string().rfind(sys::kNamePrefix, 0) != 0 && !iceoryx::is_roudi_segment(e.path().string()))
+      out.insert(e.path().string());
   }
   return out;
 }

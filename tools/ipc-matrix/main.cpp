@@ -34,6 +34,7 @@
 #include "ipcmatrix/util/json_file.hpp"
 #include "ipcmatrix/util/output_file.hpp"
 #include "ipcmatrix/util/text.hpp"
+#include "ipcmatrix/transport/iceoryx_roudi.hpp"
 #include "ipcmatrix/transport/transport.hpp"
 
 #ifndef IPCMATRIX_VERSION
@@ -110,6 +111,7 @@ int cmd_run(RunConfig cfg, const std::string& command_line) {
   // signal aborts at once, still removing this run's IPC objects.
   const sys::InterruptWatch watch(std::chrono::milliseconds(kInterruptGraceMs), [] {
     for (const auto& n : sys::own_ipc_names()) sys::remove_ipc_object(n);
+    iceoryx::abort_owned_roudi();
   });
   const bool tty = ::isatty(2) != 0;
   const std::int64_t t0 = sys::monotonic_ns();

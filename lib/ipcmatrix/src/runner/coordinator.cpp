@@ -19,6 +19,7 @@
 #include "ipcmatrix/sys/ipc_names.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "repetition.hpp"
+#include "roudi_for_run.hpp"
 
 namespace ipcmatrix {
 
@@ -226,7 +227,10 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   res.environment["mechanisms"] = nlohmann::json::object();
   for (const auto& m : cfg.mechanisms) res.environment["mechanisms"][m] = semantics_of(find_transport(m));
   const std::vector<int> cpus = sys::allowed_cpus();
-  const auto cells = plan_cells(cfg, static_cast<int>(cpus.size()));
+  auto cells = plan_cells(cfg, static_cast<int>(cpus.size()));
+  // Daemons a mechanism needs (iceoryx's RouDi): started before the floor and the first cell,
+  // stopped when this scope ends, whichever way it ends. Not counted in any cell.
+  const std::unique_ptr<iceoryx::Roudi> roudi = detail::start_run_roudi(cells, res.environment, res.warnings);
   const std::optional<MachineFloor> floor_start = measure_floor(cpus);
   IdleCache idle_cache;
   CeilingCache ceilings;

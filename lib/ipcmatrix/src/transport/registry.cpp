@@ -15,6 +15,7 @@ extern const TransportSpec kUnixDgramTransport;
 extern const TransportSpec kMemfdTransport;
 extern const TransportSpec kZmqTransport;
 extern const TransportSpec kNngTransport;
+extern const TransportSpec kIceoryxTransport;
 
 const std::vector<const TransportSpec*>& all_transports() {
   static const std::vector<const TransportSpec*> kAll{
@@ -29,6 +30,7 @@ const std::vector<const TransportSpec*>& all_transports() {
       &kMemfdTransport,
       &kZmqTransport,
       &kNngTransport,
+      &kIceoryxTransport,
   };
   return kAll;
 }

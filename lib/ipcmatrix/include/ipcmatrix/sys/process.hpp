@@ -58,6 +58,16 @@ Child fork_child(const std::function<int()>& body);
 /// library opened has FD_CLOEXEC and closes. Throws ipcmatrix::Error on failure.
 Child spawn_self(const std::vector<std::string>& args, std::span<const int> keep_fds);
 
+/// Runs the program at `path` (argv[0] = path, then args) as a daemon this process owns: in a
+/// process group of its own (a Ctrl-C at the terminal reaches the coordinator alone, which
+/// stops the daemon in order), stdin from /dev/null, stdout and stderr into `log_fd`, and
+/// `parent_death_signal` sent to it by the kernel when the calling thread's process dies
+/// (PR_SET_PDEATHSIG, set in the child before exec). Call it from the main thread: the
+/// signal follows the thread that forked. Throws ipcmatrix::Error when fork fails; a failed
+/// exec is the child's exit code 127.
+Child spawn_program(const std::string& path, const std::vector<std::string>& args, int log_fd,
+                    int parent_death_signal);
+
 /// Called first thing in a worker: the kernel sends SIGKILL to this process when the
 /// parent dies, so no orphan keeps spinning. Exits at once if the parent is already gone
 /// (getppid() != expected_parent).

@@ -293,7 +293,7 @@ struct TransportSpec {
 [[nodiscard]] MessageLimit message_limit_of(const TransportSpec& t, std::size_t wanted_bytes = 0);
 
 /// Every mechanism, in a fixed order (pipe, unix, shm, tcp, bipc-mq, posix-mq,
-/// unix-seqpacket, unix-dgram, memfd, zmq, nng).
+/// unix-seqpacket, unix-dgram, memfd, zmq, nng, iceoryx).
 [[nodiscard]] const std::vector<const TransportSpec*>& all_transports();
 /// By name; throws Error naming the valid choices.
 [[nodiscard]] const TransportSpec& find_transport(std::string_view name);

@@ -70,6 +70,22 @@ class SignalsBlockedAcrossFork {
   sigset_t old_{};
 };
 
+/// fork() with every signal blocked across it; the child resets the stopping signals'
+/// dispositions and clears its mask before it returns. Buffered output is flushed first (or it
+/// would be written twice). Throws Error naming `what` when fork fails.
+pid_t fork_reset(std::string_view what) {
+  std::fflush(nullptr);
+  pid_t pid = -1;
+  {
+    const SignalsBlockedAcrossFork blocked;
+    pid = ::fork();
+    if (pid == 0) reset_signals_in_child();
+  }
+  if (pid == 0) unblock_signals_in_child();
+  check_errno(pid < 0 ? -1 : 0, "fork", what);
+  return pid;
+}
+
 ExitStatus decode(int raw) {
   ExitStatus s;
   if (WIFEXITED(raw)) s.code = WEXITSTATUS(raw);
@@ -152,16 +168,8 @@ ExitStatus Child::kill_and_reap() noexcept {
 }
 
 Child fork_child(const std::function<int()>& body) {
-  std::fflush(nullptr);  // or buffered output would be written twice
   const int parent = current_pid();
-  pid_t pid = -1;
-  {
-    const SignalsBlockedAcrossFork blocked;
-    pid = ::fork();
-    if (pid == 0) reset_signals_in_child();
-  }
-  if (pid == 0) unblock_signals_in_child();
-  check_errno(pid < 0 ? -1 : 0, "fork", "process");
+  const pid_t pid = fork_reset("process");
   if (pid == 0) {
     // A killed parent must not leave a spinning child (the floor's echo spins until told).
     die_with_parent(parent);
@@ -201,15 +209,7 @@ Child spawn_self(const std::vector<std::string>& args, std::span<const int> keep
       std::fclose(f);
     }
   }
-  std::fflush(nullptr);
-  pid_t pid = -1;
-  {
-    const SignalsBlockedAcrossFork blocked;
-    pid = ::fork();
-    if (pid == 0) reset_signals_in_child();
-  }
-  if (pid == 0) unblock_signals_in_child();
-  check_errno(pid < 0 ? -1 : 0, "fork", "process");
+  const pid_t pid = fork_reset("process");
   if (pid == 0) {
     // A group of its own: a Ctrl-C at the terminal reaches the coordinator alone, which ends
     // the running cell in order instead of every worker dying mid-message.
@@ -221,6 +221,31 @@ Child spawn_self(const std::vector<std::string>& args, std::span<const int> keep
     ::execv(argv[0], argv.data());
     const char msg[] = "ipc-matrix: exec of worker failed\n";
     [[maybe_unused]] auto n = ::write(2, msg, sizeof msg - 1);
+    ::_exit(127);
+  }
+  return Child(pid);
+}
+
+Child spawn_program(const std::string& path, const std::vector<std::string>& args, int log_fd,
+                    int parent_death_signal) {
+  std::vector<std::string> copy{path};
+  copy.insert(copy.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const int parent = current_pid();
+  const pid_t pid = fork_reset(path);
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, parent_death_signal);
+    if (::getppid() != parent) ::_exit(70);  // the parent died between fork and prctl
+    const int null_fd = ::open("/dev/null", O_RDONLY);
+    if (null_fd >= 0) ::dup2(null_fd, 0);
+    if (log_fd >= 0) {
+      ::dup2(log_fd, 1);
+      ::dup2(log_fd, 2);
+    }
+    ::execv(argv[0], argv.data());
     ::_exit(127);
   }
   return Child(pid);
