@@ -243,7 +243,8 @@ std::vector<Setting> make_settings() {
       }));
   t.push_back(enum_list("apis", "--api,--apis",
                         "how the role loops use the mechanism: copy (send/recv), loan (write and read in the "
-                        "channel's own memory; shm only, other mechanisms run copy), comma list or all",
+                        "channel's own memory, where the mechanism lends it; the others run copy), comma list "
+                        "or all",
                         &C::apis));
   t.push_back(enum_value(
       "verify", "--verify",
