@@ -170,6 +170,13 @@ nlohmann::json floor_json(const std::optional<MachineFloor>& f) {
           {"cpus", {f->cpu_a, f->cpu_b}}};
 }
 
+/// How far the floor moved from `from` to `to`: the larger relative change of its two figures.
+double floor_moved(const MachineFloor& from, const MachineFloor& to) {
+  const double rtt_moved = std::abs(to.cacheline_rtt_ns - from.cacheline_rtt_ns) / from.cacheline_rtt_ns;
+  const double ring_moved = std::abs(to.ring_msgs_per_s - from.ring_msgs_per_s) / from.ring_msgs_per_s;
+  return std::max(rtt_moved, ring_moved);
+}
+
 /// Records the floor measured at the run's start and end, and warns when it moved or is slow.
 void record_floor(RunResult& res, const std::optional<MachineFloor>& start, const std::optional<MachineFloor>& end) {
   res.environment["floor"] = {{"start", floor_json(start)}, {"end", floor_json(end)}};
@@ -177,9 +184,7 @@ void record_floor(RunResult& res, const std::optional<MachineFloor>& start, cons
     res.warnings.push_back("the machine's floor could not be measured; figures have no reference");
     return;
   }
-  const double rtt_moved = std::abs(end->cacheline_rtt_ns - start->cacheline_rtt_ns) / start->cacheline_rtt_ns;
-  const double ring_moved = std::abs(end->ring_msgs_per_s - start->ring_msgs_per_s) / start->ring_msgs_per_s;
-  const double moved = std::max(rtt_moved, ring_moved);
+  const double moved = floor_moved(*start, *end);
   res.environment["floor"]["moved_percent"] = 100.0 * moved;
   if (moved > kFloorMovedWarn) {
     res.warnings.push_back(fmt::format(
@@ -266,10 +271,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
       const std::optional<MachineFloor> f = measure_floor(cpus);
       round_floors.push_back(floor_json(f));
       if (f && floor_start) {
-        const double moved = std::max(std::abs(f->cacheline_rtt_ns - floor_start->cacheline_rtt_ns) /
-                                          floor_start->cacheline_rtt_ns,
-                                      std::abs(f->ring_msgs_per_s - floor_start->ring_msgs_per_s) /
-                                          floor_start->ring_msgs_per_s);
+        const double moved = floor_moved(*floor_start, *f);
         if (moved > kFloorMovedWarn)
           res.warnings.push_back(fmt::format(
               "round {}/{}: the machine's floor had moved {:.0f}% from the first round's (cache-line round trip "
@@ -337,11 +339,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   std::size_t short_of_reps = 0, left_out = 0;
   for (std::size_t i = 0; i < cells.size(); ++i) {
     CellRun& run = runs[i];
-    if (!run.cfg && run.error.empty()) {
-      ++left_out;
-      continue;
-    }
-    if (run.error.empty() && run.reps.empty()) {
+    if (run.error.empty() && run.reps.empty()) {  // never ran (no configuration yet) or cut short
       ++left_out;
       continue;
     }
