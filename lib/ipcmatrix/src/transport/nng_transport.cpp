@@ -207,7 +207,8 @@ extern const TransportSpec kNngTransport{
         .auth = "no token",
         .limits = "unbuffered sends: in flight are the kernel's socket buffers and one message held at the "
                   "receiver; one allocation per message at each end; nng's process-wide threads; not usable in a "
-                  "process forked from one that used nng",
+                  "process forked from one that used nng; a sender killed mid-handshake leaves nng 1.5's listener "
+                  "taking no further senders",
     })};
 
 }  // namespace ipcmatrix
