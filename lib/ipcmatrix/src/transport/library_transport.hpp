@@ -145,6 +145,7 @@ inline sys::Fd inherited_pipe(int fd, std::string_view mechanism, const ChannelS
 ///   LibStatus send_end_marker()   the end marker; waits up to one slice
 ///   LibStatus recv(buf, len, wait)  one message; wait: up to one slice, else not at all
 ///   int poll_fd(), std::error_code error(), void close() (linger 0; idempotent)
+///   bool connected()              a sender's connection is set up (or needs no waiting for)
 template <class Lib>
 class LibraryTransport final : public Transport {
  public:
@@ -158,9 +159,14 @@ class LibraryTransport final : public Transport {
   LibraryTransport(const LibraryTransport&) = delete;
   LibraryTransport& operator=(const LibraryTransport&) = delete;
   ~LibraryTransport() override {
-    // A sender that sent nothing has nothing to lose: it closes at once (and so does not
-    // wait on a peer that may never read, e.g. when the process fails before its start).
-    if (sent_any_ && put({}, {}, true) == IoStatus::ok) wait_for_ack();
+    if (sent_any_) {
+      if (put({}, {}, true) == IoStatus::ok) wait_for_ack();
+    } else if (sender_) {
+      // Nothing to lose, so no marker (and no wait on a receiver that may never read, e.g.
+      // when this process fails before its start); only a connection still being set up is
+      // let finish first, where the library needs that (Lib::connected()).
+      while (!receiver_gone_ && !lib_.connected()) receiver_gone_ = hung_up(receiver_.get(), kLibraryWaitSliceMs);
+    }
     lib_.close();
   }
 
