@@ -34,6 +34,9 @@ format_paths=(
   lib/ipcmatrix/include/ipcmatrix/transport/iceoryx_roudi.hpp
   lib/ipcmatrix/src/runner/roudi_for_run.hpp
   lib/ipcmatrix/src/runner/roudi_for_run.cpp
+  lib/ipcmatrix/include/ipcmatrix/runner/race.hpp
+  lib/ipcmatrix/src/runner/race.cpp
+  tests/unit/test_runner_race.cpp
 )
 tidy_paths=(
   lib/ipcmatrix/src/model
@@ -48,6 +51,7 @@ tidy_paths=(
   lib/ipcmatrix/src/transport/iceoryx_transport.cpp
   lib/ipcmatrix/src/transport/iceoryx_roudi.cpp
   lib/ipcmatrix/src/runner/roudi_for_run.cpp
+  lib/ipcmatrix/src/runner/race.cpp
 )
 
 # The files among the paths that exist, sorted; $1 is the find -name pattern.

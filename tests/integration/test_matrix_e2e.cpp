@@ -383,7 +383,7 @@ TEST_CASE("e2e: repetitions run in rounds over every cell, the floor measured ag
   const fs::path out = dir.path / "out";
   auto r = run_tool({"--sizes", "64", "--patterns", "stream", "--mechanisms", "pipe,unix-dgram", "--serializers",
                      "raw", "--messages", "1000", "--warmup", "50", "--duration", "200ms", "--load", "50%",
-                     "--repetitions", "3", "--seed", "7", "--out", out.string(), "--quiet"},
+                     "--repetitions", "3", "--race", "0", "--seed", "7", "--out", out.string(), "--quiet"},
                     dir);
   REQUIRE_MESSAGE(r.code == 0, "exit " << r.code << ": " << r.err);
   const auto j = nlohmann::json::parse(slurp(out / "results.json"));
@@ -397,7 +397,8 @@ TEST_CASE("e2e: repetitions run in rounds over every cell, the floor measured ag
     CAPTURE(i);
     const auto& c = cells[i];
     CHECK(c.at("status") == "ok");
-    CHECK(c.at("repetitions") == 3);
+    CHECK(c.at("repetitions") == 3);  // --race 0: exactly the rounds asked
+    CHECK(c.at("race") == "fixed");
     CHECK(c.at("throughput_spread").at("values").size() == 3);
     CHECK(c.at("load") == (i % 2 == 0 ? "" : "50%"));
     CHECK(c.at("mechanism") == (i < 2 ? "pipe" : "unix-dgram"));
@@ -412,6 +413,57 @@ TEST_CASE("e2e: repetitions run in rounds over every cell, the floor measured ag
       half_of_one = half_of_one || std::abs(offered - 0.5 * v.get<double>()) <= 0.1 * offered;
     CHECK_MESSAGE(half_of_one, "offered " << offered);
   }
+}
+
+TEST_CASE("e2e: racing gives further repetitions only to open cells and records how each one ended") {
+  TempDir dir;
+  const fs::path out = dir.path / "out";
+  // A shm round trip spins (hundreds of ns) where a pipe's wakes a sleeper (tens of us): 2x
+  // apart in every repetition on any machine, so the race must stop the pipe after 2.
+  auto r = run_tool({"--sizes", "64", "--patterns", "pingpong", "--mechanisms", "pipe,shm", "--wait", "spin",
+                     "--placement", "cross-core", "--serializers", "raw", "--duration", "100ms", "--warmup", "50",
+                     "--race", "4", "--out", out.string(), "--quiet"},
+                    dir);
+  REQUIRE_MESSAGE(r.code == 0, "exit " << r.code << ": " << r.err);
+  const auto j = nlohmann::json::parse(slurp(out / "results.json"));
+  const auto& cells = j.at("cells");
+  REQUIRE(cells.size() == 2);
+  for (const auto& c : cells) {
+    CAPTURE(c.at("mechanism"));
+    REQUIRE(c.at("status") == "ok");
+    CHECK(c.at("repetitions") == 2);  // one first pass, one racing round settled it
+    CHECK(c.at("race") == (c.at("mechanism") == "shm" ? "leading" : "beaten"));
+  }
+  CHECK(j.at("environment").at("race").at("repetitions_run") == 4);
+  CHECK(j.at("config").at("race") == 4);
+  const std::string md = slurp(out / "PERFORMANCE_REPORT.md");
+  CHECK(md.find("Decided by racing") != std::string::npos);
+  CHECK(md.find("1 leading, 0 tied, 1 beaten early") != std::string::npos);
+  CHECK(md.find("2x apart or more in every one of 2 repetitions") != std::string::npos);
+}
+
+TEST_CASE("e2e: the time budget stops racing, never the first pass, and says so") {
+  TempDir dir;
+  const fs::path out = dir.path / "out";
+  // 1 ms of budget: the first pass runs whole, no racing repetition fits, the open cells are
+  // undecided and the warning names the budget.
+  auto r = run_tool({"--sizes", "64", "--patterns", "stream", "--mechanisms", "pipe,unix", "--serializers", "raw",
+                     "--duration", "50ms", "--warmup", "50", "--budget", "1ms", "--out", out.string(), "--quiet"},
+                    dir);
+  REQUIRE_MESSAGE(r.code == 0, "exit " << r.code << ": " << r.err);
+  const auto j = nlohmann::json::parse(slurp(out / "results.json"));
+  const auto& cells = j.at("cells");
+  REQUIRE(cells.size() == 2);
+  for (const auto& c : cells) {
+    CHECK(c.at("status") == "ok");
+    CHECK(c.at("repetitions") == 1);
+    CHECK(c.at("race") == "undecided");
+  }
+  CHECK(j.at("environment").at("race").at("budget_skipped").get<int>() == 2);
+  bool warned = false;
+  for (const auto& w : j.at("warnings")) warned = warned || w.get<std::string>().find("time budget") != std::string::npos;
+  CHECK(warned);
+  CHECK(slurp(out / "PERFORMANCE_REPORT.md").find("**2 undecided**") != std::string::npos);
 }
 
 TEST_CASE("e2e: a load sweep runs each cell closed loop, then at each offered load, and reports the curve") {

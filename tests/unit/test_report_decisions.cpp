@@ -134,6 +134,17 @@ TEST_SUITE("report") {
     p = latency_pick({cell("pingpong", "shm", 1000), cell("pingpong", "unix", 1500)});
     CHECK(p.margin == Pick::Margin::untested);
     CHECK_FALSE(p.p_value.has_value());
+    CHECK_FALSE(p.clear_gap);
+    // Two repetitions each, 2x apart or more in every one: a lead no test is needed for.
+    p = latency_pick({with_reps(cell("pingpong", "shm", 1000), {1000, 1100}),
+                      with_reps(cell("pingpong", "unix", 3000), {3000, 2300})});
+    CHECK(p.margin == Pick::Margin::lead);
+    CHECK(p.clear_gap);
+    CHECK_FALSE(p.p_value.has_value());
+    // 3x in the medians but one repetition under 2x: still untested.
+    p = latency_pick({with_reps(cell("pingpong", "shm", 1000), {1000, 1100}),
+                      with_reps(cell("pingpong", "unix", 3000), {3000, 2100})});
+    CHECK(p.margin == Pick::Margin::untested);
     // Within 10%: a tie whatever the repetitions say.
     p = latency_pick({with_reps(cell("pingpong", "shm", 1000), {999, 1000, 1001}),
                       with_reps(cell("pingpong", "unix", 1050), {1049, 1050, 1051})});

@@ -48,6 +48,15 @@ TEST_CASE("significance: which sample sizes can reach the level at all") {
   CHECK_FALSE(testable(0, 5));
 }
 
+TEST_CASE("significance: clearly apart means 2x in every repetition, over 2 or more each") {
+  CHECK(clearly_apart(std::vector<double>{20, 22}, std::vector<double>{10, 9}, /*higher_is_better=*/true));
+  CHECK_FALSE(clearly_apart(std::vector<double>{20, 22}, std::vector<double>{10, 11}, true));  // 20 < 2 x 11
+  CHECK(clearly_apart(std::vector<double>{100, 110}, std::vector<double>{220, 300}, /*higher_is_better=*/false));
+  CHECK_FALSE(clearly_apart(std::vector<double>{100, 110}, std::vector<double>{219, 300}, false));
+  CHECK_FALSE(clearly_apart(std::vector<double>{100}, std::vector<double>{1}, true));  // one repetition
+  CHECK_FALSE(clearly_apart(std::vector<double>{100, 100}, std::vector<double>{0, 0}, true));  // not positive
+}
+
 TEST_CASE("significance: a difference needs both the threshold and the test") {
   // 20% apart and fully separated: differs.
   FigureComparison c = compare_figures(std::vector<double>{100, 101, 102}, std::vector<double>{120, 121, 122}, 0.10);

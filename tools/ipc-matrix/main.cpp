@@ -23,6 +23,7 @@
 #include "ipcmatrix/report/recommend.hpp"
 #include "ipcmatrix/report/compare.hpp"
 #include "ipcmatrix/report/reporter.hpp"
+#include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/model/results.hpp"
 #include "ipcmatrix/report/writers.hpp"
 #include "ipcmatrix/runner/coordinator.hpp"
@@ -114,19 +115,18 @@ int cmd_run(RunConfig cfg, const std::string& command_line) {
     iceoryx::abort_owned_roudi();
   });
   const bool tty = ::isatty(2) != 0;
-  const std::int64_t t0 = sys::monotonic_ns();
   MatrixCallbacks cb;
   if (!cfg.quiet) {
-    cb.on_cell_start = [&](std::size_t i, std::size_t n, const Cell& c) {
+    cb.on_cell_start = [&](const MatrixProgress& p, const Cell& c) {
       if (!tty) return;
-      const double el = (sys::monotonic_ns() - t0) / 1e9;
-      const double eta = i ? el / static_cast<double>(i) * static_cast<double>(n - i) : 0;
-      // Steps run in rounds of every cell (one repetition each): say which round.
-      const std::size_t rounds = static_cast<std::size_t>(std::max(1, cfg.repetitions));
+      // The first pass runs every cell; racing rounds only the open ones, which the line counts.
       const std::string round =
-          rounds > 1 ? fmt::format("round {}/{}, ", i / std::max<std::size_t>(1, n / rounds) + 1, rounds) : "";
-      std::cerr << fmt::format("\r\033[K[{}{}/{}] {}  elapsed {:.0f}s  eta {:.0f}s", round, i + 1, n, cell_name(c), el,
-                               eta)
+          p.round <= p.first_pass
+              ? (p.first_pass > 1 ? fmt::format("round {}/{}, ", p.round, p.first_pass) : std::string())
+              : fmt::format("race round {}/{}, {} open, ", p.round, p.max_rounds, p.open_cells);
+      const std::string eta = p.eta_s < 0 ? std::string("-") : format_elapsed_s(p.eta_s);
+      std::cerr << fmt::format("\r\033[K[{}{}/{}] {}  elapsed {}  eta {}", round, p.in_round, p.round_size, cell_name(c),
+                               format_elapsed_s(p.elapsed_s), eta)
                 << std::flush;
     };
     cb.on_cell_done = [&](std::size_t i, std::size_t n, const CellResult& r) {

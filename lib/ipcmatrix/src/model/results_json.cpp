@@ -156,6 +156,7 @@ void fields(S& c, V& v) {
   v(Key{"throughput_spread"}, c.throughput_spread);
   v(Key{"cpu_per_msg_spread"}, c.cpu_per_msg_spread);
   v(Key{"noisy"}, c.noisy);
+  v(Key{"race"}, c.race);
   v(Key{"histogram"}, c.histogram);
 }
 

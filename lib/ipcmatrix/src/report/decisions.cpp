@@ -87,7 +87,8 @@ std::optional<Pick> pick(std::vector<const CellResult*> cells, Figure figure, Va
   } else if (p.ratio < kTieRatio) {
     p.margin = Pick::Margin::tie;
   } else if (!testable(va.size(), vb.size())) {
-    p.margin = Pick::Margin::untested;
+    p.clear_gap = clearly_apart(va, vb, !lower_is_better);
+    p.margin = p.clear_gap ? Pick::Margin::lead : Pick::Margin::untested;
   } else {
     p.p_value = mann_whitney(va, vb).p_value;
     p.margin = *p.p_value <= kSignificanceLevel + 1e-12 ? Pick::Margin::lead : Pick::Margin::tie;

@@ -5,6 +5,7 @@
 #include "markdown_parts.hpp"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,7 +15,9 @@
 #include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/model/semantics.hpp"
 #include "ipcmatrix/pattern/pattern.hpp"
+#include "ipcmatrix/stats/significance.hpp"
 #include "ipcmatrix/report/decisions.hpp"
+#include "ipcmatrix/stats/significance.hpp"
 
 namespace ipcmatrix::detail::markdown {
 
@@ -30,6 +33,12 @@ std::string cost_text(const CellResult& c) {
   std::string s = cores ? fmt::format("{:.2g} CPU cores while measuring", *cores) : std::string("CPU not measured");
   if (c.idle_cpu_percent >= 0) s += fmt::format(", {:.0f}% of a core per idle waiting endpoint", c.idle_cpu_percent);
   return s;
+}
+
+// How a lead was decided: the test, or a gap too wide to need one, and over how many repetitions.
+std::string how_decided(const Pick& p) {
+  if (p.p_value) return fmt::format("Mann-Whitney p = {:.2f} over {} repetitions", *p.p_value, p.repetitions);
+  return fmt::format("{}x apart or more in every one of {} repetitions", kClearlyApart, p.repetitions);
 }
 
 // One recommendation line: the pick, then how it compares with the runner-up.
@@ -56,8 +65,8 @@ void pick_line(std::string& md, const std::optional<Pick>& pick, std::string_vie
           show(*pick->next), pick->repetitions);
       break;
     case Pick::Margin::lead:
-      add(md, "; {} {} than the next, {} {} (Mann-Whitney p = {:.2f} over {} repetitions).", format_ratio(pick->ratio),
-          verb_better, mech_ser(*pick->next), show(*pick->next), *pick->p_value, pick->repetitions);
+      add(md, "; {} {} than the next, {} {} ({}).", format_ratio(pick->ratio), verb_better, mech_ser(*pick->next),
+          show(*pick->next), how_decided(*pick));
       break;
   }
   // Cost next to speed: what the pick costs, and the cheapest option that is nearly as good.
@@ -123,6 +132,31 @@ std::string endpoints_clause(const CellResult& c) {
   return "";
 }
 
+// How the race spent the run's repetitions (runner/race.hpp): one paragraph, when it raced.
+void race_paragraph(std::string& md, const RunResult& r) {
+  std::map<RaceOutcome, std::size_t> count;
+  std::size_t reps = 0, raced = 0;
+  for (const CellResult& c : r.cells) {
+    if (!c.ok() || c.race == RaceOutcome::fixed) continue;
+    ++count[c.race];
+    ++raced;
+    reps += static_cast<std::size_t>(c.repetitions);
+  }
+  if (raced == 0) return;
+  const auto n = [&](RaceOutcome o) { return count.count(o) ? count.at(o) : std::size_t{0}; };
+  add(md,
+      "Decided by racing: every cell ran a first pass, then only the cells still within reach of their "
+      "group's best got further repetitions, in shuffled rounds, until the lead was significant or the tie "
+      "established. {} repetitions over {} cells: {} leading, {} tied, {} beaten early, {} alone in their "
+      "group{}.\n\n",
+      reps, raced, n(RaceOutcome::leading), n(RaceOutcome::tied), n(RaceOutcome::beaten), n(RaceOutcome::alone),
+      n(RaceOutcome::undecided) > 0
+          ? fmt::format(", **{} undecided** (the repetition cap or the time budget ended the race first: "
+                        "`--race` and `--budget` give it more)",
+                        n(RaceOutcome::undecided))
+          : std::string());
+}
+
 // The one-screen summary: per use case the data covers, what to deploy and why.
 void summary_section(std::string& md, const RunResult& r) {
   const std::vector<Decision> ds = decisions(r);
@@ -135,8 +169,9 @@ void summary_section(std::string& md, const RunResult& r) {
       "Each row follows from the tables below: the best measured configuration for the use case, "
       "the runner-up (the best configuration of another mechanism), and what the choice costs; a use "
       "case measured with several serializers is answered for each. A lead needs both "
-      "a difference above 10% and a Mann-Whitney test over the repetitions (p <= 0.10); otherwise "
-      "it is a tie.\n\n");
+      "a difference above 10% and a Mann-Whitney test over the repetitions (p <= 0.10), or a gap of "
+      "2x or more in every repetition; otherwise it is a tie.\n\n");
+  race_paragraph(md, r);
   add(md, "| use case | deploy | settings | evidence | margin over the runner-up | trade-off |\n"
           "|---|---|---|---|---|---|\n");
   // The buffer the cell's channels were created with (CellResult::channel): what to deploy.
@@ -157,15 +192,17 @@ void summary_section(std::string& md, const RunResult& r) {
       case Pick::Margin::alone: margin = "no other candidate"; break;
       case Pick::Margin::incomparable: margin = "next: " + mech_ser(*p.next); break;
       case Pick::Margin::tie:
-        margin = fmt::format("**tie** with {} ({})", mech_ser(*p.next),
+        margin = fmt::format("**tie** with {} ({}, {} rep{})", mech_ser(*p.next),
                              p.p_value ? fmt::format("{} apart, p = {:.2f}", format_ratio(p.ratio), *p.p_value)
-                                       : std::string("within 10%"));
+                                       : std::string("within 10%"),
+                             p.repetitions, p.repetitions == 1 ? "" : "s");
         break;
       case Pick::Margin::untested:
-        margin = fmt::format("{} ahead of {}, untested ({} rep)", format_ratio(p.ratio), mech_ser(*p.next), p.repetitions);
+        margin = fmt::format("{} ahead of {}, {} ({} rep)", format_ratio(p.ratio), mech_ser(*p.next),
+                             b.race == RaceOutcome::fixed ? "untested" : "undecided", p.repetitions);
         break;
       case Pick::Margin::lead:
-        margin = fmt::format("{} ahead of {} (p = {:.2f})", format_ratio(p.ratio), mech_ser(*p.next), *p.p_value);
+        margin = fmt::format("{} ahead of {} ({})", format_ratio(p.ratio), mech_ser(*p.next), how_decided(p));
         break;
     }
     std::string trade = cost_text(b);

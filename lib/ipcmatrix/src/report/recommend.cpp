@@ -185,8 +185,10 @@ std::string render_choice(const Choice& c, const Constraints& k) {
         fmt::format("{} {}", format_ratio(p.ratio), c.objective == Objective::lowest_p99 ? "lower p99" : "higher throughput");
     switch (p.margin) {
       case Pick::Margin::lead:
-        s += fmt::format("Why: {} than the runner-up, and the repetitions confirm it (Mann-Whitney p = {:.2f}).\n", by,
-                         *p.p_value);
+        s += p.p_value ? fmt::format("Why: {} than the runner-up, and the repetitions confirm it (Mann-Whitney p = "
+                                     "{:.2f}).\n", by, *p.p_value)
+                       : fmt::format("Why: {} than the runner-up, {}x apart or more in every one of {} repetitions.\n",
+                                     by, kClearlyApart, p.repetitions);
         break;
       case Pick::Margin::untested:
         s += fmt::format("Why: {}; untested, {} repetition(s) cannot tell a lead from noise (run --repetitions 3 or "

@@ -5,6 +5,7 @@
 #include <random>
 #include <ctime>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -12,6 +13,8 @@
 #include "harness_ceiling.hpp"
 #include "idle_probe.hpp"
 #include "ipcmatrix/runner/floor.hpp"
+#include "ipcmatrix/runner/race.hpp"
+#include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/sys/affinity.hpp"
 #include "ipcmatrix/sys/clock.hpp"
 #include "ipcmatrix/sys/environment.hpp"
@@ -158,6 +161,82 @@ RunConfig load_config(const RunConfig& cfg, const LoadPoint& p, double saturatio
   return out;
 }
 
+/// Per planned cell: the configuration it runs with (a load point's is paced at a rate fixed
+/// in the first round, so every repetition offers the same load), its ceiling, its
+/// repetitions so far, its error (which ends its repetitions), and how long its last
+/// repetition took (what the budget and the ETA are estimated from).
+struct CellRun {
+  std::optional<RunConfig> cfg;
+  std::optional<double> ceiling;
+  std::vector<CellResult> reps;
+  std::string error;
+  double rep_s = 0;
+};
+
+/// The figure a cell races on, as the report decides its group: msgs/s for closed-loop
+/// throughput cells, the p99 of a sporadic load point, the p50 of every other latency.
+std::optional<double> race_figure(const Cell& c, const RunConfig& cfg, const CellResult& rep) {
+  if (closed_loop_throughput(c, cfg)) return rep.throughput.msgs_per_s;
+  const auto& p = c.load && c.load->kind == LoadPoint::Kind::sporadic ? rep.latency_ns.p99 : rep.latency_ns.p50;
+  if (!p) return std::nullopt;
+  return static_cast<double>(*p);
+}
+
+/// The race's view of every cell: its group (what the report compares it with: pattern,
+/// size, serializer, participants, load) and its figure per repetition. A failed cell takes
+/// no part.
+std::vector<RaceEntry> race_entries(const std::vector<Cell>& cells, const std::vector<CellRun>& runs,
+                                    const RunConfig& cfg) {
+  std::vector<RaceEntry> out(cells.size());
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    const Cell& c = cells[i];
+    RaceEntry& e = out[i];
+    e.group = fmt::format("{}/{}/{}/{}/{}", c.pattern->name, c.size_bytes, c.serializer, c.procs,
+                          c.load ? c.load->label() : "");
+    e.higher_is_better = closed_loop_throughput(c, cfg);
+    if (!runs[i].error.empty()) continue;
+    for (const CellResult& rep : runs[i].reps)
+      if (const std::optional<double> f = race_figure(c, cfg, rep)) e.values.push_back(*f);
+  }
+  return out;
+}
+
+/// Seconds the run has left, estimated: what is left of this round, the first pass's later
+/// rounds, and racing rounds for the cells open now (every cell while the first pass runs:
+/// an upper bound until the race starts), each at its last repetition's time (or the mean so
+/// far), plus the end-of-run measurements; never past the budget. Negative before any
+/// repetition was measured.
+struct EtaInput {
+  std::size_t round = 0, first_pass = 1, max_rounds = 1;
+  double elapsed_s = 0, end_reserve_s = 0, budget_s = 0;
+};
+double estimate_left_s(const std::vector<CellRun>& runs, const std::vector<bool>& runs_now,
+                       const std::vector<RaceVerdict>& verdicts, const EtaInput& in) {
+  double measured = 0;
+  std::size_t n = 0;
+  for (const CellRun& r : runs)
+    if (r.rep_s > 0) {
+      measured += r.rep_s;
+      ++n;
+    }
+  if (n == 0) return -1;
+  const double mean = measured / static_cast<double>(n);
+  double left = in.end_reserve_s;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const CellRun& r = runs[i];
+    if (!r.error.empty()) continue;
+    const double each = r.rep_s > 0 ? r.rep_s : mean;
+    if (runs_now[i] && r.reps.size() <= in.round) left += each;  // not yet run this round
+    const std::size_t later_first = in.round + 1 < in.first_pass ? in.first_pass - in.round - 1 : 0;
+    const std::size_t later_racing =
+        in.max_rounds - std::max(in.round + 1, in.first_pass);
+    const bool may_race = in.round < in.first_pass ? true : verdicts[i].open;
+    left += each * static_cast<double>(later_first + (may_race ? later_racing : 0));
+  }
+  if (in.budget_s > 0) left = std::min(left, std::max(0.0, in.budget_s - in.elapsed_s));
+  return left;
+}
+
 constexpr double kFloorMovedWarn = 0.25;
 constexpr double kSlowFloorRttNs = 1000;     // one cache line round trip slower than this
 constexpr double kSlowFloorRingMsgs = 10e6;  // or a bare ring slower than this: a slow mode
@@ -236,7 +315,9 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   // Daemons a mechanism needs (iceoryx's RouDi): started before the floor and the first cell,
   // stopped when this scope ends, whichever way it ends. Not counted in any cell.
   const std::unique_ptr<iceoryx::Roudi> roudi = detail::start_run_roudi(cells, res.environment, res.warnings);
+  const std::int64_t floor_t0 = sys::monotonic_ns();
   const std::optional<MachineFloor> floor_start = measure_floor(cpus);
+  const double floor_s = static_cast<double>(sys::monotonic_ns() - floor_t0) / 1e9;
   IdleCache idle_cache;
   CeilingCache ceilings;
 
@@ -247,25 +328,50 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
     if (!cells[i].load || units.empty()) units.emplace_back();
     units.back().push_back(i);
   }
-  // Per planned cell: the configuration it runs with (a load point's is paced at a rate fixed
-  // in the first round, so every repetition offers the same load), its ceiling, its
-  // repetitions so far, and its error (which ends its repetitions).
-  struct CellRun {
-    std::optional<RunConfig> cfg;
-    std::optional<double> ceiling;
-    std::vector<CellResult> reps;
-    std::string error;
-  };
   std::vector<CellRun> runs(cells.size());
-  const std::size_t rounds = static_cast<std::size_t>(std::max(1, cfg.repetitions));
-  const std::size_t steps = cells.size() * rounds;
-  std::size_t step = 0;
+  const std::size_t first_pass = static_cast<std::size_t>(std::max(1, cfg.repetitions));
+  const bool racing = static_cast<std::size_t>(cfg.race) > first_pass;
+  const std::size_t max_rounds = racing ? static_cast<std::size_t>(cfg.race) : first_pass;
+  // What the run does after its last round (an idle probe per mechanism and wait, the floor),
+  // kept out of the budget's racing share.
+  std::set<std::string> idle_keys;
+  for (const Cell& c : cells) idle_keys.insert(std::string(c.mechanism->name) + "/" + std::string(to_string(c.wait)));
+  const double end_reserve_s =
+      floor_s + static_cast<double>(idle_keys.size()) * (2.0 * detail::kIdleWindowMs / 1000.0);
+  const bool has_budget = cfg.budget_s > 0;
+  const double budget_end_s = cfg.budget_s - end_reserve_s;
+  const auto elapsed_s = [&] { return static_cast<double>(sys::monotonic_ns() - t0) / 1e9; };
+  std::vector<RaceVerdict> verdicts(cells.size());
+  std::size_t step = 0, repetitions_run = 0, budget_skipped = 0;
   bool stopped = false;
   nlohmann::json round_floors = nlohmann::json::array();
   // Repetitions run in rounds over every cell, in an order shuffled per round by the seed:
   // a change in the machine's speed (this VM moves between modes within minutes) then hits
   // every contender alike instead of whichever cells ran in that minute.
-  for (std::size_t round = 0; round < rounds && !stopped; ++round) {
+  for (std::size_t round = 0; round < max_rounds && !stopped; ++round) {
+    // Which cells run this round: every one in the first pass, then those the race left open.
+    std::vector<bool> runs_now(cells.size(), false);
+    std::size_t round_size = 0, open_cells = 0;
+    if (round >= first_pass) {
+      verdicts = judge_race(race_entries(cells, runs, cfg));
+      for (std::size_t i = 0; i < cells.size(); ++i)
+        if (verdicts[i].open && runs[i].error.empty()) ++open_cells;
+      if (open_cells == 0) break;
+    }
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      runs_now[i] = runs[i].error.empty() && (round < first_pass || verdicts[i].open);
+      round_size += runs_now[i] ? 1 : 0;
+    }
+    // A racing round none of whose repetitions fits the budget ends the race.
+    if (round >= first_pass && has_budget) {
+      bool any_fits = false;
+      for (std::size_t i = 0; i < cells.size(); ++i)
+        any_fits = any_fits || (runs_now[i] && elapsed_s() + runs[i].rep_s <= budget_end_s);
+      if (!any_fits) {
+        budget_skipped += round_size;
+        break;
+      }
+    }
     if (round > 0) {
       // The floor per round: a round run while the machine was in another mode is named.
       const std::optional<MachineFloor> f = measure_floor(cpus);
@@ -274,10 +380,10 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
         const double moved = floor_moved(*floor_start, *f);
         if (moved > kFloorMovedWarn)
           res.warnings.push_back(fmt::format(
-              "round {}/{}: the machine's floor had moved {:.0f}% from the first round's (cache-line round trip "
+              "round {}: the machine's floor had moved {:.0f}% from the first round's (cache-line round trip "
               "{:.0f} -> {:.0f} ns, bare ring {:.3g} -> {:.3g} msgs/s); its repetitions widen the cells' spread, which "
               "the noisy flags show",
-              round + 1, rounds, 100.0 * moved, floor_start->cacheline_rtt_ns, f->cacheline_rtt_ns,
+              round + 1, 100.0 * moved, floor_start->cacheline_rtt_ns, f->cacheline_rtt_ns,
               floor_start->ring_msgs_per_s, f->ring_msgs_per_s));
       }
     }
@@ -285,17 +391,38 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
     for (std::size_t u = 0; u < order.size(); ++u) order[u] = u;
     std::mt19937_64 shuffle_rng(cfg.seed * 0x9e3779b97f4a7c15ULL + round);
     std::shuffle(order.begin(), order.end(), shuffle_rng);
+    std::size_t in_round = 0;
     for (const std::size_t u : order) {
       for (const std::size_t i : units[u]) {
         if (sys::interrupt_signal() != 0) {
           stopped = true;
           break;
         }
+        if (!runs_now[i]) continue;
         const Cell& c = cells[i];
         CellRun& run = runs[i];
         ++step;
+        ++in_round;
         if (!run.error.empty()) continue;
-        if (cb.on_cell_start) cb.on_cell_start(step - 1, steps, c);
+        // Racing repetitions only while the budget allows: one that would end past it is not
+        // started (its cell keeps the verdict it has). The first pass always runs whole.
+        if (round >= first_pass && has_budget && elapsed_s() + run.rep_s > budget_end_s) {
+          ++budget_skipped;
+          continue;
+        }
+        if (cb.on_cell_start) {
+          MatrixProgress p;
+          p.round = round + 1;
+          p.first_pass = first_pass;
+          p.max_rounds = max_rounds;
+          p.in_round = in_round;
+          p.round_size = round_size;
+          p.open_cells = open_cells;
+          p.elapsed_s = elapsed_s();
+          p.eta_s = estimate_left_s(runs, runs_now, verdicts,
+                                    {round, first_pass, max_rounds, p.elapsed_s, end_reserve_s, cfg.budget_s});
+          cb.on_cell_start(p, c);
+        }
         if (!run.cfg) {
           if (!c.load) {
             run.cfg = cfg;
@@ -322,7 +449,10 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
             run.ceiling = ceilings[key];
           }
         }
+        const std::int64_t rep_t0 = sys::monotonic_ns();
         RepOutcome o = run_one_repetition(c, *run.cfg, cpus, cfg.seed + round);
+        run.rep_s = static_cast<double>(sys::monotonic_ns() - rep_t0) / 1e9;
+        ++repetitions_run;
         // A repetition the interruption cut short measured nothing that can be trusted: it is
         // left out; the cell keeps the repetitions it finished.
         if (sys::interrupt_signal() != 0 && !o.figures) {
@@ -335,6 +465,21 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
       if (stopped) break;
     }
   }
+  // The race's last word on each cell (a cell still open is undecided: the cap, the budget or
+  // an interruption ended it).
+  if (racing) {
+    verdicts = judge_race(race_entries(cells, runs, cfg));
+    if (budget_skipped > 0)
+      res.warnings.push_back(fmt::format(
+          "the time budget ({}) ended the race: {} racing repetition(s) not run; the cells still open are "
+          "marked undecided (--budget, or --race 0 for a fixed count)",
+          format_elapsed_s(cfg.budget_s), budget_skipped));
+  }
+  res.environment["race"] = {{"first_pass_rounds", first_pass},
+                             {"max_repetitions", max_rounds},
+                             {"budget_s", cfg.budget_s},
+                             {"repetitions_run", repetitions_run},
+                             {"budget_skipped", budget_skipped}};
   // Results in plan order; a cell the interruption left without a repetition is left out.
   std::size_t short_of_reps = 0, left_out = 0;
   for (std::size_t i = 0; i < cells.size(); ++i) {
@@ -343,9 +488,10 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
       ++left_out;
       continue;
     }
-    if (run.error.empty() && run.reps.size() < rounds) ++short_of_reps;
+    if (run.error.empty() && run.reps.size() < first_pass) ++short_of_reps;
     CellResult r = finish_cell(cells[i], run.cfg ? *run.cfg : cfg, cpus, std::move(run.reps), run.error, idle_cache);
     apply_ceiling(r, run.ceiling);
+    if (racing && r.ok()) r.race = verdicts[i].open ? RaceOutcome::undecided : verdicts[i].outcome;
     res.cells.push_back(std::move(r));
     if (cb.on_cell_done) cb.on_cell_done(i, cells.size(), res.cells.back());
   }
@@ -353,9 +499,9 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
     res.complete = false;
     res.interrupted_by = sys::signal_name(sig);
     res.warnings.push_back(fmt::format(
-        "incomplete: interrupted by {} after {} of {} steps ({} rounds of {} cells): {} cell(s) written, {} of them "
-        "with fewer repetitions than asked, {} not measured",
-        res.interrupted_by, step, steps, rounds, cells.size(), res.cells.size(), short_of_reps, left_out));
+        "incomplete: interrupted by {} after {} repetition(s) ({} cells, {} round(s) each asked): {} cell(s) written, "
+        "{} of them with fewer repetitions than asked, {} not measured",
+        res.interrupted_by, repetitions_run, cells.size(), first_pass, res.cells.size(), short_of_reps, left_out));
     // Not measured again: the user asked to stop.
     res.environment["floor"] = {{"start", floor_json(floor_start)}, {"end", nullptr}};
   } else {

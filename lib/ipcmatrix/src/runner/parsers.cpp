@@ -236,19 +236,19 @@ double parse_duration(std::string_view text, std::string_view flag) {
     scale = 1e-6;
   } else if (unit == "ns") {
     scale = 1e-9;
-  } else if (unit == "min") {
+  } else if (unit == "min" || unit == "m") {  // 10m as in --budget 10m
     scale = 60;
   } else if (unit == "h") {
     scale = 3600;
   } else {
-    fail(flag, quote(text) + " is not a duration (examples: 10, 10s, 500ms, 2min)");
+    fail(flag, quote(text) + " is not a duration (examples: 10, 10s, 500ms, 2min, 10m)");
   }
   const std::string_view number = t.substr(0, unit_at);
   double value = 0;
   const auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
   if (number.empty() || ec != std::errc{} || ptr != number.data() + number.size() ||
       !std::isfinite(value)) {
-    fail(flag, quote(text) + " is not a duration (examples: 10, 10s, 500ms, 2min)");
+    fail(flag, quote(text) + " is not a duration (examples: 10, 10s, 500ms, 2min, 10m)");
   }
   if (value < 0) fail(flag, quote(text) + " is negative");
   return value * scale;

@@ -26,6 +26,7 @@ constexpr int kMinProcs = 2;
 constexpr int kMaxProcs = 64;
 constexpr int kMaxRepetitions = 100;
 constexpr double kMaxDurationS = 3600;
+constexpr double kMaxBudgetS = 7 * 24 * 3600;
 constexpr std::uint64_t kMaxWarmup = 1'000'000'000;
 constexpr int kMaxBatch = 4096;
 constexpr int kMinZstdLevel = 1;
@@ -206,6 +207,27 @@ std::vector<Setting> make_settings() {
       [](const C& c, F f) {
         if (c.repetitions < 1 || c.repetitions > kMaxRepetitions)
           fail_usage(f, "must be " + range_text(1, kMaxRepetitions) + ", got " + std::to_string(c.repetitions));
+      }));
+  t.push_back(field(
+      "race", "--race", "N",
+      "racing: after --repetitions rounds of every cell, further rounds only for cells whose place in their "
+      "group is still open (a lead not yet significant, a tie not yet established), up to N repetitions "
+      "each; 0 = no racing (every cell runs --repetitions times)",
+      SettingKind::scalar, &C::race, [](F text, F f) { return parse_int(text, f); }, show_integer<int>,
+      [](const C& c, F f) {
+        if (c.race < 0 || c.race > kMaxRepetitions)
+          fail_usage(f, "must be 0 (no racing) or " + range_text(1, kMaxRepetitions) + ", got " +
+                            std::to_string(c.race));
+      }));
+  t.push_back(field(
+      "budget_s", "--budget", "TIME",
+      "time budget of the run (10min, 600s): racing rounds stop when the next repetition would not fit; the "
+      "first pass always runs whole; 0 = no budget",
+      SettingKind::scalar, &C::budget_s, [](F text, F f) { return parse_duration(text, f); }, show_number,
+      [](const C& c, F f) {
+        if (!std::isfinite(c.budget_s) || c.budget_s < 0 || c.budget_s > kMaxBudgetS)
+          fail_usage(f, "must be 0 (no budget) up to " + format_number(kMaxBudgetS) + " s, got " +
+                            format_number(c.budget_s));
       }));
   t.push_back(field(
       "rate", "--rate", "MSGS/S", "open-loop send rate per producer; 0 = closed loop (as fast as possible)",

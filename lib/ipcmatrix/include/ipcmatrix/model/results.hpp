@@ -128,6 +128,8 @@ struct CellResult {
   std::optional<FigureSpread> p50_spread, p99_spread, throughput_spread;  ///< repetitions > 1
   std::optional<FigureSpread> cpu_per_msg_spread;                         ///< repetitions > 1: cpu.per_msg_ns of each
   bool noisy = false;
+  /// Why its repetitions ended: the race's verdict on it (runner/race.hpp), or fixed.
+  RaceOutcome race = RaceOutcome::fixed;
   Histogram histogram;  ///< merged, of latency_ns
 
   [[nodiscard]] bool ok() const noexcept { return status == CellStatus::ok; }

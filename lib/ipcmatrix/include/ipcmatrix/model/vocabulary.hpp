@@ -79,6 +79,24 @@ enum class CellStatus : std::uint8_t { ok, error };
 inline constexpr NameTable<CellStatus, 2> kCellStatusNames{{{{CellStatus::ok, "ok"}, {CellStatus::error, "error"}}}};
 constexpr const auto& names_of(CellStatus) noexcept { return kCellStatusNames; }
 
+/// How a cell's repetitions ended (runner/race.hpp): racing gives further repetitions only
+/// to cells whose place in their group is still open, and records why each one stopped.
+enum class RaceOutcome : std::uint8_t {
+  fixed,      ///< no race: it ran the repetitions asked (--race 0, and files without it)
+  alone,      ///< the only ok cell of its group: nothing to decide
+  leading,    ///< its group's best, every other cell beaten or tied with it
+  tied,       ///< within the tie threshold of its group's best, over 3 or more repetitions each
+  beaten,     ///< behind its group's best beyond the tie threshold, significantly: stopped early
+  undecided,  ///< still open when the repetition cap or the time budget ended the race
+};
+inline constexpr NameTable<RaceOutcome, 6> kRaceOutcomeNames{{{{RaceOutcome::fixed, "fixed"},
+                                                               {RaceOutcome::alone, "alone"},
+                                                               {RaceOutcome::leading, "leading"},
+                                                               {RaceOutcome::tied, "tied"},
+                                                               {RaceOutcome::beaten, "beaten"},
+                                                               {RaceOutcome::undecided, "undecided"}}}};
+constexpr const auto& names_of(RaceOutcome) noexcept { return kRaceOutcomeNames; }
+
 /// What a recommendation ranks by.
 enum class Objective : std::uint8_t { lowest_p50, lowest_p99, highest_throughput, lowest_cpu_per_msg };
 inline constexpr NameTable<Objective, 4> kObjectiveNames{{{{Objective::lowest_p50, "lowest p50"},

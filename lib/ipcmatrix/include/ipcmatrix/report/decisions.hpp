@@ -46,7 +46,7 @@ struct Pick {
     incomparable,  ///< the ratio is not finite or a figure is not positive
     tie,           ///< within kTieRatio, or beyond it but not significant over the repetitions
     untested,      ///< ahead by `ratio`, beyond kTieRatio, but too few repetitions to test
-    lead,          ///< ahead by `ratio`, beyond kTieRatio and significant (p_value)
+    lead,          ///< ahead by `ratio`, beyond kTieRatio and significant (p_value) or clear_gap
   };
   const CellResult* best = nullptr;
   const CellResult* next = nullptr;  ///< the runner-up: the best cell of another mechanism
@@ -57,6 +57,9 @@ struct Pick {
   double ratio = 0;                  ///< how many times better best is than next (>= 1)
   Margin margin = Margin::alone;
   std::optional<double> p_value;     ///< Mann-Whitney over the repetitions, where testable
+  /// A lead decided without a test: clearly_apart() (stats/significance.hpp), too few
+  /// repetitions for Mann-Whitney (p_value absent then).
+  bool clear_gap = false;
   int repetitions = 1;               ///< the fewer of best's and next's repetitions
 };
 

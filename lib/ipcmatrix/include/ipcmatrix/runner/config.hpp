@@ -41,7 +41,15 @@ struct RunConfig {
   /// producer (enough to resolve a p99). Ignored when `messages` bounds the phase.
   std::uint64_t min_messages = 100;
   std::uint64_t warmup = 2000;     ///< per producer, sent first and not recorded
-  int repetitions = 1;             ///< runs of each cell
+  int repetitions = 1;             ///< runs of every cell: the first pass (rounds over every cell)
+  /// Racing (runner/race.hpp): after the first pass, further rounds only for the cells whose
+  /// place in their group is still open, up to this many repetitions each; 0 = no racing.
+  /// 5: enough for Mann-Whitney to call a lead of 5 against 5 at p = 0.10 with one overlap.
+  int race = 5;
+  /// Wall-time budget of the run, seconds: racing rounds stop when the next repetition would
+  /// not fit (the first pass always runs whole); 0 = none. 10 minutes: the headline command's
+  /// target is 12.
+  double budget_s = 600;
   double rate = 0;                 ///< open loop, messages/s per producer; 0 = closed loop
   /// Load sweep: after each open-loop-capable cell runs closed loop, it runs again at each of
   /// these offered loads. Empty: no sweep.

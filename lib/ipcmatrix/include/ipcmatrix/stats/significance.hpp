@@ -33,6 +33,20 @@ struct MannWhitney {
 /// 2 and anything below 5, or 1 and anything below 19, cannot).
 [[nodiscard]] bool testable(std::size_t n_a, std::size_t n_b) noexcept;
 
+/// A gap this wide needs no test: with kClearlyApartMin repetitions or more each, every
+/// repetition of the better one at least kClearlyApart times better than every repetition
+/// of the other. This VM's modes move a figure by up to ~17x, but a mode hits a round and the
+/// rounds are interleaved: one configuration caught twice in another mode while its rival
+/// never was is the risk this rule accepts, so 2 repetitions a side can settle a 2x gap
+/// where Mann-Whitney needs 3 and 3.
+inline constexpr double kClearlyApart = 2.0;
+inline constexpr std::size_t kClearlyApartMin = 2;
+/// true when `better` is clearly ahead of `worse` (see kClearlyApart); higher_is_better
+/// says which direction is better. False for fewer than kClearlyApartMin values either side
+/// or any value that is not positive.
+[[nodiscard]] bool clearly_apart(std::span<const double> better, std::span<const double> worse,
+                                 bool higher_is_better);
+
 /// Two figures compared: a baseline `a` and a candidate `b`, each over its repetitions.
 struct FigureComparison {
   double ratio = 1;               ///< median(b) / median(a); 1 when a's median is 0

@@ -1,0 +1,46 @@
+#pragma once
+/// @file race.hpp
+/// Racing: which cells still need repetitions. After the first pass, the coordinator gives
+/// further rounds only to the cells whose place in their group is still open, the decision
+/// procedure of racing (and successive halving): a cell within reach of its group's best
+/// keeps running until its lead or gap is significant or a tie is established, a cell
+/// clearly beaten stops early with the figures it has. The verdicts use the report's own
+/// rules (report/decisions.hpp kTieRatio, stats/significance.hpp), so what the race calls
+/// decided is what the summary calls a lead or a tie. Pure functions; thread-safe.
+///
+/// The rules, per group, against the cell with the best median (ties by index):
+/// - ahead of a cell beyond kTieRatio with Mann-Whitney p <= kSignificanceLevel (3 and 3
+///   repetitions at least), or clearly_apart() (2x with no overlap, 2 repetitions each):
+///   that cell is beaten;
+/// - within kTieRatio over kTieRepetitions or more repetitions each: tied;
+/// - otherwise the cell is open, and so is the best while any cell is open against it.
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "ipcmatrix/model/vocabulary.hpp"
+
+namespace ipcmatrix {
+
+/// Repetitions each side needs before a tie is established (the fewest that could have
+/// shown a significant lead, stats/significance.hpp testable()).
+inline constexpr std::size_t kTieRepetitions = 3;
+
+/// One cell as the race sees it.
+struct RaceEntry {
+  std::string group;              ///< cells race only against their own group
+  bool higher_is_better = false;  ///< msgs/s: true; a latency: false
+  std::vector<double> values;     ///< its figure per repetition so far; none: it takes no part
+};
+
+struct RaceVerdict {
+  RaceOutcome outcome = RaceOutcome::undecided;
+  bool open = false;  ///< needs more repetitions (outcome undecided until then)
+};
+
+/// The verdict on each entry, in the same order. An entry without values, or with a value
+/// that is not positive and finite, is undecided and not open (it cannot be compared).
+[[nodiscard]] std::vector<RaceVerdict> judge_race(const std::vector<RaceEntry>& entries);
+
+}  // namespace ipcmatrix

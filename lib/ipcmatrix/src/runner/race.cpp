@@ -1,0 +1,71 @@
+#include "ipcmatrix/runner/race.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "ipcmatrix/report/decisions.hpp"
+#include "ipcmatrix/stats/significance.hpp"
+#include "ipcmatrix/stats/statistics.hpp"
+
+namespace ipcmatrix {
+
+namespace {
+
+bool comparable(const RaceEntry& e) {
+  return !e.values.empty() &&
+         std::all_of(e.values.begin(), e.values.end(), [](double v) { return std::isfinite(v) && v > 0; });
+}
+
+/// How many times better `a` is than `b` (>= 1 when a is the better), for the entry's direction.
+double better_by(double a, double b, bool higher_is_better) { return higher_is_better ? a / b : b / a; }
+
+/// true when best is ahead of other beyond doubt: beyond the tie threshold, and significant
+/// over the repetitions or clearly apart.
+bool beats(const RaceEntry& best, const RaceEntry& other, double ratio) {
+  if (ratio < kTieRatio) return false;
+  if (testable(best.values.size(), other.values.size()) &&
+      mann_whitney(best.values, other.values).p_value <= kSignificanceLevel + 1e-12)
+    return true;
+  return clearly_apart(best.values, other.values, best.higher_is_better);
+}
+
+}  // namespace
+
+std::vector<RaceVerdict> judge_race(const std::vector<RaceEntry>& entries) {
+  std::vector<RaceVerdict> out(entries.size());
+  std::map<std::string, std::vector<std::size_t>> groups;
+  for (std::size_t i = 0; i < entries.size(); ++i)
+    if (comparable(entries[i])) groups[entries[i].group].push_back(i);
+  for (const auto& [name, members] : groups) {
+    std::vector<double> medians(entries.size());
+    for (const std::size_t i : members) medians[i] = median(entries[i].values);
+    std::size_t best = members.front();
+    for (const std::size_t i : members)
+      if (better_by(medians[i], medians[best], entries[i].higher_is_better) > 1) best = i;
+    if (members.size() == 1) {
+      out[best] = {RaceOutcome::alone, false};
+      continue;
+    }
+    bool any_open = false, any_tied = false;
+    for (const std::size_t i : members) {
+      if (i == best) continue;
+      const double ratio = better_by(medians[best], medians[i], entries[best].higher_is_better);
+      const std::size_t fewer = std::min(entries[i].values.size(), entries[best].values.size());
+      if (beats(entries[best], entries[i], ratio)) {
+        out[i] = {RaceOutcome::beaten, false};
+      } else if (ratio < kTieRatio && fewer >= kTieRepetitions) {
+        out[i] = {RaceOutcome::tied, false};
+        any_tied = true;
+      } else {
+        out[i] = {RaceOutcome::undecided, true};
+        any_open = true;
+      }
+    }
+    out[best] = any_open ? RaceVerdict{RaceOutcome::undecided, true}
+                         : RaceVerdict{any_tied ? RaceOutcome::tied : RaceOutcome::leading, false};
+  }
+  return out;
+}
+
+}  // namespace ipcmatrix

@@ -1,0 +1,81 @@
+// Racing's verdicts (runner/race.hpp): which cells stop, which go on, and why.
+#include <doctest/doctest.h>
+
+#include "ipcmatrix/runner/race.hpp"
+
+namespace ipcmatrix {
+
+namespace {
+RaceEntry throughput(std::vector<double> v, std::string group = "g") { return {std::move(group), true, std::move(v)}; }
+RaceEntry latency(std::vector<double> v, std::string group = "g") { return {std::move(group), false, std::move(v)}; }
+}  // namespace
+
+TEST_SUITE("runner/race") {
+  TEST_CASE("a cell alone in its group has nothing to decide") {
+    const auto v = judge_race({throughput({5}), throughput({7}, "other")});
+    CHECK(v[0].outcome == RaceOutcome::alone);
+    CHECK_FALSE(v[0].open);
+    CHECK(v[1].outcome == RaceOutcome::alone);
+  }
+
+  TEST_CASE("one repetition decides nothing, however wide the gap") {
+    const auto v = judge_race({throughput({100}), throughput({1})});
+    CHECK(v[0].open);
+    CHECK(v[1].open);
+    CHECK(v[0].outcome == RaceOutcome::undecided);
+  }
+
+  TEST_CASE("two repetitions settle a gap of 2x with no overlap, and the best then leads") {
+    const auto v = judge_race({throughput({10, 11}), throughput({30, 25})});
+    CHECK(v[0].outcome == RaceOutcome::beaten);
+    CHECK_FALSE(v[0].open);
+    CHECK(v[1].outcome == RaceOutcome::leading);
+    CHECK_FALSE(v[1].open);
+    // Lower is better for a latency: the same numbers, the other way round.
+    const auto l = judge_race({latency({10, 11}), latency({30, 25})});
+    CHECK(l[0].outcome == RaceOutcome::leading);
+    CHECK(l[1].outcome == RaceOutcome::beaten);
+  }
+
+  TEST_CASE("a 3x median gap with one overlapping repetition stays open until the test can call it") {
+    // 2 reps each: 30 vs 16 is not 2x apart in every repetition, and 2 + 2 cannot be tested.
+    auto v = judge_race({throughput({10, 16}), throughput({30, 40})});
+    CHECK(v[0].open);
+    CHECK(v[1].open);
+    // 3 + 3, fully separated: Mann-Whitney p = 0.10.
+    v = judge_race({throughput({10, 16, 12}), throughput({30, 40, 35})});
+    CHECK(v[0].outcome == RaceOutcome::beaten);
+    CHECK(v[1].outcome == RaceOutcome::leading);
+  }
+
+  TEST_CASE("within the tie threshold: open until 3 repetitions each, then tied") {
+    auto v = judge_race({throughput({100, 101}), throughput({104, 103})});
+    CHECK(v[0].open);
+    CHECK(v[1].open);
+    v = judge_race({throughput({100, 101, 99}), throughput({104, 103, 105})});
+    CHECK(v[0].outcome == RaceOutcome::tied);
+    CHECK(v[1].outcome == RaceOutcome::tied);
+    CHECK_FALSE(v[0].open);
+    CHECK_FALSE(v[1].open);
+  }
+
+  TEST_CASE("beyond the threshold but not significant stays open, and the best stays open with it") {
+    // Medians 20 vs 12 (1.67x) with overlapping repetitions: neither a lead nor a tie.
+    const auto v = judge_race({throughput({12, 25, 11}), throughput({20, 9, 30}), throughput({1, 1.1, 0.9})});
+    CHECK(v[0].open);
+    CHECK(v[1].open);  // the best, while a challenger is open
+    CHECK(v[2].outcome == RaceOutcome::beaten);
+  }
+
+  TEST_CASE("groups race apart, and a cell without figures takes no part") {
+    const auto v = judge_race(
+        {throughput({10, 10}, "a"), throughput({50, 50}, "b"), throughput({}, "a"), throughput({0, 3}, "a")});
+    CHECK(v[0].outcome == RaceOutcome::alone);
+    CHECK(v[1].outcome == RaceOutcome::alone);
+    CHECK(v[2].outcome == RaceOutcome::undecided);
+    CHECK_FALSE(v[2].open);
+    CHECK_FALSE(v[3].open);  // a non-positive figure cannot be compared
+  }
+}
+
+}  // namespace ipcmatrix
