@@ -37,6 +37,7 @@ format_paths=(
   lib/ipcmatrix/include/ipcmatrix/runner/race.hpp
   lib/ipcmatrix/src/runner/race.cpp
   tests/unit/test_runner_race.cpp
+  tests/unit/test_runner_ceiling.cpp
 )
 tidy_paths=(
   lib/ipcmatrix/src/model

@@ -309,4 +309,21 @@ TEST_SUITE("report") {
     CHECK(md2.find("## Serialization cost and wire size") != std::string::npos);
     CHECK(md2.find("| binary | random | 64B |") != std::string::npos);
   }
+
+  TEST_CASE("summary: a faster path the pick offers but the run left out is named, and a measured one is not") {
+    RunResult r;
+    r.cells = {cell("pingpong", "shm", 300), cell("pingpong", "pipe", 30'000)};
+    r.config = {{"apis", {"copy"}}, {"waits", {"hybrid"}}};
+    r.environment["paths"] = {{"shm", {{"loan", true}, {"spin_wait", true}}},
+                              {"pipe", {{"loan", false}, {"spin_wait", false}}}};
+    std::string md = markdown_report(r);
+    CHECK(md.find("Not measured in this run") != std::string::npos);
+    CHECK(md.find("**shm** with zero copy (`--api loan`) or `--wait spin,block,eventfd`") != std::string::npos);
+    // Every api and wait measured: nothing to say. A pick without such paths (pipe) never gets a line.
+    r.config = {{"apis", {"copy", "loan"}}, {"waits", {"spin", "block", "hybrid", "eventfd"}}};
+    CHECK(markdown_report(r).find("Not measured in this run") == std::string::npos);
+    r.cells = {cell("pingpong", "pipe", 30'000), cell("pingpong", "unix", 60'000)};
+    r.config = {{"apis", {"copy"}}, {"waits", {"hybrid"}}};
+    CHECK(markdown_report(r).find("Not measured in this run") == std::string::npos);
+  }
 }

@@ -247,9 +247,12 @@ TEST_SUITE("runner config") {
     CHECK(quick.sizes == std::vector<std::uint64_t>{64, 65536});
     CHECK(quick.patterns == std::vector<std::string>{"pingpong", "stream"});
     CHECK(quick.serializers == std::vector<std::string>{"raw", "zstd+binary"});
-    CHECK(quick.messages == 2000);
+    CHECK(quick.duration_s == doctest::Approx(0.05));  // time windows, not a count
     CHECK(quick.warmup == 200);
-    CHECK(quick.repetitions >= 3);  // presets that give advice repeat cells for the tie test
+    // Advice needs repetitions for the tie test: the quick preset races to them within its budget.
+    CHECK(quick.race >= 3);
+    CHECK(quick.budget_s > 0);
+    CHECK(quick.budget_s < 120);
     CHECK(quick.loads.size() == 2);
     CHECK(quick.mechanisms == ipcmatrix::mechanism_names());
 
@@ -316,9 +319,11 @@ TEST_SUITE("runner config") {
     CHECK(cfg.sizes == std::vector<std::uint64_t>{128});
     CHECK(cfg.patterns == std::vector<std::string>{"pingpong", "stream"});
     CHECK(cfg.serializers == std::vector<std::string>{"raw", "zstd+binary"});
-    CHECK(cfg.messages == 2000);
+    CHECK(cfg.duration_s == doctest::Approx(0.05));
+    CHECK(cfg.messages == 0);
     CHECK(cfg.warmup == 200);
-    CHECK(cfg.repetitions == 3);
+    CHECK(cfg.race == 3);
+    CHECK(cfg.budget_s == doctest::Approx(110));
     REQUIRE(cfg.loads.size() == 2);
     CHECK(cfg.loads[1].kind == ipcmatrix::LoadPoint::Kind::sporadic);
   }

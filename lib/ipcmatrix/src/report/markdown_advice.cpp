@@ -16,6 +16,7 @@
 #include "ipcmatrix/model/semantics.hpp"
 #include "ipcmatrix/pattern/pattern.hpp"
 #include "ipcmatrix/stats/significance.hpp"
+#include <fmt/ranges.h>
 #include "ipcmatrix/report/decisions.hpp"
 #include "ipcmatrix/stats/significance.hpp"
 
@@ -132,6 +133,52 @@ std::string endpoints_clause(const CellResult& c) {
   return "";
 }
 
+// The faster paths a picked mechanism offers that this run did not measure because its
+// flags (or their defaults) left them out: zero copy (--api loan) and the waits it was not
+// given. The picks are the best of what was measured; this says what that excludes.
+void unmeasured_paths(std::string& md, const RunResult& r, const std::vector<Decision>& ds) {
+  const auto listed = [&](const char* key) {
+    std::vector<std::string> out;
+    const auto it = r.config.find(key);
+    if (it != r.config.end() && it->is_array())
+      for (const auto& v : *it)
+        if (v.is_string()) out.push_back(v.get<std::string>());
+    return out;
+  };
+  const std::vector<std::string> apis = listed("apis"), waits = listed("waits");
+  if (apis.empty() && waits.empty()) return;  // a file without its config: nothing to say
+  std::vector<std::string> seen, lines;
+  for (const Decision& d : ds) {
+    const std::string& m = d.pick.best->mechanism;
+    if (std::find(seen.begin(), seen.end(), m) != seen.end()) continue;
+    seen.push_back(m);
+    // What the mechanism offers, as the run recorded it (environment.paths, by the runner
+    // from the transport registry); a file without it says nothing here.
+    const auto paths = r.environment.find("paths");
+    if (paths == r.environment.end() || !paths->is_object() || !paths->contains(m)) continue;
+    const nlohmann::json& offers = (*paths)[m];
+    const bool loan = offers.is_object() && offers.value("loan", false);
+    const bool spins = offers.is_object() && offers.value("spin_wait", false);
+    std::vector<std::string> missing;
+    if (loan && !apis.empty() && std::find(apis.begin(), apis.end(), "loan") == apis.end())
+      missing.push_back("zero copy (`--api loan`)");
+    if (spins && !waits.empty()) {
+      std::vector<std::string> other;
+      for (const Wait w : all_values<Wait>())
+        if (is_chosen_wait(w) && std::find(waits.begin(), waits.end(), to_string(w)) == waits.end())
+          other.emplace_back(to_string(w));
+      if (!other.empty()) missing.push_back(fmt::format("`--wait {}`", fmt::join(other, ",")));
+    }
+    if (!missing.empty()) lines.push_back(fmt::format("**{}** with {}", esc(m), fmt::join(missing, " or ")));
+  }
+  if (lines.empty()) return;
+  add(md,
+      "Not measured in this run (its flags or their defaults left them out), so not among the candidates: {}. "
+      "Zero copy pays from a few KiB a message and spinning lowers latency at a core's cost; add them to see "
+      "whether they change a pick.\n\n",
+      fmt::join(lines, "; "));
+}
+
 // How the race spent the run's repetitions (runner/race.hpp): one paragraph, when it raced.
 void race_paragraph(std::string& md, const RunResult& r) {
   std::map<RaceOutcome, std::size_t> count;
@@ -217,6 +264,7 @@ void summary_section(std::string& md, const RunResult& r) {
     add(md, "| {} | **{}** | {} | {} | {} | {} |\n", use_case, mech_ser(b), settings, evidence, margin, trade);
   }
   add(md, "\n");
+  unmeasured_paths(md, r, ds);
   semantics_of_picks(md, r, ds);
 }
 

@@ -310,6 +310,12 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   // What each measured mechanism means for a deployment, next to its figures.
   res.environment["mechanisms"] = nlohmann::json::object();
   for (const auto& m : cfg.mechanisms) res.environment["mechanisms"][m] = semantics_of(find_transport(m));
+  // The faster paths each mechanism offers, so the report can say which ones a run left out.
+  res.environment["paths"] = nlohmann::json::object();
+  for (const auto& m : cfg.mechanisms) {
+    const Capabilities& caps = find_transport(m).caps;
+    res.environment["paths"][m] = {{"loan", caps.loan}, {"spin_wait", caps.spin_wait}};
+  }
   const std::vector<int> cpus = sys::allowed_cpus();
   auto cells = plan_cells(cfg, static_cast<int>(cpus.size()));
   // Daemons a mechanism needs (iceoryx's RouDi): started before the floor and the first cell,

@@ -1,13 +1,22 @@
 #pragma once
 // Private to runner/: what the harness alone can do. The cell's own role loops (same
-// pattern, size, serializer, api, batch, verify mode and latency sampling) run as threads
-// of this process over the cheapest channel there is, an SPSC ring in memory, so their
-// msgs/s is the ceiling above which no mechanism can be measured by this harness on this
-// machine. A cell that comes near it (kHarnessBoundFraction) is harness-bound: its figure
-// is a lower bound for the mechanism.
+// pattern, size, serializer, api, batch, verify mode and latency sampling) run in this
+// process over a channel that costs as little as there is, so their msgs/s is the ceiling
+// above which no mechanism can be measured by this harness on this machine. A cell that
+// comes near it (kHarnessBoundFraction) is harness-bound: its figure is a lower bound for
+// the mechanism.
+//
+// The channel: where every participant only sends or only receives (stream, fan-in,
+// fan-out, broadcast), a recording that costs one memory copy: each producer runs alone
+// into it, then each consumer alone from it, and the ceiling is the slower side's msgs/s.
+// No second core and no shared cache line, so a mechanism (the shm ring included) can come
+// near it only when the loops themselves are the limit. Other topologies (echo, forwarders,
+// mesh peers need a live peer) fall back to an SPSC ring in memory between threads, which a
+// shm cell reaches by construction.
 
 #include <optional>
 
+#include "ipcmatrix/pattern/topology.hpp"
 #include "ipcmatrix/runner/plan.hpp"
 
 namespace ipcmatrix::detail {
@@ -17,7 +26,16 @@ inline constexpr double kHarnessBoundFraction = 0.7;
 inline constexpr std::uint64_t kCeilingMessages = 200'000;
 inline constexpr double kCeilingDurationS = 0.2;
 
-/// msgs/s of c's role loops over in-process rings; nullopt when the run failed.
+/// The ceiling of a topology of producers and consumers only, over channels that cost a
+/// memory copy: each producer runs alone into recordings, then each consumer alone from
+/// them. Run side by side on cores of their own they could move no more than the slower
+/// side: min(all producers' msgs/s, all consumers' msgs/s). nullopt when the topology has
+/// other roles, when the messages are too large to record 1000 of them (16 MiB in all),
+/// or when a loop failed.
+[[nodiscard]] std::optional<double> copy_only_ceiling(const Cell& c, const RunConfig& cfg, const Topology& topo);
+
+/// The copy-only ceiling where it applies, else msgs/s of c's role loops over in-process
+/// rings; nullopt when the run failed.
 [[nodiscard]] std::optional<double> harness_ceiling(const Cell& c, const RunConfig& cfg);
 
 }  // namespace ipcmatrix::detail
