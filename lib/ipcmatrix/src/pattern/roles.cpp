@@ -55,7 +55,7 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
   for (const Message& m : pool) bodies.emplace_back(m.body);
   std::int64_t deadline = 0;
   std::uint64_t warm_count = p.warmup;  // shortened if warm-up runs out of time
-  const std::int64_t warm_until = sys::now_ns() + static_cast<std::int64_t>(kWarmupCapS * 1e9);
+  const std::int64_t warm_until = sys::now_ns() + static_cast<std::int64_t>(warmup_cap_s(p.duration_s) * 1e9);
   std::size_t slot = 0;
   // Counters instead of i % n: no division on the per-message path.
   std::uint64_t until_stamp = 0;

@@ -349,6 +349,9 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   const auto elapsed_s = [&] { return static_cast<double>(sys::monotonic_ns() - t0) / 1e9; };
   std::vector<RaceVerdict> verdicts(cells.size());
   std::size_t step = 0, repetitions_run = 0, budget_skipped = 0;
+  // Where the run's time went: inside repetitions (spawn, warm-up, the measured window,
+  // teardown, leak check) and, of that, the measured windows alone.
+  double repetitions_wall_s = 0, measured_s = 0;
   bool stopped = false;
   nlohmann::json round_floors = nlohmann::json::array();
   // Repetitions run in rounds over every cell, in an order shuffled per round by the seed:
@@ -458,6 +461,8 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
         const std::int64_t rep_t0 = sys::monotonic_ns();
         RepOutcome o = run_one_repetition(c, *run.cfg, cpus, cfg.seed + round);
         run.rep_s = static_cast<double>(sys::monotonic_ns() - rep_t0) / 1e9;
+        repetitions_wall_s += run.rep_s;
+        if (o.figures) measured_s += o.figures->duration_s;
         ++repetitions_run;
         // A repetition the interruption cut short measured nothing that can be trusted: it is
         // left out; the cell keeps the repetitions it finished.
@@ -485,6 +490,8 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
                              {"max_repetitions", max_rounds},
                              {"budget_s", cfg.budget_s},
                              {"repetitions_run", repetitions_run},
+                             {"repetitions_wall_s", repetitions_wall_s},
+                             {"measured_s", measured_s},
                              {"budget_skipped", budget_skipped}};
   // Results in plan order; a cell the interruption left without a repetition is left out.
   std::size_t short_of_reps = 0, left_out = 0;
