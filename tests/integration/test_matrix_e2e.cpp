@@ -1,5 +1,6 @@
 // End to end: the real ipc-matrix binary runs tiny matrices; the tests read its JSON.
 #include <doctest/doctest.h>
+#include <fmt/ranges.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -418,28 +419,44 @@ TEST_CASE("e2e: repetitions run in rounds over every cell, the floor measured ag
 TEST_CASE("e2e: racing gives further repetitions only to open cells and records how each one ended") {
   TempDir dir;
   const fs::path out = dir.path / "out";
-  // A shm round trip spins (hundreds of ns) where a pipe's wakes a sleeper (tens of us): 2x
-  // apart in every repetition on any machine, so the race must stop the pipe after 2.
-  auto r = run_tool({"--sizes", "64", "--patterns", "pingpong", "--mechanisms", "pipe,shm", "--wait", "spin",
-                     "--placement", "cross-core", "--serializers", "raw", "--duration", "100ms", "--warmup", "50",
-                     "--race", "4", "--out", out.string(), "--quiet"},
+  // Which cells win is the machine's business (a test asserts no timing): what racing must do
+  // whatever the figures is checked. fan-in-shared plans unix-dgram alone (pipe cannot share a
+  // sending end): alone in its group after the first pass, it never runs again. The two
+  // round trips share a group: one repetition cannot decide anything, so both run at least
+  // twice, and stop together with consistent verdicts, by the cap of 4 at the latest.
+  auto r = run_tool({"--sizes", "64", "--patterns", "pingpong,fan-in-shared", "--procs", "3", "--mechanisms",
+                     "pipe,unix-dgram", "--serializers", "raw", "--duration", "50ms", "--warmup", "50", "--race", "4",
+                     "--out", out.string(), "--quiet"},
                     dir);
   REQUIRE_MESSAGE(r.code == 0, "exit " << r.code << ": " << r.err);
   const auto j = nlohmann::json::parse(slurp(out / "results.json"));
   const auto& cells = j.at("cells");
-  REQUIRE(cells.size() == 2);
+  REQUIRE(cells.size() == 3);
+  std::multiset<std::string> pingpong;
+  int total = 0;
   for (const auto& c : cells) {
+    CAPTURE(c.at("pattern"));
     CAPTURE(c.at("mechanism"));
     REQUIRE(c.at("status") == "ok");
-    CHECK(c.at("repetitions") == 2);  // one first pass, one racing round settled it
-    CHECK(c.at("race") == (c.at("mechanism") == "shm" ? "leading" : "beaten"));
+    const int reps = c.at("repetitions").get<int>();
+    total += reps;
+    if (c.at("pattern") == "fan-in-shared") {
+      CHECK(c.at("race") == "alone");
+      CHECK(reps == 1);
+    } else {
+      CHECK(reps >= 2);
+      CHECK(reps <= 4);
+      pingpong.insert(c.at("race").get<std::string>());
+    }
   }
-  CHECK(j.at("environment").at("race").at("repetitions_run") == 4);
+  const std::multiset<std::string> lead{"beaten", "leading"}, tie{"tied", "tied"}, open{"undecided", "undecided"};
+  CHECK_MESSAGE((pingpong == lead || pingpong == tie || pingpong == open), "verdicts: " << fmt::format("{}", fmt::join(pingpong, ", ")));
+  // Only open cells ran again: the repetitions the run counts are the cells' own.
+  CHECK(j.at("environment").at("race").at("repetitions_run").get<int>() == total);
   CHECK(j.at("config").at("race") == 4);
   const std::string md = slurp(out / "PERFORMANCE_REPORT.md");
   CHECK(md.find("Decided by racing") != std::string::npos);
-  CHECK(md.find("1 leading, 0 tied, 1 beaten early") != std::string::npos);
-  CHECK(md.find("2x apart or more in every one of 2 repetitions") != std::string::npos);
+  CHECK(md.find("1 alone in their group") != std::string::npos);
 }
 
 TEST_CASE("e2e: the time budget stops racing, never the first pass, and says so") {
