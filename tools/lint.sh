@@ -38,6 +38,9 @@ format_paths=(
   lib/ipcmatrix/src/runner/race.cpp
   tests/unit/test_runner_race.cpp
   tests/unit/test_runner_ceiling.cpp
+  lib/ipcmatrix/include/ipcmatrix/report/export.hpp
+  lib/ipcmatrix/src/report/export.cpp
+  tests/unit/test_report_export.cpp
 )
 tidy_paths=(
   lib/ipcmatrix/src/model
@@ -53,6 +56,7 @@ tidy_paths=(
   lib/ipcmatrix/src/transport/iceoryx_roudi.cpp
   lib/ipcmatrix/src/runner/roudi_for_run.cpp
   lib/ipcmatrix/src/runner/race.cpp
+  lib/ipcmatrix/src/report/export.cpp
 )
 
 # The files among the paths that exist, sorted; $1 is the find -name pattern.

@@ -148,11 +148,33 @@ TEST_CASE("compare and recommend: bad input exits 2 and names the file") {
            {"recommend", bad, "--pattern", "pingpong", "--size", "64"},
            {"recommend", good, "--pattern", "nonsense", "--size", "64"},
            {"recommend", good, "--pattern", "pingpong", "--size", "64", "--rate", "fast"},
-           {"recommend", good, "--pattern", "mesh", "--size", "64"}}) {
+           {"recommend", good, "--pattern", "mesh", "--size", "64"},
+           {"export", bad, "--format", "bmf"},
+           {"export", good, "--format", "csv"}}) {
     const auto res = run_tool(args, dir);
     CHECK_MESSAGE(res.code == 2, args[0] << " " << args[1] << ": " << res.err);
     CHECK(!res.err.empty());
   }
+}
+
+TEST_CASE("export: the tool writes each tracker format to stdout or the file named") {
+  TempDir dir;
+  const std::string good = save(run_of({cell("pingpong", "shm", {1000, 1010, 990}, {1e6, 1e6, 1e6}),
+                                        cell("pingpong", "unix", {9000, 9100, 8900}, {1e5, 1e5, 1e5})}),
+                                dir, "good.json");
+  auto res = run_tool({"export", good, "--format", "bmf"}, dir);
+  REQUIRE_MESSAGE(res.code == 0, res.err);
+  const auto bmf = nlohmann::json::parse(res.out);
+  CHECK(bmf.size() == 2);
+  const std::filesystem::path out = dir.path / "gab.json";
+  res = run_tool({"export", good, "--format", "github-action-benchmark", "--out", out.string()}, dir);
+  REQUIRE_MESSAGE(res.code == 0, res.err);
+  const auto gab = nlohmann::json::parse(test::slurp(out));
+  REQUIRE(gab.is_array());
+  CHECK(gab.size() == 6);  // p50, p99 and CPU per message of each round trip
+  res = run_tool({"export", good, "--format", "github-action-benchmark-throughput"}, dir);
+  REQUIRE_MESSAGE(res.code == 0, res.err);
+  CHECK(nlohmann::json::parse(res.out).size() == 2);
 }
 
 TEST_CASE("recommend: the best configuration meeting the constraints, or the closest miss") {

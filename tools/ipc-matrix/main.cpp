@@ -22,6 +22,7 @@
 #include "ipcmatrix/pattern/pattern.hpp"
 #include "ipcmatrix/report/recommend.hpp"
 #include "ipcmatrix/report/compare.hpp"
+#include "ipcmatrix/report/export.hpp"
 #include "ipcmatrix/report/reporter.hpp"
 #include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/model/results.hpp"
@@ -224,6 +225,18 @@ int cmd_recommend(const RecommendArgs& a) {
   return 0;
 }
 
+/// A results file in a tracker's format (report/export.hpp), to stdout or a file.
+int cmd_export(const std::string& results, const std::string& format, const std::string& out) {
+  const std::optional<ExportFormat> f = parse_name<ExportFormat>(format);
+  if (!f) throw UsageError("--format: '" + escape_control(format) + "' is not a format (" + join(all_names<ExportFormat>()) + ")");
+  if (!out.empty() && out != "-") check_output_file(out);
+  const RunResult r = load_results(results);
+  const std::string text = export_results(r, *f).dump(2) + "\n";
+  if (out.empty() || out == "-") print_stdout(text);
+  else write_output_file(out, text, /*follow_symlink=*/true);
+  return 0;
+}
+
 /// Removes what killed runs left behind, and only that: objects whose owning process is gone
 /// (sys/ipc_names.hpp). Live runs' objects and anything not shaped like ours are left alone,
 /// each with the reason.
@@ -289,6 +302,16 @@ int main(int argc, char** argv) {
   recommend->add_option("--emit-config", rec.emit_config, "write the chosen settings as JSON (ipcmatrix::load_deployment)")
       ->type_name("FILE")
       ->multi_option_policy(once);
+  std::string export_in, export_format, export_out;
+  auto* exporter = app.add_subcommand(
+      "export", "A results file as Bencher Metric Format or github-action-benchmark's custom JSON, to chart runs over time");
+  exporter->add_option("results", export_in, "results.json written by a run")->required();
+  exporter->add_option("--format", export_format,
+                       "bmf, github-action-benchmark (latencies and CPU: customSmallerIsBetter) or "
+                       "github-action-benchmark-throughput (msgs/s: customBiggerIsBetter)")
+      ->required()
+      ->multi_option_policy(once);
+  exporter->add_option("--out", export_out, "file to write (default: stdout)")->type_name("FILE")->multi_option_policy(once);
   auto* cleanup = app.add_subcommand(
       "cleanup", "Remove shared-memory segments and socket directories left by killed runs (never a live run's)");
   bool cleanup_dry_run = false;
@@ -313,6 +336,7 @@ int main(int argc, char** argv) {
     if (*cleanup) return cmd_cleanup(cleanup_dry_run);
     if (*compare) return cmd_compare(compare_base, compare_current, compare_threshold, compare_markdown);
     if (*recommend) return cmd_recommend(rec);
+    if (*exporter) return cmd_export(export_in, export_format, export_out);
     RunConfig cfg;
     try {
       cfg = finish_run_config(st);
