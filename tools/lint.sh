@@ -41,6 +41,11 @@ format_paths=(
   lib/ipcmatrix/include/ipcmatrix/report/export.hpp
   lib/ipcmatrix/src/report/export.cpp
   tests/unit/test_report_export.cpp
+  lib/ipcmatrix/include/ipcmatrix/runner/shard.hpp
+  lib/ipcmatrix/src/runner/shard.cpp
+  tests/unit/test_runner_shard.cpp
+  lib/ipcmatrix/include/ipcmatrix/report/merge.hpp
+  lib/ipcmatrix/src/report/merge.cpp
 )
 tidy_paths=(
   lib/ipcmatrix/src/model
@@ -57,6 +62,8 @@ tidy_paths=(
   lib/ipcmatrix/src/runner/roudi_for_run.cpp
   lib/ipcmatrix/src/runner/race.cpp
   lib/ipcmatrix/src/report/export.cpp
+  lib/ipcmatrix/src/runner/shard.cpp
+  lib/ipcmatrix/src/report/merge.cpp
 )
 
 # The files among the paths that exist, sorted; $1 is the find -name pattern.

@@ -525,3 +525,72 @@ TEST_CASE("e2e: a load sweep runs each cell closed loop, then at each offered lo
 }
 
 }  // TEST_SUITE
+
+TEST_CASE("e2e: shards of a plan, through --shard and the Slurm and Kubernetes environments, merge into the whole plan") {
+  TempDir dir;
+  const std::vector<std::string> plan = {"--patterns", "pingpong,stream", "--mechanisms", "pipe,unix-dgram",
+                                         "--sizes", "64,4K", "--serializers", "raw", "--load", "sporadic",
+                                         "--duration", "20ms", "--warmup", "20", "--race", "0", "--quiet"};
+  const auto run = [&](std::vector<std::string> extra, const std::string& name, const test::Env& env = {}) {
+    std::vector<std::string> args = plan;
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.insert(args.end(), {"--json", (dir.path / name).string()});
+    const auto r = run_tool(args, dir, env);
+    REQUIRE_MESSAGE(r.code == 0, name << ": exit " << r.code << ": " << r.err);
+    return nlohmann::json::parse(slurp(dir.path / name));
+  };
+  const auto whole = run({}, "whole.json");
+  const auto ids = [](const nlohmann::json& r) {
+    std::vector<std::string> out;
+    for (const auto& c : r.at("cells"))
+      out.push_back(fmt::format("{}/{}/{}/{}", c.at("pattern").get<std::string>(), c.at("mechanism").get<std::string>(),
+                                c.at("size_bytes").get<std::uint64_t>(), c.at("load").get<std::string>()));
+    return out;
+  };
+  // The same three parts named three ways: the flag, a Slurm array (--array=1-3), a Kubernetes Indexed Job.
+  for (const std::string engine : {"flag", "slurm", "kubernetes"}) {
+    CAPTURE(engine);
+    std::vector<std::string> files;
+    for (int i = 0; i < 3; ++i) {
+      const std::string name = engine + std::to_string(i) + ".json";
+      test::Env env;
+      std::vector<std::string> extra = {"--shard", "auto"};
+      if (engine == "flag") extra = {"--shard", std::to_string(i) + "/3"};
+      if (engine == "slurm")
+        env = {{"SLURM_ARRAY_TASK_ID", std::to_string(i + 1)}, {"SLURM_ARRAY_TASK_COUNT", "3"}, {"SLURM_ARRAY_TASK_MIN", "1"}};
+      if (engine == "kubernetes") env = {{"JOB_COMPLETION_INDEX", std::to_string(i)}, {"IPCMATRIX_SHARD_COUNT", "3"}};
+      const auto part = run(extra, name, env);
+      CHECK(part.at("environment").at("plan").at("shard").at("index") == i);
+      CHECK(part.at("environment").at("plan").at("hash") == whole.at("environment").at("plan").at("hash"));
+      files.push_back((dir.path / name).string());
+    }
+    const fs::path out = dir.path / ("merged-" + engine);
+    std::vector<std::string> args = {"merge"};
+    args.insert(args.end(), files.begin(), files.end());
+    args.insert(args.end(), {"--out", out.string()});
+    const auto m = run_tool(args, dir);
+    REQUIRE_MESSAGE(m.code == 0, m.err);
+    const auto merged = nlohmann::json::parse(slurp(out / "results.json"));
+    CHECK(ids(merged) == ids(whole));  // every cell, in plan order
+    CHECK(merged.at("complete") == true);
+    CHECK(merged.at("environment").at("merged_from").size() == 3);
+    CHECK(fs::exists(out / "PERFORMANCE_REPORT.md"));
+  }
+  // Refused: the same part twice, a part of another plan. A missing part: written, exit 1.
+  const std::string p0 = (dir.path / "flag0.json").string(), p1 = (dir.path / "flag1.json").string();
+  auto r = run_tool({"merge", p0, p0, "--out", (dir.path / "twice").string()}, dir);
+  CHECK(r.code == 2);
+  CHECK(r.err.find("given twice") != std::string::npos);
+  r = run_tool({"merge", p0, (dir.path / "whole.json").string(), "--out", (dir.path / "mixed").string()}, dir);
+  CHECK(r.code == 2);
+  std::vector<std::string> other = {"--patterns", "stream", "--mechanisms", "pipe", "--sizes", "64", "--serializers",
+                                    "raw", "--duration", "20ms", "--race", "0", "--quiet", "--shard", "1/3", "--json",
+                                    (dir.path / "other.json").string()};
+  REQUIRE(run_tool(other, dir).code == 0);
+  r = run_tool({"merge", p0, (dir.path / "other.json").string(), "--out", (dir.path / "plans").string()}, dir);
+  CHECK(r.code == 2);
+  CHECK(r.err.find("another plan") != std::string::npos);
+  r = run_tool({"merge", p0, p1, "--out", (dir.path / "partial").string()}, dir);
+  CHECK(r.code == 1);
+  CHECK(r.err.find("part(s) 2 of 3 missing") != std::string::npos);
+}

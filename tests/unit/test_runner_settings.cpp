@@ -42,7 +42,7 @@ nlohmann::json changed_value(const Setting& s) {
       {"sizes", {128, 2048}},   {"patterns", {"mesh"}},     {"mechanisms", {"pipe"}},
       {"serializers", {"json"}}, {"procs", 4},              {"duration_s", 3},
       {"messages", 77},         {"min_messages", 300},     {"warmup", 5},             {"repetitions", 2},
-      {"race", 3},              {"budget_s", 120},
+      {"race", 3},              {"budget_s", 120},         {"shard", "1/3"},
       {"rate", 500},            {"waits", {"spin"}},       {"placements", {"cross-core"}},
       {"loads", {"50%", "10k", "sporadic"}},
       {"batches", {2, 4}},      {"content", "text"},       {"zstd_level", 3},

@@ -23,11 +23,13 @@
 #include "ipcmatrix/report/recommend.hpp"
 #include "ipcmatrix/report/compare.hpp"
 #include "ipcmatrix/report/export.hpp"
+#include "ipcmatrix/report/merge.hpp"
 #include "ipcmatrix/report/reporter.hpp"
 #include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/model/results.hpp"
 #include "ipcmatrix/report/writers.hpp"
 #include "ipcmatrix/runner/coordinator.hpp"
+#include "ipcmatrix/runner/shard.hpp"
 #include "ipcmatrix/runner/worker.hpp"
 #include "ipcmatrix/serialize/serializer.hpp"
 #include "ipcmatrix/sys/ipc_names.hpp"
@@ -106,6 +108,8 @@ bool names_stdout(const std::string& path) {
 
 int cmd_run(RunConfig cfg, const std::string& command_line) {
   if (names_stdout(cfg.json_path)) cfg.json_path = "-";
+  // A part that cannot be resolved (--shard auto outside an array job) fails before anything is made.
+  (void)resolve_shard(cfg.shard);
   // Destinations first: minutes of measuring must not end in "cannot write".
   check_output_file(cfg.json_path);
   prepare_output_dir(cfg.out_dir);
@@ -225,6 +229,25 @@ int cmd_recommend(const RecommendArgs& a) {
   return 0;
 }
 
+/// Parts of one sharded plan, from one machine, as one results file and its reports.
+int cmd_merge(const std::vector<std::string>& files, const std::string& out_dir) {
+  std::vector<MergePart> parts;
+  for (const std::string& f : files) parts.push_back({f, load_results(f)});  // first: bad input makes no directory
+  const RunResult merged = merge_parts(std::move(parts));
+  prepare_output_dir(out_dir);
+  save_results(merged, (fs::path(out_dir) / "results.json").string());
+  write_reports(merged, out_dir, kReportReporters);
+  print_stdout(fmt::format("merged {} part(s), {} cell(s) -> {}\n", files.size(), merged.cells.size(),
+                           (fs::path(out_dir) / "results.json").string()));
+  // A merge step after an array job must not pass with parts missing: written, but exit 1.
+  if (!merged.complete) {
+    for (const std::string& w : merged.warnings)
+      if (w.starts_with("incomplete merge")) std::cerr << "ipc-matrix: " << w << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 /// A results file in a tracker's format (report/export.hpp), to stdout or a file.
 int cmd_export(const std::string& results, const std::string& format, const std::string& out) {
   const std::optional<ExportFormat> f = parse_name<ExportFormat>(format);
@@ -302,6 +325,14 @@ int main(int argc, char** argv) {
   recommend->add_option("--emit-config", rec.emit_config, "write the chosen settings as JSON (ipcmatrix::load_deployment)")
       ->type_name("FILE")
       ->multi_option_policy(once);
+  std::vector<std::string> merge_in;
+  std::string merge_out;
+  auto* merger = app.add_subcommand(
+      "merge", "Join the parts of one sharded plan (--shard) measured on one machine into one results file and report");
+  merger->add_option("results", merge_in, "results.json of each part")->required();
+  merger->add_option("--out", merge_out, "directory for the merged results.json and reports")
+      ->required()
+      ->multi_option_policy(CLI::MultiOptionPolicy::Throw);
   std::string export_in, export_format, export_out;
   auto* exporter = app.add_subcommand(
       "export", "A results file as Bencher Metric Format or github-action-benchmark's custom JSON, to chart runs over time");
@@ -337,6 +368,7 @@ int main(int argc, char** argv) {
     if (*compare) return cmd_compare(compare_base, compare_current, compare_threshold, compare_markdown);
     if (*recommend) return cmd_recommend(rec);
     if (*exporter) return cmd_export(export_in, export_format, export_out);
+    if (*merger) return cmd_merge(merge_in, merge_out);
     RunConfig cfg;
     try {
       cfg = finish_run_config(st);

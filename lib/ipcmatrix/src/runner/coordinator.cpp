@@ -14,6 +14,7 @@
 #include "idle_probe.hpp"
 #include "ipcmatrix/runner/floor.hpp"
 #include "ipcmatrix/runner/race.hpp"
+#include "ipcmatrix/runner/shard.hpp"
 #include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/sys/affinity.hpp"
 #include "ipcmatrix/sys/clock.hpp"
@@ -318,6 +319,26 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   }
   const std::vector<int> cpus = sys::allowed_cpus();
   auto cells = plan_cells(cfg, static_cast<int>(cpus.size()));
+  // The whole plan's identity, which every part of a sharded run records alike, so `merge`
+  // can tell parts of one plan from parts of another and what is missing.
+  {
+    nlohmann::json ids = nlohmann::json::array();
+    std::vector<std::string> id_list;
+    for (const Cell& c : cells) {
+      CellResult r;
+      fill_identity(r, c, cfg);
+      id_list.push_back(cell_id(r));
+      ids.push_back(id_list.back());
+    }
+    res.environment["plan"] = {{"hash", plan_hash(id_list)}, {"cells", std::move(ids)}};
+    if (const std::optional<Shard> shard = resolve_shard(cfg.shard)) {
+      std::vector<Cell> mine;
+      for (const std::size_t i : shard_cells(cells, cfg, *shard)) mine.push_back(cells[i]);
+      res.environment["plan"]["shard"] = {{"index", shard->index}, {"count", shard->count}, {"source", shard->source},
+                                          {"cells", mine.size()}};
+      cells = std::move(mine);
+    }
+  }
   // Daemons a mechanism needs (iceoryx's RouDi): started before the floor and the first cell,
   // stopped when this scope ends, whichever way it ends. Not counted in any cell.
   const std::unique_ptr<iceoryx::Roudi> roudi = detail::start_run_roudi(cells, res.environment, res.warnings);

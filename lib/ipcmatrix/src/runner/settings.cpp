@@ -1,6 +1,8 @@
 // The settings table: one row per `run` setting. See settings.hpp for what is derived from it.
 #include "ipcmatrix/runner/settings.hpp"
 
+#include "ipcmatrix/runner/shard.hpp"
+
 #include <cmath>
 #include <string>
 
@@ -335,6 +337,12 @@ std::vector<Setting> make_settings() {
                     "seed of the message content generator and of the order of each round of repetitions",
                     SettingKind::scalar,
                     &C::seed, [](F text, F f) { return parse_uint(text, f); }, show_integer<std::uint64_t>));
+  t.push_back(field("shard", "--shard", "i/N|auto",
+                    "run part i of N of the plan (0-based), split deterministically and balanced by expected cost; "
+                    "auto reads a Slurm array's or a Kubernetes Indexed Job's environment (IPCMATRIX_SHARD_COUNT "
+                    "gives a Job's count); `ipc-matrix merge` joins the parts",
+                    SettingKind::text, &C::shard, text_value, [](const std::string&) { return std::string(); },
+                    [](const C& c, F /*f*/) { check_shard_text(c.shard); }));
   t.push_back(field("out_dir", "--out", "DIR",
                     "write results.json, results.csv, *.hgrm and PERFORMANCE_REPORT.md here", SettingKind::text,
                     &C::out_dir, text_value, [](const std::string&) { return std::string(); }));

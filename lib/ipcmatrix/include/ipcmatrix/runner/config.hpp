@@ -71,6 +71,9 @@ struct RunConfig {
   bool quiet = false;     ///< no progress table on the console
   std::string preset;     ///< the name or path the preset came from, "" if none
   std::uint64_t seed = 1;  ///< message content generator seed
+  /// This process's part of the plan (runner/shard.hpp): "" = all of it, "i/N", or "auto"
+  /// (from a Slurm array's or a Kubernetes Indexed Job's environment).
+  std::string shard;
 
   /// The effective config for the results file: every setting of the settings table under
   /// its key, and "preset".
