@@ -81,7 +81,7 @@ RunResult merge_parts(std::vector<MergePart> parts) {
   out.tool_version = first.result.tool_version;
   out.started_at = first.result.started_at;
   out.config = first.result.config;
-  out.config.erase("shard");
+  if (out.config.is_object()) out.config.erase("shard");
   out.environment = first.result.environment;
   out.environment["plan"].erase("shard");
   out.environment["merged_from"] = nlohmann::json::array();
