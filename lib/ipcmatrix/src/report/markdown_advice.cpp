@@ -93,18 +93,22 @@ std::string figure_of(const CellResult& c, Objective o) {
 
 }  // namespace
 
+// Each mechanism the decisions pick, once, in the order of the decisions.
+std::vector<std::string> picked_mechanisms(const std::vector<Decision>& ds) {
+  std::vector<std::string> out;
+  for (const Decision& d : ds)
+    if (std::find(out.begin(), out.end(), d.pick.best->mechanism) == out.end()) out.push_back(d.pick.best->mechanism);
+  return out;
+}
+
 // Next to the picks, what deploying each picked mechanism means beyond its figures: its
 // semantics card as the run recorded it (results files from before cards were recorded have
 // none, and get no section).
 void semantics_of_picks(std::string& md, const RunResult& r, const std::vector<Decision>& ds) {
   const auto cards = r.environment.find("mechanisms");
   if (cards == r.environment.end() || !cards->is_object()) return;
-  std::vector<std::string> seen;
   std::string lines;
-  for (const Decision& d : ds) {
-    const std::string& m = d.pick.best->mechanism;
-    if (std::find(seen.begin(), seen.end(), m) != seen.end()) continue;
-    seen.push_back(m);
+  for (const std::string& m : picked_mechanisms(ds)) {
     const auto card = cards->find(m);
     if (card == cards->end()) continue;
     try {
@@ -147,11 +151,8 @@ void unmeasured_paths(std::string& md, const RunResult& r, const std::vector<Dec
   };
   const std::vector<std::string> apis = listed("apis"), waits = listed("waits");
   if (apis.empty() && waits.empty()) return;  // a file without its config: nothing to say
-  std::vector<std::string> seen, lines;
-  for (const Decision& d : ds) {
-    const std::string& m = d.pick.best->mechanism;
-    if (std::find(seen.begin(), seen.end(), m) != seen.end()) continue;
-    seen.push_back(m);
+  std::vector<std::string> lines;
+  for (const std::string& m : picked_mechanisms(ds)) {
     // What the mechanism offers, as the run recorded it (environment.paths, by the runner
     // from the transport registry); a file without it says nothing here.
     const auto paths = r.environment.find("paths");

@@ -348,13 +348,8 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   IdleCache idle_cache;
   CeilingCache ceilings;
 
-  // A unit is a closed-loop cell and the load points planned right after it, which are
-  // paced from its saturation: they run together, in that order, in every round.
-  std::vector<std::vector<std::size_t>> units;
-  for (std::size_t i = 0; i < cells.size(); ++i) {
-    if (!cells[i].load || units.empty()) units.emplace_back();
-    units.back().push_back(i);
-  }
+  // A closed-loop cell and its load points run together, in that order, in every round.
+  const std::vector<std::vector<std::size_t>> units = plan_units(cells);
   std::vector<CellRun> runs(cells.size());
   const std::size_t first_pass = static_cast<std::size_t>(std::max(1, cfg.repetitions));
   const bool racing = static_cast<std::size_t>(cfg.race) > first_pass;

@@ -105,6 +105,17 @@ class ReplayEnd final : public Transport {
   std::size_t next_ = 0;
 };
 
+/// Participant p's loop as a ceiling runs it: closed loop, and one channel per edge, never a
+/// shared endpoint (a recording and an SPSC ring each have one sender).
+RoleParams ceiling_params(const Cell& c, const RunConfig& limits, const Topology& topo, std::size_t p,
+                          std::uint64_t seed) {
+  RoleParams params = role_params(c, limits, topo, p, seed);
+  params.rate = 0;
+  params.out_lanes.clear();
+  params.shared_in = false;
+  return params;
+}
+
 /// Bytes all recordings of one ceiling run may hold together. Small enough to stream
 /// through the caches: a recording of 64 MiB made 64 KiB messages slower alone than through
 /// a 256 KiB ring, whose memory is reused while hot (measured 2.1e5 against 2.7e5 msgs/s),
@@ -155,10 +166,7 @@ std::optional<double> copy_only_ceiling(const Cell& c, const RunConfig& cfg, con
     for (std::size_t p = 0; p < topo.participants.size(); ++p) {
       const Participant& part = topo.participants[p];
       if ((part.role == RoleKind::producer) != producers) continue;
-      RoleParams params = role_params(c, limits, topo, p, cfg.seed);
-      params.rate = 0;
-      params.out_lanes.clear();
-      params.shared_in = false;
+      const RoleParams params = ceiling_params(c, limits, topo, p, cfg.seed);
       std::vector<std::unique_ptr<Transport>> outs, ins;
       for (const int ch : part.outs) outs.push_back(std::make_unique<RecordingEnd>(recordings[static_cast<std::size_t>(ch)]));
       for (const int ch : part.ins) ins.push_back(std::make_unique<ReplayEnd>(recordings[static_cast<std::size_t>(ch)]));
@@ -209,11 +217,7 @@ std::optional<double> harness_ceiling(const Cell& c, const RunConfig& cfg) {
   std::vector<std::thread> workers;
   for (std::size_t p = 0; p < topo.participants.size(); ++p) {
     const Participant& part = topo.participants[p];
-    RoleParams params = role_params(c, limits, topo, p, cfg.seed);
-    params.rate = 0;
-    // The ceiling's rings are one per edge, never shared (an SPSC ring has one sender).
-    params.out_lanes.clear();
-    params.shared_in = false;
+    RoleParams params = ceiling_params(c, limits, topo, p, cfg.seed);
     std::vector<std::unique_ptr<Transport>> outs, ins;
     for (const int ch : part.outs) outs.push_back(std::move(pairs[static_cast<std::size_t>(ch)].sender));
     for (const int ch : part.ins) ins.push_back(std::move(pairs[static_cast<std::size_t>(ch)].receiver));

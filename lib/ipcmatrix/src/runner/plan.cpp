@@ -19,6 +19,15 @@ std::uint64_t largest_message_bytes(std::string_view serializer, std::uint64_t s
   return kEnvelopeBytes + (raw ? size_bytes : size_bytes + size_bytes / 3 + 4096);
 }
 
+std::vector<std::vector<std::size_t>> plan_units(const std::vector<Cell>& cells) {
+  std::vector<std::vector<std::size_t>> units;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (!cells[i].load || units.empty()) units.emplace_back();
+    units.back().push_back(i);
+  }
+  return units;
+}
+
 std::vector<Cell> plan_cells(const RunConfig& cfg, int cpus) {
   std::vector<Cell> out;
   for (const auto& pattern_name : cfg.patterns) {

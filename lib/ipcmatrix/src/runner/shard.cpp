@@ -92,12 +92,7 @@ double expected_cost_s(const Cell& c, const RunConfig& cfg) {
 }
 
 std::vector<std::size_t> shard_cells(const std::vector<Cell>& cells, const RunConfig& cfg, const Shard& s) {
-  // Units as the coordinator runs them: a closed-loop cell and the load points after it.
-  std::vector<std::vector<std::size_t>> units;
-  for (std::size_t i = 0; i < cells.size(); ++i) {
-    if (!cells[i].load || units.empty()) units.emplace_back();
-    units.back().push_back(i);
-  }
+  const std::vector<std::vector<std::size_t>> units = plan_units(cells);
   std::vector<double> cost(units.size(), 0);
   for (std::size_t u = 0; u < units.size(); ++u)
     for (const std::size_t i : units[u]) cost[u] += expected_cost_s(cells[i], cfg);

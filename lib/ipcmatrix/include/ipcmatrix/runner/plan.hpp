@@ -43,6 +43,11 @@ struct Cell {
 /// Throws Error for a name that is not registered (validate() catches those first).
 [[nodiscard]] std::vector<Cell> plan_cells(const RunConfig& cfg, int cpus);
 
+/// The planned cells grouped as they must run: each closed-loop cell with the load points
+/// planned right after it, which are paced from its saturation (indexes into `cells`, in
+/// plan order). The coordinator runs a unit together every round; a shard keeps it whole.
+[[nodiscard]] std::vector<std::vector<std::size_t>> plan_units(const std::vector<Cell>& cells);
+
 /// Run-wide notes about the plan, one per cause: which requested api is not applicable to
 /// which mechanism, and which sizes a mechanism cannot carry here, why and how to raise its
 /// limit (those cells are not planned).
