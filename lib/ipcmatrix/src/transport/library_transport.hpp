@@ -82,6 +82,8 @@ inline constexpr std::int64_t kLibraryWaitSliceMs = 20;
 inline constexpr std::size_t kLibraryMaxMessageBytes = std::size_t{1} << 30;
 /// How often a connecting socket retries while nobody has bound yet.
 inline constexpr std::int64_t kLibraryReconnectMs = 10;
+/// How long a receiver closed before its senders waits for them (Lib::kReceiverClosesLast).
+inline constexpr std::int64_t kLibraryCloseWaitMs = 10 * kLibraryWaitSliceMs;
 
 /// The coordinator's channel: the socket directory and both liveness pipes.
 class LibraryChannel final : public Channel {
@@ -146,6 +148,8 @@ inline sys::Fd inherited_pipe(int fd, std::string_view mechanism, const ChannelS
 ///   LibStatus recv(buf, len, wait)  one message; wait: up to one slice, else not at all
 ///   int poll_fd(), std::error_code error(), void close() (linger 0; idempotent)
 ///   bool connected()              a sender's connection is set up (or needs no waiting for)
+///   static constexpr bool kReceiverClosesLast  the library's receiving socket must not be
+///                                 closed while a sender may still write to it (nng)
 template <class Lib>
 class LibraryTransport final : public Transport {
  public:
@@ -166,6 +170,13 @@ class LibraryTransport final : public Transport {
       // when this process fails before its start); only a connection still being set up is
       // let finish first, where the library needs that (Lib::connected()).
       while (!receiver_gone_ && !lib_.connected()) receiver_gone_ = hung_up(receiver_.get(), kLibraryWaitSliceMs);
+    } else if (Lib::kReceiverClosesLast && !senders_gone_) {
+      // A receiver closed while its senders live: it hangs up its own pipe first, so a
+      // sender in put() or wait_for_ack() ends with peer_closed and closes its socket, and
+      // closes the library's socket once they have gone (or after a bounded wait: a sender
+      // in this thread, or one that is stuck, does not hold it for good).
+      receiver_.reset();
+      senders_gone_ = hung_up(senders_.get(), kLibraryCloseWaitMs);
     }
     lib_.close();
   }

@@ -37,7 +37,12 @@
 #include <nng/protocol/pipeline0/push.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <thread>
 
 #include "ipcmatrix/error.hpp"
 #include "library_transport.hpp"
@@ -50,6 +55,8 @@ constexpr std::byte kData{0};
 constexpr std::byte kEndMarker{1};
 constexpr auto kSliceMs = static_cast<nng_duration>(detail::kLibraryWaitSliceMs);
 constexpr auto kReconnectMs = static_cast<nng_duration>(detail::kLibraryReconnectMs);
+/// How long a close may take before it is taken to be nng 1.5's deadlock (close_bounded()).
+constexpr std::chrono::milliseconds kCloseLimit{500};
 
 class NngCategory final : public std::error_category {
  public:
@@ -76,8 +83,16 @@ void require_not_forked(const ChannelSpec& s) {
 
 /// One end's nng socket.
 class NngEnd {
+  struct Shared;
+
  public:
   static constexpr std::string_view kName = ipcmatrix::kName;
+  // nng 1.5's nng_close() of a pull0 socket can wait for good when a message is being
+  // written to it during the close (reproduced: 12 runs in 450 of the conformance ping-pong
+  // under load, the closing receiver stuck in nng_close and its peer waiting for the ack of
+  // an end marker sent as the receiver closed; nng issues #1219 and #1543). So a receiver
+  // closed before its senders first sends them away (library_transport.hpp).
+  static constexpr bool kReceiverClosesLast = true;
   NngEnd(const ChannelSpec& s, Role r) {
     require_not_forked(s);
     const std::string url = "ipc://" + s.name;
@@ -88,7 +103,7 @@ class NngEnd {
         check(nng_socket_set_ms(sock_, NNG_OPT_SENDTIMEO, kSliceMs), "set send timeout", s);
         check(nng_socket_set_ms(sock_, NNG_OPT_RECONNMINT, kReconnectMs), "set reconnect time", s);
         check(nng_socket_set_ms(sock_, NNG_OPT_RECONNMAXT, kReconnectMs), "set reconnect time", s);
-        check(nng_pipe_notify(sock_, NNG_PIPE_EV_ADD_POST, &NngEnd::on_connected, &connected_), "notify", s);
+        check(nng_pipe_notify(sock_, NNG_PIPE_EV_ADD_POST, &NngEnd::on_connected, &shared_->connected), "notify", s);
         // NONBLOCK: the first attempt runs in the background and is retried until the
         // receiver has bound, so the sender may open first.
         check(nng_dial(sock_, url.c_str(), nullptr, NNG_FLAG_NONBLOCK), "dial", s);
@@ -139,15 +154,16 @@ class NngEnd {
   }
   [[nodiscard]] std::error_code error() const noexcept { return error_; }
   void close() noexcept {
-    if (open_) nng_close(sock_);
+    if (!open_) return;
     open_ = false;
+    close_bounded(sock_, shared_);
   }
   // nng 1.5's listener stops taking connections once a dialer has closed in the middle of
   // the handshake: every later sender's connection then opens and takes its messages, which
   // nobody ever reads (reproduced: 5-8 runs in 40 of "a sender opens and closes at once,
   // then another sends", none when the first waited for its pipe). So a sender closes only
   // once its pipe was added, i.e. the handshake is over.
-  [[nodiscard]] bool connected() const noexcept { return connected_.load(std::memory_order_acquire); }
+  [[nodiscard]] bool connected() const noexcept { return shared_->connected.load(std::memory_order_acquire); }
 
  private:
   static void check(int rv, const char* what, const ChannelSpec& s) {
@@ -174,15 +190,50 @@ class NngEnd {
     return detail::LibStatus::error;
   }
 
+  // nng 1.5's nng_close() can wait for good, in its reaper, on a pipe task that was
+  // prepared and never started (nng issue #1543, fixed after 1.5.2): reproduced here in a
+  // receiver closed as its peer hung up, 3 runs in 600 of the conformance ping-pong under
+  // load even after kReceiverClosesLast, and a stuck reaper then holds every later close in
+  // the process. So the close runs on a thread of its own and is waited for a bounded time;
+  // one still stuck then is left to the process's exit (nng registers nothing that runs at
+  // exit), holding the shared state its pipe callback may still write.
+  static void close_bounded(nng_socket sock, const std::shared_ptr<Shared>& shared) noexcept {
+    try {
+      std::thread closer([sock, shared] {
+        nng_close(sock);
+        const std::lock_guard lock(shared->m);
+        shared->closed = true;
+        shared->cv.notify_one();
+      });
+      std::unique_lock lock(shared->m);
+      if (shared->cv.wait_for(lock, kCloseLimit, [&] { return shared->closed; })) {
+        lock.unlock();
+        closer.join();
+      } else {
+        closer.detach();
+      }
+    } catch (...) {
+      nng_close(sock);  // no thread to be had: close here, unbounded
+    }
+  }
+
   // On one of nng's threads once a connection's handshake is done.
   static void on_connected(nng_pipe, nng_pipe_ev, void* flag) {
     // release: pairs with the acquire in connected()
     static_cast<std::atomic<bool>*>(flag)->store(true, std::memory_order_release);
   }
 
+  /// What outlives this end while a stuck close (close_bounded()) still runs.
+  struct Shared {
+    std::atomic<bool> connected{false};  ///< a sender's pipe was added (on_connected())
+    std::mutex m;
+    std::condition_variable cv;
+    bool closed = false;  ///< nng_close() has returned; guarded by m
+  };
+
   nng_socket sock_ = NNG_SOCKET_INITIALIZER;
   bool open_ = false;
-  std::atomic<bool> connected_{false};
+  std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
   std::error_code error_;
 };
 
@@ -208,7 +259,8 @@ extern const TransportSpec kNngTransport{
         .limits = "unbuffered sends: in flight are the kernel's socket buffers and one message held at the "
                   "receiver; one allocation per message at each end; nng's process-wide threads; not usable in a "
                   "process forked from one that used nng; a sender killed mid-handshake leaves nng 1.5's listener "
-                  "taking no further senders",
+                  "taking no further senders; nng 1.5's nng_close() can hang (issue #1543): a close is waited "
+                  "for 0.5 s, then left to the process's exit",
     })};
 
 }  // namespace ipcmatrix

@@ -61,6 +61,7 @@ std::error_code zmq_code(int e) noexcept {
 class ZmqEnd {
  public:
   static constexpr std::string_view kName = "zmq";
+  static constexpr bool kReceiverClosesLast = false;  // zmq_close() never waits (linger 0)
   ZmqEnd(const ChannelSpec& s, Role r) try : ctx_(kIoThreads), sock_(ctx_, type_of(r)) {
     const std::string endpoint = "ipc://" + s.name;
     sock_.set(zmq::sockopt::linger, 0);  // closed only once nothing is left to deliver
