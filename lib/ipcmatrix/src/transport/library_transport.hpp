@@ -8,14 +8,14 @@
 // the next sender), and neither says when the peer application has taken a message. So:
 //
 // Channel (create(), in the coordinator): the socket directory (socket_dir.hpp, removed by
-// the Channel's destructor) and two liveness pipes, inherited by the workers like a pipe's
+// the Channel's destructor), a pipe and a socketpair, inherited by the workers like a pipe's
 // fds (ChannelSpec::fd, ::aux_fd):
 //   - the senders' pipe: every sending process holds its write end, the receiver its read
 //     end, which hangs up once the last sender has closed or died. Nothing is ever written
 //     to it.
-//   - the receiver's pipe: the receiver holds its write end and writes one byte (an ack) for
-//     each end marker it takes; every sender holds its read end: a byte is an ack, a hang-up
-//     means the receiver has closed or died.
+//   - the receiver's socket (AF_UNIX SOCK_SEQPACKET socketpair): the receiver holds one end,
+//     every sender the other, which hangs up when the receiver has closed or died. Closing
+//     senders register on it for their acks (below); nothing else is sent on it.
 //
 // Open: the receiver binds its PULL socket to `ipc://<dir>/s`, the sender connects its PUSH
 // socket, which the library retries in the background until the receiver has bound, so
@@ -23,13 +23,20 @@
 //
 // Sending: the library's blocking send with a timeout of one wait slice (20 ms), so a
 // sender that is held back (the receiver's queue is full, or nobody has bound yet) looks at
-// the receiver's pipe every 20 ms: hung up = peer_closed. A message over the mechanism's
+// the receiver's socket every 20 ms: hung up = peer_closed. A message over the mechanism's
 // limit is refused (message_size) before anything is sent.
 //
 // Closing a sender (its destructor) that sent anything, while its receiver is alive: it
-// sends an end marker (a message the receiver can tell from every user message: Lib says
-// how), waits for the ack or for the receiver's pipe to hang up, and only then closes its
-// socket and its end of the senders' pipe. The wait is what makes a clean close lose
+// makes an ack pipe of its own, passes the pipe's write end with a token (its pid and a
+// count) over the receiver's socket (SCM_RIGHTS), sends an end marker carrying the token (a
+// message the receiver can tell from every user message: Lib says how), waits for the ack
+// byte or the end-of-file of its ack pipe, and only then closes its socket and its end of
+// the senders' pipe. The registration is queued at the receiver before the marker is sent,
+// so a receiver that takes a marker finds its pipe; the receiver writes the ack and closes
+// that pipe; a receiver that closes or dies closes every pipe it holds or has queued, so no
+// sender waits on a receiver that is gone. Keyed acks are what let several processes share
+// one sending end: each waits for its own ack, never one another's, and a sender that dies
+// before its ack leaves nothing in anyone's way. The wait is what makes a clean close lose
 // nothing. ZeroMQ 4.3 over ipc:// drops the tail of a stream whose sender disconnects while
 // the receiver's queue is at its high-water mark (the peer's hang-up stops the receiving
 // engine with data still unread; reproduced here: 389 of 20,000 messages lost to a slow
@@ -49,24 +56,28 @@
 // of the library's own fd and the senders' pipe, so an event loop wakes for a sender's death
 // as well as for a message, and try_recv() never waits.
 //
-// One shared sending end: several processes may inherit the same sending spec. Each
-// process's socket and pipe ends are its own, and the receiver sees the end only when the
-// last of them has gone (they all hold the senders' pipe). What is not addressed yet: acks
-// are one unnamed byte each, so one closing sender may take the ack of another and close
-// before the receiver has taken its own tail. A fan-in over one endpoint would key the acks
-// (a token in the marker, echoed on a socketpair that senders read with MSG_PEEK).
+// One shared sending end (Capabilities::shared_sender): several processes may inherit the
+// same sending spec. Each process's socket is its own, the library fair-queues them at the
+// receiving socket, and the receiver sees the end only when the last of them has gone (they
+// all hold the senders' pipe).
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "ipcmatrix/error.hpp"
 #include "ipcmatrix/sys/posix.hpp"
@@ -91,7 +102,7 @@ class LibraryChannel final : public Channel {
   LibraryChannel(std::string_view mechanism, const ChannelOptions& o)
       : mechanism_(mechanism), dir_(mechanism, o), open_timeout_ms_(o.open_timeout_ms) {
     sys::make_pipe(senders_read_, senders_write_);
-    sys::make_pipe(receiver_read_, receiver_write_);
+    sys::make_socketpair(receiver_read_, receiver_write_, SOCK_SEQPACKET);
   }
 
   [[nodiscard]] ChannelSpec spec(Role r) const override {
@@ -120,7 +131,7 @@ class LibraryChannel final : public Channel {
   SocketDir dir_;
   std::int64_t open_timeout_ms_;
   sys::Fd senders_read_, senders_write_;    ///< hangs up when the last sender is gone
-  sys::Fd receiver_read_, receiver_write_;  ///< acks; hangs up when the receiver is gone
+  sys::Fd receiver_read_, receiver_write_;  ///< the receiver's socket: senders' end, receiver's end
 };
 
 /// What one call into the library did.
@@ -144,8 +155,9 @@ inline sys::Fd inherited_pipe(int fd, std::string_view mechanism, const ChannelS
 /// One end over a library. Lib names its mechanism (static constexpr std::string_view
 /// kName), is constructed from (spec, role) and provides, noexcept:
 ///   LibStatus send(a, b)          one message a ++ b; waits up to one slice
-///   LibStatus send_end_marker()   the end marker; waits up to one slice
+///   LibStatus send_end_marker(token)  the end marker carrying token; waits up to one slice
 ///   LibStatus recv(buf, len, wait)  one message; wait: up to one slice, else not at all
+///   std::uint64_t marker_token()  the token of the end marker recv() last answered with
 ///   int poll_fd(), std::error_code error(), void close() (linger 0; idempotent)
 ///   bool connected()              a sender's connection is set up (or needs no waiting for)
 ///   static constexpr bool kReceiverClosesLast  the library's receiving socket must not be
@@ -156,7 +168,7 @@ class LibraryTransport final : public Transport {
   LibraryTransport(const ChannelSpec& s, Role r)
       : sender_(r == Role::sender),
         senders_(inherited_pipe(s.fd, Lib::kName, s, "senders' liveness pipe")),
-        receiver_(inherited_pipe(s.aux_fd, Lib::kName, s, "receiver's liveness pipe")),
+        receiver_(inherited_pipe(s.aux_fd, Lib::kName, s, "receiver's socket")),
         lib_(s, r) {
     sys::ignore_sigpipe();  // an ack written after every sender is gone: EPIPE, not a signal
   }
@@ -164,7 +176,8 @@ class LibraryTransport final : public Transport {
   LibraryTransport& operator=(const LibraryTransport&) = delete;
   ~LibraryTransport() override {
     if (sent_any_) {
-      if (put({}, {}, true) == IoStatus::ok) wait_for_ack();
+      const std::uint64_t token = next_token();
+      if (sys::Fd ack = register_for_ack(token); ack.valid() && put_marker(token) == IoStatus::ok) wait_for_ack(ack);
     } else if (sender_) {
       // Nothing to lose, so no marker (and no wait on a receiver that may never read, e.g.
       // when this process fails before its start); only a connection still being set up is
@@ -176,15 +189,16 @@ class LibraryTransport final : public Transport {
       // closes the library's socket once they have gone (or after a bounded wait: a sender
       // in this thread, or one that is stuck, does not hold it for good).
       receiver_.reset();
+      acks_.clear();
       senders_gone_ = hung_up(senders_.get(), kLibraryCloseWaitMs);
     }
     lib_.close();
   }
 
-  IoStatus send(std::span<const std::byte> msg) noexcept override { return put(msg, {}, false); }
+  IoStatus send(std::span<const std::byte> msg) noexcept override { return put(msg, {}); }
   IoStatus send_gather(std::span<const GatherMessage> msgs) noexcept override {
     for (const GatherMessage& m : msgs)
-      if (const IoStatus s = put(m.head, m.body, false); s != IoStatus::ok) return s;
+      if (const IoStatus s = put(m.head, m.body); s != IoStatus::ok) return s;
     return IoStatus::ok;
   }
 
@@ -211,21 +225,25 @@ class LibraryTransport final : public Transport {
   }
 
  private:
-  IoStatus put(std::span<const std::byte> a, std::span<const std::byte> b, bool marker) noexcept {
-    if (receiver_gone_) return IoStatus::peer_closed;
+  IoStatus put(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
     if (a.size() + b.size() > kLibraryMaxMessageBytes) return fail(std::make_error_code(std::errc::message_size));
+    const IoStatus st = retry_send([&] { return lib_.send(a, b); });
+    sent_any_ = sent_any_ || st == IoStatus::ok;
+    return st;
+  }
+  IoStatus put_marker(std::uint64_t token) noexcept {
+    return retry_send([&] { return lib_.send_end_marker(token); });
+  }
+  // One send, retried slice by slice while the receiver is slow or not there yet.
+  template <class Send>
+  IoStatus retry_send(Send send) noexcept {
     for (;;) {
-      const LibStatus st = marker ? lib_.send_end_marker() : lib_.send(a, b);
-      if (st == LibStatus::ok) {
-        sent_any_ = true;
-        return IoStatus::ok;
-      }
+      if (receiver_gone_) return IoStatus::peer_closed;
+      const LibStatus st = send();
+      if (st == LibStatus::ok) return IoStatus::ok;
       if (st != LibStatus::again) return fail(lib_.error());
       // A slice went by with nothing sent: the receiver is slow, not there yet, or gone.
-      if (hung_up(receiver_.get(), 0)) {
-        receiver_gone_ = true;
-        return IoStatus::peer_closed;
-      }
+      receiver_gone_ = hung_up(receiver_.get(), 0);
     }
   }
 
@@ -237,7 +255,7 @@ class LibraryTransport final : public Transport {
         case LibStatus::ok:
           return IoStatus::ok;
         case LibStatus::end_marker:
-          ack();
+          ack(lib_.marker_token());
           // A sender closes its pipe end right after this ack: with one sender, that is the
           // end, seen now rather than a slice later. try_recv() does not wait: its caller's
           // poll_fd() turns readable at the hang-up.
@@ -257,21 +275,78 @@ class LibraryTransport final : public Transport {
     }
   }
 
-  void ack() noexcept {
-    const char one = 1;
-    // Never blocks in practice (a pipe holds 64 KiB of acks); EPIPE: every sender is gone.
-    (void)sys::retry_eintr([&] { return ::write(receiver_.get(), &one, 1); });
+  // A token no other sender's marker carries: this process's pid and a count.
+  static std::uint64_t next_token() noexcept {
+    static std::atomic<std::uint32_t> count{0};
+    return (static_cast<std::uint64_t>(sys::current_pid()) << 32) | count.fetch_add(1, std::memory_order_relaxed);
   }
 
-  // After the end marker: one byte is the ack; end-of-file means the receiver is gone.
-  void wait_for_ack() noexcept {
+  // Passes the write end of a new ack pipe, with the token, to the receiver; returns the
+  // read end, or an invalid Fd when the receiver is gone (or no pipe could be made: the
+  // sender then closes without the wait, as before there was an ack).
+  sys::Fd register_for_ack(std::uint64_t token) noexcept {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return {};
+    sys::Fd read_end(p[0]), write_end(p[1]);
+    iovec iov{&token, sizeof token};
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+    mh.msg_control = ctl;
+    mh.msg_controllen = sizeof ctl;
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &p[1], sizeof(int));
+    // EPIPE or ECONNREFUSED: the receiver is gone.
+    if (sys::retry_eintr([&] { return ::sendmsg(receiver_.get(), &mh, MSG_NOSIGNAL); }) < 0) return {};
+    return read_end;  // write_end closes here: the receiver holds the only one now
+  }
+
+  // The ack for the marker carrying `token`: one byte on the pipe its sender registered,
+  // which is then closed. Registrations are taken off the receiver's socket as markers need
+  // them; none is found only if its sender could not register, and then nobody waits.
+  void ack(std::uint64_t token) noexcept {
+    for (;;) {
+      for (auto it = acks_.begin(); it != acks_.end(); ++it) {
+        if (it->first != token) continue;
+        const char one = 1;
+        // A pipe of its own, so never blocks; EPIPE: the sender is gone.
+        (void)sys::retry_eintr([&] { return ::write(it->second.get(), &one, 1); });
+        acks_.erase(it);
+        return;
+      }
+      std::uint64_t t = 0;
+      iovec iov{&t, sizeof t};
+      msghdr mh{};
+      mh.msg_iov = &iov;
+      mh.msg_iovlen = 1;
+      alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+      mh.msg_control = ctl;
+      mh.msg_controllen = sizeof ctl;
+      const ssize_t n = sys::retry_eintr([&] { return ::recvmsg(receiver_.get(), &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC); });
+      if (n <= 0) return;
+      const cmsghdr* c = CMSG_FIRSTHDR(&mh);
+      if (c == nullptr || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      int fd = -1;
+      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      sys::Fd pipe(fd);
+      if (n == sizeof t && (mh.msg_flags & MSG_CTRUNC) == 0) acks_.emplace_back(t, std::move(pipe));
+    }
+  }
+
+  // After the end marker: one byte is the ack; end-of-file means the receiver has closed
+  // or died without taking it.
+  static void wait_for_ack(const sys::Fd& ack) noexcept {
     char byte = 0;
-    (void)sys::retry_eintr([&] { return ::read(receiver_.get(), &byte, 1); });
+    (void)sys::retry_eintr([&] { return ::read(ack.get(), &byte, 1); });
   }
 
-  // A liveness pipe's read end is readable (end-of-file) or hung up once nobody holds its
-  // write end. Nothing is ever written to the senders' pipe; the receiver's pipe carries
-  // acks only after an end marker, so POLLHUP is asked for, not POLLIN.
+  // The senders' pipe hangs up once nobody holds its write end, the senders' end of the
+  // receiver's socket once the receiver's end is closed. Nothing is ever written to either
+  // (the receiver's socket carries registrations the other way), so POLLHUP is what counts.
   static bool hung_up(int fd, std::int64_t timeout_ms) noexcept {
     pollfd p{fd, POLLIN, 0};
     const int rc = sys::retry_eintr([&] { return ::poll(&p, 1, static_cast<int>(timeout_ms)); });
@@ -281,9 +356,11 @@ class LibraryTransport final : public Transport {
   bool sender_;
   bool sent_any_ = false;       ///< sender: a message went out, so closing sends the end marker
   bool senders_gone_ = false;   ///< receiver: the senders' pipe has hung up
-  bool receiver_gone_ = false;  ///< sender: the receiver's pipe has hung up
+  bool receiver_gone_ = false;  ///< sender: the receiver's socket has hung up
   sys::Fd senders_;             ///< the senders' pipe: write end (sender) or read end (receiver)
-  sys::Fd receiver_;            ///< the receiver's pipe: read end (sender) or write end (receiver)
+  sys::Fd receiver_;            ///< the receiver's socket: the senders' end or the receiver's
+  /// receiver: the registered ack pipes whose markers have not come yet, by token
+  std::vector<std::pair<std::uint64_t, sys::Fd>> acks_;
   sys::Fd poll_set_;            ///< receiver: poll_fd()'s epoll set, once asked for
   Lib lib_;
 };
@@ -319,8 +396,8 @@ inline SemanticsCard library_card(const LibraryCardFacts& f) {
       .when_full = WhenFull::blocks,
       .dead_peer = library + " gives no end-of-file and reconnects silently: every sender holds a liveness pipe " +
                    "whose hang-up the receiver sees within one 20 ms wait, then it drains what is queued and " +
-                   "reports peer_closed; a sender sees its receiver's pipe hang up within one 20 ms send wait. A " +
-                   "clean close sends an end marker and waits for the receiver's ack (" + std::string(f.close_reason) +
+                   "reports peer_closed; a sender sees its receiver's socket hang up within one 20 ms send wait. " +
+                   "A clean close sends an end marker and waits for the receiver's ack, keyed to the sender (" + std::string(f.close_reason) +
                    ")",
       .visibility = Visibility::path,
       .access =

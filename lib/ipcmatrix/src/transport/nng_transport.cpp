@@ -11,7 +11,7 @@
 // mechanism's 1 GiB (+1 for the kind byte); reconnection every 10 ms while nobody has bound.
 //
 // Framing: nng has no multipart messages, so every message starts with one kind byte
-// (data, or the end marker). That costs nothing nng does not spend anyway: nng_send() copies
+// (data, or the end marker, whose 8-byte token follows). That costs nothing nng does not spend anyway: nng_send() copies
 // the caller's bytes into a message it allocates, and here the byte and the caller's pieces
 // go into that one allocation (nng_msg_alloc, nng_sendmsg); nng_recv() copies a received
 // message out of nng's own allocation, and here nng_recvmsg() and one copy into the
@@ -124,7 +124,10 @@ class NngEnd {
   detail::LibStatus send(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
     return put(kData, a, b);
   }
-  detail::LibStatus send_end_marker() noexcept { return put(kEndMarker, {}, {}); }
+  detail::LibStatus send_end_marker(std::uint64_t token) noexcept {
+    return put(kEndMarker, std::as_bytes(std::span(&token, 1)), {});
+  }
+  [[nodiscard]] std::uint64_t marker_token() const noexcept { return token_; }
 
   detail::LibStatus recv(std::span<std::byte> buf, std::size_t& len, bool wait) noexcept {
     nng_msg* m = nullptr;
@@ -137,6 +140,8 @@ class NngEnd {
     if (n == 0 || (body[0] != kData && body[0] != kEndMarker)) {
       st = failed(std::make_error_code(std::errc::bad_message));  // not from an ipc-matrix sender
     } else if (body[0] == kEndMarker) {
+      token_ = 0;
+      if (n == 1 + sizeof token_) std::memcpy(&token_, body + 1, sizeof token_);
       st = detail::LibStatus::end_marker;
     } else if (n - 1 > buf.size()) {
       st = detail::LibStatus::too_large;
@@ -235,6 +240,7 @@ class NngEnd {
   bool open_ = false;
   std::shared_ptr<Shared> shared_ = std::make_shared<Shared>();
   std::error_code error_;
+  std::uint64_t token_ = 0;  ///< the last end marker's
 };
 
 using Hooks = detail::LibraryHooks<NngEnd>;
@@ -245,7 +251,7 @@ extern const TransportSpec kNngTransport{
     "nng",
     "nng (1.5, C API) push0 -> pull0 over ipc:// in a private 0700 directory; unbuffered sends, messages up to "
     "1 GiB (NNG_OPT_RECVMAXSZ raised); liveness pipes and an acked end marker for the end-of-file it lacks",
-    Capabilities{.max_msg_bytes = detail::kLibraryMaxMessageBytes},
+    Capabilities{.max_msg_bytes = detail::kLibraryMaxMessageBytes, .shared_sender = true},
     &Hooks::create,
     &Hooks::open,
     &Hooks::preflight,

@@ -22,8 +22,8 @@
 // allocates: one malloc per message above 33 bytes, which the library does not let a caller
 // avoid without giving up the buffer) and zmq_recv into the caller's buffer, whose return
 // value is the message's real length: longer than the buffer is message_size. An end marker
-// is a two-part message (two empty frames), which a user message never is: every receive
-// asks ZMQ_RCVMORE, a flag read without a syscall. send_gather() builds one zmq_msg_t from
+// is a two-part message (an empty frame, then the 8-byte token), which a user message never
+// is: every receive asks ZMQ_RCVMORE, a flag read without a syscall. send_gather() builds one zmq_msg_t from
 // the two pieces (zmq_send would copy a staged buffer once more).
 //
 // Pollable: poll_fd() is an epoll set of ZMQ_FD and the senders' liveness pipe. ZMQ_FD is
@@ -98,18 +98,19 @@ class ZmqEnd {
     return st;
   }
 
-  // Two empty frames. Once the first is queued the second is too: ZeroMQ counts a
-  // high-water mark in whole messages, so it never stops one halfway. (Were it to, the
-  // retry would make the marker one frame longer, and the receiver takes every frame.)
-  detail::LibStatus send_end_marker() noexcept {
+  // An empty frame, then the token. Once the first is queued the second is too: ZeroMQ
+  // counts a high-water mark in whole messages, so it never stops one halfway. (Were it to,
+  // the retry would make the marker one frame longer, and the receiver takes every frame.)
+  detail::LibStatus send_end_marker(std::uint64_t token) noexcept {
     const detail::LibStatus st = sent(zmq_send(sock_.handle(), nullptr, 0, ZMQ_SNDMORE));
     if (st != detail::LibStatus::ok) return st;
     int rc;
     do {
-      rc = zmq_send(sock_.handle(), nullptr, 0, 0);
+      rc = zmq_send(sock_.handle(), &token, sizeof token, 0);
     } while (rc < 0 && zmq_errno() == EINTR);
     return sent(rc);
   }
+  [[nodiscard]] std::uint64_t marker_token() const noexcept { return token_; }
 
   detail::LibStatus recv(std::span<std::byte> buf, std::size_t& len, bool wait) noexcept {
     for (;;) {
@@ -120,9 +121,10 @@ class ZmqEnd {
         return e == EAGAIN ? detail::LibStatus::again : failed(e);
       }
       if (more()) {
-        // The end marker: its remaining frames are queued already (multipart messages
-        // arrive whole).
-        while (zmq_recv(sock_.handle(), nullptr, 0, ZMQ_DONTWAIT) >= 0 && more()) {
+        // The end marker: its token frame is queued already (multipart messages arrive
+        // whole); a longer marker is not from an ipc-matrix sender, and is taken whole.
+        token_ = 0;
+        while (zmq_recv(sock_.handle(), &token_, sizeof token_, ZMQ_DONTWAIT) >= 0 && more()) {
         }
         return detail::LibStatus::end_marker;
       }
@@ -170,6 +172,7 @@ class ZmqEnd {
   zmq::context_t ctx_;
   zmq::socket_t sock_;
   std::error_code error_;
+  std::uint64_t token_ = 0;  ///< the last end marker's
 };
 
 using Hooks = detail::LibraryHooks<ZmqEnd>;
@@ -181,7 +184,7 @@ extern const TransportSpec kZmqTransport{
     "ZeroMQ (libzmq 4.3, cppzmq) PUSH -> PULL over ipc:// in a private 0700 directory; high-water marks of 1,000 "
     "messages at each end, one I/O thread per end; liveness pipes and an acked end marker for the end-of-file it "
     "lacks",
-    Capabilities{.max_msg_bytes = detail::kLibraryMaxMessageBytes},
+    Capabilities{.max_msg_bytes = detail::kLibraryMaxMessageBytes, .shared_sender = true},
     &Hooks::create,
     &Hooks::open,
     &Hooks::preflight,

@@ -4,6 +4,8 @@
 /// EINTR wrapper, the monotonic clock, random run ids and process liveness checks.
 /// Implemented in src/sys/linux/.
 
+#include <sys/socket.h>
+
 #include <cerrno>
 #include <cstdint>
 #include <optional>
@@ -157,8 +159,8 @@ void write_all(int fd, const void* data, std::size_t n, std::string_view what);
 /// timeout; throws Error on I/O errors or EOF mid-record.
 [[nodiscard]] bool read_exact(int fd, void* data, std::size_t n, std::int64_t timeout_ms,
                               std::string_view what);
-/// socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC). Throws Error.
-void make_socketpair(Fd& a, Fd& b);
+/// socketpair(AF_UNIX, type | SOCK_CLOEXEC). Throws Error.
+void make_socketpair(Fd& a, Fd& b, int type = SOCK_STREAM);
 /// CPU time and context switches of this process (all threads), from getrusage.
 struct Usage {
   double user_s = 0, sys_s = 0;

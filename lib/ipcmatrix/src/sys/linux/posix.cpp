@@ -209,9 +209,9 @@ bool read_exact(int fd, void* data, std::size_t n, std::int64_t timeout_ms, std:
   return true;
 }
 
-void make_socketpair(Fd& a, Fd& b) {
+void make_socketpair(Fd& a, Fd& b, int type) {
   int fds[2];
-  check_errno(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), "socketpair", "control");
+  check_errno(::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds), "socketpair", "control");
   a.reset(fds[0]);
   b.reset(fds[1]);
 }
