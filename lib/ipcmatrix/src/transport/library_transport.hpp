@@ -326,7 +326,8 @@ class LibraryTransport final : public Transport {
       alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
       mh.msg_control = ctl;
       mh.msg_controllen = sizeof ctl;
-      const ssize_t n = sys::retry_eintr([&] { return ::recvmsg(receiver_.get(), &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC); });
+      const ssize_t n =
+          sys::retry_eintr([&] { return ::recvmsg(receiver_.get(), &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC); });
       if (n <= 0) return;
       const cmsghdr* c = CMSG_FIRSTHDR(&mh);
       if (c == nullptr || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -361,7 +362,7 @@ class LibraryTransport final : public Transport {
   sys::Fd receiver_;            ///< the receiver's socket: the senders' end or the receiver's
   /// receiver: the registered ack pipes whose markers have not come yet, by token
   std::vector<std::pair<std::uint64_t, sys::Fd>> acks_;
-  sys::Fd poll_set_;            ///< receiver: poll_fd()'s epoll set, once asked for
+  sys::Fd poll_set_;  ///< receiver: poll_fd()'s epoll set, once asked for
   Lib lib_;
 };
 
@@ -397,8 +398,8 @@ inline SemanticsCard library_card(const LibraryCardFacts& f) {
       .dead_peer = library + " gives no end-of-file and reconnects silently: every sender holds a liveness pipe " +
                    "whose hang-up the receiver sees within one 20 ms wait, then it drains what is queued and " +
                    "reports peer_closed; a sender sees its receiver's socket hang up within one 20 ms send wait. " +
-                   "A clean close sends an end marker and waits for the receiver's ack, keyed to the sender (" + std::string(f.close_reason) +
-                   ")",
+                   "A clean close sends an end marker and waits for the receiver's ack, keyed to the sender (" +
+                   std::string(f.close_reason) + ")",
       .visibility = Visibility::path,
       .access =
           "a socket file `s` in a private 0700 directory with a random run-scoped name in $TMPDIR, removed by "

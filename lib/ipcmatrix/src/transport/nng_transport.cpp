@@ -11,13 +11,13 @@
 // mechanism's 1 GiB (+1 for the kind byte); reconnection every 10 ms while nobody has bound.
 //
 // Framing: nng has no multipart messages, so every message starts with one kind byte
-// (data, or the end marker, whose 8-byte token follows). That costs nothing nng does not spend anyway: nng_send() copies
-// the caller's bytes into a message it allocates, and here the byte and the caller's pieces
-// go into that one allocation (nng_msg_alloc, nng_sendmsg); nng_recv() copies a received
-// message out of nng's own allocation, and here nng_recvmsg() and one copy into the
-// caller's buffer do the same past the kind byte. A message longer than the buffer is
-// message_size (nng_recv would truncate it silently). So nng allocates once per message
-// at each end, as it does for any user of it.
+// (data, or the end marker, whose 8-byte token follows). That costs nothing nng does not
+// spend anyway: nng_send() copies the caller's bytes into a message it allocates, and here
+// the byte and the caller's pieces go into that one allocation (nng_msg_alloc,
+// nng_sendmsg); nng_recv() copies a received message out of nng's own allocation, and here
+// nng_recvmsg() and one copy into the caller's buffer do the same past the kind byte. A
+// message longer than the buffer is message_size (nng_recv would truncate it silently). So
+// nng allocates once per message at each end, as it does for any user of it.
 //
 // A sender that sent nothing still waits, when it closes, until its connection's handshake
 // is over (or the receiver is gone): nng 1.5's listener takes no more connections after a
