@@ -64,12 +64,12 @@ inline iox::popo::SubscriberOptions subscriber_options() {
 /// Loans `size` bytes, copies `body` in, stamps `seq` in the first 8 bytes and publishes.
 inline bool publish(iox::popo::UntypedPublisher& pub, const std::vector<std::byte>& body, std::uint64_t seq) {
   return !pub.loan(static_cast<std::uint32_t>(body.size()))
-      .and_then([&](void* p) {
-        std::memcpy(p, body.data(), body.size());
-        std::memcpy(p, &seq, sizeof seq);
-        pub.publish(p);
-      })
-      .has_error();
+              .and_then([&](void* p) {
+                std::memcpy(p, body.data(), body.size());
+                std::memcpy(p, &seq, sizeof seq);
+                pub.publish(p);
+              })
+              .has_error();
 }
 
 /// Spins on take() for the next message's sequence number; releases it. With `copy_out` (the
@@ -95,7 +95,7 @@ inline std::uint64_t take(iox::popo::UntypedSubscriber& sub, std::vector<std::by
 /// out and released first, and published from the copy, as the matrix's copy api echoes;
 /// without, it goes straight from the received chunk into the loan, as its loan api does.
 inline std::uint64_t echo_back(iox::popo::UntypedSubscriber& sub, iox::popo::UntypedPublisher& pub,
-                          std::vector<std::byte>& copy_out) {
+                               std::vector<std::byte>& copy_out) {
   for (;;) {
     auto r = sub.take();
     if (r.has_error()) {

@@ -46,6 +46,8 @@ format_paths=(
   tests/unit/test_runner_shard.cpp
   lib/ipcmatrix/include/ipcmatrix/report/merge.hpp
   lib/ipcmatrix/src/report/merge.cpp
+  tests/install/consumer
+  bench/bare_iceoryx.hpp
 )
 tidy_paths=(
   lib/ipcmatrix/src/model
