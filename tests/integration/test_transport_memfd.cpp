@@ -98,23 +98,9 @@ void expect_clean_exit(Pair& p) {
 
 /// Sends one record as a peer would: a Record and optionally an fd. False when the peer is gone.
 bool send_record(int sock, const wire::Record& r, int fd = -1) {
-  iovec iov{const_cast<wire::Record*>(&r), sizeof r};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
-  if (fd >= 0) {
-    mh.msg_control = ctl;
-    mh.msg_controllen = sizeof ctl;
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
-  const ssize_t n = ::sendmsg(sock, &mh, MSG_NOSIGNAL);
+  const long n = fd >= 0 ? sys::send_with_fd(sock, &r, sizeof r, fd) : ::send(sock, &r, sizeof r, MSG_NOSIGNAL);
   if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) return false;
-  REQUIRE(n == static_cast<ssize_t>(sizeof r));
+  REQUIRE(n == static_cast<long>(sizeof r));
   return true;
 }
 

@@ -288,20 +288,8 @@ class LibraryTransport final : public Transport {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) return {};
     sys::Fd read_end(p[0]), write_end(p[1]);
-    iovec iov{&token, sizeof token};
-    msghdr mh{};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
-    mh.msg_control = ctl;
-    mh.msg_controllen = sizeof ctl;
-    cmsghdr* c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &p[1], sizeof(int));
     // EPIPE or ECONNREFUSED: the receiver is gone.
-    if (sys::retry_eintr([&] { return ::sendmsg(receiver_.get(), &mh, MSG_NOSIGNAL); }) < 0) return {};
+    if (sys::send_with_fd(receiver_.get(), &token, sizeof token, write_end.get()) < 0) return {};
     return read_end;  // write_end closes here: the receiver holds the only one now
   }
 
@@ -319,22 +307,10 @@ class LibraryTransport final : public Transport {
         return;
       }
       std::uint64_t t = 0;
-      iovec iov{&t, sizeof t};
-      msghdr mh{};
-      mh.msg_iov = &iov;
-      mh.msg_iovlen = 1;
-      alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
-      mh.msg_control = ctl;
-      mh.msg_controllen = sizeof ctl;
-      const ssize_t n =
-          sys::retry_eintr([&] { return ::recvmsg(receiver_.get(), &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC); });
+      sys::Fd pipe;
+      const long n = sys::recv_with_fd(receiver_.get(), &t, sizeof t, pipe, MSG_DONTWAIT);
       if (n <= 0) return;
-      const cmsghdr* c = CMSG_FIRSTHDR(&mh);
-      if (c == nullptr || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      int fd = -1;
-      std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-      sys::Fd pipe(fd);
-      if (n == sizeof t && (mh.msg_flags & MSG_CTRUNC) == 0) acks_.emplace_back(t, std::move(pipe));
+      if (n == sizeof t && pipe.valid()) acks_.emplace_back(t, std::move(pipe));
     }
   }
 

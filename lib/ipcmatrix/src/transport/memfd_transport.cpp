@@ -217,22 +217,9 @@ class MemfdSender final : public Transport {
   IoStatus hand_over(Buffer& b, std::size_t len) noexcept {
     const Record r{b.announced ? RecordKind::buffer_reuse : RecordKind::buffer_new, b.id, len,
                    b.announced ? 0 : b.capacity};
-    iovec iov{const_cast<Record*>(&r), sizeof r};
-    msghdr mh{};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
-    if (!b.announced) {
-      mh.msg_control = ctl;
-      mh.msg_controllen = sizeof ctl;
-      cmsghdr* c = CMSG_FIRSTHDR(&mh);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      const int fd = b.fd.get();
-      std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    }
-    if (sys::retry_eintr([&] { return ::sendmsg(sock_.get(), &mh, MSG_NOSIGNAL); }) < 0) return gone_or_fail(errno);
+    const long sent = b.announced ? sys::retry_eintr([&] { return ::send(sock_.get(), &r, sizeof r, MSG_NOSIGNAL); })
+                                  : sys::send_with_fd(sock_.get(), &r, sizeof r, b.fd.get());
+    if (sent < 0) return gone_or_fail(errno);
     b.in_flight = true;
     if (!b.announced) {
       b.announced = true;

@@ -161,6 +161,13 @@ void write_all(int fd, const void* data, std::size_t n, std::string_view what);
                               std::string_view what);
 /// socketpair(AF_UNIX, type | SOCK_CLOEXEC). Throws Error.
 void make_socketpair(Fd& a, Fd& b, int type = SOCK_STREAM);
+/// One sendmsg of n bytes passing `fd` (SCM_RIGHTS) on a Unix socket, MSG_NOSIGNAL, retried
+/// on EINTR. Returns the bytes sent, or -1 with errno set.
+[[nodiscard]] long send_with_fd(int sock, const void* data, std::size_t n, int fd) noexcept;
+/// One recvmsg of up to n bytes (flags | MSG_CMSG_CLOEXEC, retried on EINTR); the first fd
+/// passed with it goes into `fd` (any others are closed; `fd` is reset when none came or the
+/// control data was truncated). Returns the bytes received, or -1 with errno set.
+[[nodiscard]] long recv_with_fd(int sock, void* data, std::size_t n, Fd& fd, int flags) noexcept;
 /// CPU time and context switches of this process (all threads), from getrusage.
 struct Usage {
   double user_s = 0, sys_s = 0;

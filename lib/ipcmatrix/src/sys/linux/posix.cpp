@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 
 #include "ipcmatrix/error.hpp"
 
@@ -207,6 +208,50 @@ bool read_exact(int fd, void* data, std::size_t n, std::int64_t timeout_ms, std:
     got += static_cast<std::size_t>(r);
   }
   return true;
+}
+
+long send_with_fd(int sock, const void* data, std::size_t n, int fd) noexcept {
+  iovec iov{const_cast<void*>(data), n};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+  mh.msg_control = ctl;
+  mh.msg_controllen = sizeof ctl;
+  cmsghdr* c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  return retry_eintr([&] { return ::sendmsg(sock, &mh, MSG_NOSIGNAL); });
+}
+
+long recv_with_fd(int sock, void* data, std::size_t n, Fd& fd, int flags) noexcept {
+  fd.reset();
+  iovec iov{data, n};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  alignas(cmsghdr) char ctl[CMSG_SPACE(4 * sizeof(int))] = {};
+  mh.msg_control = ctl;
+  mh.msg_controllen = sizeof ctl;
+  const long got = retry_eintr([&] { return ::recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC); });
+  if (got < 0) return got;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t k = 0; k < count; ++k) {
+      int passed = -1;
+      std::memcpy(&passed, CMSG_DATA(c) + k * sizeof(int), sizeof passed);
+      if (fd.valid()) {
+        ::close(passed);
+      } else {
+        fd.reset(passed);
+      }
+    }
+  }
+  if ((mh.msg_flags & MSG_CTRUNC) != 0) fd.reset();
+  return got;
 }
 
 void make_socketpair(Fd& a, Fd& b, int type) {
