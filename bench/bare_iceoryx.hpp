@@ -103,7 +103,7 @@ inline std::uint64_t echo_back(iox::popo::UntypedSubscriber& sub, iox::popo::Unt
       continue;
     }
     const void* in = r.value();
-    const std::uint32_t n = iox::mepoo::ChunkHeader::fromUserPayload(in)->userPayloadSize();
+    std::uint32_t n = iox::mepoo::ChunkHeader::fromUserPayload(in)->userPayloadSize();
     std::uint64_t seq = 0;
     std::memcpy(&seq, in, sizeof seq);
     if (seq == kStop) {
@@ -111,7 +111,8 @@ inline std::uint64_t echo_back(iox::popo::UntypedSubscriber& sub, iox::popo::Unt
       return seq;
     }
     if (!copy_out.empty()) {
-      std::memcpy(copy_out.data(), in, std::min<std::size_t>(n, copy_out.size()));
+      n = static_cast<std::uint32_t>(std::min<std::size_t>(n, copy_out.size()));
+      std::memcpy(copy_out.data(), in, n);
       sub.release(in);
       in = copy_out.data();
     }

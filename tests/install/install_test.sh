@@ -17,24 +17,36 @@ fail() { echo "install_test: $*" >&2; exit 1; }
 
 prefix="$tmp/prefix"
 cmake --install "$build" --prefix "$prefix" > "$tmp/install.log" || { cat "$tmp/install.log" >&2; fail "cmake --install failed"; }
-for f in bin/ipc-matrix share/ipc-matrix/presets/quick.json include/ipcmatrix/transport/deployment.hpp \
-         lib/libipcmatrix.a lib/libipcmatrix_core.a lib/cmake/ipcmatrix/ipcmatrixConfig.cmake \
-         lib/cmake/ipcmatrix/ipcmatrixConfigVersion.cmake lib/cmake/ipcmatrix/ipcmatrixTargets.cmake \
-         lib/pkgconfig/ipcmatrix.pc; do
-  [[ -e "$prefix/$f" ]] || fail "not installed: $f"
+# The library directory is GNUInstallDirs' (lib, or lib/<multiarch> for a /usr prefix).
+archive=$(find "$prefix" -name libipcmatrix.a | head -n 1)
+[[ -n "$archive" ]] || fail "not installed: libipcmatrix.a"
+libdir=$(dirname "$archive")
+for f in "$prefix/bin/ipc-matrix" "$prefix/share/ipc-matrix/presets/quick.json" \
+         "$prefix/include/ipcmatrix/transport/deployment.hpp" "$libdir/libipcmatrix_core.a" \
+         "$libdir/cmake/ipcmatrix/ipcmatrixConfig.cmake" "$libdir/cmake/ipcmatrix/ipcmatrixConfigVersion.cmake" \
+         "$libdir/cmake/ipcmatrix/ipcmatrixTargets.cmake" "$libdir/pkgconfig/ipcmatrix.pc"; do
+  [[ -e "$f" ]] || fail "not installed: ${f#"$prefix"/}"
 done
-grep -q "^prefix=$prefix\$" "$prefix/lib/pkgconfig/ipcmatrix.pc" || fail "ipcmatrix.pc does not name the prefix it was installed into"
+# pkg-config finds the headers and libraries where they were installed (the file is relocatable).
 if command -v pkg-config > /dev/null; then
-  PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --exists --print-errors ipcmatrix || fail "pkg-config cannot read ipcmatrix.pc"
-  PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --libs ipcmatrix | grep -q -- "-lipcmatrix " || fail "pkg-config --libs lacks -lipcmatrix"
+  export PKG_CONFIG_PATH="$libdir/pkgconfig"
+  pkg-config --exists --print-errors ipcmatrix || fail "pkg-config cannot read ipcmatrix.pc"
+  [[ -e "$(pkg-config --variable=includedir ipcmatrix)/ipcmatrix/transport/deployment.hpp" ]] \
+    || fail "ipcmatrix.pc's includedir is not the installed headers: $(pkg-config --variable=includedir ipcmatrix)"
+  [[ -e "$(pkg-config --variable=libdir ipcmatrix)/libipcmatrix.a" ]] \
+    || fail "ipcmatrix.pc's libdir is not the installed libraries: $(pkg-config --variable=libdir ipcmatrix)"
+  unset PKG_CONFIG_PATH
 fi
 
 # The installed tool, run from elsewhere, finds presets beside it: a preset that exists only
 # in the prefix is offered (the binary also knows this checkout's bench/presets).
 tool="$prefix/bin/ipc-matrix"
-(cd "$tmp" && "$tool" list) | grep -q "^ *shm" || fail "installed ipc-matrix list does not list shm"
+# (Output captured, then searched: grep -q leaving a pipe early would kill the tool with SIGPIPE.)
+listing=$(cd "$tmp" && "$tool" list) || fail "installed ipc-matrix list failed"
+grep -q "^ *shm" <<< "$listing" || fail "installed ipc-matrix list does not list shm"
 cp "$prefix/share/ipc-matrix/presets/quick.json" "$prefix/share/ipc-matrix/presets/installedonly.json"
-(cd "$tmp" && "$tool" --help) | grep -q "installedonly" || fail "installed ipc-matrix does not search <prefix>/share/ipc-matrix/presets"
+help=$(cd "$tmp" && "$tool" --help) || fail "installed ipc-matrix --help failed"
+grep -q "installedonly" <<< "$help" || fail "installed ipc-matrix does not search <prefix>/share/ipc-matrix/presets"
 
 # A measured cell, and its settings emitted for a service.
 (cd "$tmp" && "$tool" --mechanisms pipe --patterns stream --sizes 64 --serializers raw --duration 0.05 \
@@ -55,11 +67,13 @@ got=$("$tmp/consumer/consumer" "$tmp/ipc.json") || fail "the consumer could not 
 # The .deb: built from the same tree, unpacked (not installed into this system), runs.
 if command -v dpkg-deb > /dev/null && command -v dpkg-shlibdeps > /dev/null; then
   (cd "$build" && cpack -G DEB -B "$tmp/deb") > "$tmp/cpack.log" 2>&1 || { cat "$tmp/cpack.log" >&2; fail "cpack -G DEB failed"; }
-  deb=$(ls "$tmp"/deb/*.deb | head -1)
-  [[ -n "$deb" ]] || fail "cpack made no .deb"
+  debs=("$tmp"/deb/*.deb)
+  [[ -e "${debs[0]}" ]] || fail "cpack made no .deb"
+  deb=${debs[0]}
   dpkg-deb -f "$deb" Depends | grep -q libzmq5 || fail ".deb does not depend on libzmq5: $(dpkg-deb -f "$deb" Depends)"
   dpkg-deb -x "$deb" "$tmp/debroot"
-  (cd "$tmp" && "$tmp/debroot/usr/bin/ipc-matrix" list) | grep -q "^ *shm" || fail "the .deb's ipc-matrix list does not list shm"
+  listing=$(cd "$tmp" && "$tmp/debroot/usr/bin/ipc-matrix" list) || fail "the .deb's ipc-matrix list failed"
+  grep -q "^ *shm" <<< "$listing" || fail "the .deb's ipc-matrix list does not list shm"
   [[ -e "$tmp/debroot/usr/share/ipc-matrix/presets/quick.json" ]] || fail "the .deb lacks the presets"
 else
   echo "install_test: dpkg-deb or dpkg-shlibdeps missing: the .deb was not built" >&2

@@ -96,7 +96,7 @@ inline constexpr std::int64_t kLibraryReconnectMs = 10;
 /// How long a receiver closed before its senders waits for them (Lib::kReceiverClosesLast).
 inline constexpr std::int64_t kLibraryCloseWaitMs = 10 * kLibraryWaitSliceMs;
 
-/// The coordinator's channel: the socket directory and both liveness pipes.
+/// The coordinator's channel: the socket directory, the senders' pipe and the receiver's socket.
 class LibraryChannel final : public Channel {
  public:
   LibraryChannel(std::string_view mechanism, const ChannelOptions& o)
@@ -250,16 +250,14 @@ class LibraryTransport final : public Transport {
   // wait: the first call waits up to a slice; once the senders are gone, nothing waits.
   IoStatus take(std::span<std::byte> buf, std::size_t& len, bool wait) noexcept {
     len = 0;
+    bool acked = false;  // an end marker was just taken
     for (;;) {
-      switch (lib_.recv(buf, len, wait && !senders_gone_)) {
+      switch (lib_.recv(buf, len, wait && !senders_gone_ && !acked)) {
         case LibStatus::ok:
           return IoStatus::ok;
         case LibStatus::end_marker:
           ack(lib_.marker_token());
-          // A sender closes its pipe end right after this ack: with one sender, that is the
-          // end, seen now rather than a slice later. try_recv() does not wait: its caller's
-          // poll_fd() turns readable at the hang-up.
-          if (!senders_gone_) senders_gone_ = hung_up(senders_.get(), wait ? kLibraryWaitSliceMs : 0);
+          acked = true;  // what is queued already (other senders') is taken first, unwaited
           continue;
         case LibStatus::too_large:
           return fail(std::make_error_code(std::errc::message_size));
@@ -268,7 +266,12 @@ class LibraryTransport final : public Transport {
         case LibStatus::again:
           // Drained after the senders went: everything they sent has been taken.
           if (senders_gone_) return IoStatus::peer_closed;
-          senders_gone_ = hung_up(senders_.get(), 0);
+          // After an ack with nothing queued: a sender closes its pipe end right after its
+          // ack, so with one sender that is the end, seen now rather than a slice later.
+          // (With a shared end the wait ends at the slice; only then may it cost one.)
+          // try_recv() does not wait: its caller's poll_fd() turns readable at the hang-up.
+          senders_gone_ = hung_up(senders_.get(), acked && wait ? kLibraryWaitSliceMs : 0);
+          acked = false;
           if (!senders_gone_ && !wait) return IoStatus::would_block;
           continue;
       }

@@ -197,28 +197,34 @@ class NngEnd {
 
   // nng 1.5's nng_close() can wait for good, in its reaper, on a pipe task that was
   // prepared and never started (nng issue #1543, fixed after 1.5.2): reproduced here in a
-  // receiver closed as its peer hung up, 3 runs in 600 of the conformance ping-pong under
-  // load even after kReceiverClosesLast, and a stuck reaper then holds every later close in
+  // receiver closed as its peer hung up, 3 runs in about 240 of the conformance ping-pong
+  // under load even after kReceiverClosesLast, and a stuck reaper then holds every later close in
   // the process. So the close runs on a thread of its own and is waited for a bounded time;
   // one still stuck then is left to the process's exit (nng registers nothing that runs at
   // exit), holding the shared state its pipe callback may still write.
   static void close_bounded(nng_socket sock, const std::shared_ptr<Shared>& shared) noexcept {
+    std::thread closer;
     try {
-      std::thread closer([sock, shared] {
+      closer = std::thread([sock, shared] {
         nng_close(sock);
         const std::lock_guard lock(shared->m);
         shared->closed = true;
         shared->cv.notify_one();
       });
-      std::unique_lock lock(shared->m);
-      if (shared->cv.wait_for(lock, kCloseLimit, [&] { return shared->closed; })) {
-        lock.unlock();
-        closer.join();
-      } else {
-        closer.detach();
-      }
     } catch (...) {
       nng_close(sock);  // no thread to be had: close here, unbounded
+      return;
+    }
+    bool closed = false;
+    try {
+      std::unique_lock lock(shared->m);
+      closed = shared->cv.wait_for(lock, kCloseLimit, [&] { return shared->closed; });
+    } catch (...) {  // a lock that failed: the closer is left to finish on its own
+    }
+    if (closed) {
+      closer.join();
+    } else {
+      closer.detach();
     }
   }
 
