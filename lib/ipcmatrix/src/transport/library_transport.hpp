@@ -145,7 +145,7 @@ enum class LibStatus : std::uint8_t {
 
 /// Owns an inherited fd: the spec must carry it (Error otherwise), and a process this one
 /// spawns must not inherit it, or a stray copy would hide this end's death.
-inline sys::Fd inherited_pipe(int fd, std::string_view mechanism, const ChannelSpec& s, const char* which) {
+inline sys::Fd inherited_fd(int fd, std::string_view mechanism, const ChannelSpec& s, const char* which) {
   if (fd < 0) throw Error(mechanism, s.name, std::string("channel spec carries no ") + which);
   sys::Fd owned(fd);
   sys::set_cloexec(fd, true);
@@ -167,8 +167,8 @@ class LibraryTransport final : public Transport {
  public:
   LibraryTransport(const ChannelSpec& s, Role r)
       : sender_(r == Role::sender),
-        senders_(inherited_pipe(s.fd, Lib::kName, s, "senders' liveness pipe")),
-        receiver_(inherited_pipe(s.aux_fd, Lib::kName, s, "receiver's socket")),
+        senders_(inherited_fd(s.fd, Lib::kName, s, "senders' liveness pipe")),
+        receiver_(inherited_fd(s.aux_fd, Lib::kName, s, "receiver's socket")),
         lib_(s, r) {
     sys::ignore_sigpipe();  // an ack written after every sender is gone: EPIPE, not a signal
   }

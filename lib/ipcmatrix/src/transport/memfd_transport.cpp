@@ -470,21 +470,7 @@ class MemfdReceiver final : public Transport {
       if (errno == ECONNRESET) continue;
       return fail_errno(errno);
     }
-    bool more_fds = false;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      const std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (std::size_t k = 0; k < n; ++k) {
-        int fd = -1;
-        std::memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
-        if (passed.valid()) {
-          ::close(fd);
-          more_fds = true;
-        } else {
-          passed.reset(fd);
-        }
-      }
-    }
+    const bool more_fds = sys::take_passed_fds(mh, passed) > 1;
     // More fds than a record carries (the kernel closed those that did not fit).
     if (more_fds || (mh.msg_flags & MSG_CTRUNC) != 0) return fail(code(std::errc::bad_message));
     if (got == 0) return IoStatus::peer_closed;

@@ -168,6 +168,9 @@ void make_socketpair(Fd& a, Fd& b, int type = SOCK_STREAM);
 /// passed with it goes into `fd` (any others are closed; `fd` is reset when none came or the
 /// control data was truncated). Returns the bytes received, or -1 with errno set.
 [[nodiscard]] long recv_with_fd(int sock, void* data, std::size_t n, Fd& fd, int flags) noexcept;
+/// The fds a received message passed (SCM_RIGHTS in mh's control data): the first goes into
+/// `first`, every other is closed. Returns how many were passed.
+std::size_t take_passed_fds(msghdr& mh, Fd& first) noexcept;
 /// CPU time and context switches of this process (all threads), from getrusage.
 struct Usage {
   double user_s = 0, sys_s = 0;

@@ -237,21 +237,27 @@ long recv_with_fd(int sock, void* data, std::size_t n, Fd& fd, int flags) noexce
   mh.msg_controllen = sizeof ctl;
   const long got = retry_eintr([&] { return ::recvmsg(sock, &mh, flags | MSG_CMSG_CLOEXEC); });
   if (got < 0) return got;
+  (void)take_passed_fds(mh, fd);
+  if ((mh.msg_flags & MSG_CTRUNC) != 0) fd.reset();
+  return got;
+}
+
+std::size_t take_passed_fds(msghdr& mh, Fd& first) noexcept {
+  std::size_t passed = 0;
   for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (std::size_t k = 0; k < count; ++k) {
-      int passed = -1;
-      std::memcpy(&passed, CMSG_DATA(c) + k * sizeof(int), sizeof passed);
-      if (fd.valid()) {
-        ::close(passed);
+    for (std::size_t k = 0; k < count; ++k, ++passed) {
+      int fd = -1;
+      std::memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
+      if (first.valid()) {
+        ::close(fd);
       } else {
-        fd.reset(passed);
+        first.reset(fd);
       }
     }
   }
-  if ((mh.msg_flags & MSG_CTRUNC) != 0) fd.reset();
-  return got;
+  return passed;
 }
 
 void make_socketpair(Fd& a, Fd& b, int type) {
