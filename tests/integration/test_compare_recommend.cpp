@@ -228,7 +228,7 @@ TEST_CASE("deployment: every mechanism's measured cell deploys with the channel 
   const std::string results = (dir.path / "results.json").string();
   const auto run = run_tool({"--sizes", "64", "--patterns", "stream", "--mechanisms", "all", "--serializers", "raw",
                              "--messages", "200", "--warmup", "20", "--ring-bytes", "64K", "--pipe-bytes", "64K",
-                             "--json", results, "--quiet"},
+                             "--queue-messages", "100", "--io-threads", "2", "--json", results, "--quiet"},
                             dir);
   REQUIRE_MESSAGE(run.code == 0, run.err);
   const RunResult r = load_results(results);
@@ -241,6 +241,8 @@ TEST_CASE("deployment: every mechanism's measured cell deploys with the channel 
     CHECK(c.wait == (t.caps.spin_wait ? Wait::hybrid : Wait::kernel));
     CHECK(c.channel.capacity_bytes == (t.caps.buffer == BufferKnob::capacity_bytes ? 65536u : 0u));
     CHECK(c.channel.pipe_bytes == (t.caps.buffer == BufferKnob::pipe_bytes ? 65536u : 0u));
+    CHECK(c.channel.queue_messages == (t.caps.buffer == BufferKnob::queue_messages ? 100u : 0u));
+    CHECK(c.channel.io_threads == (t.caps.io_threads ? 2u : 0u));
 
     RunResult one = r;
     one.cells = {c};
@@ -257,6 +259,8 @@ TEST_CASE("deployment: every mechanism's measured cell deploys with the channel 
     CHECK(d.channel.wait == c.wait);
     CHECK(d.channel.capacity_bytes == c.channel.capacity_bytes);
     CHECK(d.channel.pipe_bytes == c.channel.pipe_bytes);
+    CHECK(d.channel.queue_messages == c.channel.queue_messages);
+    CHECK(d.channel.io_threads == static_cast<int>(c.channel.io_threads));
     // And a channel opens with them: the deployment is usable, not only parseable. iceoryx
     // opens in a child of its own (one runtime per process), with a RouDi of this test's.
     if (test::needs_roudi(t)) {

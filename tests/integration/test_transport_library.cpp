@@ -1,12 +1,13 @@
 // zmq and nng beyond what the conformance suite checks for every mechanism: the private
 // socket directory, the acked close that loses nothing to a slow receiver (the tail ZeroMQ
-// drops over ipc:// without it), a sender waiting for its ack released by the receiver's
+// drops over ipc:// without it), the queue a channel option sets, a sender waiting for its ack released by the receiver's
 // death, the end coming only after the last of several senders sharing one sending end, an
 // event loop on poll_fd(), and nng's refusal in a forked child of a process that used it.
 //
 // The libraries run only in forked children, never in this process (except in the last
 // test): nng cannot be used in a process forked from one that used it.
 #include <doctest/doctest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "ipcmatrix/error.hpp"
 #include "ipcmatrix/sys/posix.hpp"
@@ -155,6 +157,64 @@ TEST_SUITE("transport") {
       ch->close_local_fds();
       expect_ok(rx, "receiver");
       expect_ok(tx, "sender");
+    });
+  }
+
+  TEST_CASE("zmq, nng: queue_messages bounds how far a sender gets ahead of a receiver that does not read") {
+    // The sender reports each message sent on a pipe; the receiver reads nothing until the
+    // sender has stopped (no progress for half a second) or got kFar ahead, then everything.
+    // With a queue of 4 messages at each end, the library's queues plus the kernel's socket
+    // buffers (three 64 KiB messages) hold a few dozen; with 300 the sender's queue alone
+    // takes 300. (ZeroMQ's default of 1,000 or nng's unbuffered default would fail one each.)
+    static constexpr std::uint64_t kCount = 400, kFar = 300, kNear = 60;
+    static constexpr std::size_t kBytes = 64 << 10;
+    for_each_library([](const TransportSpec& t) {
+      for (const std::size_t queue : {std::size_t{4}, std::size_t{300}}) {
+        CAPTURE(queue);
+        sys::Fd go_r, go_w, sent_r, sent_w;
+        sys::make_pipe(go_r, go_w);
+        sys::make_pipe(sent_r, sent_w);
+        const int go = go_r.get(), sent = sent_w.get();
+        ChannelOptions o;
+        o.queue_messages = queue;
+        auto ch = t.create(o);
+        CHECK(ch->spec(Role::sender).queue_messages == queue);
+        auto rx = child_with(t, *ch, Role::receiver, [go](Transport& tr) {
+          char g = 0;
+          if (!sys::read_exact(go, &g, 1, 60'000, "go")) return 8;
+          if (const int rc = recv_range(tr, 0, kCount, kBytes); rc != 0) return rc;
+          return expect_end(tr);
+        });
+        auto tx = child_with(t, *ch, Role::sender, [sent](Transport& tr) {
+          std::vector<std::byte> m(kBytes);
+          for (std::uint64_t i = 0; i < kCount; ++i) {
+            test::fill_payload(m, i);
+            if (tr.send(m) != IoStatus::ok) return 2;
+            sys::write_all(sent, "s", 1, "sent");
+          }
+          return 0;
+        });
+        ch->close_local_fds();
+        sent_w.reset();
+        std::uint64_t ahead = 0;
+        const auto until = std::chrono::steady_clock::now() + 30s;
+        while (ahead < kFar && std::chrono::steady_clock::now() < until) {
+          pollfd p{sent_r.get(), POLLIN, 0};
+          if (::poll(&p, 1, 500) <= 0) break;  // no progress for half a second: the sender waits
+          char buf[512];
+          const ssize_t n = ::read(sent_r.get(), buf, sizeof buf);
+          if (n <= 0) break;
+          ahead += static_cast<std::uint64_t>(n);
+        }
+        sys::write_all(go_w.get(), "g", 1, "go");
+        if (queue == 4) {
+          CHECK(ahead < kNear);
+        } else {
+          CHECK(ahead >= kFar);
+        }
+        expect_ok(rx, "receiver");
+        expect_ok(tx, "sender");
+      }
     });
   }
 

@@ -49,6 +49,7 @@ nlohmann::json changed_value(const Setting& s) {
       {"apis", {"loan"}},       {"verify", "full"},        {"latency_sample", 8},
       {"ring_max_bytes", 1048576},
       {"ring_bytes", 65536},    {"pipe_bytes", 8192},      {"cell_timeout_s", 60},
+      {"queue_messages", 100},  {"io_threads", 2},
       {"seed", 9},              {"out_dir", "/tmp/o"},     {"json_path", "-"},
       {"quiet", true}};
   const auto it = values.find(s.key);

@@ -81,6 +81,8 @@ requires Is<S, CellResult::Channel>
 void fields(S& s, V& v) {
   v(Key{"capacity_bytes"}, s.capacity_bytes);
   v(Key{"pipe_bytes"}, s.pipe_bytes);
+  v(Key{"queue_messages"}, s.queue_messages);
+  v(Key{"io_threads"}, s.io_threads);
 }
 
 template <class S, class V>

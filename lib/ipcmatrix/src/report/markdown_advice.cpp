@@ -226,7 +226,10 @@ void summary_section(std::string& md, const RunResult& r) {
   const auto buffer = [](const CellResult& c) -> std::string {
     if (c.channel.capacity_bytes > 0) return fmt::format(", buffer {}", format_bytes(c.channel.capacity_bytes));
     if (c.channel.pipe_bytes > 0) return fmt::format(", pipe {}", format_bytes(c.channel.pipe_bytes));
-    return "";
+    std::string library;
+    if (c.channel.queue_messages > 0) library += fmt::format(", queue {} msgs", c.channel.queue_messages);
+    if (c.channel.io_threads > 0) library += fmt::format(", {} I/O threads", c.channel.io_threads);
+    return library;
   };
   for (const Decision& d : ds) {
     const CellResult& b = *d.pick.best;

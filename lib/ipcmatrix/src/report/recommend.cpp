@@ -216,7 +216,9 @@ nlohmann::json deployment_json(const CellResult& c) {
   // load_deployment() reads back into the ChannelOptions the cell ran with.
   const nlohmann::json channel = {{"wait", c.wait},
                                   {"capacity_bytes", c.channel.capacity_bytes},
-                                  {"pipe_bytes", c.channel.pipe_bytes}};
+                                  {"pipe_bytes", c.channel.pipe_bytes},
+                                  {"queue_messages", c.channel.queue_messages},
+                                  {"io_threads", c.channel.io_threads}};
   return {{"mechanism", c.mechanism},
           {"serializer", c.serializer},
           {"api", c.api},

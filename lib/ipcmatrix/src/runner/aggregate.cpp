@@ -25,7 +25,8 @@ FigureSpread figure_spread(const std::vector<double>& values) {
 
 CellResult figures(const Cell& c, const RunConfig& cfg, const Repetition& rep) {
   CellResult r;
-  r.channel = {rep.options.capacity_bytes, rep.options.pipe_bytes};
+  r.channel = {rep.options.capacity_bytes, rep.options.pipe_bytes, rep.options.queue_messages,
+               static_cast<std::uint64_t>(rep.options.io_threads)};
   Histogram uncorrected, hop;
   std::int64_t first = 0, last = 0, most_negative = 0;
   double enc = 0, dec = 0, phase_s = 0;

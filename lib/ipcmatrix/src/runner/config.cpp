@@ -41,6 +41,8 @@ void validate(const RunConfig& cfg) {
   // What the kernel would refuse is refused here, once, instead of failing every cell.
   ChannelOptions opts;
   opts.pipe_bytes = cfg.pipe_bytes;
+  opts.queue_messages = cfg.queue_messages;
+  opts.io_threads = cfg.io_threads;
   for (const auto& name : cfg.mechanisms) {
     const TransportSpec* t = nullptr;
     for (const auto* spec : all_transports())

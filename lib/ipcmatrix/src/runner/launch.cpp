@@ -25,6 +25,8 @@ ChannelOptions channel_options(const Cell& c, const RunConfig& cfg, std::size_t 
   const BufferKnob knob = c.mechanism->caps.buffer;
   if (knob == BufferKnob::capacity_bytes) o.capacity_bytes = ring_bytes_for(c, cfg, channels, sys::free_bytes("/dev/shm"));
   if (knob == BufferKnob::pipe_bytes) o.pipe_bytes = cfg.pipe_bytes;
+  if (knob == BufferKnob::queue_messages) o.queue_messages = cfg.queue_messages;
+  if (c.mechanism->caps.io_threads) o.io_threads = cfg.io_threads;
   if (c.mechanism->fit) c.mechanism->fit(o, channels);
   o.open_timeout_ms = kReadyTimeoutMs;
   return o;

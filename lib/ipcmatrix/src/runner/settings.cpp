@@ -326,6 +326,25 @@ std::vector<Setting> make_settings() {
           fail_usage(f, "must be 0 (kernel default) or 4K..1G, got " + std::to_string(c.pipe_bytes));
       }));
   t.push_back(field(
+      "queue_messages", "--queue-messages", "N",
+      "zmq and nng: messages each end of a channel queues (zmq's high-water marks ZMQ_SNDHWM/RCVHWM, nng's "
+      "NNG_OPT_SENDBUF/RECVBUF, at most 8192); 0 = the library's default (zmq 1000, nng unbuffered)",
+      SettingKind::scalar, &C::queue_messages,
+      [](F text, F f) { return static_cast<std::size_t>(parse_uint(text, f)); }, show_integer<std::size_t>,
+      [](const C& c, F f) {
+        if (c.queue_messages > kMaxQueueMessages)
+          fail_usage(f, "must be 0 (the library's default) up to " + std::to_string(kMaxQueueMessages) + ", got " +
+                            std::to_string(c.queue_messages));
+      }));
+  t.push_back(field(
+      "io_threads", "--io-threads", "N", "zmq: I/O threads of each end's context (ZMQ_IO_THREADS); 0 = ZeroMQ's 1",
+      SettingKind::scalar, &C::io_threads, [](F text, F f) { return parse_int(text, f); }, show_integer<int>,
+      [](const C& c, F f) {
+        if (c.io_threads < 0 || c.io_threads > kMaxIoThreads)
+          fail_usage(f, "must be 0 (ZeroMQ's default) up to " + std::to_string(kMaxIoThreads) + ", got " +
+                            std::to_string(c.io_threads));
+      }));
+  t.push_back(field(
       "cell_timeout_s", "--cell-timeout", "TIME",
       "watchdog per cell: a cell still running after this is killed and recorded as an error",
       SettingKind::scalar, &C::cell_timeout_s, [](F text, F f) { return parse_duration(text, f); }, show_number,

@@ -78,6 +78,13 @@ Deployment deployment_from_json(const nlohmann::json& j) {
     d.channel.spin_ns = static_cast<std::int64_t>(count(*ch, "spin_ns", "channel.", static_cast<std::uint64_t>(d.channel.spin_ns)));
     d.channel.capacity_bytes = count(*ch, "capacity_bytes", "channel.", 0);
     d.channel.pipe_bytes = count(*ch, "pipe_bytes", "channel.", 0);
+    d.channel.queue_messages = count(*ch, "queue_messages", "channel.", 0);
+    if (d.channel.queue_messages > kMaxQueueMessages)
+      bad("channel.queue_messages", fmt::format("expected 0..{}", kMaxQueueMessages));
+    const std::uint64_t threads = count(*ch, "io_threads", "channel.", 0);
+    if (threads > static_cast<std::uint64_t>(kMaxIoThreads))
+      bad("channel.io_threads", fmt::format("expected 0..{}", kMaxIoThreads));
+    d.channel.io_threads = static_cast<int>(threads);
   }
   return d;
 }

@@ -100,7 +100,11 @@ inline constexpr std::int64_t kLibraryCloseWaitMs = 10 * kLibraryWaitSliceMs;
 class LibraryChannel final : public Channel {
  public:
   LibraryChannel(std::string_view mechanism, const ChannelOptions& o)
-      : mechanism_(mechanism), dir_(mechanism, o), open_timeout_ms_(o.open_timeout_ms) {
+      : mechanism_(mechanism),
+        dir_(mechanism, o),
+        open_timeout_ms_(o.open_timeout_ms),
+        queue_messages_(o.queue_messages),
+        io_threads_(o.io_threads) {
     sys::make_pipe(senders_read_, senders_write_);
     sys::make_socketpair(receiver_read_, receiver_write_, SOCK_SEQPACKET);
   }
@@ -110,6 +114,8 @@ class LibraryChannel final : public Channel {
     s.mechanism = mechanism_;
     s.name = dir_.path();
     s.open_timeout_ms = open_timeout_ms_;
+    s.queue_messages = queue_messages_;
+    s.io_threads = io_threads_;
     const bool tx = r == Role::sender;
     s.fd = (tx ? senders_write_ : senders_read_).get();
     s.aux_fd = (tx ? receiver_read_ : receiver_write_).get();
@@ -130,6 +136,8 @@ class LibraryChannel final : public Channel {
   std::string mechanism_;
   SocketDir dir_;
   std::int64_t open_timeout_ms_;
+  std::size_t queue_messages_;
+  int io_threads_;
   sys::Fd senders_read_, senders_write_;    ///< hangs up when the last sender is gone
   sys::Fd receiver_read_, receiver_write_;  ///< the receiver's socket: senders' end, receiver's end
 };
@@ -162,6 +170,8 @@ inline sys::Fd inherited_fd(int fd, std::string_view mechanism, const ChannelSpe
 ///   bool connected()              a sender's connection is set up (or needs no waiting for)
 ///   static constexpr bool kReceiverClosesLast  the library's receiving socket must not be
 ///                                 closed while a sender may still write to it (nng)
+///   static std::string check_options(const ChannelOptions&)  what the library would refuse
+///                                 of queue_messages / io_threads, as a sentence; empty: fine
 template <class Lib>
 class LibraryTransport final : public Transport {
  public:
@@ -354,7 +364,10 @@ struct LibraryHooks {
   static std::unique_ptr<Transport> open(const ChannelSpec& s, Role r) {
     return std::make_unique<LibraryTransport<Lib>>(s, r);
   }
-  static std::string preflight(const ChannelOptions&) { return SocketDir::preflight(); }
+  static std::string preflight(const ChannelOptions& o) {
+    if (std::string problem = Lib::check_options(o); !problem.empty()) return problem;
+    return SocketDir::preflight();
+  }
 };
 
 /// What sets one library mechanism's card apart from the other's.

@@ -4,10 +4,11 @@
 // nng_close() does not wait for what is still being written (nng 1.x has no linger).
 //
 // Socket types: push0/pull0, for the reasons zmq gives (back-pressure at the sender, any
-// number of senders fair-queued). Settings, the same on every channel: push0's send buffer
+// number of senders fair-queued). Settings: push0's send buffer and pull0's receive buffer
 // left at nng's 0 (unbuffered: a send waits until the connection has finished writing the
 // previous message, so the only buffers are the kernel's socket buffers and one message
-// held by pull0 for the application); NNG_OPT_RECVMAXSZ raised from nng's 1 MiB to the
+// held by pull0 for the application) unless ChannelOptions::queue_messages
+// (--queue-messages, 1..8,192: nng's range) sets both; NNG_OPT_RECVMAXSZ raised from nng's 1 MiB to the
 // mechanism's 1 GiB (+1 for the kind byte); reconnection every 10 ms while nobody has bound.
 //
 // Framing: nng has no multipart messages, so every message starts with one kind byte
@@ -36,6 +37,7 @@
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -57,6 +59,8 @@ constexpr auto kSliceMs = static_cast<nng_duration>(detail::kLibraryWaitSliceMs)
 constexpr auto kReconnectMs = static_cast<nng_duration>(detail::kLibraryReconnectMs);
 /// How long a close may take before it is taken to be nng 1.5's deadlock (close_bounded()).
 constexpr std::chrono::milliseconds kCloseLimit{500};
+/// NNG_OPT_SENDBUF and NNG_OPT_RECVBUF take 0..8192 messages.
+constexpr std::size_t kNngMaxQueue = 8192;
 
 class NngCategory final : public std::error_category {
  public:
@@ -93,6 +97,11 @@ class NngEnd {
   // an end marker sent as the receiver closed; nng issues #1219 and #1543). So a receiver
   // closed before its senders first sends them away (library_transport.hpp).
   static constexpr bool kReceiverClosesLast = true;
+  static std::string check_options(const ChannelOptions& o) {
+    if (o.queue_messages <= kNngMaxQueue) return {};
+    return "nng queues at most " + std::to_string(kNngMaxQueue) + " messages per socket (NNG_OPT_SENDBUF, " +
+           "NNG_OPT_RECVBUF), --queue-messages asks for " + std::to_string(o.queue_messages);
+  }
   NngEnd(const ChannelSpec& s, Role r) {
     require_not_forked(s);
     const std::string url = "ipc://" + s.name;
@@ -101,6 +110,7 @@ class NngEnd {
     try {
       if (r == Role::sender) {
         check(nng_socket_set_ms(sock_, NNG_OPT_SENDTIMEO, kSliceMs), "set send timeout", s);
+        if (s.queue_messages > 0) check(nng_socket_set_int(sock_, NNG_OPT_SENDBUF, queue_of(s)), "set send buffer", s);
         check(nng_socket_set_ms(sock_, NNG_OPT_RECONNMINT, kReconnectMs), "set reconnect time", s);
         check(nng_socket_set_ms(sock_, NNG_OPT_RECONNMAXT, kReconnectMs), "set reconnect time", s);
         check(nng_pipe_notify(sock_, NNG_PIPE_EV_ADD_POST, &NngEnd::on_connected, &shared_->connected), "notify", s);
@@ -109,6 +119,7 @@ class NngEnd {
         check(nng_dial(sock_, url.c_str(), nullptr, NNG_FLAG_NONBLOCK), "dial", s);
       } else {
         check(nng_socket_set_ms(sock_, NNG_OPT_RECVTIMEO, kSliceMs), "set receive timeout", s);
+        if (s.queue_messages > 0) check(nng_socket_set_int(sock_, NNG_OPT_RECVBUF, queue_of(s)), "set receive buffer", s);
         check(nng_socket_set_size(sock_, NNG_OPT_RECVMAXSZ, detail::kLibraryMaxMessageBytes + 1), "set size", s);
         check(nng_listen(sock_, url.c_str(), nullptr, 0), "listen", s);
       }
@@ -171,6 +182,9 @@ class NngEnd {
   [[nodiscard]] bool connected() const noexcept { return shared_->connected.load(std::memory_order_acquire); }
 
  private:
+  static int queue_of(const ChannelSpec& s) noexcept {
+    return static_cast<int>(std::min(s.queue_messages, kNngMaxQueue));
+  }
   static void check(int rv, const char* what, const ChannelSpec& s) {
     if (rv != 0) throw Error(nng_code(rv), kName, s.name, std::string(what) + ": " + nng_strerror(rv));
   }
@@ -255,9 +269,12 @@ using Hooks = detail::LibraryHooks<NngEnd>;
 
 extern const TransportSpec kNngTransport{
     "nng",
-    "nng (1.5, C API) push0 -> pull0 over ipc:// in a private 0700 directory; unbuffered sends, messages up to "
-    "1 GiB (NNG_OPT_RECVMAXSZ raised); liveness pipes and an acked end marker for the end-of-file it lacks",
-    Capabilities{.max_msg_bytes = detail::kLibraryMaxMessageBytes, .shared_sender = true},
+    "nng (1.5, C API) push0 -> pull0 over ipc:// in a private 0700 directory; unbuffered sends unless "
+    "--queue-messages sets its buffers, messages up to 1 GiB (NNG_OPT_RECVMAXSZ raised); liveness pipes and an acked "
+    "end marker for the end-of-file it lacks",
+    Capabilities{.max_msg_bytes = detail::kLibraryMaxMessageBytes,
+                 .buffer = BufferKnob::queue_messages,
+                 .shared_sender = true},
     &Hooks::create,
     &Hooks::open,
     &Hooks::preflight,
@@ -268,8 +285,9 @@ extern const TransportSpec kNngTransport{
                      "too); call try_recv() until would_block after each wake-up",
         .close_reason = "nng_close does not wait for a send still being written",
         .auth = "no token",
-        .limits = "unbuffered sends: in flight are the kernel's socket buffers and one message held at the "
-                  "receiver; one allocation per message at each end; nng's process-wide threads; not usable in a "
+        .limits = "unbuffered sends by default: in flight are the kernel's socket buffers and one message held "
+                  "at the receiver (--queue-messages gives each end a queue of up to 8,192 messages, "
+                  "NNG_OPT_SENDBUF and NNG_OPT_RECVBUF); one allocation per message at each end; nng's process-wide threads; not usable in a "
                   "process forked from one that used nng; a sender killed mid-handshake leaves nng 1.5's listener "
                   "taking no further senders; nng 1.5's nng_close() can hang (issue #1543): a close is waited "
                   "for 0.5 s, then left to the process's exit",

@@ -9,11 +9,13 @@
 // second connect is refused) and ZeroMQ describes it for inproc, not for processes that
 // reconnect. Not DEALER/ROUTER: two-way, but every message grows an identity frame.
 //
-// Settings, the same on every channel (the card records them): one context per end, one
-// I/O thread (ZMQ_IO_THREADS 1, ZeroMQ's default) plus its reaper thread; high-water marks
-// of 1,000 messages at each end (ZMQ_SNDHWM, ZMQ_RCVHWM: ZeroMQ's defaults, so a channel
-// buffers up to about 2,000 messages plus the kernel's socket buffers, 2 GiB of 1 MiB
-// messages; a lower mark cost about 40% of a 64 B stream here); ZMQ_IMMEDIATE 1 (a send
+// Settings (the card records them): one context per end, with ZeroMQ's one I/O thread
+// (ZMQ_IO_THREADS) plus its reaper thread unless ChannelOptions::io_threads (--io-threads)
+// asks for more; high-water marks of 1,000 messages at each end (ZMQ_SNDHWM, ZMQ_RCVHWM:
+// ZeroMQ's defaults, so a channel buffers up to about 2,000 messages plus the kernel's
+// socket buffers, 2 GiB of 1 MiB messages; a lower mark cost about 40% of a 64 B stream
+// here) unless ChannelOptions::queue_messages (--queue-messages) sets both, the cell
+// recording what it ran with; ZMQ_IMMEDIATE 1 (a send
 // waits for a completed connection, and a dead receiver's queue is dropped rather than kept
 // for a reconnection); reconnection every 10 ms while nobody has bound; ZMQ_MAXMSGSIZE left
 // unlimited (the sender refuses more than 1 GiB).
@@ -31,6 +33,7 @@
 // it is re-armed only by a call that finds nothing (ZeroMQ's rule: read ZMQ_EVENTS until it
 // is 0; a zmq_recv that answers EAGAIN has processed the same commands), so an event loop
 // calls try_recv() until would_block after each wake-up.
+#include <algorithm>
 #include <cstring>
 #include <zmq.hpp>
 
@@ -40,8 +43,8 @@
 namespace ipcmatrix {
 namespace {
 
-constexpr int kHighWaterMark = 1000;  // ZeroMQ's default, at each end
-constexpr int kIoThreads = 1;
+constexpr int kDefaultHighWaterMark = 1000;  // ZeroMQ's default, at each end
+constexpr int kDefaultIoThreads = 1;          // ZeroMQ's default
 
 class ZmqCategory final : public std::error_category {
  public:
@@ -62,17 +65,22 @@ class ZmqEnd {
  public:
   static constexpr std::string_view kName = "zmq";
   static constexpr bool kReceiverClosesLast = false;  // zmq_close() never waits (linger 0)
-  ZmqEnd(const ChannelSpec& s, Role r) try : ctx_(kIoThreads), sock_(ctx_, type_of(r)) {
+  // ChannelOptions' bounds (kMaxQueueMessages, kMaxIoThreads) are within what ZeroMQ takes.
+  static std::string check_options(const ChannelOptions&) { return {}; }
+  ZmqEnd(const ChannelSpec& s, Role r) try
+      : ctx_(s.io_threads > 0 ? s.io_threads : kDefaultIoThreads), sock_(ctx_, type_of(r)) {
     const std::string endpoint = "ipc://" + s.name;
+    const int hwm = s.queue_messages > 0 ? static_cast<int>(std::min(s.queue_messages, kMaxQueueMessages))
+                                         : kDefaultHighWaterMark;
     sock_.set(zmq::sockopt::linger, 0);  // closed only once nothing is left to deliver
     if (r == Role::sender) {
-      sock_.set(zmq::sockopt::sndhwm, kHighWaterMark);
+      sock_.set(zmq::sockopt::sndhwm, hwm);
       sock_.set(zmq::sockopt::sndtimeo, static_cast<int>(detail::kLibraryWaitSliceMs));
       sock_.set(zmq::sockopt::immediate, true);
       sock_.set(zmq::sockopt::reconnect_ivl, static_cast<int>(detail::kLibraryReconnectMs));
       sock_.connect(endpoint);
     } else {
-      sock_.set(zmq::sockopt::rcvhwm, kHighWaterMark);
+      sock_.set(zmq::sockopt::rcvhwm, hwm);
       sock_.set(zmq::sockopt::rcvtimeo, static_cast<int>(detail::kLibraryWaitSliceMs));
       sock_.bind(endpoint);
     }
@@ -182,9 +190,12 @@ using Hooks = detail::LibraryHooks<ZmqEnd>;
 extern const TransportSpec kZmqTransport{
     "zmq",
     "ZeroMQ (libzmq 4.3, cppzmq) PUSH -> PULL over ipc:// in a private 0700 directory; high-water marks of 1,000 "
-    "messages at each end, one I/O thread per end; liveness pipes and an acked end marker for the end-of-file it "
-    "lacks",
-    Capabilities{.max_msg_bytes = detail::kLibraryMaxMessageBytes, .shared_sender = true},
+    "messages at each end and one I/O thread per end unless --queue-messages / --io-threads say otherwise; "
+    "liveness pipes and an acked end marker for the end-of-file it lacks",
+    Capabilities{.max_msg_bytes = detail::kLibraryMaxMessageBytes,
+                 .buffer = BufferKnob::queue_messages,
+                 .shared_sender = true,
+                 .io_threads = true},
     &Hooks::create,
     &Hooks::open,
     &Hooks::preflight,
@@ -197,9 +208,9 @@ extern const TransportSpec kZmqTransport{
         .close_reason = "ZeroMQ over ipc:// drops a stream's tail when the sender disconnects while the receiver's "
                         "queue is full",
         .auth = "no token: ZeroMQ authenticates ipc peers only with ZAP/CURVE",
-        .limits = "up to 1,000 messages queued at each end (ZMQ_SNDHWM, ZMQ_RCVHWM) plus the kernel's socket "
-                  "buffers: about 2 GiB of 1 MiB messages per channel; one malloc per message above 33 bytes; two "
-                  "threads per end (I/O and reaper)",
+        .limits = "up to 1,000 messages queued at each end (ZMQ_SNDHWM, ZMQ_RCVHWM; --queue-messages sets both) "
+                  "plus the kernel's socket buffers: about 2 GiB of 1 MiB messages per channel; one malloc per "
+                  "message above 33 bytes; two threads per end (I/O and reaper; --io-threads sets the I/O threads)",
     })};
 
 }  // namespace ipcmatrix

@@ -96,6 +96,8 @@ struct CellResult {
   struct Channel {
     std::uint64_t capacity_bytes = 0;  ///< shm ring or bipc-mq queue bytes
     std::uint64_t pipe_bytes = 0;      ///< F_SETPIPE_SZ
+    std::uint64_t queue_messages = 0;  ///< zmq high-water marks / nng buffers, messages per end
+    std::uint64_t io_threads = 0;      ///< zmq I/O threads per end
   } channel;
   // how it was measured
   Verify verify = Verify::full;      ///< files without it were written when every message was hashed

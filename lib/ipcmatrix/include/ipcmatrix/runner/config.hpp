@@ -65,6 +65,8 @@ struct RunConfig {
   std::size_t ring_bytes = 0;  ///< shm ring capacity (power of two >= 4096); 0 = sized per cell
   std::size_t ring_max_bytes = std::size_t{64} << 20;  ///< cap of a per-cell ring size
   std::size_t pipe_bytes = 0;  ///< F_SETPIPE_SZ; 0 = kernel default
+  std::size_t queue_messages = 0;  ///< zmq / nng queue per end, messages; 0 = the library's default
+  int io_threads = 0;              ///< zmq I/O threads per end; 0 = ZeroMQ's default (1)
   double cell_timeout_s = 120;  ///< watchdog per cell, seconds
   std::string out_dir;    ///< results.json, results.csv, *.hgrm, PERFORMANCE_REPORT.md; "" = none
   std::string json_path;  ///< results JSON; "-" = stdout; "" = none
@@ -83,7 +85,7 @@ struct RunConfig {
 /// Final validation of a whole config: every setting's own check (settings.hpp: names valid,
 /// lists non-empty, procs 0 or 2..64, repetitions 1..100, duration_s 0..3600, warmup < 10^9,
 /// rate >= 0, batches 1..4096, zstd_level 1..19, ring_bytes 0 or a power of two >= 4096,
-/// pipe_bytes 0 or >= 4096, cell_timeout_s > 0), then the rules between settings: messages
+/// pipe_bytes 0 or >= 4096, queue_messages <= 10^6, io_threads 0..64, cell_timeout_s > 0), then the rules between settings: messages
 /// >= 1 when duration_s is 0, cell_timeout_s above duration_s. Throws UsageError.
 void validate(const RunConfig& cfg);
 

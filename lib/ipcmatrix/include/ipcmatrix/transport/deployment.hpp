@@ -22,7 +22,7 @@ struct Deployment {
   int batch = 1;
   Placement placement = Placement::unpinned;
   /// wait (Wait::kernel for a mechanism that cannot spin, else spin, block or hybrid), spin_ns,
-  /// capacity_bytes (0 = the mechanism's default), pipe_bytes.
+  /// capacity_bytes (0 = the mechanism's default), pipe_bytes, queue_messages, io_threads.
   ChannelOptions channel;
 };
 

@@ -59,6 +59,11 @@ enum class Role : std::uint8_t { sender = 0, receiver = 1 };
 inline constexpr std::int64_t kDefaultSpinNs = 50'000;
 /// Smallest shm ring capacity: one page, so a frame header and a 64 B message always fit.
 inline constexpr std::size_t kMinRingBytes = 4096;
+/// Bounds of ChannelOptions::queue_messages and io_threads: far above what a channel
+/// needs, low enough that a slip of the finger cannot ask a library for 10^12 messages of
+/// queue or a thousand threads per end.
+inline constexpr std::size_t kMaxQueueMessages = 1'000'000;
+inline constexpr int kMaxIoThreads = 64;
 
 /// Knobs a coordinator passes to create(). Zero means "the mechanism's default".
 struct ChannelOptions {
@@ -70,6 +75,12 @@ struct ChannelOptions {
   std::size_t capacity_bytes = 0;
   std::size_t pipe_bytes = 0;            ///< F_SETPIPE_SZ for pipe; 0 keeps the kernel default
   std::size_t mq_msg_bytes = 0;          ///< bipc-mq / posix-mq maximum message size (chunk)
+  /// zmq: ZMQ_SNDHWM and ZMQ_RCVHWM; nng: NNG_OPT_SENDBUF and NNG_OPT_RECVBUF (nng takes at
+  /// most 8,192: its preflight says so). The messages a library socket queues at each end;
+  /// 0 = the library's default (zmq 1,000; nng 0, unbuffered).
+  std::size_t queue_messages = 0;
+  /// zmq: the context's I/O threads (ZMQ_IO_THREADS); 0 = ZeroMQ's default of 1.
+  int io_threads = 0;
   std::int64_t open_timeout_ms = 30'000; ///< how long open() waits for the peer to show up
   /// The object's name (shm, bipc-mq, posix-mq) or directory name (unix); empty = sys::unique_ipc_name().
   /// Tests set it to prove a mechanism fails closed when the name is taken.
@@ -90,6 +101,8 @@ struct ChannelSpec {
   int aux_fd = -1;
   std::size_t capacity_bytes = 0;
   std::size_t msg_bytes = 0;
+  std::size_t queue_messages = 0;  ///< ChannelOptions::queue_messages
+  int io_threads = 0;              ///< ChannelOptions::io_threads
   Wait wait = Wait::hybrid;
   std::int64_t spin_ns = 0;
   std::int64_t open_timeout_ms = 30'000;
@@ -108,6 +121,7 @@ enum class BufferKnob : std::uint8_t {
   none,           ///< the kernel's own buffers (socket buffers are left at their defaults)
   capacity_bytes, ///< ChannelOptions::capacity_bytes: the ring or queue it creates
   pipe_bytes,     ///< ChannelOptions::pipe_bytes: F_SETPIPE_SZ
+  queue_messages, ///< ChannelOptions::queue_messages: a library's queue in messages
 };
 
 /// What a mechanism can do.
@@ -125,6 +139,8 @@ struct Capabilities {
   /// receiver sees peer_closed only after the last sender is gone. What a fan-in over one
   /// shared endpoint (Topology::connect_shared) needs; conformance checks it across processes.
   bool shared_sender = false;
+  /// Honours ChannelOptions::io_threads (a library's own I/O threads per end).
+  bool io_threads = false;
 };
 
 /// A message in a channel's own memory: one contiguous piece, or two when it wraps around
