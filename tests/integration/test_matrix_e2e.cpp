@@ -60,11 +60,15 @@ TEST_CASE("e2e: a tiny matrix over every pattern reports every cell with exact c
   CHECK(j.at("environment").contains("kernel"));
   const auto& cells = j.at("cells");
   const std::size_t n_patterns = pattern_names().size();
-  // pipe and shm cannot share a sending end: the shared-endpoint patterns skip them (a
-  // warning says so; the fan-in-shared test below runs them where they can).
+  // pipe and shm can neither share a sending end nor fan one out: the shared-endpoint
+  // patterns skip them (a warning says so; the fan-in-shared and broadcast-shared tests
+  // below run them where they can).
   std::size_t shared_patterns = 0;
-  for (const PatternSpec* spec : all_patterns()) shared_patterns += make_topology(*spec, 3).shares_endpoints() ? 1 : 0;
-  CHECK(shared_patterns >= 1);
+  for (const PatternSpec* spec : all_patterns()) {
+    const Topology t = make_topology(*spec, 3);
+    shared_patterns += t.shares_endpoints() || t.fans_out() ? 1 : 0;
+  }
+  CHECK(shared_patterns >= 2);
   CHECK(cells.size() == (n_patterns - shared_patterns) * 2 * 2 * 2);
   std::set<std::string> patterns;
   for (const auto& c : cells) {
@@ -134,6 +138,50 @@ TEST_CASE("e2e: fan-in over one shared endpoint: every producer's messages count
   CHECK(report.find("fan-in-shared") != std::string::npos);
   CHECK((report.find("one shared endpoint** for all senders") != std::string::npos ||
          report.find("a channel per sender") != std::string::npos));
+  CHECK(test::new_entries(before, test::leak_snapshot()).empty());
+  CHECK(sys::ipc_names_of(r.pid).empty());
+}
+
+TEST_CASE("e2e: broadcast-shared publishes once to every subscriber, and a lost message is counted, not a failure") {
+  // Queues deeper than the whole cell (8192 messages at each end, 330 sent), so nothing is
+  // lost to a slow subscriber; nng's producer skips one measured message on purpose (the
+  // drop fault): each of its two subscribers sees the gap, and the cell is ok with 2 dropped.
+  TempDir dir;
+  const auto before = test::leak_snapshot();
+  const fs::path out = dir.path / "out";
+  auto r = run_tool({"--sizes", "64,4K", "--patterns", "broadcast,broadcast-shared", "--mechanisms", "pipe,zmq,nng",
+                     "--serializers", "raw", "--verify", "full", "--messages", "300", "--warmup", "30", "--procs", "3",
+                     "--queue-messages", "8192", "--out", out.string(), "--quiet"},
+                    dir, {{"IPCMATRIX_FAULT", "drop:broadcast-shared:nng"}});
+  REQUIRE_MESSAGE(r.code == 0, "exit " << r.code << ": " << r.err);
+  const auto j = nlohmann::json::parse(slurp(out / "results.json"));
+  std::map<std::string, std::set<std::string>> mechanisms;
+  for (const auto& c : j.at("cells")) {
+    const std::string p = c.at("pattern"), m = c.at("mechanism");
+    INFO(p << " " << m << " " << c.value("error", ""));
+    REQUIRE(c.at("status") == "ok");
+    mechanisms[p].insert(m);
+    CHECK(c.at("messages_sent").get<std::uint64_t>() == 300);
+    const bool lossy = p == "broadcast-shared" && m == "nng";
+    CHECK(c.at("messages_dropped").get<std::uint64_t>() == (lossy ? 2u : 0u));
+    CHECK(c.at("messages_received").get<std::uint64_t>() == (lossy ? 2 * 300 - 2 : 2 * 300));
+    bool warned = false;
+    for (const auto& w : c.at("warnings")) warned = warned || w.get<std::string>().starts_with("publish/subscribe dropped");
+    CHECK(warned == lossy);
+  }
+  CHECK(mechanisms["broadcast"] == std::set<std::string>{"pipe", "zmq", "nng"});
+  CHECK(mechanisms["broadcast-shared"] == std::set<std::string>{"zmq", "nng"});
+  bool said = false;
+  for (const auto& w : j.at("warnings")) {
+    const std::string s = w.get<std::string>();
+    said = said || (s.find("broadcast-shared needs one sending end whose every message") != std::string::npos &&
+                    s.find("which pipe does not offer") != std::string::npos);
+  }
+  CHECK(said);
+  // The summary decides Broadcast from loss-free cells only, and says it left the lossy out.
+  const std::string report = slurp(out / "PERFORMANCE_REPORT.md");
+  CHECK(report.find("broadcast-shared") != std::string::npos);
+  CHECK(report.find("cells that dropped messages (publish/subscribe) left out") != std::string::npos);
   CHECK(test::new_entries(before, test::leak_snapshot()).empty());
   CHECK(sys::ipc_names_of(r.pid).empty());
 }

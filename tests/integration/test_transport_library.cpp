@@ -1,8 +1,10 @@
 // zmq and nng beyond what the conformance suite checks for every mechanism: the private
 // socket directory, the acked close that loses nothing to a slow receiver (the tail ZeroMQ
-// drops over ipc:// without it), the queue a channel option sets, a sender waiting for its ack released by the receiver's
-// death, the end coming only after the last of several senders sharing one sending end, an
-// event loop on poll_fd(), and nng's refusal in a forked child of a process that used it.
+// drops over ipc:// without it), the queue a channel option sets, publish/subscribe over a
+// fan-out channel (every receiver, in order; drops at one that falls behind), a sender
+// waiting for its ack released by the receiver's death, the end coming only after the last
+// of several senders sharing one sending end, an event loop on poll_fd(), and nng's refusal
+// in a forked child of a process that used it.
 //
 // The libraries run only in forked children, never in this process (except in the last
 // test): nng cannot be used in a process forked from one that used it.
@@ -12,8 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <thread>
@@ -215,6 +219,128 @@ TEST_SUITE("transport") {
         expect_ok(rx, "receiver");
         expect_ok(tx, "sender");
       }
+    });
+  }
+
+  TEST_CASE("zmq, nng: a fan-out channel gives each of its receivers every message, in order, then the end") {
+    // Publish/subscribe with queues deeper than the run: nothing can be dropped, so each of
+    // the three receivers gets all 500 in order. The sender's open waits until all three
+    // have subscribed (ZeroMQ's slow joiner would lose the first messages otherwise).
+    static constexpr std::uint64_t kCount = 500;
+    for_each_library([](const TransportSpec& t) {
+      REQUIRE(t.caps.fan_out_endpoint);
+      ChannelOptions o;
+      o.receivers = 3;
+      o.queue_messages = 8192;
+      auto ch = t.create(o);
+      std::vector<sys::Child> rxs;
+      for (int k = 0; k < 3; ++k) {
+        rxs.push_back(child_with(t, *ch, Role::receiver, [](Transport& tr) {
+          if (const int rc = recv_range(tr, 0, kCount, 256); rc != 0) return rc;
+          return expect_end(tr);
+        }));
+      }
+      auto tx = child_with(t, *ch, Role::sender, [](Transport& tr) { return send_range(tr, 0, kCount, 256); });
+      ch->close_local_fds();
+      for (auto& rx : rxs) expect_ok(rx, "receiver");
+      expect_ok(tx, "sender");
+    });
+  }
+
+  TEST_CASE("zmq, nng: a fan-out receiver that falls behind loses messages, never their order, and sees the end") {
+    // Queues of 4 messages, 64 KiB each; one receiver reads nothing until the sender has sent
+    // all 300 (and is in its close, repeating the end marker): it gets the few its queues held
+    // and the kernel buffered, each intact and in order, then peer_closed. Its twin reads as
+    // it goes. Every message carries its index in its first 8 bytes.
+    static constexpr std::uint64_t kCount = 300;
+    static constexpr std::size_t kBytes = 64 << 10;
+    for_each_library([](const TransportSpec& t) {
+      sys::Fd go_r, go_w, sent_r, sent_w;
+      sys::make_pipe(go_r, go_w);
+      sys::make_pipe(sent_r, sent_w);
+      const int go = go_r.get(), sent = sent_w.get();
+      ChannelOptions o;
+      o.receivers = 2;
+      o.queue_messages = 4;
+      auto ch = t.create(o);
+      // Receives until peer_closed; 0 when every message was whole and its index rose,
+      // with the count of messages received written to `got` (a pipe) first.
+      const auto receive_all = [](Transport& tr, int wait_for, int got) {
+        char g = 0;
+        if (wait_for >= 0 && !sys::read_exact(wait_for, &g, 1, 60'000, "go")) return 8;
+        std::vector<std::byte> buf(kBytes + 64), want(kBytes);
+        std::uint64_t n = 0, next = 0;
+        for (;;) {
+          std::size_t len = 0;
+          const IoStatus st = tr.recv(buf, len);
+          if (st == IoStatus::peer_closed) break;
+          if (st != IoStatus::ok || len != kBytes) return 3;
+          std::uint64_t i = 0;
+          std::memcpy(&i, buf.data(), sizeof i);
+          if (i < next || i >= kCount) return 4;  // back in time, repeated or never sent
+          test::fill_payload(want, i);
+          if (!std::equal(buf.begin() + 8, buf.begin() + static_cast<std::ptrdiff_t>(kBytes), want.begin() + 8))
+            return 5;
+          next = i + 1;
+          ++n;
+        }
+        if (got >= 0) sys::write_all(got, &n, sizeof n, "got");
+        return 0;
+      };
+      sys::Fd got_r, got_w;
+      sys::make_pipe(got_r, got_w);
+      const int got = got_w.get();
+      auto behind = child_with(t, *ch, Role::receiver, [&](Transport& tr) { return receive_all(tr, go, got); });
+      auto keeping_up = child_with(t, *ch, Role::receiver, [&](Transport& tr) { return receive_all(tr, -1, -1); });
+      auto tx = child_with(t, *ch, Role::sender, [sent](Transport& tr) {
+        std::vector<std::byte> m(kBytes);
+        for (std::uint64_t i = 0; i < kCount; ++i) {
+          test::fill_payload(m, i);
+          std::memcpy(m.data(), &i, sizeof i);
+          if (tr.send(m) != IoStatus::ok) return 2;
+        }
+        sys::write_all(sent, "s", 1, "sent");
+        return 0;  // the destructor repeats the end marker until both receivers have closed
+      });
+      ch->close_local_fds();
+      sent_w.reset();
+      got_w.reset();
+      char s = 0;
+      const bool all_sent = sys::read_exact(sent_r.get(), &s, 1, 60'000, "sent");
+      sys::write_all(go_w.get(), "g", 1, "go");
+      CHECK(all_sent);
+      expect_ok(behind, "receiver that fell behind");
+      expect_ok(keeping_up, "receiver keeping up");
+      expect_ok(tx, "sender");
+      std::uint64_t n = kCount;
+      REQUIRE(sys::read_exact(got_r.get(), &n, sizeof n, 10'000, "got"));
+      CHECK(n < kCount / 2);  // a few dozen at most: the rest was dropped, not waited for
+    });
+  }
+
+  TEST_CASE("zmq, nng: a fan-out sender's open fails, naming the count, when not every receiver subscribes") {
+    for_each_library([](const TransportSpec& t) {
+      ChannelOptions o;
+      o.receivers = 2;
+      o.open_timeout_ms = 300;
+      auto ch = t.create(o);
+      auto rx = child_with(t, *ch, Role::receiver, [](Transport& tr) {
+        std::byte buf[64];
+        std::size_t len = 0;
+        // The sender never opens: its pipe hangs up when the test's copy goes.
+        return tr.recv(buf, len) == IoStatus::peer_closed ? 0 : 3;
+      });
+      auto tx = sys::fork_child([&] {
+        try {
+          (void)t.open(ch->spec(Role::sender), Role::sender);
+          return 2;
+        } catch (const Error& e) {
+          return std::string(e.what()).find(" of 2 receivers subscribed within 300 ms") != std::string::npos ? 0 : 4;
+        }
+      });
+      expect_ok(tx, "sender");
+      ch->close_local_fds();
+      expect_ok(rx, "receiver");
     });
   }
 

@@ -45,8 +45,9 @@ void check_shape(const Topology& t, int procs) {
   }
   CHECK(std::any_of(t.participants.begin(), t.participants.end(),
                     [](const Participant& p) { return originates(p.role); }));
-  // Endpoints: each edge's is one of endpoints(); the edges sharing one all go to one
-  // receiver, and their lanes are 0..k-1 in order (the receiver's in channel k is lane k).
+  // Endpoints: each edge's is one of endpoints(); the edges sharing one either all go to
+  // one receiver, with lanes 0..k-1 in order (the receiver's in channel k is lane k), or all
+  // come from one sender's fan-out endpoint, each to another receiver, on lane 0.
   std::map<int, std::vector<const Edge*>> by_endpoint;
   for (const Edge& e : t.channels) {
     CHECK(e.endpoint >= 0);
@@ -55,9 +56,17 @@ void check_shape(const Topology& t, int procs) {
   }
   CHECK(by_endpoint.size() == t.endpoints());
   for (const auto& [endpoint, edges] : by_endpoint) {
+    const bool fan_out = t.participants[static_cast<std::size_t>(edges.front()->from)].shared_out == endpoint;
+    std::set<int> receivers;
     for (std::size_t k = 0; k < edges.size(); ++k) {
-      CHECK(edges[k]->lane == k);
-      CHECK(edges[k]->to == edges.front()->to);
+      if (fan_out) {
+        CHECK(edges[k]->lane == 0);
+        CHECK(edges[k]->from == edges.front()->from);
+        CHECK(receivers.insert(edges[k]->to).second);
+      } else {
+        CHECK(edges[k]->lane == k);
+        CHECK(edges[k]->to == edges.front()->to);
+      }
     }
   }
 }
@@ -160,6 +169,44 @@ TEST_SUITE("pattern") {
     CHECK(mixed.channels[2].lane == 1);
     CHECK_FALSE(mixed.receives_shared(3));
     CHECK(mixed.receives_shared(4));
+  }
+
+  TEST_CASE("topology: broadcast has a channel per consumer, broadcast-shared one publishing endpoint") {
+    const Topology separate = make_topology(find_pattern("broadcast"), 4);
+    CHECK(separate.endpoints() == 3);
+    CHECK_FALSE(separate.fans_out());
+    CHECK(separate.fan_out_receivers() == 0);
+    CHECK_FALSE(separate.sends_fan_out(0));
+
+    const Topology shared = make_topology(find_pattern("broadcast-shared"), 4);
+    REQUIRE(shared.channels.size() == 3);  // three logical channels, each with its own counts
+    CHECK(shared.endpoints() == 1);        // over one created channel, opened once by the producer
+    CHECK(shared.fans_out());
+    CHECK_FALSE(shared.shares_endpoints());  // one sender: nothing for shared_sender to allow
+    CHECK(shared.fan_out_receivers() == 3);
+    CHECK(shared.sends_fan_out(0));
+    for (std::size_t p = 1; p < 4; ++p) {
+      CHECK_FALSE(shared.sends_fan_out(p));
+      CHECK_FALSE(shared.receives_shared(p));
+      CHECK(shared.origins(p) == std::vector<int>{0});
+    }
+    CHECK(shared.distribution == Distribution::all);
+    CHECK(shared.deliveries(10) == 30);  // each message reaches every consumer
+    // A fan-out needs two receivers at least: with one it would be a stream.
+    CHECK_THROWS_AS((void)make_topology(find_pattern("broadcast-shared"), 2), Error);
+
+    // A fan-out endpoint beside one of its own: numbered in the order they are made.
+    Topology mixed;
+    mixed.add(RoleKind::producer, 2);
+    mixed.add(RoleKind::consumer, 3);
+    CHECK(mixed.connect(1, 4) == 0);
+    CHECK(mixed.connect_fan_out(0, 2) == 1);
+    CHECK(mixed.connect_fan_out(0, 3) == 2);
+    CHECK(mixed.endpoints() == 2);
+    CHECK(mixed.channels[1].endpoint == mixed.channels[2].endpoint);
+    CHECK(mixed.fan_out_receivers() == 2);
+    CHECK(mixed.sends_fan_out(0));
+    CHECK_FALSE(mixed.sends_fan_out(1));
   }
 
   TEST_CASE("participants_for: fixed patterns ignore --procs, the others fit the machine or --procs") {

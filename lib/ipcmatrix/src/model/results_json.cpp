@@ -138,6 +138,7 @@ void fields(S& c, V& v) {
   // figures
   v(Key{"messages_sent"}, c.messages_sent);
   v(Key{"messages_received"}, c.messages_received);
+  v(Key{"messages_dropped"}, c.messages_dropped);
   v(Key{"latency_ns"}, c.latency_ns);
   v(Key{"latency_uncorrected_ns"}, c.latency_uncorrected_ns);
   v(Key{"hop_latency_ns"}, c.hop_latency_ns);

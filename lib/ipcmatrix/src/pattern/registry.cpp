@@ -16,12 +16,13 @@ extern const PatternSpec kFanInPattern;
 extern const PatternSpec kFanInSharedPattern;
 extern const PatternSpec kPipelinePattern;
 extern const PatternSpec kBroadcastPattern;
+extern const PatternSpec kBroadcastSharedPattern;
 extern const PatternSpec kMeshPattern;
 
 const std::vector<const PatternSpec*>& all_patterns() {
   static const std::vector<const PatternSpec*> kAll{
       &kPingpongPattern,  &kStreamPattern,    &kFanOutPattern, &kFanInPattern, &kFanInSharedPattern,
-      &kPipelinePattern, &kBroadcastPattern, &kMeshPattern,
+      &kPipelinePattern, &kBroadcastPattern, &kBroadcastSharedPattern, &kMeshPattern,
   };
   return kAll;
 }

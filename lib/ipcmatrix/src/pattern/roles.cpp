@@ -347,6 +347,8 @@ RoleReport run_role(const RoleParams& p, std::vector<std::unique_ptr<Transport>>
     if (r.error.empty()) r.error = e.what();
   }
   for (auto& o : outs) o.reset();
+  // One sending end served every out channel of a fan-out endpoint: each carried them all.
+  if (p.shared_out && r.sent.size() == 1) r.sent.assign(p.out_lanes.size(), r.sent[0]);
   return r;
 }
 

@@ -29,7 +29,7 @@ std::string_view to_string(Distribution d) noexcept {
 }
 
 void Topology::add(RoleKind role, int n) {
-  for (int i = 0; i < n; ++i) participants.push_back({role, {}, {}, -1});
+  for (int i = 0; i < n; ++i) participants.push_back({role, {}, {}, -1, -1});
 }
 
 int Topology::connect(int from, int to) {
@@ -50,6 +50,40 @@ int Topology::connect_shared(int from, int to) {
   participants[static_cast<std::size_t>(from)].outs.push_back(c);
   dest.ins.push_back(c);
   return c;
+}
+
+int Topology::connect_fan_out(int from, int to) {
+  Participant& src = participants[static_cast<std::size_t>(from)];
+  if (src.shared_out < 0) src.shared_out = static_cast<int>(endpoints_++);
+  channels.push_back({from, to, src.shared_out, 0});
+  const int c = static_cast<int>(channels.size()) - 1;
+  src.outs.push_back(c);
+  participants[static_cast<std::size_t>(to)].ins.push_back(c);
+  return c;
+}
+
+bool Topology::fans_out() const noexcept {
+  return std::any_of(participants.begin(), participants.end(), [](const Participant& p) { return p.shared_out >= 0; });
+}
+
+int Topology::fan_out_receivers() const noexcept {
+  int most = 0;
+  for (const Participant& p : participants) {
+    if (p.shared_out < 0) continue;
+    const auto n = std::count_if(p.outs.begin(), p.outs.end(), [&](int ch) {
+      return channels[static_cast<std::size_t>(ch)].endpoint == p.shared_out;
+    });
+    most = std::max(most, static_cast<int>(n));
+  }
+  return most;
+}
+
+bool Topology::sends_fan_out(std::size_t p) const noexcept {
+  const Participant& part = participants[p];
+  if (part.shared_out < 0 || part.outs.empty()) return false;
+  return std::all_of(part.outs.begin(), part.outs.end(), [&](int ch) {
+    return channels[static_cast<std::size_t>(ch)].endpoint == part.shared_out;
+  });
 }
 
 bool Topology::shares_endpoints() const noexcept {

@@ -123,17 +123,22 @@ void semantics_of_picks(std::string& md, const RunResult& r, const std::vector<D
 }
 
 // Where a use case is decided over both separate channels and one shared endpoint (fan-in
-// and fan-in-shared), which of the two the pick uses, as a settings clause; "" elsewhere.
+// and fan-in-shared, broadcast and broadcast-shared), which of the two the pick uses, as a
+// settings clause; "" elsewhere.
 std::string endpoints_clause(const CellResult& c) {
   const PatternSpec* spec = pattern_or_null(c.pattern);
   if (!spec || c.procs < spec->participants.min) return "";
-  if (make_topology(*spec, c.procs).shares_endpoints()) return ", **one shared endpoint** for all senders";
+  const Topology mine = make_topology(*spec, c.procs);
+  if (mine.shares_endpoints()) return ", **one shared endpoint** for all senders";
+  if (mine.fans_out()) return ", **one publishing endpoint** all receivers subscribe to";
   for (const PatternSpec* other : all_patterns())
     for (const UseCase& u : other->use_cases)
-      for (const UseCase& mine : spec->use_cases)
-        if (other != spec && u.name == mine.name &&
-            make_topology(*other, std::max(c.procs, other->participants.min)).shares_endpoints())
-          return ", a channel per sender";
+      for (const UseCase& own : spec->use_cases) {
+        if (other == spec || u.name != own.name) continue;
+        const Topology theirs = make_topology(*other, std::max(c.procs, other->participants.min));
+        if (theirs.shares_endpoints()) return ", a channel per sender";
+        if (theirs.fans_out()) return ", a channel per receiver";
+      }
   return "";
 }
 

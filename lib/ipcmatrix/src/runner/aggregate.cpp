@@ -72,6 +72,13 @@ CellResult figures(const Cell& c, const RunConfig& cfg, const Repetition& rep) {
     r.cpu.sys_s += ps.sys_s;
     r.processes.push_back(ps);
   }
+  r.messages_dropped = rep.dropped;
+  if (rep.dropped > 0) {
+    r.warnings.push_back(fmt::format(
+        "publish/subscribe dropped messages: {} of {} ({:.1f}%) never reached a subscriber that fell behind "
+        "(counted, not an error: the sender never waits); the summary picks only loss-free cells",
+        rep.dropped, rep.lossy_sent, 100.0 * static_cast<double>(rep.dropped) / static_cast<double>(rep.lossy_sent)));
+  }
   r.latency_ns = summarize(r.histogram);
   if (cfg.rate > 0 && c.pattern->loop == LoopKind::rate_driven) r.latency_uncorrected_ns = summarize(uncorrected);
   if (c.pattern->records_hops) r.hop_latency_ns = summarize(hop);
@@ -128,7 +135,10 @@ CellResult combine_repetitions(std::vector<CellResult> reps, bool by_throughput)
   // The median repetition by the cell's primary figure.
   const std::vector<double>& primary = by_throughput ? tput : p50;
   std::sort(order.begin(), order.end(), [&](auto a, auto b) { return primary[a] < primary[b]; });
+  std::uint64_t most_dropped = 0;
+  for (const auto& x : reps) most_dropped = std::max(most_dropped, x.messages_dropped);
   CellResult r = std::move(reps[order[order.size() / 2]]);
+  r.messages_dropped = most_dropped;
   r.repetitions = static_cast<int>(reps.size());
   if (reps.size() > 1) {
     r.p50_spread = figure_spread(p50);

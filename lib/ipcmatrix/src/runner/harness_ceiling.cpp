@@ -113,6 +113,8 @@ RoleParams ceiling_params(const Cell& c, const RunConfig& limits, const Topology
   params.rate = 0;
   params.out_lanes.clear();
   params.shared_in = false;
+  params.shared_out = false;
+  params.lossy = false;
   return params;
 }
 

@@ -42,6 +42,11 @@ RoleParams role_params(const Cell& c, const RunConfig& cfg, const Topology& topo
   params.origins = topo.origins(p);
   for (const int ch : part.outs) params.out_lanes.push_back(topo.channels[static_cast<std::size_t>(ch)].lane);
   params.shared_in = topo.receives_shared(p);
+  params.shared_out = topo.sends_fan_out(p);
+  for (const int ch : part.ins) {
+    const int endpoint = topo.channels[static_cast<std::size_t>(ch)].endpoint;
+    for (const Participant& from : topo.participants) params.lossy = params.lossy || from.shared_out == endpoint;
+  }
   params.size_bytes = c.size_bytes;
   params.serializer = c.serializer;
   params.zstd_level = cfg.zstd_level;

@@ -28,16 +28,25 @@ std::vector<std::vector<std::size_t>> plan_units(const std::vector<Cell>& cells)
   return units;
 }
 
+namespace {
+// Whether `t` can carry `topo`'s endpoints: a shared one needs several senders on one
+// sending end, a fan-out one several receivers of every message.
+bool offers_topology(const TransportSpec& t, const Topology& topo) noexcept {
+  if (topo.shares_endpoints() && !t.caps.shared_sender) return false;
+  return !topo.fans_out() || t.caps.fan_out_endpoint;
+}
+}  // namespace
+
 std::vector<Cell> plan_cells(const RunConfig& cfg, int cpus) {
   std::vector<Cell> out;
   for (const auto& pattern_name : cfg.patterns) {
     const PatternSpec& pattern = find_pattern(pattern_name);
     const int procs = participants_for(pattern, cfg.procs, cpus);
     const std::vector<int> batches = pattern.batches ? cfg.batches : std::vector<int>{1};
-    const bool shares = make_topology(pattern, procs).shares_endpoints();
+    const Topology topo = make_topology(pattern, procs);
     for (const auto& mech_name : cfg.mechanisms) {
       const TransportSpec& mech = find_transport(mech_name);
-      if (shares && !mech.caps.shared_sender) continue;  // see plan_warnings()
+      if (!offers_topology(mech, topo)) continue;  // see plan_warnings()
       // A mechanism that cannot spin has one wait, the kernel's: one cell, not one per --wait.
       const std::vector<Wait> cell_waits = mech.caps.spin_wait ? cfg.waits : std::vector<Wait>{Wait::kernel};
       const std::size_t limit = message_limit_of(mech).bytes;
@@ -105,16 +114,19 @@ std::vector<std::string> plan_warnings(const RunConfig& cfg) {
       w.push_back(std::move(refused));
   for (const auto& name : cfg.patterns) {
     const PatternSpec& pattern = find_pattern(name);
-    if (!make_topology(pattern, std::max(cfg.procs, pattern.participants.min)).shares_endpoints()) continue;
-    std::vector<std::string> unshared, offer;
-    for (const auto& m : cfg.mechanisms) (find_transport(m).caps.shared_sender ? offer : unshared).push_back(m);
+    const Topology topo = make_topology(pattern, std::max(cfg.procs, pattern.participants.min));
+    const char* needs = topo.fans_out()           ? "one sending end whose every message several processes receive"
+                        : topo.shares_endpoints() ? "one sending end that several processes share"
+                                                  : nullptr;
+    if (!needs) continue;
+    std::vector<std::string> lacking, offer;
+    for (const auto& m : cfg.mechanisms) (offers_topology(find_transport(m), topo) ? offer : lacking).push_back(m);
     for (const TransportSpec* t : all_transports())
-      if (t->caps.shared_sender && std::find(offer.begin(), offer.end(), t->name) == offer.end())
+      if (offers_topology(*t, topo) && std::find(offer.begin(), offer.end(), t->name) == offer.end())
         offer.emplace_back(std::string(t->name) + " (not asked for)");
-    if (!unshared.empty())
-      w.push_back(name + " needs one sending end that several processes share, which " + join(unshared) +
-                  (unshared.size() == 1 ? " does" : " do") + " not offer: their " + name + " cells were not run (mechanisms that offer it: " + join(offer) +
-                  ")");
+    if (!lacking.empty())
+      w.push_back(name + " needs " + needs + ", which " + join(lacking) + (lacking.size() == 1 ? " does" : " do") +
+                  " not offer: their " + name + " cells were not run (mechanisms that offer it: " + join(offer) + ")");
   }
   return w;
 }

@@ -53,6 +53,7 @@ Repetition run_repetition(const Cell& c, const RunConfig& cfg, const std::vector
   const Topology& topo = rep.topology;
   const TransportSpec& t = *c.mechanism;
   rep.options = channel_options(c, cfg, topo.endpoints());
+  rep.options.receivers = topo.fan_out_receivers();
   const ChannelOptions& opts = rep.options;
   const Fault fault = fault_for(c);
   // One created channel per endpoint: edges that share one (a fan-in over one shared
@@ -79,6 +80,7 @@ Repetition run_repetition(const Cell& c, const RunConfig& cfg, const std::vector
     task.clock = sys::detail::g_clock;
     std::vector<int> keep;
     for (int ch : part.outs) {
+      if (task.params.shared_out && !task.outs.empty()) break;  // one sending end for them all
       task.outs.push_back(endpoint_of(ch).spec(Role::sender));
       for (const int fd : task.outs.back().inherited_fds())
         if (fd >= 0) keep.push_back(fd);
@@ -157,7 +159,7 @@ Repetition run_repetition(const Cell& c, const RunConfig& cfg, const std::vector
   }
   if (!rep.error.empty()) return rep;
   rep.reports = std::move(reports);
-  rep.error = verify_deliveries(topo, rep.reports, cfg);
+  rep.error = verify_deliveries(topo, rep.reports, cfg, rep.dropped, rep.lossy_sent);
   return rep;
 }
 

@@ -20,6 +20,10 @@ struct Repetition {
   Topology topology;
   ChannelOptions options;             ///< every channel of the repetition was created with these
   std::vector<WorkerReport> reports;  ///< per participant, in topology order (when no error)
+  /// Messages sent on a lossy (fan-out) channel that its receiver never got, summed over
+  /// the channels (warm-up included); 0 on every other channel, where a loss is an error.
+  std::uint64_t dropped = 0;
+  std::uint64_t lossy_sent = 0;  ///< what those channels' senders sent, summed (dropped's whole)
 };
 
 /// Runs one repetition of `c` with message seed `seed`; `cpus` are the allowed CPUs for

@@ -104,7 +104,8 @@ class LibraryChannel final : public Channel {
         dir_(mechanism, o),
         open_timeout_ms_(o.open_timeout_ms),
         queue_messages_(o.queue_messages),
-        io_threads_(o.io_threads) {
+        io_threads_(o.io_threads),
+        receivers_(o.receivers) {
     sys::make_pipe(senders_read_, senders_write_);
     sys::make_socketpair(receiver_read_, receiver_write_, SOCK_SEQPACKET);
   }
@@ -116,6 +117,7 @@ class LibraryChannel final : public Channel {
     s.open_timeout_ms = open_timeout_ms_;
     s.queue_messages = queue_messages_;
     s.io_threads = io_threads_;
+    s.receivers = receivers_;
     const bool tx = r == Role::sender;
     s.fd = (tx ? senders_write_ : senders_read_).get();
     s.aux_fd = (tx ? receiver_read_ : receiver_write_).get();
@@ -138,6 +140,7 @@ class LibraryChannel final : public Channel {
   std::int64_t open_timeout_ms_;
   std::size_t queue_messages_;
   int io_threads_;
+  int receivers_;
   sys::Fd senders_read_, senders_write_;    ///< hangs up when the last sender is gone
   sys::Fd receiver_read_, receiver_write_;  ///< the receiver's socket: senders' end, receiver's end
 };
@@ -172,20 +175,37 @@ inline sys::Fd inherited_fd(int fd, std::string_view mechanism, const ChannelSpe
 ///                                 closed while a sender may still write to it (nng)
 ///   static std::string check_options(const ChannelOptions&)  what the library would refuse
 ///                                 of queue_messages / io_threads, as a sentence; empty: fine
+///   int subscribers()             fan-out sender: receivers connected (and subscribed) so far
+///
+/// A fan-out channel (ChannelSpec::receivers >= 2, Capabilities::fan_out_endpoint) is the
+/// library's publish/subscribe: the sender's socket binds and publishes, each receiver's
+/// subscribes to everything. The sender's open waits until all receivers are there (so no
+/// message is lost to a late joiner, ZeroMQ's "slow joiner"); a send never waits, and a
+/// receiver whose queue is full loses the message (the receivers count the gaps). The end:
+/// the sender repeats its end marker every wait slice (a full queue may drop one too) until
+/// every receiver has closed (their shared socket hangs up) or the open timeout runs out; a
+/// receiver reports peer_closed at the first marker (publish/subscribe keeps each
+/// receiver's order, so nothing of this sender follows it), or once the sender is gone and
+/// the queue drained. No acks: a receiver cannot tell which of the others has the tail.
 template <class Lib>
 class LibraryTransport final : public Transport {
  public:
   LibraryTransport(const ChannelSpec& s, Role r)
       : sender_(r == Role::sender),
+        fan_out_(s.receivers >= 2),
+        open_timeout_ms_(s.open_timeout_ms),
         senders_(inherited_fd(s.fd, Lib::kName, s, "senders' liveness pipe")),
         receiver_(inherited_fd(s.aux_fd, Lib::kName, s, "receiver's socket")),
         lib_(s, r) {
     sys::ignore_sigpipe();  // an ack written after every sender is gone: EPIPE, not a signal
+    if (fan_out_ && sender_) wait_for_subscribers(s);
   }
   LibraryTransport(const LibraryTransport&) = delete;
   LibraryTransport& operator=(const LibraryTransport&) = delete;
   ~LibraryTransport() override {
-    if (sent_any_) {
+    if (fan_out_) {
+      if (sender_) end_fan_out();
+    } else if (sent_any_) {
       const std::uint64_t token = next_token();
       if (sys::Fd ack = register_for_ack(token); ack.valid() && put_marker(token) == IoStatus::ok) wait_for_ack(ack);
     } else if (sender_) {
@@ -260,12 +280,17 @@ class LibraryTransport final : public Transport {
   // wait: the first call waits up to a slice; once the senders are gone, nothing waits.
   IoStatus take(std::span<std::byte> buf, std::size_t& len, bool wait) noexcept {
     len = 0;
+    if (ended_) return IoStatus::peer_closed;
     bool acked = false;  // an end marker was just taken
     for (;;) {
       switch (lib_.recv(buf, len, wait && !senders_gone_ && !acked)) {
         case LibStatus::ok:
           return IoStatus::ok;
         case LibStatus::end_marker:
+          if (fan_out_) {
+            ended_ = senders_gone_ = true;  // nothing of the one sender follows its marker
+            return IoStatus::peer_closed;
+          }
           ack(lib_.marker_token());
           acked = true;  // what is queued already (other senders') is taken first, unwaited
           continue;
@@ -285,6 +310,31 @@ class LibraryTransport final : public Transport {
           if (!senders_gone_ && !wait) return IoStatus::would_block;
           continue;
       }
+    }
+  }
+
+  // Fan-out sender's open: until every receiver has subscribed, within the open timeout;
+  // throws Error (naming how many came) when they do not, or all have closed.
+  void wait_for_subscribers(const ChannelSpec& s) {
+    const std::int64_t until = sys::monotonic_ns() + open_timeout_ms_ * 1'000'000;
+    while (lib_.subscribers() < s.receivers) {
+      if (hung_up(receiver_.get(), 0))
+        throw Error(Lib::kName, s.name, "every receiver closed before all had subscribed");
+      if (sys::monotonic_ns() >= until)
+        throw Error(std::make_error_code(std::errc::timed_out), Lib::kName, s.name,
+                    std::to_string(lib_.subscribers()) + " of " + std::to_string(s.receivers) +
+                        " receivers subscribed within " + std::to_string(open_timeout_ms_) + " ms");
+      (void)hung_up(receiver_.get(), 1);  // a 1 ms pause that wakes at once if they all close
+    }
+  }
+
+  // Fan-out sender's close: the end marker every slice until the receivers' socket hangs up
+  // (all have closed) or the open timeout runs out (a receiver that stopped reading).
+  void end_fan_out() noexcept {
+    const std::int64_t until = sys::monotonic_ns() + open_timeout_ms_ * 1'000'000;
+    while (!receiver_gone_ && sys::monotonic_ns() < until) {
+      if (put_marker(0) != IoStatus::ok) return;
+      receiver_gone_ = hung_up(receiver_.get(), kLibraryWaitSliceMs);
     }
   }
 
@@ -344,6 +394,9 @@ class LibraryTransport final : public Transport {
   }
 
   bool sender_;
+  bool fan_out_;  ///< a publish/subscribe channel (ChannelSpec::receivers >= 2)
+  std::int64_t open_timeout_ms_;
+  bool ended_ = false;          ///< fan-out receiver: the sender's end marker came
   bool sent_any_ = false;       ///< sender: a message went out, so closing sends the end marker
   bool senders_gone_ = false;   ///< receiver: the senders' pipe has hung up
   bool receiver_gone_ = false;  ///< sender: the receiver's socket has hung up
@@ -397,7 +450,10 @@ inline SemanticsCard library_card(const LibraryCardFacts& f) {
           "a socket file `s` in a private 0700 directory with a random run-scoped name in $TMPDIR, removed by "
           "the channel; any process of this user that knows the path can connect (" +
           std::string(f.auth) + ")",
-      .limits = std::string(f.limits) + "; the socket path must fit sun_path (108 bytes)",
+      .limits = std::string(f.limits) +
+                "; the socket path must fit sun_path (108 bytes); a channel with several receivers (broadcast-shared) "
+                "is publish/subscribe: the sender never waits, and a receiver whose queue is full loses the message "
+                "(counted by the runner, never reordered)",
   };
 }
 

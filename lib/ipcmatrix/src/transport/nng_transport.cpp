@@ -4,11 +4,13 @@
 // nng_close() does not wait for what is still being written (nng 1.x has no linger).
 //
 // Socket types: push0/pull0, for the reasons zmq gives (back-pressure at the sender, any
-// number of senders fair-queued). Settings: push0's send buffer and pull0's receive buffer
-// left at nng's 0 (unbuffered: a send waits until the connection has finished writing the
-// previous message, so the only buffers are the kernel's socket buffers and one message
-// held by pull0 for the application) unless ChannelOptions::queue_messages
-// (--queue-messages, 1..8,192: nng's range) sets both; NNG_OPT_RECVMAXSZ raised from nng's 1 MiB to the
+// number of senders fair-queued), and pub0/sub0 for a fan-out channel (ChannelSpec::
+// receivers: one publish reaches every subscriber, a full subscriber pipe drops).
+// Settings: push0's send buffer and pull0's receive buffer left at nng's 0 (unbuffered: a
+// send waits until the connection has finished writing the previous message, so the only
+// buffers are the kernel's socket buffers and one message held by pull0 for the
+// application) unless ChannelOptions::queue_messages (--queue-messages, 1..8,192: nng's
+// range) sets both; NNG_OPT_RECVMAXSZ raised from nng's 1 MiB to the
 // mechanism's 1 GiB (+1 for the kind byte); reconnection every 10 ms while nobody has bound.
 //
 // Framing: nng has no multipart messages, so every message starts with one kind byte
@@ -36,6 +38,8 @@
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
 #include <nng/protocol/pipeline0/push.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/pubsub0/sub.h>
 
 #include <algorithm>
 #include <atomic>
@@ -105,10 +109,17 @@ class NngEnd {
   NngEnd(const ChannelSpec& s, Role r) {
     require_not_forked(s);
     const std::string url = "ipc://" + s.name;
-    check(r == Role::sender ? nng_push0_open(&sock_) : nng_pull0_open(&sock_), "open", s);
+    const bool fan_out = s.receivers >= 2;
+    if (fan_out) {
+      check(r == Role::sender ? nng_pub0_open(&sock_) : nng_sub0_open(&sock_), "open", s);
+    } else {
+      check(r == Role::sender ? nng_push0_open(&sock_) : nng_pull0_open(&sock_), "open", s);
+    }
     open_ = true;
     try {
-      if (r == Role::sender) {
+      if (fan_out) {
+        open_fan_out(s, r, url);
+      } else if (r == Role::sender) {
         check(nng_socket_set_ms(sock_, NNG_OPT_SENDTIMEO, kSliceMs), "set send timeout", s);
         if (s.queue_messages > 0) check(nng_socket_set_int(sock_, NNG_OPT_SENDBUF, queue_of(s)), "set send buffer", s);
         check(nng_socket_set_ms(sock_, NNG_OPT_RECONNMINT, kReconnectMs), "set reconnect time", s);
@@ -119,7 +130,8 @@ class NngEnd {
         check(nng_dial(sock_, url.c_str(), nullptr, NNG_FLAG_NONBLOCK), "dial", s);
       } else {
         check(nng_socket_set_ms(sock_, NNG_OPT_RECVTIMEO, kSliceMs), "set receive timeout", s);
-        if (s.queue_messages > 0) check(nng_socket_set_int(sock_, NNG_OPT_RECVBUF, queue_of(s)), "set receive buffer", s);
+        if (s.queue_messages > 0)
+          check(nng_socket_set_int(sock_, NNG_OPT_RECVBUF, queue_of(s)), "set receive buffer", s);
         check(nng_socket_set_size(sock_, NNG_OPT_RECVMAXSZ, detail::kLibraryMaxMessageBytes + 1), "set size", s);
         check(nng_listen(sock_, url.c_str(), nullptr, 0), "listen", s);
       }
@@ -180,8 +192,30 @@ class NngEnd {
   // then another sends", none when the first waited for its pipe). So a sender closes only
   // once its pipe was added, i.e. the handshake is over.
   [[nodiscard]] bool connected() const noexcept { return shared_->connected.load(std::memory_order_acquire); }
+  // Fan-out sender: the subscribers' pipes added so far (on_subscribed()).
+  [[nodiscard]] int subscribers() const noexcept { return shared_->subscribers.load(std::memory_order_acquire); }
 
  private:
+  // Publish/subscribe (a fan-out channel): pub0 listens, so every sub0 dials the one path;
+  // pub0 sends each message to every connected pipe, and a pipe whose queue is full loses
+  // it (nng's pub0 never waits). sub0 filters locally, so a connected pipe is a subscriber:
+  // subscribers() counts the pipes added.
+  void open_fan_out(const ChannelSpec& s, Role r, const std::string& url) {
+    if (r == Role::sender) {
+      if (s.queue_messages > 0) check(nng_socket_set_int(sock_, NNG_OPT_SENDBUF, queue_of(s)), "set send buffer", s);
+      check(nng_pipe_notify(sock_, NNG_PIPE_EV_ADD_POST, &NngEnd::on_subscribed, &shared_->subscribers), "notify", s);
+      check(nng_listen(sock_, url.c_str(), nullptr, 0), "listen", s);
+      return;
+    }
+    check(nng_socket_set(sock_, NNG_OPT_SUB_SUBSCRIBE, "", 0), "subscribe", s);
+    check(nng_socket_set_ms(sock_, NNG_OPT_RECVTIMEO, kSliceMs), "set receive timeout", s);
+    check(nng_socket_set_size(sock_, NNG_OPT_RECVMAXSZ, detail::kLibraryMaxMessageBytes + 1), "set size", s);
+    if (s.queue_messages > 0) check(nng_socket_set_int(sock_, NNG_OPT_RECVBUF, queue_of(s)), "set receive buffer", s);
+    check(nng_socket_set_ms(sock_, NNG_OPT_RECONNMINT, kReconnectMs), "set reconnect time", s);
+    check(nng_socket_set_ms(sock_, NNG_OPT_RECONNMAXT, kReconnectMs), "set reconnect time", s);
+    check(nng_dial(sock_, url.c_str(), nullptr, NNG_FLAG_NONBLOCK), "dial", s);
+  }
+
   static int queue_of(const ChannelSpec& s) noexcept {
     return static_cast<int>(std::min(s.queue_messages, kNngMaxQueue));
   }
@@ -248,9 +282,16 @@ class NngEnd {
     static_cast<std::atomic<bool>*>(flag)->store(true, std::memory_order_release);
   }
 
+  // On one of nng's threads for each pipe a fan-out sender's listener adds.
+  static void on_subscribed(nng_pipe, nng_pipe_ev, void* count) {
+    // release: pairs with the acquire in subscribers()
+    static_cast<std::atomic<int>*>(count)->fetch_add(1, std::memory_order_release);
+  }
+
   /// What outlives this end while a stuck close (close_bounded()) still runs.
   struct Shared {
     std::atomic<bool> connected{false};  ///< a sender's pipe was added (on_connected())
+    std::atomic<int> subscribers{0};     ///< a fan-out sender's pipes added (on_subscribed())
     std::mutex m;
     std::condition_variable cv;
     bool closed = false;  ///< nng_close() has returned; guarded by m
@@ -274,7 +315,8 @@ extern const TransportSpec kNngTransport{
     "end marker for the end-of-file it lacks",
     Capabilities{.max_msg_bytes = detail::kLibraryMaxMessageBytes,
                  .buffer = BufferKnob::queue_messages,
-                 .shared_sender = true},
+                 .shared_sender = true,
+                 .fan_out_endpoint = true},
     &Hooks::create,
     &Hooks::open,
     &Hooks::preflight,
@@ -287,7 +329,8 @@ extern const TransportSpec kNngTransport{
         .auth = "no token",
         .limits = "unbuffered sends by default: in flight are the kernel's socket buffers and one message held "
                   "at the receiver (--queue-messages gives each end a queue of up to 8,192 messages, "
-                  "NNG_OPT_SENDBUF and NNG_OPT_RECVBUF); one allocation per message at each end; nng's process-wide threads; not usable in a "
+                  "NNG_OPT_SENDBUF and NNG_OPT_RECVBUF); one allocation per message at each end; nng's process-wide "
+                  "threads; not usable in a "
                   "process forked from one that used nng; a sender killed mid-handshake leaves nng 1.5's listener "
                   "taking no further senders; nng 1.5's nng_close() can hang (issue #1543): a close is waited "
                   "for 0.5 s, then left to the process's exit",

@@ -28,7 +28,8 @@ std::string to_text(const ChannelSpec& s) {
                    {"fd", s.fd},               {"aux_fd", s.aux_fd},
                    {"capacity_bytes", s.capacity_bytes},
                    {"msg_bytes", s.msg_bytes}, {"queue_messages", s.queue_messages},
-                   {"io_threads", s.io_threads}, {"wait", std::string(to_string(s.wait))},
+                   {"io_threads", s.io_threads}, {"receivers", s.receivers},
+                   {"wait", std::string(to_string(s.wait))},
                    {"spin_ns", s.spin_ns},     {"open_timeout_ms", s.open_timeout_ms}};
   return j.dump();
 }
@@ -47,6 +48,7 @@ ChannelSpec channel_spec_from_text(std::string_view text) {
     s.msg_bytes = j.at("msg_bytes").get<std::size_t>();
     s.queue_messages = j.at("queue_messages").get<std::size_t>();
     s.io_threads = j.at("io_threads").get<int>();
+    s.receivers = j.at("receivers").get<int>();
     const auto wait = parse_name<Wait>(j.at("wait").get<std::string>());
     if (!wait) throw Error("channel", "wait", "unknown wait strategy");
     s.wait = *wait;

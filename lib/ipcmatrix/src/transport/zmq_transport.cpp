@@ -3,11 +3,14 @@
 // share: liveness pipes for the end-of-file ZeroMQ does not give, and an acked end marker,
 // without which ZeroMQ over ipc:// loses the tail of a stream to a slow receiver.
 //
-// Socket types: PUSH/PULL. A PUSH socket blocks at its high-water mark (back-pressure,
-// nothing dropped), and a PULL socket fair-queues any number of connected PUSH sockets, so
-// a fan-in over one endpoint needs nothing new. Not PAIR: it is exclusive (one peer, a
-// second connect is refused) and ZeroMQ describes it for inproc, not for processes that
-// reconnect. Not DEALER/ROUTER: two-way, but every message grows an identity frame.
+// Socket types: PUSH/PULL, and XPUB/SUB for a fan-out channel (ChannelSpec::receivers, the
+// broadcast-shared pattern: one publish reaches every subscriber; a subscriber's queue at
+// its high-water mark drops, as ZeroMQ documents for PUB). A PUSH socket blocks at its
+// high-water mark (back-pressure, nothing dropped), and a PULL socket fair-queues any
+// number of connected PUSH sockets, so a fan-in over one endpoint needs nothing new. Not
+// PAIR: it is exclusive (one peer, a second connect is refused) and ZeroMQ describes it for
+// inproc, not for processes that reconnect. Not DEALER/ROUTER: two-way, but every message
+// grows an identity frame.
 //
 // Settings (the card records them): one context per end, with ZeroMQ's one I/O thread
 // (ZMQ_IO_THREADS) plus its reaper thread unless ChannelOptions::io_threads (--io-threads)
@@ -44,7 +47,7 @@ namespace ipcmatrix {
 namespace {
 
 constexpr int kDefaultHighWaterMark = 1000;  // ZeroMQ's default, at each end
-constexpr int kDefaultIoThreads = 1;          // ZeroMQ's default
+constexpr int kDefaultIoThreads = 1;         // ZeroMQ's default
 
 class ZmqCategory final : public std::error_category {
  public:
@@ -68,11 +71,28 @@ class ZmqEnd {
   // ChannelOptions' bounds (kMaxQueueMessages, kMaxIoThreads) are within what ZeroMQ takes.
   static std::string check_options(const ChannelOptions&) { return {}; }
   ZmqEnd(const ChannelSpec& s, Role r) try
-      : ctx_(s.io_threads > 0 ? s.io_threads : kDefaultIoThreads), sock_(ctx_, type_of(r)) {
+      : ctx_(s.io_threads > 0 ? s.io_threads : kDefaultIoThreads), sock_(ctx_, type_of(r, s.receivers >= 2)) {
     const std::string endpoint = "ipc://" + s.name;
-    const int hwm = s.queue_messages > 0 ? static_cast<int>(std::min(s.queue_messages, kMaxQueueMessages))
-                                         : kDefaultHighWaterMark;
+    const int hwm =
+        s.queue_messages > 0 ? static_cast<int>(std::min(s.queue_messages, kMaxQueueMessages)) : kDefaultHighWaterMark;
     sock_.set(zmq::sockopt::linger, 0);  // closed only once nothing is left to deliver
+    if (s.receivers >= 2) {
+      // Publish/subscribe (a fan-out channel): the XPUB binds, so any number of SUBs
+      // connect to the one path, and hands this end each subscription (verbose: every one,
+      // also a repeated "everything"), which subscribers() counts.
+      if (r == Role::sender) {
+        sock_.set(zmq::sockopt::sndhwm, hwm);
+        sock_.set(zmq::sockopt::xpub_verbose, true);
+        sock_.bind(endpoint);
+      } else {
+        sock_.set(zmq::sockopt::rcvhwm, hwm);
+        sock_.set(zmq::sockopt::rcvtimeo, static_cast<int>(detail::kLibraryWaitSliceMs));
+        sock_.set(zmq::sockopt::reconnect_ivl, static_cast<int>(detail::kLibraryReconnectMs));
+        sock_.set(zmq::sockopt::subscribe, "");
+        sock_.connect(endpoint);
+      }
+      return;
+    }
     if (r == Role::sender) {
       sock_.set(zmq::sockopt::sndhwm, hwm);
       sock_.set(zmq::sockopt::sndtimeo, static_cast<int>(detail::kLibraryWaitSliceMs));
@@ -150,6 +170,14 @@ class ZmqEnd {
   }
   // ZeroMQ's listener copes with a peer that goes away mid-handshake: nothing to wait for.
   static bool connected() noexcept { return true; }
+  // The subscriptions the XPUB has handed over so far (first byte 1: subscribe; 0, an
+  // unsubscription at a SUB's close, is not a new subscriber).
+  int subscribers() noexcept {
+    unsigned char first = 0;
+    while (zmq_recv(sock_.handle(), &first, 1, ZMQ_DONTWAIT) >= 0)
+      if (first == 1) ++subscribers_;
+    return subscribers_;
+  }
   [[nodiscard]] std::error_code error() const noexcept { return error_; }
   void close() noexcept {
     sock_.close();
@@ -157,7 +185,8 @@ class ZmqEnd {
   }
 
  private:
-  static zmq::socket_type type_of(Role r) noexcept {
+  static zmq::socket_type type_of(Role r, bool fan_out) noexcept {
+    if (fan_out) return r == Role::sender ? zmq::socket_type::xpub : zmq::socket_type::sub;
     return r == Role::sender ? zmq::socket_type::push : zmq::socket_type::pull;
   }
   bool more() noexcept {
@@ -181,6 +210,7 @@ class ZmqEnd {
   zmq::socket_t sock_;
   std::error_code error_;
   std::uint64_t token_ = 0;  ///< the last end marker's
+  int subscribers_ = 0;      ///< fan-out sender: subscriptions seen
 };
 
 using Hooks = detail::LibraryHooks<ZmqEnd>;
@@ -195,7 +225,8 @@ extern const TransportSpec kZmqTransport{
     Capabilities{.max_msg_bytes = detail::kLibraryMaxMessageBytes,
                  .buffer = BufferKnob::queue_messages,
                  .shared_sender = true,
-                 .io_threads = true},
+                 .io_threads = true,
+                 .fan_out_endpoint = true},
     &Hooks::create,
     &Hooks::open,
     &Hooks::preflight,

@@ -108,6 +108,12 @@ struct CellResult {
   std::vector<std::string> warnings;  ///< e.g. "6 spinning participants on 2 cores"
   // figures (of the median repetition when repetitions > 1)
   std::uint64_t messages_sent = 0, messages_received = 0;
+  /// Publish/subscribe cells (broadcast-shared): messages a subscriber that fell behind never
+  /// got, warm-up included, in the repetition that lost the most; 0 = lost nothing (every
+  /// other cell: a lost message fails the cell). Files without it: 0.
+  std::uint64_t messages_dropped = 0;
+  /// Whether the cell lost no message in any repetition: what a loss-free pick needs.
+  [[nodiscard]] bool loss_free() const noexcept { return messages_dropped == 0; }
   /// One-way (round trip for pingpong); open loop: from intended send time (corrected).
   LatencySummary latency_ns;
   /// Open loop only: from the actual send time (not corrected for coordinated omission).

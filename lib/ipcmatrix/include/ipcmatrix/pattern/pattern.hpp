@@ -87,7 +87,7 @@ struct PatternSpec {
 };
 
 /// Every pattern, in report order (pingpong, stream, fan-out, fan-in, fan-in-shared,
-/// pipeline, broadcast, mesh).
+/// pipeline, broadcast, broadcast-shared, mesh).
 [[nodiscard]] const std::vector<const PatternSpec*>& all_patterns();
 /// Their names, in the same order.
 [[nodiscard]] std::vector<std::string> pattern_names();

@@ -100,6 +100,12 @@ struct RoleParams {
   /// The in channels all travel over one shared endpoint: one open receiving end, whose
   /// messages' lanes name the in channel (origins.size() of them)
   bool shared_in = false;
+  /// The out channels all travel over one fan-out endpoint: one open sending end, each
+  /// message sent once for all of them (out_lanes.size() channels, counted alike)
+  bool shared_out = false;
+  /// The in channels are publish/subscribe (a fan-out endpoint): a message may be missing,
+  /// never reordered or repeated; the gaps are counted (ChannelCount::dropped)
+  bool lossy = false;
   std::uint64_t size_bytes = 64; ///< message body bytes
   std::string serializer = "raw";
   int zstd_level = 1;
@@ -126,6 +132,9 @@ struct ChannelCount {
   bool in_order = true;         ///< receiver: every seq was the expected next one
   std::uint64_t corrupted = 0;  ///< receiver: messages whose checked content was wrong
   std::uint64_t hashed = 0;     ///< receiver: messages whose whole content was hashed
+  /// receiver of a lossy channel: sequence numbers skipped (count includes them, so
+  /// count - dropped messages arrived)
+  std::uint64_t dropped = 0;
 };
 
 /// What a role loop hands back.

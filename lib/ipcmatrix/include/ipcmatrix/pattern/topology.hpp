@@ -10,6 +10,10 @@
 /// the same sending end, the receiver opens it once, and tells the edges apart by the lane
 /// each message carries (roles.hpp). That is a multi-producer queue, what a service with one
 /// socket for all its clients runs; only mechanisms with Capabilities::shared_sender offer it.
+/// Likewise a sender's out-edges may share one endpoint (connect_fan_out): it opens one
+/// sending end and sends each message once, every receiver opens a receiving end of the
+/// same channel and gets every message. That is publish/subscribe, which may drop at a slow
+/// receiver; only mechanisms with Capabilities::fan_out_endpoint offer it.
 
 #include <cstddef>
 #include <cstdint>
@@ -44,6 +48,7 @@ struct Participant {
   std::vector<int> outs;  ///< channel indexes this participant sends on
   std::vector<int> ins;   ///< channel indexes it receives on
   int shared_in = -1;     ///< the endpoint its connect_shared() in-edges share; -1: none
+  int shared_out = -1;    ///< the endpoint its connect_fan_out() out-edges share; -1: none
   /// Threads that wait on a channel: a mesh peer runs one per in channel plus its sender.
   [[nodiscard]] std::size_t threads() const noexcept {
     return role == RoleKind::peer ? ins.size() + 1 : 1;
@@ -69,11 +74,22 @@ struct Topology {
   /// Adds a channel from `from` to `to` over the one endpoint that every connect_shared()
   /// edge into `to` shares (made by the first of them); returns its index.
   int connect_shared(int from, int to);
+  /// Adds a channel from `from` to `to` over the one endpoint that every connect_fan_out()
+  /// edge out of `from` shares (made by the first of them); returns its index.
+  int connect_fan_out(int from, int to);
   /// How many channels the runner creates: one per distinct Edge::endpoint.
   [[nodiscard]] std::size_t endpoints() const noexcept { return endpoints_; }
   /// True when some edge was added by connect_shared(): the mechanism must let several
   /// processes send on one sending end (Capabilities::shared_sender).
   [[nodiscard]] bool shares_endpoints() const noexcept;
+  /// True when some edge was added by connect_fan_out(): the mechanism must let several
+  /// processes receive every message of one sending end (Capabilities::fan_out_endpoint).
+  [[nodiscard]] bool fans_out() const noexcept;
+  /// The receivers of the largest fan-out endpoint (ChannelOptions::receivers); 0: none.
+  [[nodiscard]] int fan_out_receivers() const noexcept;
+  /// True when participant p's out-edges all travel over one fan-out endpoint (it opens
+  /// one sending end and sends each message once for all of them).
+  [[nodiscard]] bool sends_fan_out(std::size_t p) const noexcept;
   /// True when participant p's in-edges all travel over one shared endpoint (it opens one
   /// receiving end for all of them).
   [[nodiscard]] bool receives_shared(std::size_t p) const noexcept;

@@ -81,6 +81,10 @@ struct ChannelOptions {
   std::size_t queue_messages = 0;
   /// zmq: the context's I/O threads (ZMQ_IO_THREADS); 0 = ZeroMQ's default of 1.
   int io_threads = 0;
+  /// 0: one receiving end (every channel but a fan-out). N >= 2: N processes open the
+  /// receiving end, each gets every message (publish/subscribe), and the sender's open
+  /// waits until all N are there. Only Capabilities::fan_out_endpoint mechanisms take it.
+  int receivers = 0;
   std::int64_t open_timeout_ms = 30'000; ///< how long open() waits for the peer to show up
   /// The object's name (shm, bipc-mq, posix-mq) or directory name (unix); empty = sys::unique_ipc_name().
   /// Tests set it to prove a mechanism fails closed when the name is taken.
@@ -103,6 +107,7 @@ struct ChannelSpec {
   std::size_t msg_bytes = 0;
   std::size_t queue_messages = 0;  ///< ChannelOptions::queue_messages
   int io_threads = 0;              ///< ChannelOptions::io_threads
+  int receivers = 0;               ///< ChannelOptions::receivers
   Wait wait = Wait::hybrid;
   std::int64_t spin_ns = 0;
   std::int64_t open_timeout_ms = 30'000;
@@ -141,6 +146,13 @@ struct Capabilities {
   bool shared_sender = false;
   /// Honours ChannelOptions::io_threads (a library's own I/O threads per end).
   bool io_threads = false;
+  /// Honours ChannelOptions::receivers: one sending end, N receiving ends, each of which
+  /// gets every message in order (publish/subscribe, one send reaching all), and sees
+  /// peer_closed once the sender closed. Such a channel is lossy: the sender never waits
+  /// for a receiver that falls behind, whose queue drops what does not fit; the receivers
+  /// see the gaps in the sequence, and the runner counts them. What a broadcast over one
+  /// endpoint (Topology::connect_fan_out) needs.
+  bool fan_out_endpoint = false;
 };
 
 /// A message in a channel's own memory: one contiguous piece, or two when it wraps around

@@ -38,7 +38,7 @@ class Receiver {
   /// p.origins.size() in channels, told apart by the lane in each message's sequence word.
   Receiver(const RoleParams& p, std::size_t n_ins, RoleReport& r)
       : p_(p), r_(r), ser_(make_serializer(p.serializer, serializer_options(p))), raw_(ser_->body_only()),
-        timed_(p.role != RoleKind::echo), shared_(p.shared_in) {
+        timed_(p.role != RoleKind::echo), shared_(p.shared_in), lossy_(p.lossy) {
     if (shared_) n_ins = p.origins.size();
     r_.received.resize(n_ins);
     if (p.api == Api::copy) {
@@ -85,7 +85,7 @@ class Receiver {
   /// of at least 8 bytes, sampled or no content check, a role that records times.
   [[nodiscard]] bool plain_path_applies() const noexcept {
     return in_.size() == 1 && p_.api == Api::copy && raw_ && timed_ && p_.verify != Verify::full &&
-           p_.size_bytes >= 8;
+           p_.size_bytes >= 8 && !lossy_;
   }
 
   /// receive() and record_delivery() on channel 0 until it closes or fails: returns what
@@ -175,6 +175,11 @@ class Receiver {
     }
     const InChannel& in_ch = in_[ch];
     ChannelCount& c = *in_ch.count;
+    if (lossy_ && seq > c.count) {
+      // Publish/subscribe: the messages in between were dropped for this receiver.
+      c.dropped += seq - c.count;
+      c.count = seq;
+    }
     if (seq != c.count) c.in_order = false;
     // One clock read, only where it is used: a stamped message, or the first measured one
     // (the start of the throughput window); never at an echo, which records nothing.
@@ -317,6 +322,7 @@ class Receiver {
   bool raw_;
   bool timed_;  // this role records times (every role but the pingpong echo)
   bool shared_;  // one transport, several in channels: the lane picks the channel
+  bool lossy_;   // publish/subscribe: gaps are drops, counted; going back is still an error
   std::vector<std::vector<Expected>> expected_;  // per in channel
   std::vector<InChannel> in_;
   AlignedBuffer buf_;  // page-aligned: see util/aligned_buffer.hpp
