@@ -44,6 +44,7 @@ format_paths=(
   lib/ipcmatrix/include/ipcmatrix/runner/shard.hpp
   lib/ipcmatrix/src/runner/shard.cpp
   tests/unit/test_runner_shard.cpp
+  tests/unit/test_runner_verify.cpp
   lib/ipcmatrix/include/ipcmatrix/report/merge.hpp
   lib/ipcmatrix/src/report/merge.cpp
   tests/install/consumer

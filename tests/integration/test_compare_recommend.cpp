@@ -294,6 +294,22 @@ TEST_CASE("deployment: a wait the mechanism cannot honour is refused, its own is
                        doctest::Contains("placement"), std::invalid_argument);
 }
 
+TEST_CASE("deployment: publish/subscribe receivers and a library's queue are held to what the mechanism takes") {
+  CHECK(deployment_from_json({{"mechanism", "zmq"}, {"serializer", "raw"}, {"channel", {{"receivers", 3}}}})
+            .channel.receivers == 3);
+  CHECK_THROWS_WITH_AS(
+      deployment_from_json({{"mechanism", "unix"}, {"serializer", "raw"}, {"channel", {{"receivers", 3}}}}),
+      doctest::Contains("no publish/subscribe"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      deployment_from_json({{"mechanism", "zmq"}, {"serializer", "raw"}, {"channel", {{"receivers", 1}}}}),
+      doctest::Contains("channel.receivers"), std::invalid_argument);
+  CHECK(deployment_from_json({{"mechanism", "nng"}, {"serializer", "raw"}, {"channel", {{"queue_messages", 8192}}}})
+            .channel.queue_messages == 8192);
+  CHECK_THROWS_WITH_AS(
+      deployment_from_json({{"mechanism", "nng"}, {"serializer", "raw"}, {"channel", {{"queue_messages", 9000}}}}),
+      doctest::Contains("at most 8192"), std::invalid_argument);
+}
+
 TEST_CASE("deployment: a malformed config is refused naming the field") {
   CHECK_THROWS_WITH_AS(deployment_from_json({{"mechanism", "carrier-pigeon"}, {"serializer", "raw"}}),
                        doctest::Contains("carrier-pigeon"), std::exception);

@@ -165,6 +165,7 @@ TEST_CASE("e2e: broadcast-shared publishes once to every subscriber, and a lost 
     const bool lossy = p == "broadcast-shared" && m == "nng";
     CHECK(c.at("messages_dropped").get<std::uint64_t>() == (lossy ? 2u : 0u));
     CHECK(c.at("messages_received").get<std::uint64_t>() == (lossy ? 2 * 300 - 2 : 2 * 300));
+    CHECK(c.at("channel").at("receivers").get<int>() == (p == "broadcast-shared" ? 2 : 0));
     bool warned = false;
     for (const auto& w : c.at("warnings")) warned = warned || w.get<std::string>().starts_with("publish/subscribe dropped");
     CHECK(warned == lossy);
@@ -182,6 +183,18 @@ TEST_CASE("e2e: broadcast-shared publishes once to every subscriber, and a lost 
   const std::string report = slurp(out / "PERFORMANCE_REPORT.md");
   CHECK(report.find("broadcast-shared") != std::string::npos);
   CHECK(report.find("cells that dropped messages (publish/subscribe) left out") != std::string::npos);
+  // recommend never picks a cell that dropped, and what it emits opens a publish/subscribe
+  // channel again (receivers), as measured.
+  const std::string config = (dir.path / "deploy.json").string();
+  for (const char* size : {"64", "4K"}) {
+    const auto rec = run_tool({"recommend", (out / "results.json").string(), "--pattern", "broadcast-shared",
+                               "--size", size, "--emit-config", config, "--json"},
+                              dir);
+    REQUIRE_MESSAGE(rec.code == 0, rec.err);
+    CHECK(nlohmann::json::parse(rec.out)["choice"]["mechanism"] == "zmq");
+    const auto emitted = nlohmann::json::parse(slurp(config));
+    CHECK(emitted.at("channel").at("receivers") == 2);
+  }
   CHECK(test::new_entries(before, test::leak_snapshot()).empty());
   CHECK(sys::ipc_names_of(r.pid).empty());
 }

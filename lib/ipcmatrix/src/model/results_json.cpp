@@ -83,6 +83,7 @@ void fields(S& s, V& v) {
   v(Key{"pipe_bytes"}, s.pipe_bytes);
   v(Key{"queue_messages"}, s.queue_messages);
   v(Key{"io_threads"}, s.io_threads);
+  v(Key{"receivers"}, s.receivers);
 }
 
 template <class S, class V>

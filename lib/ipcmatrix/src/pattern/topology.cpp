@@ -66,15 +66,19 @@ bool Topology::fans_out() const noexcept {
   return std::any_of(participants.begin(), participants.end(), [](const Participant& p) { return p.shared_out >= 0; });
 }
 
+int Topology::fan_out_receivers(int endpoint) const noexcept {
+  for (const Participant& p : participants) {
+    if (p.shared_out != endpoint || endpoint < 0) continue;
+    return static_cast<int>(std::count_if(p.outs.begin(), p.outs.end(), [&](int ch) {
+      return channels[static_cast<std::size_t>(ch)].endpoint == endpoint;
+    }));
+  }
+  return 0;
+}
+
 int Topology::fan_out_receivers() const noexcept {
   int most = 0;
-  for (const Participant& p : participants) {
-    if (p.shared_out < 0) continue;
-    const auto n = std::count_if(p.outs.begin(), p.outs.end(), [&](int ch) {
-      return channels[static_cast<std::size_t>(ch)].endpoint == p.shared_out;
-    });
-    most = std::max(most, static_cast<int>(n));
-  }
+  for (const Participant& p : participants) most = std::max(most, fan_out_receivers(p.shared_out));
   return most;
 }
 

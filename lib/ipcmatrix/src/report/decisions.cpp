@@ -181,21 +181,12 @@ std::vector<Decision> decisions(const RunResult& r) {
       if (!decided.insert(u.name).second) continue;
       std::vector<const CellResult*> cells;
       std::string basis(u.basis);
-      bool lossy_left_out = false;
       for (const CellResult& c : r.cells) {
         const PatternSpec* of = c.ok() ? pattern_or_null(c.pattern) : nullptr;
-        if (!of || std::none_of(of->use_cases.begin(), of->use_cases.end(),
-                                [&](const UseCase& o) { return o.name == u.name; }))
-          continue;
-        // A publish/subscribe cell that dropped delivered less than it was asked to: its
-        // msgs/s is not comparable with a cell that delivered everything.
-        if (!c.loss_free()) {
-          lossy_left_out = true;
-          continue;
-        }
-        cells.push_back(&c);
+        if (of && std::any_of(of->use_cases.begin(), of->use_cases.end(),
+                              [&](const UseCase& o) { return o.name == u.name; }))
+          cells.push_back(&c);
       }
-      if (lossy_left_out) basis += "; cells that dropped messages (publish/subscribe) left out";
       switch (u.cells) {
         case UseCaseCells::latency_smallest:
           cells = at_size(std::move(cells), false);
@@ -226,6 +217,10 @@ std::vector<Decision> decisions(const RunResult& r) {
           break;
         }
       }
+      // A publish/subscribe cell that dropped delivered less than it was offered: its msgs/s
+      // is not comparable with a cell that delivered everything.
+      if (std::erase_if(cells, [](const CellResult* c) { return !c->loss_free(); }) > 0)
+        basis += "; cells that dropped messages (publish/subscribe) left out";
       add(u.rank, u.name, cells, u.objective, basis);
     }
   }

@@ -107,7 +107,9 @@ Choice choose(const RunResult& r, const Constraints& k) {
   std::vector<const CellResult*> cells, meeting;
   std::set<std::string> patterns, sizes;
   for (const CellResult& c : r.cells) {
-    if (!c.ok()) continue;
+    // A publish/subscribe cell that dropped delivered less than it was offered: not a
+    // configuration to recommend, whatever its msgs/s.
+    if (!c.ok() || !c.loss_free()) continue;
     patterns.insert(c.pattern);
     if (c.pattern == k.pattern) sizes.insert(format_size(c.size_bytes));
     if (c.pattern == k.pattern && c.size_bytes == k.size_bytes) cells.push_back(&c);
@@ -218,7 +220,8 @@ nlohmann::json deployment_json(const CellResult& c) {
                                   {"capacity_bytes", c.channel.capacity_bytes},
                                   {"pipe_bytes", c.channel.pipe_bytes},
                                   {"queue_messages", c.channel.queue_messages},
-                                  {"io_threads", c.channel.io_threads}};
+                                  {"io_threads", c.channel.io_threads},
+                                  {"receivers", c.channel.receivers}};
   return {{"mechanism", c.mechanism},
           {"serializer", c.serializer},
           {"api", c.api},

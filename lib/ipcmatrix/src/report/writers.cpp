@@ -83,6 +83,7 @@ constexpr CsvColumn kCsvColumns[] = {
     {"error", "/error"},
     {"messages_sent", "/messages_sent"},
     {"messages_received", "/messages_received"},
+    {"messages_dropped", "/messages_dropped"},
     {"p50_ns", "/latency_ns/p50"},
     {"p90_ns", "/latency_ns/p90"},
     {"p99_ns", "/latency_ns/p99"},

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -10,6 +11,10 @@
 namespace ipcmatrix::detail {
 
 namespace {
+
+/// How a cell's publish/subscribe drops are worded (the warning's kind, and how
+/// combine_repetitions() finds it).
+constexpr std::string_view kDropWarning = "publish/subscribe dropped messages";
 
 constexpr double kMinWindowMs = 100;
 constexpr std::uint64_t kMinWindowMsgs = 100;  // the default --min-messages: a p99 resolved
@@ -26,7 +31,8 @@ FigureSpread figure_spread(const std::vector<double>& values) {
 CellResult figures(const Cell& c, const RunConfig& cfg, const Repetition& rep) {
   CellResult r;
   r.channel = {rep.options.capacity_bytes, rep.options.pipe_bytes, rep.options.queue_messages,
-               static_cast<std::uint64_t>(rep.options.io_threads)};
+               static_cast<std::uint64_t>(rep.options.io_threads),
+               static_cast<std::uint64_t>(rep.topology.fan_out_receivers())};
   Histogram uncorrected, hop;
   std::int64_t first = 0, last = 0, most_negative = 0;
   double enc = 0, dec = 0, phase_s = 0;
@@ -66,7 +72,12 @@ CellResult figures(const Cell& c, const RunConfig& cfg, const Repetition& rep) {
     ps.voluntary_ctx = w.usage.voluntary_ctx;
     ps.involuntary_ctx = w.usage.involuntary_ctx;
     ps.max_rss_kb = w.usage.max_rss_kb;
-    for (const auto& s : role.sent) ps.sent += s.count;
+    // A fan-out producer's count stands for each of its out-edges: it published them once.
+    if (rep.topology.sends_fan_out(i) && !role.sent.empty()) {
+      ps.sent = role.sent.front().count;
+    } else {
+      for (const auto& s : role.sent) ps.sent += s.count;
+    }
     for (const auto& s : role.received) ps.received += s.count;
     r.cpu.user_s += ps.user_s;
     r.cpu.sys_s += ps.sys_s;
@@ -75,9 +86,9 @@ CellResult figures(const Cell& c, const RunConfig& cfg, const Repetition& rep) {
   r.messages_dropped = rep.dropped;
   if (rep.dropped > 0) {
     r.warnings.push_back(fmt::format(
-        "publish/subscribe dropped messages: {} of {} ({:.1f}%) never reached a subscriber that fell behind "
-        "(counted, not an error: the sender never waits); the summary picks only loss-free cells",
-        rep.dropped, rep.lossy_sent, 100.0 * static_cast<double>(rep.dropped) / static_cast<double>(rep.lossy_sent)));
+        "{}: {} of {} ({:.1f}%) never reached a subscriber that fell behind (counted, not an error: the sender "
+        "never waits); the summary picks only loss-free cells",
+        kDropWarning, rep.dropped, rep.lossy_sent, 100.0 * static_cast<double>(rep.dropped) / static_cast<double>(rep.lossy_sent)));
   }
   r.latency_ns = summarize(r.histogram);
   if (cfg.rate > 0 && c.pattern->loop == LoopKind::rate_driven) r.latency_uncorrected_ns = summarize(uncorrected);
@@ -135,10 +146,18 @@ CellResult combine_repetitions(std::vector<CellResult> reps, bool by_throughput)
   // The median repetition by the cell's primary figure.
   const std::vector<double>& primary = by_throughput ? tput : p50;
   std::sort(order.begin(), order.end(), [&](auto a, auto b) { return primary[a] < primary[b]; });
-  std::uint64_t most_dropped = 0;
-  for (const auto& x : reps) most_dropped = std::max(most_dropped, x.messages_dropped);
+  // messages_dropped is the worst repetition's, and so is the warning that explains it.
+  std::size_t worst = 0;
+  for (std::size_t i = 0; i < reps.size(); ++i)
+    if (reps[i].messages_dropped > reps[worst].messages_dropped) worst = i;
+  const std::uint64_t most_dropped = reps[worst].messages_dropped;
+  std::vector<std::string> drop_warnings;
+  for (const std::string& w : reps[worst].warnings)
+    if (w.starts_with(kDropWarning)) drop_warnings.push_back(w);
   CellResult r = std::move(reps[order[order.size() / 2]]);
   r.messages_dropped = most_dropped;
+  std::erase_if(r.warnings, [](const std::string& w) { return w.starts_with(kDropWarning); });
+  r.warnings.insert(r.warnings.end(), drop_warnings.begin(), drop_warnings.end());
   r.repetitions = static_cast<int>(reps.size());
   if (reps.size() > 1) {
     r.p50_spread = figure_spread(p50);

@@ -1,5 +1,6 @@
 #include "repetition.hpp"
 
+#include <poll.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -53,13 +54,17 @@ Repetition run_repetition(const Cell& c, const RunConfig& cfg, const std::vector
   const Topology& topo = rep.topology;
   const TransportSpec& t = *c.mechanism;
   rep.options = channel_options(c, cfg, topo.endpoints());
-  rep.options.receivers = topo.fan_out_receivers();
+  rep.options.receivers = topo.fan_out_receivers();  // the record's; each endpoint gets its own below
   const ChannelOptions& opts = rep.options;
   const Fault fault = fault_for(c);
   // One created channel per endpoint: edges that share one (a fan-in over one shared
   // socket) get the same sending spec, and their receiver opens it once.
   std::vector<std::unique_ptr<Channel>> channels;
-  for (std::size_t i = 0; i < topo.endpoints(); ++i) channels.push_back(t.create(opts));
+  for (std::size_t i = 0; i < topo.endpoints(); ++i) {
+    ChannelOptions mine = opts;
+    mine.receivers = topo.fan_out_receivers(static_cast<int>(i));
+    channels.push_back(t.create(mine));
+  }
   const auto endpoint_of = [&](int ch) -> Channel& {
     return *channels[static_cast<std::size_t>(topo.channels[static_cast<std::size_t>(ch)].endpoint)];
   };
@@ -109,14 +114,32 @@ Repetition run_repetition(const Cell& c, const RunConfig& cfg, const std::vector
   std::vector<WorkerReport> reports;
   try {
     for (auto& w : workers) send_task(w.ctl.get(), tasks[w.participant]);
-    for (auto& w : workers) {
-      if (!rep.error.empty()) break;
-      bool timed_out = false;
-      auto ready = recv_reply(w.ctl.get(), std::min(left_ms(), kReadyTimeoutMs), &timed_out);
-      if (!ready) {
-        fail(timed_out ? "participant " + std::to_string(w.participant) + " not ready in time" : describe_exit(w));
-      } else if (ready->kind != WorkerReply::Kind::ready) {
-        fail(ready->error.empty() ? std::string("worker failed to open its channels") : ready->error);
+    // Readiness in the order it comes: an open may wait for a peer (a receiving socket for
+    // its sender, a publisher for all its subscribers), so the first participant to fail is
+    // reported as it fails, not after another's open has timed out waiting for it.
+    std::vector<Worker*> pending;
+    for (auto& w : workers) pending.push_back(&w);
+    const std::int64_t ready_by = sys::monotonic_ns() + std::min(left_ms(), kReadyTimeoutMs) * 1'000'000;
+    while (!pending.empty() && rep.error.empty()) {
+      std::vector<pollfd> fds;
+      for (const Worker* w : pending) fds.push_back({w->ctl.get(), POLLIN, 0});
+      const std::int64_t wait_ms = std::max<std::int64_t>(0, (ready_by - sys::monotonic_ns()) / 1'000'000);
+      const int n = sys::retry_eintr([&] { return ::poll(fds.data(), fds.size(), static_cast<int>(wait_ms)); });
+      if (n <= 0) {
+        fail("participant " + std::to_string(pending.front()->participant) + " not ready in time");
+        break;
+      }
+      for (std::size_t k = fds.size(); k-- > 0;) {
+        if (fds[k].revents == 0) continue;
+        Worker& w = *pending[k];
+        pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(k));
+        bool timed_out = false;
+        auto ready = recv_reply(w.ctl.get(), std::min(left_ms(), kReadyTimeoutMs), &timed_out);
+        if (!ready) {
+          fail(timed_out ? "participant " + std::to_string(w.participant) + " not ready in time" : describe_exit(w));
+        } else if (ready->kind != WorkerReply::Kind::ready) {
+          fail(ready->error.empty() ? std::string("worker failed to open its channels") : ready->error);
+        }
       }
     }
     if (rep.error.empty()) {

@@ -327,8 +327,8 @@ std::vector<Setting> make_settings() {
       }));
   t.push_back(field(
       "queue_messages", "--queue-messages", "N",
-      "zmq and nng: messages each end of a channel queues (zmq's high-water marks ZMQ_SNDHWM/RCVHWM, nng's "
-      "NNG_OPT_SENDBUF/RECVBUF, at most 8192); 0 = the library's default (zmq 1000, nng unbuffered)",
+      "zmq and nng: messages a channel queues (zmq's high-water marks ZMQ_SNDHWM/RCVHWM at each end; nng's "
+      "send queue NNG_OPT_SENDBUF, at most 8192); 0 = the library's default (zmq 1000, nng unbuffered)",
       SettingKind::scalar, &C::queue_messages,
       [](F text, F f) { return static_cast<std::size_t>(parse_uint(text, f)); }, show_integer<std::size_t>,
       [](const C& c, F f) {

@@ -28,6 +28,9 @@ std::string verify_deliveries(const Topology& topo, const std::vector<WorkerRepo
       if (r.count > s.count || r.dropped > r.count)
         return name + ": received sequence numbers up to " + std::to_string(r.count) + " of " +
                std::to_string(s.count) + " sent";
+      // Nothing at all is not a subscriber that fell behind but one that never subscribed.
+      if (s.count > 0 && r.count == r.dropped)
+        return name + ": the subscriber received none of " + std::to_string(s.count) + " messages";
       dropped += s.count - (r.count - r.dropped);
       lossy_sent += s.count;
     } else if (s.count != r.count) {

@@ -17,8 +17,8 @@ namespace ipcmatrix::detail {
 /// On a fan-out endpoint's channels (publish/subscribe) a message may be missing instead:
 /// the receiver saw no more than was sent, in order, none twice, and `dropped` is set to what
 /// never arrived, summed. `reports` are per participant in topology order. Returns the first
-/// failure, "" when none.
-/// `lossy_sent` to what was sent on those channels.
+/// failure, "" when none. `lossy_sent` is set to what was sent on those channels; a
+/// subscriber that got none of it fails (it never subscribed, it did not fall behind).
 [[nodiscard]] std::string verify_deliveries(const Topology& topo, const std::vector<WorkerReport>& reports,
                                             const RunConfig& cfg, std::uint64_t& dropped, std::uint64_t& lossy_sent);
 

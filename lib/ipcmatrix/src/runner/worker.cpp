@@ -35,7 +35,9 @@ int run(int fd) {
   sys::use_clock(task->clock);
   (void)sys::clock_read_cost_ns();  // measured now, not inside the first timed message
   std::vector<std::unique_ptr<Transport>> outs, ins;
-  // Sending ends first: they never wait for the peer, receiving ends may (sockets accept).
+  // Sending ends first: they do not wait for the peer, receiving ends may (sockets accept);
+  // a publisher's (fan-out) does wait for its subscribers, which are other participants'
+  // receiving ends and never the same process's (a fan-out producer receives nothing).
   for (const auto& spec : task->outs) outs.push_back(find_transport(spec.mechanism).open(spec, Role::sender));
   for (const auto& spec : task->ins) ins.push_back(find_transport(spec.mechanism).open(spec, Role::receiver));
   send_ready(fd);

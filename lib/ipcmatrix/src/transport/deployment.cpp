@@ -85,6 +85,17 @@ Deployment deployment_from_json(const nlohmann::json& j) {
     if (threads > static_cast<std::uint64_t>(kMaxIoThreads))
       bad("channel.io_threads", fmt::format("expected 0..{}", kMaxIoThreads));
     d.channel.io_threads = static_cast<int>(threads);
+    // A publish/subscribe channel: each receiving process opens the same receiving end.
+    const std::uint64_t receivers = count(*ch, "receivers", "channel.", 0);
+    if (receivers == 1 || receivers > kMaxReceivers)
+      bad("channel.receivers", fmt::format("expected 0 (one receiver) or 2..{}", kMaxReceivers));
+    if (receivers >= 2 && !mechanism.caps.fan_out_endpoint)
+      bad("channel.receivers", d.mechanism + " has one receiver per channel (no publish/subscribe)");
+    d.channel.receivers = static_cast<int>(receivers);
+    // What the mechanism itself would refuse (nng queues at most 8192 messages, ...).
+    if (mechanism.preflight) {
+      if (const std::string problem = mechanism.preflight(d.channel); !problem.empty()) bad("channel", problem);
+    }
   }
   return d;
 }

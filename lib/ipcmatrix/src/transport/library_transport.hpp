@@ -19,7 +19,8 @@
 //
 // Open: the receiver binds its PULL socket to `ipc://<dir>/s`, the sender connects its PUSH
 // socket, which the library retries in the background until the receiver has bound, so
-// either side may open first and neither waits in open().
+// either side may open first and neither waits in open(). (A fan-out channel's sender binds
+// and waits in open() for its subscribers: see LibraryTransport.)
 //
 // Sending: the library's blocking send with a timeout of one wait slice (20 ms), so a
 // sender that is held back (the receiver's queue is full, or nobody has bound yet) looks at

@@ -6,11 +6,12 @@
 // Socket types: push0/pull0, for the reasons zmq gives (back-pressure at the sender, any
 // number of senders fair-queued), and pub0/sub0 for a fan-out channel (ChannelSpec::
 // receivers: one publish reaches every subscriber, a full subscriber pipe drops).
-// Settings: push0's send buffer and pull0's receive buffer left at nng's 0 (unbuffered: a
-// send waits until the connection has finished writing the previous message, so the only
-// buffers are the kernel's socket buffers and one message held by pull0 for the
-// application) unless ChannelOptions::queue_messages (--queue-messages, 1..8,192: nng's
-// range) sets both; NNG_OPT_RECVMAXSZ raised from nng's 1 MiB to the
+// Settings: push0's send buffer left at nng's 0 (unbuffered: a send waits until the
+// connection has finished writing the previous message, so the only buffers are the
+// kernel's socket buffers and one message held by pull0 for the application) unless
+// ChannelOptions::queue_messages (--queue-messages, 1..8,192: nng's range) sets it (pull0
+// has no receive queue; pub0's per-subscriber queue and sub0's receive queue take it too);
+// NNG_OPT_RECVMAXSZ raised from nng's 1 MiB to the
 // mechanism's 1 GiB (+1 for the kind byte); reconnection every 10 ms while nobody has bound.
 //
 // Framing: nng has no multipart messages, so every message starts with one kind byte
@@ -129,9 +130,9 @@ class NngEnd {
         // receiver has bound, so the sender may open first.
         check(nng_dial(sock_, url.c_str(), nullptr, NNG_FLAG_NONBLOCK), "dial", s);
       } else {
+        // No NNG_OPT_RECVBUF: pull0 keeps no receive queue of its own (nng 1.5 accepts the
+        // option on the socket and never uses it), so the queue is the sender's alone.
         check(nng_socket_set_ms(sock_, NNG_OPT_RECVTIMEO, kSliceMs), "set receive timeout", s);
-        if (s.queue_messages > 0)
-          check(nng_socket_set_int(sock_, NNG_OPT_RECVBUF, queue_of(s)), "set receive buffer", s);
         check(nng_socket_set_size(sock_, NNG_OPT_RECVMAXSZ, detail::kLibraryMaxMessageBytes + 1), "set size", s);
         check(nng_listen(sock_, url.c_str(), nullptr, 0), "listen", s);
       }
@@ -192,18 +193,19 @@ class NngEnd {
   // then another sends", none when the first waited for its pipe). So a sender closes only
   // once its pipe was added, i.e. the handshake is over.
   [[nodiscard]] bool connected() const noexcept { return shared_->connected.load(std::memory_order_acquire); }
-  // Fan-out sender: the subscribers' pipes added so far (on_subscribed()).
+  // Fan-out sender: the subscribers' pipes connected now (on_subscribers()).
   [[nodiscard]] int subscribers() const noexcept { return shared_->subscribers.load(std::memory_order_acquire); }
 
  private:
   // Publish/subscribe (a fan-out channel): pub0 listens, so every sub0 dials the one path;
   // pub0 sends each message to every connected pipe, and a pipe whose queue is full loses
   // it (nng's pub0 never waits). sub0 filters locally, so a connected pipe is a subscriber:
-  // subscribers() counts the pipes added.
+  // subscribers() counts the pipes connected.
   void open_fan_out(const ChannelSpec& s, Role r, const std::string& url) {
     if (r == Role::sender) {
       if (s.queue_messages > 0) check(nng_socket_set_int(sock_, NNG_OPT_SENDBUF, queue_of(s)), "set send buffer", s);
-      check(nng_pipe_notify(sock_, NNG_PIPE_EV_ADD_POST, &NngEnd::on_subscribed, &shared_->subscribers), "notify", s);
+      check(nng_pipe_notify(sock_, NNG_PIPE_EV_ADD_POST, &NngEnd::on_subscribers, &shared_->subscribers), "notify", s);
+      check(nng_pipe_notify(sock_, NNG_PIPE_EV_REM_POST, &NngEnd::on_subscribers, &shared_->subscribers), "notify", s);
       check(nng_listen(sock_, url.c_str(), nullptr, 0), "listen", s);
       return;
     }
@@ -282,16 +284,17 @@ class NngEnd {
     static_cast<std::atomic<bool>*>(flag)->store(true, std::memory_order_release);
   }
 
-  // On one of nng's threads for each pipe a fan-out sender's listener adds.
-  static void on_subscribed(nng_pipe, nng_pipe_ev, void* count) {
+  // On one of nng's threads for each pipe a fan-out sender's listener adds or removes: the
+  // count is of subscribers connected now (one that reconnected counts once).
+  static void on_subscribers(nng_pipe, nng_pipe_ev ev, void* count) {
     // release: pairs with the acquire in subscribers()
-    static_cast<std::atomic<int>*>(count)->fetch_add(1, std::memory_order_release);
+    static_cast<std::atomic<int>*>(count)->fetch_add(ev == NNG_PIPE_EV_ADD_POST ? 1 : -1, std::memory_order_release);
   }
 
   /// What outlives this end while a stuck close (close_bounded()) still runs.
   struct Shared {
     std::atomic<bool> connected{false};  ///< a sender's pipe was added (on_connected())
-    std::atomic<int> subscribers{0};     ///< a fan-out sender's pipes added (on_subscribed())
+    std::atomic<int> subscribers{0};     ///< a fan-out sender's pipes connected (on_subscribers())
     std::mutex m;
     std::condition_variable cv;
     bool closed = false;  ///< nng_close() has returned; guarded by m
@@ -328,8 +331,8 @@ extern const TransportSpec kNngTransport{
         .close_reason = "nng_close does not wait for a send still being written",
         .auth = "no token",
         .limits = "unbuffered sends by default: in flight are the kernel's socket buffers and one message held "
-                  "at the receiver (--queue-messages gives each end a queue of up to 8,192 messages, "
-                  "NNG_OPT_SENDBUF and NNG_OPT_RECVBUF); one allocation per message at each end; nng's process-wide "
+                  "at the receiver (--queue-messages gives the sender a queue of up to 8,192 messages, "
+                  "NNG_OPT_SENDBUF); one allocation per message at each end; nng's process-wide "
                   "threads; not usable in a "
                   "process forked from one that used nng; a sender killed mid-handshake leaves nng 1.5's listener "
                   "taking no further senders; nng 1.5's nng_close() can hang (issue #1543): a close is waited "

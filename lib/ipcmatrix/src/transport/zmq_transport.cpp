@@ -171,7 +171,9 @@ class ZmqEnd {
   // ZeroMQ's listener copes with a peer that goes away mid-handshake: nothing to wait for.
   static bool connected() noexcept { return true; }
   // The subscriptions the XPUB has handed over so far (first byte 1: subscribe; 0, an
-  // unsubscription at a SUB's close, is not a new subscriber).
+  // unsubscription at a SUB's close, is not a new subscriber). Events, not live peers: a
+  // SUB that reconnected before the first send would count twice; over ipc:// to a bound
+  // socket in a directory of the run's own nothing reconnects before the start.
   int subscribers() noexcept {
     unsigned char first = 0;
     while (zmq_recv(sock_.handle(), &first, 1, ZMQ_DONTWAIT) >= 0)

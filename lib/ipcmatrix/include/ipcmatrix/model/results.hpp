@@ -98,6 +98,7 @@ struct CellResult {
     std::uint64_t pipe_bytes = 0;      ///< F_SETPIPE_SZ
     std::uint64_t queue_messages = 0;  ///< zmq high-water marks / nng buffers, messages per end
     std::uint64_t io_threads = 0;      ///< zmq I/O threads per end
+    std::uint64_t receivers = 0;       ///< a fan-out channel's receivers (publish/subscribe); 0: one
   } channel;
   // how it was measured
   Verify verify = Verify::full;      ///< files without it were written when every message was hashed

@@ -85,7 +85,10 @@ struct Topology {
   /// True when some edge was added by connect_fan_out(): the mechanism must let several
   /// processes receive every message of one sending end (Capabilities::fan_out_endpoint).
   [[nodiscard]] bool fans_out() const noexcept;
-  /// The receivers of the largest fan-out endpoint (ChannelOptions::receivers); 0: none.
+  /// The receivers of fan-out endpoint `endpoint` (ChannelOptions::receivers to create it
+  /// with); 0 for an endpoint that does not fan out.
+  [[nodiscard]] int fan_out_receivers(int endpoint) const noexcept;
+  /// The most receivers any fan-out endpoint has; 0: none fans out.
   [[nodiscard]] int fan_out_receivers() const noexcept;
   /// True when participant p's out-edges all travel over one fan-out endpoint (it opens
   /// one sending end and sends each message once for all of them).

@@ -22,7 +22,8 @@ struct Deployment {
   int batch = 1;
   Placement placement = Placement::unpinned;
   /// wait (Wait::kernel for a mechanism that cannot spin, else spin, block or hybrid), spin_ns,
-  /// capacity_bytes (0 = the mechanism's default), pipe_bytes, queue_messages, io_threads.
+  /// capacity_bytes (0 = the mechanism's default), pipe_bytes, queue_messages, io_threads,
+  /// receivers (a publish/subscribe channel's, fan_out_endpoint mechanisms only).
   ChannelOptions channel;
 };
 

@@ -64,6 +64,8 @@ inline constexpr std::size_t kMinRingBytes = 4096;
 /// queue or a thousand threads per end.
 inline constexpr std::size_t kMaxQueueMessages = 1'000'000;
 inline constexpr int kMaxIoThreads = 64;
+/// Bound of ChannelOptions::receivers: a fan-out beyond this is not a channel but a fleet.
+inline constexpr int kMaxReceivers = 1024;
 
 /// Knobs a coordinator passes to create(). Zero means "the mechanism's default".
 struct ChannelOptions {
@@ -75,9 +77,10 @@ struct ChannelOptions {
   std::size_t capacity_bytes = 0;
   std::size_t pipe_bytes = 0;            ///< F_SETPIPE_SZ for pipe; 0 keeps the kernel default
   std::size_t mq_msg_bytes = 0;          ///< bipc-mq / posix-mq maximum message size (chunk)
-  /// zmq: ZMQ_SNDHWM and ZMQ_RCVHWM; nng: NNG_OPT_SENDBUF and NNG_OPT_RECVBUF (nng takes at
-  /// most 8,192: its preflight says so). The messages a library socket queues at each end;
-  /// 0 = the library's default (zmq 1,000; nng 0, unbuffered).
+  /// zmq: ZMQ_SNDHWM and ZMQ_RCVHWM, the messages each end queues; nng: NNG_OPT_SENDBUF (and
+  /// sub0's NNG_OPT_RECVBUF; pull0 has no receive queue), at most 8,192, which its preflight
+  /// says. 0 = the library's default (zmq 1,000 per end; nng push0 unbuffered, pub0 16 per
+  /// subscriber, sub0 128).
   std::size_t queue_messages = 0;
   /// zmq: the context's I/O threads (ZMQ_IO_THREADS); 0 = ZeroMQ's default of 1.
   int io_threads = 0;

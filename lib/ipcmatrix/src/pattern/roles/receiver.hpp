@@ -85,7 +85,7 @@ class Receiver {
   /// of at least 8 bytes, sampled or no content check, a role that records times.
   [[nodiscard]] bool plain_path_applies() const noexcept {
     return in_.size() == 1 && p_.api == Api::copy && raw_ && timed_ && p_.verify != Verify::full &&
-           p_.size_bytes >= 8 && !lossy_;
+           p_.size_bytes >= 8;
   }
 
   /// receive() and record_delivery() on channel 0 until it closes or fails: returns what
@@ -100,6 +100,7 @@ class Receiver {
     const InChannel in_ch = in_[0];
     ChannelCount& c = *in_ch.count;
     const bool check = p_.verify == Verify::sampled;
+    const bool lossy = lossy_;
     const std::span<std::byte> buf = buf_;
     std::uint64_t count = c.count;
     std::uint64_t measured = r_.measured_received;
@@ -112,6 +113,10 @@ class Receiver {
         const bool warm = (word & kWarmupBit) != 0;
         if ((word & kStampedBit) == 0 && (warm || started)) [[likely]] {
           const std::uint64_t seq = word & ~kWarmupBit;
+          if (lossy && seq > count) {  // publish/subscribe: the ones in between were dropped here
+            c.dropped += seq - count;
+            count = seq;
+          }
           if (seq != count) c.in_order = false;
           if (check && !content_ok(c, in_ch, Verify::sampled, seq, count, buf.data() + kSeqEnvelopeBytes,
                                    n - kSeqEnvelopeBytes, {}))
