@@ -163,15 +163,29 @@ std::optional<double> copy_only_ceiling(const Cell& c, const RunConfig& cfg, con
     recordings.push_back(std::make_shared<Recording>(per_channel, limits.messages + limits.warmup + 16));
     std::memset(recordings.back()->bytes.data(), 0, recordings.back()->bytes.size());  // faulted in now
   }
+  // The recording channel ch's messages are in: its own, or its publisher's one.
+  const auto source_of = [&](int ch) {
+    const Edge& e = topo.channels[static_cast<std::size_t>(ch)];
+    const auto from = static_cast<std::size_t>(e.from);
+    return static_cast<std::size_t>(topo.sends_fan_out(from) ? topo.participants[from].outs.front() : ch);
+  };
   double produced = 0, consumed = 0;
   for (const bool producers : {true, false}) {
     for (std::size_t p = 0; p < topo.participants.size(); ++p) {
       const Participant& part = topo.participants[p];
       if ((part.role == RoleKind::producer) != producers) continue;
-      const RoleParams params = ceiling_params(c, limits, topo, p, cfg.seed);
+      RoleParams params = ceiling_params(c, limits, topo, p, cfg.seed);
       std::vector<std::unique_ptr<Transport>> outs, ins;
-      for (const int ch : part.outs) outs.push_back(std::make_unique<RecordingEnd>(recordings[static_cast<std::size_t>(ch)]));
-      for (const int ch : part.ins) ins.push_back(std::make_unique<ReplayEnd>(recordings[static_cast<std::size_t>(ch)]));
+      if (topo.sends_fan_out(p)) {
+        // A publisher writes each message once, whatever its subscribers: one recording,
+        // which each of them replays (source_of()).
+        params.shared_out = true;
+        params.out_lanes.assign(part.outs.size(), 0);
+        outs.push_back(std::make_unique<RecordingEnd>(recordings[static_cast<std::size_t>(part.outs.front())]));
+      } else {
+        for (const int ch : part.outs) outs.push_back(std::make_unique<RecordingEnd>(recordings[static_cast<std::size_t>(ch)]));
+      }
+      for (const int ch : part.ins) ins.push_back(std::make_unique<ReplayEnd>(recordings[source_of(ch)]));
       const RoleReport r = run_role(params, outs, ins);
       if (!r.error.empty()) return std::nullopt;
       const std::size_t copies = topo.distribution == Distribution::all ? part.outs.size() : 1;
