@@ -42,6 +42,15 @@ void check_monotonic(const nlohmann::json& lat) {
   CHECK(lat.at("max").get<std::uint64_t>() >= prev);
 }
 
+/// Whether one of the run-wide warnings of results `j` says both `a` and `b`.
+bool warns(const nlohmann::json& j, std::string_view a, std::string_view b) {
+  for (const auto& w : j.at("warnings")) {
+    const std::string s = w.get<std::string>();
+    if (s.find(a) != std::string::npos && s.find(b) != std::string::npos) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 TEST_SUITE("e2e") {
@@ -126,13 +135,7 @@ TEST_CASE("e2e: fan-in over one shared endpoint: every producer's messages count
   }
   CHECK(mechanisms["fan-in"] == std::set<std::string>{"pipe", "unix-seqpacket", "unix-dgram"});
   CHECK(mechanisms["fan-in-shared"] == std::set<std::string>{"unix-seqpacket", "unix-dgram"});
-  bool said = false;
-  for (const auto& w : j.at("warnings")) {
-    const std::string s = w.get<std::string>();
-    said = said || (s.find("fan-in-shared needs one sending end") != std::string::npos &&
-                    s.find("which pipe does not offer") != std::string::npos);
-  }
-  CHECK(said);
+  CHECK(warns(j, "fan-in-shared needs one sending end", "which pipe does not offer"));
   // The report shows both, and the fan-in pick says which endpoints it used.
   const std::string report = slurp(out / "PERFORMANCE_REPORT.md");
   CHECK(report.find("fan-in-shared") != std::string::npos);
@@ -172,13 +175,7 @@ TEST_CASE("e2e: broadcast-shared publishes once to every subscriber, and a lost 
   }
   CHECK(mechanisms["broadcast"] == std::set<std::string>{"pipe", "zmq", "nng"});
   CHECK(mechanisms["broadcast-shared"] == std::set<std::string>{"zmq", "nng"});
-  bool said = false;
-  for (const auto& w : j.at("warnings")) {
-    const std::string s = w.get<std::string>();
-    said = said || (s.find("broadcast-shared needs one sending end whose every message") != std::string::npos &&
-                    s.find("which pipe does not offer") != std::string::npos);
-  }
-  CHECK(said);
+  CHECK(warns(j, "broadcast-shared needs one sending end whose every message", "which pipe does not offer"));
   // The summary decides Broadcast from loss-free cells only, and says it left the lossy out.
   const std::string report = slurp(out / "PERFORMANCE_REPORT.md");
   CHECK(report.find("broadcast-shared") != std::string::npos);
