@@ -66,6 +66,11 @@ bool Topology::fans_out() const noexcept {
   return std::any_of(participants.begin(), participants.end(), [](const Participant& p) { return p.shared_out >= 0; });
 }
 
+bool Topology::is_fan_out(int endpoint) const noexcept {
+  return endpoint >= 0 && std::any_of(participants.begin(), participants.end(),
+                                      [&](const Participant& p) { return p.shared_out == endpoint; });
+}
+
 int Topology::fan_out_receivers(int endpoint) const noexcept {
   for (const Participant& p : participants) {
     if (p.shared_out != endpoint || endpoint < 0) continue;

@@ -32,7 +32,7 @@ CellResult figures(const Cell& c, const RunConfig& cfg, const Repetition& rep) {
   CellResult r;
   r.channel = {rep.options.capacity_bytes, rep.options.pipe_bytes, rep.options.queue_messages,
                static_cast<std::uint64_t>(rep.options.io_threads),
-               static_cast<std::uint64_t>(rep.topology.fan_out_receivers())};
+               static_cast<std::uint64_t>(rep.options.receivers)};
   Histogram uncorrected, hop;
   std::int64_t first = 0, last = 0, most_negative = 0;
   double enc = 0, dec = 0, phase_s = 0;

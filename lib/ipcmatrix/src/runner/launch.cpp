@@ -1,5 +1,6 @@
 #include "launch.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "ipcmatrix/runner/worker.hpp"
@@ -43,10 +44,8 @@ RoleParams role_params(const Cell& c, const RunConfig& cfg, const Topology& topo
   for (const int ch : part.outs) params.out_lanes.push_back(topo.channels[static_cast<std::size_t>(ch)].lane);
   params.shared_in = topo.receives_shared(p);
   params.shared_out = topo.sends_fan_out(p);
-  for (const int ch : part.ins) {
-    const int endpoint = topo.channels[static_cast<std::size_t>(ch)].endpoint;
-    for (const Participant& from : topo.participants) params.lossy = params.lossy || from.shared_out == endpoint;
-  }
+  params.lossy = std::any_of(part.ins.begin(), part.ins.end(),
+                             [&](int ch) { return topo.is_fan_out(topo.channels[static_cast<std::size_t>(ch)].endpoint); });
   params.size_bytes = c.size_bytes;
   params.serializer = c.serializer;
   params.zstd_level = cfg.zstd_level;

@@ -1,7 +1,5 @@
 #include "verify.hpp"
 
-#include <algorithm>
-
 namespace ipcmatrix::detail {
 
 std::string verify_deliveries(const Topology& topo, const std::vector<WorkerReport>& reports, const RunConfig& cfg,
@@ -21,9 +19,7 @@ std::string verify_deliveries(const Topology& topo, const std::vector<WorkerRepo
     if (out_pos[from] >= sent.size() || in_pos[to] >= received.size()) return name + ": not reported by both ends";
     const ChannelCount& s = sent[out_pos[from]++];
     const ChannelCount& r = received[in_pos[to]++];
-    const bool lossy = std::any_of(topo.participants.begin(), topo.participants.end(),
-                                   [&](const Participant& p) { return p.shared_out == e.endpoint; });
-    if (lossy) {
+    if (topo.is_fan_out(e.endpoint)) {
       // r.count is one past the last sequence number seen; the gaps before it are r.dropped.
       if (r.count > s.count || r.dropped > r.count)
         return name + ": received sequence numbers up to " + std::to_string(r.count) + " of " +

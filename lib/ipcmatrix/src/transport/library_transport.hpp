@@ -100,25 +100,19 @@ inline constexpr std::int64_t kLibraryCloseWaitMs = 10 * kLibraryWaitSliceMs;
 /// The coordinator's channel: the socket directory, the senders' pipe and the receiver's socket.
 class LibraryChannel final : public Channel {
  public:
-  LibraryChannel(std::string_view mechanism, const ChannelOptions& o)
-      : mechanism_(mechanism),
-        dir_(mechanism, o),
-        open_timeout_ms_(o.open_timeout_ms),
-        queue_messages_(o.queue_messages),
-        io_threads_(o.io_threads),
-        receivers_(o.receivers) {
+  LibraryChannel(std::string_view mechanism, const ChannelOptions& o) : dir_(mechanism, o) {
+    both_.mechanism = std::string(mechanism);
+    both_.name = dir_.path();
+    both_.open_timeout_ms = o.open_timeout_ms;
+    both_.queue_messages = o.queue_messages;
+    both_.io_threads = o.io_threads;
+    both_.receivers = o.receivers;
     sys::make_pipe(senders_read_, senders_write_);
     sys::make_socketpair(receiver_read_, receiver_write_, SOCK_SEQPACKET);
   }
 
   [[nodiscard]] ChannelSpec spec(Role r) const override {
-    ChannelSpec s;
-    s.mechanism = mechanism_;
-    s.name = dir_.path();
-    s.open_timeout_ms = open_timeout_ms_;
-    s.queue_messages = queue_messages_;
-    s.io_threads = io_threads_;
-    s.receivers = receivers_;
+    ChannelSpec s = both_;
     const bool tx = r == Role::sender;
     s.fd = (tx ? senders_write_ : senders_read_).get();
     s.aux_fd = (tx ? receiver_read_ : receiver_write_).get();
@@ -136,12 +130,8 @@ class LibraryChannel final : public Channel {
   }
 
  private:
-  std::string mechanism_;
   SocketDir dir_;
-  std::int64_t open_timeout_ms_;
-  std::size_t queue_messages_;
-  int io_threads_;
-  int receivers_;
+  ChannelSpec both_;                        ///< what both ends' specs carry; spec() adds the role's fds
   sys::Fd senders_read_, senders_write_;    ///< hangs up when the last sender is gone
   sys::Fd receiver_read_, receiver_write_;  ///< the receiver's socket: senders' end, receiver's end
 };
@@ -289,7 +279,7 @@ class LibraryTransport final : public Transport {
           return IoStatus::ok;
         case LibStatus::end_marker:
           if (fan_out_) {
-            ended_ = senders_gone_ = true;  // nothing of the one sender follows its marker
+            ended_ = true;  // nothing of the one sender follows its marker
             return IoStatus::peer_closed;
           }
           ack(lib_.marker_token());

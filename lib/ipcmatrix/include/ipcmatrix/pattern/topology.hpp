@@ -85,6 +85,9 @@ struct Topology {
   /// True when some edge was added by connect_fan_out(): the mechanism must let several
   /// processes receive every message of one sending end (Capabilities::fan_out_endpoint).
   [[nodiscard]] bool fans_out() const noexcept;
+  /// True when `endpoint` is a sender's fan-out endpoint (connect_fan_out): its channels are
+  /// publish/subscribe, which may drop.
+  [[nodiscard]] bool is_fan_out(int endpoint) const noexcept;
   /// The receivers of fan-out endpoint `endpoint` (ChannelOptions::receivers to create it
   /// with); 0 for an endpoint that does not fan out.
   [[nodiscard]] int fan_out_receivers(int endpoint) const noexcept;

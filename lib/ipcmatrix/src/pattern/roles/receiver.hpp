@@ -113,10 +113,7 @@ class Receiver {
         const bool warm = (word & kWarmupBit) != 0;
         if ((word & kStampedBit) == 0 && (warm || started)) [[likely]] {
           const std::uint64_t seq = word & ~kWarmupBit;
-          if (lossy && seq > count) {  // publish/subscribe: the ones in between were dropped here
-            c.dropped += seq - count;
-            count = seq;
-          }
+          if (lossy) skip_dropped(seq, count, c.dropped);
           if (seq != count) c.in_order = false;
           if (check && !content_ok(c, in_ch, Verify::sampled, seq, count, buf.data() + kSeqEnvelopeBytes,
                                    n - kSeqEnvelopeBytes, {}))
@@ -180,11 +177,7 @@ class Receiver {
     }
     const InChannel& in_ch = in_[ch];
     ChannelCount& c = *in_ch.count;
-    if (lossy_ && seq > c.count) {
-      // Publish/subscribe: the messages in between were dropped for this receiver.
-      c.dropped += seq - c.count;
-      c.count = seq;
-    }
+    if (lossy_) skip_dropped(seq, c.count, c.dropped);
     if (seq != c.count) c.in_order = false;
     // One clock read, only where it is used: a stamped message, or the first measured one
     // (the start of the throughput window); never at an echo, which records nothing.
@@ -251,6 +244,16 @@ class Receiver {
     env_.sent_ns = static_cast<std::int64_t>(sys::load_le64(p + 16));
     env_.hop_ns = static_cast<std::int64_t>(sys::load_le64(p + 24));
     return kEnvelopeBytes;
+  }
+
+  // Publish/subscribe: a seq ahead of the next expected one means the messages in between
+  // were dropped for this receiver; they are counted and the count moves past them (a seq
+  // behind stays out of order).
+  [[gnu::always_inline]] static void skip_dropped(std::uint64_t seq, std::uint64_t& count,
+                                                  std::uint64_t& dropped) noexcept {
+    if (seq <= count) return;
+    dropped += seq - count;
+    count = seq;
   }
 
   // One-way differences across processes can come out below zero when CPUs' clocks
