@@ -47,6 +47,9 @@ format_paths=(
   tests/unit/test_runner_verify.cpp
   lib/ipcmatrix/include/ipcmatrix/report/merge.hpp
   lib/ipcmatrix/src/report/merge.cpp
+  lib/ipcmatrix/include/ipcmatrix/report/fleet.hpp
+  lib/ipcmatrix/src/report/fleet.cpp
+  tests/unit/test_report_merge.cpp
   tests/install/consumer
   bench/bare_iceoryx.hpp
 )
@@ -67,6 +70,7 @@ tidy_paths=(
   lib/ipcmatrix/src/report/export.cpp
   lib/ipcmatrix/src/runner/shard.cpp
   lib/ipcmatrix/src/report/merge.cpp
+  lib/ipcmatrix/src/report/fleet.cpp
 )
 
 # The files among the paths that exist, sorted; $1 is the find -name pattern.

@@ -2,9 +2,14 @@
 #include <doctest/doctest.h>
 #include <fmt/ranges.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <csignal>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -12,8 +17,10 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "ipcmatrix/pattern/pattern.hpp"
+#include "ipcmatrix/report/fleet.hpp"
 #include "ipcmatrix/report/reporter.hpp"
 #include "ipcmatrix/runner/config.hpp"
 #include "ipcmatrix/sys/ipc_names.hpp"
@@ -651,4 +658,159 @@ TEST_CASE("e2e: shards of a plan, through --shard and the Slurm and Kubernetes e
   r = run_tool({"merge", p0, p1, "--out", (dir.path / "partial").string()}, dir);
   CHECK(r.code == 1);
   CHECK(r.err.find("part(s) 2 of 3 missing") != std::string::npos);
+}
+
+TEST_CASE("e2e: runs on two machines merge into a report across them, and each machine's reruns pool") {
+  // The second machine is this one under a one-CPU set: a different allowed_cpu_count, as a
+  // smaller instance of the same family would show.
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  REQUIRE(::sched_getaffinity(0, sizeof all, &all) == 0);
+  if (CPU_COUNT(&all) < 2) {
+    MESSAGE("one CPU allowed: no second machine to make; skipped");
+    return;
+  }
+  TempDir dir;
+  const std::vector<std::string> plan = {
+      "--patterns", "pingpong,stream", "--mechanisms", "pipe,unix-dgram", "--sizes", "64",     "--serializers",
+      "raw",        "--duration",      "20ms",         "--warmup",        "20",      "--race", "0",
+      "--quiet"};
+  const auto run = [&](const std::string& name) {
+    std::vector<std::string> args = plan;
+    args.insert(args.end(), {"--json", (dir.path / name).string()});
+    const auto r = run_tool(args, dir);
+    REQUIRE_MESSAGE(r.code == 0, name << ": exit " << r.code << ": " << r.err);
+    return nlohmann::json::parse(slurp(dir.path / name));
+  };
+  const auto first = run("a1.json");
+  (void)run("a2.json");  // a rerun on the same machine: pooled
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(cpu, &all)) {
+      CPU_SET(cpu, &one);
+      break;
+    }
+  REQUIRE(::sched_setaffinity(0, sizeof one, &one) == 0);  // the tool inherits it
+  const auto small = run("b.json");
+  REQUIRE(::sched_setaffinity(0, sizeof all, &all) == 0);
+  CHECK(small.at("environment").at("allowed_cpu_count") == 1);
+
+  const fs::path out = dir.path / "fleet";
+  const auto m = run_tool({"merge", (dir.path / "a1.json").string(), (dir.path / "b.json").string(),
+                           (dir.path / "a2.json").string(), "--out", out.string()},
+                          dir);
+  REQUIRE_MESSAGE(m.code == 0, m.err);
+  const std::string host = first.at("environment").at("hostname").get<std::string>();
+  const std::vector<std::string> labels = machine_labels({host, host});
+  // Each machine apart, with its own environment; the first one's two runs pooled.
+  const auto a = nlohmann::json::parse(slurp(out / "machines" / labels[0] / "results.json"));
+  const auto b = nlohmann::json::parse(slurp(out / "machines" / labels[1] / "results.json"));
+  CHECK(a.at("environment").at("allowed_cpu_count") == first.at("environment").at("allowed_cpu_count"));
+  CHECK(b.at("environment").at("allowed_cpu_count") == 1);
+  CHECK(a.at("environment").at("merged_from").size() == 2);
+  CHECK(a.at("environment").at("pooled_cells") == a.at("cells").size());
+  CHECK(b.at("environment").at("pooled_cells") == 0);
+  for (const auto& c : a.at("cells"))
+    if (c.at("status") == "ok") CHECK(c.at("repetitions") == 2);
+  CHECK(fs::exists(out / "machines" / labels[1] / "PERFORMANCE_REPORT.md"));
+  // The report across them: both machines, and a verdict per pick.
+  const std::string md = slurp(out / "PERFORMANCE_REPORT.md");
+  CHECK(md.find("## Does each pick hold on every machine?") != std::string::npos);
+  CHECK(md.find("[" + labels[1] + "](machines/" + labels[1] + "/PERFORMANCE_REPORT.md) | B |") != std::string::npos);
+  const auto fleet = nlohmann::json::parse(slurp(out / "fleet.json"));
+  REQUIRE(fleet.at("machines").size() == 2);
+  CHECK(fleet.at("machines").at(1).at("facts").at("allowed_cpu_count") == 1);
+  CHECK(!fleet.at("verdicts").empty());
+  for (const auto& v : fleet.at("verdicts")) CHECK(v.at("holds").get<bool>() == v.at("changes_on").empty());
+}
+
+namespace {
+
+struct Measured {
+  int code = -1;
+  long max_rss_kb = 0;
+};
+
+/// The tool run to its end (bounded) with its output discarded, and its peak resident memory.
+Measured run_measuring_memory(const std::vector<std::string>& args) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    std::vector<std::string> copy = args;
+    std::string tool = IPCMATRIX_TOOL_PATH;
+    std::vector<char*> argv = {tool.data()};
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(tool.c_str(), argv.data());
+    ::_exit(127);
+  }
+  Measured m;
+  int status = 0;
+  rusage ru{};
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  pid_t got = 0;
+  while ((got = ::wait4(pid, &status, WNOHANG, &ru)) == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (got == 0) {
+    ::kill(pid, SIGKILL);
+    (void)::wait4(pid, &status, 0, &ru);
+    FAIL("merge did not finish in 5 minutes");
+  }
+  m.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  m.max_rss_kb = ru.ru_maxrss;
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("e2e: merging many machines' files holds one machine's cells at a time") {
+#if defined(__SANITIZE_ADDRESS__)
+  MESSAGE("ASan keeps freed memory in quarantine, so peak memory says nothing here; skipped");
+  return;
+#endif
+  TempDir dir;
+  const auto r = run_tool(
+      {"--patterns", "pingpong,stream", "--mechanisms", "pipe", "--sizes", "64", "--serializers", "raw", "--duration",
+       "20ms", "--warmup", "20", "--race", "0", "--quiet", "--json", (dir.path / "run.json").string()},
+      dir);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  // A plan of 300 cells: the run's real cells, each also at 149 more sizes.
+  nlohmann::json base = nlohmann::json::parse(slurp(dir.path / "run.json"));
+  nlohmann::json cells = nlohmann::json::array();
+  for (int i = 0; i < 150; ++i)
+    for (nlohmann::json c : base.at("cells")) {
+      c["size_bytes"] = 64 + i;
+      cells.push_back(std::move(c));
+    }
+  base["cells"] = std::move(cells);
+  // Machines m0..m7, each run twice (pooled).
+  std::vector<std::string> files;
+  for (int m = 0; m < 8; ++m)
+    for (int run = 0; run < 2; ++run) {
+      base["environment"]["hostname"] = fmt::format("m{}", m);
+      base["started_at"] = fmt::format("2026-12-05T1{}:00:00Z", run);
+      files.push_back((dir.path / fmt::format("m{}-{}.json", m, run)).string());
+      test::write_file(files.back(), base.dump());
+    }
+  const auto merge = [&](std::size_t n, const std::string& out) {
+    std::vector<std::string> args = {"merge"};
+    args.insert(args.end(), files.begin(), files.begin() + static_cast<std::ptrdiff_t>(n));
+    args.insert(args.end(), {"--out", (dir.path / out).string()});
+    return run_measuring_memory(args);
+  };
+  const Measured one = merge(2, "one");       // one machine, two runs
+  const Measured eight = merge(16, "eight");  // eight machines, two runs each
+  REQUIRE(one.code == 0);
+  REQUIRE(eight.code == 0);
+  CHECK(fs::exists(dir.path / "eight" / "machines" / "m7" / "results.json"));
+  const auto m7 = nlohmann::json::parse(slurp(dir.path / "eight" / "machines" / "m7" / "results.json"));
+  CHECK(m7.at("cells").size() == 300);
+  CHECK(m7.at("environment").at("pooled_cells") == 300);
+  // Holding every file would take about eight times one machine's memory.
+  MESSAGE("peak memory: one machine " << one.max_rss_kb << " KiB, eight machines " << eight.max_rss_kb << " KiB");
+  CHECK(static_cast<double>(eight.max_rss_kb) < 1.5 * static_cast<double>(one.max_rss_kb));
 }

@@ -23,6 +23,7 @@
 #include "ipcmatrix/report/recommend.hpp"
 #include "ipcmatrix/report/compare.hpp"
 #include "ipcmatrix/report/export.hpp"
+#include "ipcmatrix/report/fleet.hpp"
 #include "ipcmatrix/report/merge.hpp"
 #include "ipcmatrix/report/reporter.hpp"
 #include "ipcmatrix/model/format_units.hpp"
@@ -229,23 +230,49 @@ int cmd_recommend(const RecommendArgs& a) {
   return 0;
 }
 
-/// Parts of one sharded plan, from one machine, as one results file and its reports.
+/// Results files of one plan: per machine one results file and its reports; with several
+/// machines, each in machines/<label>/ and a report across them at the top (report/merge.hpp,
+/// report/fleet.hpp). Memory: one machine's cells and one file at a time.
 int cmd_merge(const std::vector<std::string>& files, const std::string& out_dir) {
-  std::vector<MergePart> parts;
-  for (const std::string& f : files) parts.push_back({f, load_results(f)});  // first: bad input makes no directory
-  const RunResult merged = merge_parts(std::move(parts));
+  // First pass: each file's plan, part and machine, one file in memory at a time; bad input
+  // makes no directory.
+  std::vector<PartHeader> headers;
+  for (const std::string& f : files) headers.push_back(header_of({f, load_results(f)}));
+  const std::vector<std::vector<std::size_t>> groups = group_by_machine(headers);
   prepare_output_dir(out_dir);
-  save_results(merged, (fs::path(out_dir) / "results.json").string());
-  write_reports(merged, out_dir, kReportReporters);
-  print_stdout(fmt::format("merged {} part(s), {} cell(s) -> {}\n", files.size(), merged.cells.size(),
-                           (fs::path(out_dir) / "results.json").string()));
-  // A merge step after an array job must not pass with parts missing: written, but exit 1.
-  if (!merged.complete) {
-    for (const std::string& w : merged.warnings)
-      if (w.starts_with("incomplete merge")) std::cerr << "ipc-matrix: " << w << "\n";
-    return 1;
+  std::vector<std::string> hostnames;
+  for (const auto& g : groups) hostnames.push_back(headers[g.front()].hostname);
+  const std::vector<std::string> labels = machine_labels(hostnames);
+  const bool fleet = groups.size() > 1;
+  std::vector<MachineAnswer> answers;
+  bool complete = true;
+  for (std::size_t m = 0; m < groups.size(); ++m) {
+    MachineMerge merge;
+    for (const std::size_t i : groups[m]) merge.add({files[i], load_results(files[i])});
+    const RunResult merged = std::move(merge).finish();
+    const fs::path dir = fleet ? fs::path(out_dir) / "machines" / labels[m] : fs::path(out_dir);
+    if (fleet) prepare_output_dir(dir.string());
+    save_results(merged, (dir / "results.json").string());
+    write_reports(merged, dir.string(), kReportReporters);
+    print_stdout(fmt::format("merged {} file(s), {} cell(s){} -> {}\n", groups[m].size(), merged.cells.size(),
+                             fleet ? " of machine " + labels[m] : std::string(), (dir / "results.json").string()));
+    // A merge step after an array job must not pass with parts missing: written, but exit 1.
+    if (!merged.complete) {
+      complete = false;
+      for (const std::string& w : merged.warnings)
+        if (w.starts_with("incomplete merge"))
+          std::cerr << "ipc-matrix: " << (fleet ? labels[m] + ": " : std::string()) << w << "\n";
+    }
+    if (fleet) answers.push_back(machine_answer(labels[m], merged));
   }
-  return 0;
+  if (fleet) {
+    const std::string& plan = headers.front().plan_hash;
+    write_output_file((fs::path(out_dir) / "PERFORMANCE_REPORT.md").string(), fleet_markdown(answers, plan));
+    write_output_file((fs::path(out_dir) / "fleet.json").string(), fleet_json(answers, plan).dump(2) + "\n");
+    print_stdout(fmt::format("{} machines: the picks side by side -> {}\n", groups.size(),
+                             (fs::path(out_dir) / "PERFORMANCE_REPORT.md").string()));
+  }
+  return complete ? 0 : 1;
 }
 
 /// A results file in a tracker's format (report/export.hpp), to stdout or a file.
@@ -328,9 +355,13 @@ int main(int argc, char** argv) {
   std::vector<std::string> merge_in;
   std::string merge_out;
   auto* merger = app.add_subcommand(
-      "merge", "Join the parts of one sharded plan (--shard) measured on one machine into one results file and report");
-  merger->add_option("results", merge_in, "results.json of each part")->required();
-  merger->add_option("--out", merge_out, "directory for the merged results.json and reports")
+      "merge",
+      "Join results files of one plan (--shard parts, reruns): per machine one results file and report (parts join, "
+      "reruns pool their histograms and repetitions); several machines stay apart, with a report across them");
+  merger->add_option("results", merge_in, "results.json of each part or run")->required();
+  merger->add_option("--out", merge_out,
+                     "directory for the merged results.json and reports (several machines: machines/<name>/ each, and "
+                     "PERFORMANCE_REPORT.md and fleet.json across them)")
       ->required()
       ->multi_option_policy(CLI::MultiOptionPolicy::Throw);
   std::string export_in, export_format, export_out;
