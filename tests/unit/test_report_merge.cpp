@@ -23,18 +23,20 @@ std::string fixture(const char* name) {
 
 /// The fixture as one whole, unsharded run of a plan of its own cells, started at `started`
 /// on `host`.
-MergePart run_on(const std::string& host, const std::string& started, const std::string& name) {
+MergePart run_on(const std::string& host, const std::string& started, const std::string& name,
+                 bool per_repetition = true) {
   RunResult r = load_results(fixture("results_small.json"));
   r.started_at = started;
   r.environment["hostname"] = host;
   nlohmann::json cells = nlohmann::json::array();
   for (const CellResult& c : r.cells) cells.push_back(cell_id(c));
   r.environment["plan"] = {{"hash", "0123456789abcdef"}, {"cells", cells}};
-  // The fixture predates per-repetition figures; a file written today has them. Three
-  // repetitions: the least, the median and the most.
-  for (CellResult& c : r.cells)
-    for (std::optional<FigureSpread>* s : {&c.p50_spread, &c.p99_spread, &c.throughput_spread, &c.cpu_per_msg_spread})
-      if (s->has_value() && (*s)->values.empty() && (*s)->n == 3) (*s)->values = {(*s)->min, (*s)->median, (*s)->max};
+  // The fixture predates per-repetition figures; a file written today has them (unless
+  // per_repetition is false). Three repetitions: the least, the median and the most.
+  if (per_repetition)
+    for (CellResult& c : r.cells)
+      for (std::optional<FigureSpread>* s : {&c.p50_spread, &c.p99_spread, &c.throughput_spread, &c.cpu_per_msg_spread})
+        if (s->has_value() && (*s)->values.empty() && (*s)->n == 3) (*s)->values = {(*s)->min, (*s)->median, (*s)->max};
   return {name, std::move(r)};
 }
 
@@ -155,5 +157,59 @@ TEST_SUITE("report") {
     CHECK(j.at("machines").size() == 2);
     CHECK(j.at("verdicts").at(0).at("holds") == false);
     CHECK(j.at("verdicts").at(0).at("changes_on").at(0).at("machine") == "box-b");
+  }
+
+  TEST_CASE("merge: three runs count each pooled cell once, and old files say what their spreads cover") {
+    std::vector<MergePart> runs;
+    for (const char* t : {"2026-12-05T10:00:00Z", "2026-12-05T11:00:00Z", "2026-12-05T12:00:00Z"})
+      runs.push_back(run_on("box", t, std::string(t) + ".json", /*per_repetition=*/false));
+    const std::vector<RunResult> out = merge_parts(std::move(runs));
+    REQUIRE(out.size() == 1);
+    CHECK(out[0].environment.at("pooled_cells") == out[0].cells.size());
+    RunResult m = out[0];
+    const CellResult& shm = cell(m, "pingpong", "shm");
+    CHECK(shm.repetitions == 9);
+    CHECK(shm.p50_spread->n == 3);  // one median per file: all these files list
+    bool said = false;
+    for (const std::string& w : shm.warnings)
+      said = said || w.find("the spreads cover 3 of its 9 repetitions") != std::string::npos;
+    CHECK(said);
+    // The noisy warning follows the pooled flag: one copy, and only when noisy.
+    const auto noisy =
+        std::count(shm.warnings.begin(), shm.warnings.end(), "noisy: repetitions differ by more than 10%");
+    CHECK(noisy == (shm.noisy ? 1 : 0));
+  }
+
+  TEST_CASE("merge: a part that is not one, and a cell in two parts, are refused") {
+    for (const nlohmann::json& shard :
+         {nlohmann::json{{"index", "x"}, {"count", 2}}, nlohmann::json{{"index", 0}, {"count", 0}},
+          nlohmann::json{{"index", 2}, {"count", 2}}, nlohmann::json{{"index", 0}, {"count", 100000}},
+          nlohmann::json("0/2")}) {
+      CAPTURE(shard.dump());
+      MergePart p = run_on("box", "2026-12-05T10:00:00Z", "bad.json");
+      p.result.environment["plan"]["shard"] = shard;
+      CHECK_THROWS_WITH_AS((void)header_of(p), doctest::Contains("bad.json: environment.plan.shard is not a part"),
+                           BadInput);
+    }
+    MergePart a = run_on("box", "2026-12-05T10:00:00Z", "a.json");
+    MergePart b = run_on("box", "2026-12-05T11:00:00Z", "b.json");
+    a.result.environment["plan"]["shard"] = {{"index", 0}, {"count", 2}};
+    b.result.environment["plan"]["shard"] = {{"index", 1}, {"count", 2}};
+    CHECK_THROWS_WITH_AS((void)merge_parts({std::move(a), std::move(b)}), doctest::Contains("disjoint"), BadInput);
+  }
+
+  TEST_CASE("merge: an interrupted run and its complete rerun make a whole, and interrupted alone does not") {
+    MergePart cut = run_on("box", "2026-12-05T10:00:00Z", "cut.json");
+    cut.result.complete = false;
+    const std::vector<RunResult> alone = merge_parts({cut});
+    REQUIRE(alone.size() == 1);
+    CHECK_FALSE(alone[0].complete);
+    bool named = false;
+    for (const std::string& w : alone[0].warnings)
+      named = named || w.starts_with("incomplete merge: part(s) 0 of 1 interrupted");
+    CHECK(named);
+    const std::vector<RunResult> whole = merge_parts({cut, run_on("box", "2026-12-05T11:00:00Z", "rerun.json")});
+    REQUIRE(whole.size() == 1);
+    CHECK(whole[0].complete);
   }
 }

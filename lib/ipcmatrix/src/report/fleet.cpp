@@ -93,7 +93,9 @@ std::string fact_text(const nlohmann::json& facts, const std::string& key) {
   return v.dump();
 }
 
-/// Rows of the side-by-side table: (use case, serializer) in the order the machines met them.
+/// Rows of the side-by-side table: (use case, serializer, evidence) in the order the machines
+/// met them. The evidence is part of the key: a machine whose results decide a use case from
+/// another measurement (an incomplete run: another size) is not set against the others.
 struct Row {
   std::string use_case, serializer, basis;
   std::vector<const MachineAnswer::Pick*> per_machine;  ///< null: not measured there
@@ -105,8 +107,9 @@ std::vector<Row> rows_of(const std::vector<MachineAnswer>& machines) {
   std::vector<Row> rows;
   for (std::size_t m = 0; m < machines.size(); ++m)
     for (const MachineAnswer::Pick& p : machines[m].picks) {
-      auto it = std::find_if(rows.begin(), rows.end(),
-                             [&](const Row& r) { return r.use_case == p.use_case && r.serializer == p.serializer; });
+      auto it = std::find_if(rows.begin(), rows.end(), [&](const Row& r) {
+        return r.use_case == p.use_case && r.serializer == p.serializer && r.basis == p.basis;
+      });
       if (it == rows.end()) {
         rows.push_back(
             {p.use_case, p.serializer, p.basis, std::vector<const MachineAnswer::Pick*>(machines.size()), {}, {}});
@@ -208,7 +211,9 @@ std::string fleet_markdown(const std::vector<MachineAnswer>& machines, const std
     const std::string key = class_key(m.facts);
     auto it = std::find(classes.begin(), classes.end(), key);
     if (it == classes.end()) it = classes.insert(classes.end(), key);
-    const auto cls = static_cast<char>('A' + std::min<std::ptrdiff_t>(it - classes.begin(), 25));
+    // A, B, ... Z, then 27, 28, ...: never two classes under one name.
+    const auto n = static_cast<std::size_t>(it - classes.begin());
+    const std::string cls = n < 26 ? std::string(1, static_cast<char>('A' + n)) : std::to_string(n + 1);
     add(md, "| [{}](machines/{}/PERFORMANCE_REPORT.md) | {} | {} | {} | {} | {} | {} | {} of {} | {} |\n", m.label,
         m.label, cls, cell_text(fact_text(m.facts, "cpu_model")), fact_text(m.facts, "logical_cpus"),
         fact_text(m.facts, "allowed_cpu_count"), cell_text(fact_text(m.facts, "kernel")),

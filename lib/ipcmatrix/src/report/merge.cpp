@@ -5,10 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <set>
+#include <string_view>
 #include <tuple>
 
 #include "ipcmatrix/report/decisions.hpp"
+#include "ipcmatrix/runner/shard.hpp"
 #include "ipcmatrix/stats/statistics.hpp"
 #include "ipcmatrix/util/json_file.hpp"
 
@@ -49,9 +52,21 @@ FigureSpread spread_of(const std::vector<double>& v) {
 /// (runner/aggregate.hpp): msgs/s for closed-loop cells, p50 for the rest.
 bool by_throughput(const CellResult& c) { return latency_meaning(c) == LatencyMeaning::saturated; }
 
+/// The figure a cell's median repetition was chosen by, as its file recorded it.
+double primary_of(const CellResult& c) {
+  return by_throughput(c) ? c.throughput.msgs_per_s : static_cast<double>(c.latency_ns.p50.value_or(0));
+}
+
+/// The coordinator's words for a noisy cell (runner/coordinator.cpp), kept in step with
+/// the pooled flag.
+constexpr std::string_view kNoisyWarning = "noisy: repetitions differ by more than 10%";
+constexpr std::string_view kPartialWarning = "pooled: the spreads cover";
+
 /// `more`, a measurement of the same cell on the same machine, pooled into `into` (see the
-/// file comment of merge.hpp).
-void pool(CellResult& into, CellResult more, const std::string& from) {
+/// file comment of merge.hpp). `primary` is the primary figure of the file whose scalar
+/// figures `into` holds (its p50 is the merged histogram's, which no file measured); it
+/// becomes more's when more's is nearer the pooled median.
+void pool(CellResult& into, CellResult more, const std::string& from, double& primary) {
   if (!more.ok()) {
     if (into.ok())
       into.warnings.push_back(
@@ -60,6 +75,7 @@ void pool(CellResult& into, CellResult more, const std::string& from) {
   }
   if (!into.ok()) {
     const std::string error = into.error;
+    primary = primary_of(more);
     into = std::move(more);
     into.warnings.push_back(fmt::format("failed in another file ({}); figures from the runs where it was ok", error));
     return;
@@ -68,11 +84,7 @@ void pool(CellResult& into, CellResult more, const std::string& from) {
   const std::vector<double> p99 = joined(p99_values(into), p99_values(more));
   const std::vector<double> tput = joined(throughput_values(into), throughput_values(more));
   const std::vector<double> cpu = joined(cpu_per_msg_values(into), cpu_per_msg_values(more));
-  const bool tp = by_throughput(into);
-  const double median = spread(tp ? tput : p50).median;
-  const auto distance = [&](const CellResult& c) {
-    return std::abs((tp ? c.throughput.msgs_per_s : static_cast<double>(c.latency_ns.p50.value_or(0))) - median);
-  };
+  const double median = spread(by_throughput(into) ? tput : p50).median;
   Histogram histogram = into.histogram;
   histogram.merge(more.histogram);
   std::vector<std::string> warnings = into.warnings;
@@ -80,7 +92,10 @@ void pool(CellResult& into, CellResult more, const std::string& from) {
     if (std::find(warnings.begin(), warnings.end(), w) == warnings.end()) warnings.push_back(std::move(w));
   const std::uint64_t dropped = std::max(into.messages_dropped, more.messages_dropped);
   const int repetitions = into.repetitions + more.repetitions;
-  if (distance(more) < distance(into)) into = std::move(more);
+  if (const double theirs = primary_of(more); std::abs(theirs - median) < std::abs(primary - median)) {
+    primary = theirs;
+    into = std::move(more);
+  }
   into.histogram = histogram;
   into.latency_ns = summarize(into.histogram);
   into.warnings = std::move(warnings);
@@ -91,6 +106,16 @@ void pool(CellResult& into, CellResult more, const std::string& from) {
   into.throughput_spread = spread_of(tput);
   into.cpu_per_msg_spread = spread_of(cpu);
   into.noisy = is_noisy(spread(p50)) || is_noisy(spread(p99)) || is_noisy(spread(tput));
+  std::erase_if(into.warnings,
+                [](const std::string& w) { return w == kNoisyWarning || w.starts_with(kPartialWarning); });
+  if (into.noisy) into.warnings.emplace_back(kNoisyWarning);
+  // A file written before per-repetition figures lists one figure for several repetitions:
+  // the tests over the repetitions then see fewer than ran, and the cell says so.
+  if (p50.size() < static_cast<std::size_t>(repetitions))
+    into.warnings.push_back(
+        fmt::format("{} {} of its {} repetitions (a file written before per-repetition figures "
+                    "were recorded lists only its median)",
+                    kPartialWarning, p50.size(), repetitions));
 }
 
 }  // namespace
@@ -102,9 +127,19 @@ PartHeader header_of(const MergePart& p) {
   PartHeader h;
   h.name = p.name;
   h.plan_hash = (*plan)["hash"].get<std::string>();
-  if (plan->contains("shard") && (*plan)["shard"].is_object()) {
-    h.shard_index = (*plan)["shard"].value("index", 0);
-    h.shard_count = (*plan)["shard"].value("count", 1);
+  if (plan->contains("shard")) {
+    const nlohmann::json& shard = (*plan)["shard"];
+    const auto integer = [&](const char* key) -> std::optional<std::int64_t> {
+      if (!shard.is_object() || !shard.contains(key) || !shard[key].is_number_integer()) return std::nullopt;
+      return shard[key].get<std::int64_t>();
+    };
+    const auto index = integer("index"), count = integer("count");
+    // The bounds --shard itself keeps (runner/shard.hpp).
+    if (!index || !count || *count < 1 || *count > kMaxShards || *index < 0 || *index >= *count)
+      throw BadInput(
+          fmt::format("{}: environment.plan.shard is not a part of the plan ({}): cannot merge", p.name, shard.dump()));
+    h.shard_index = static_cast<int>(*index);
+    h.shard_count = static_cast<int>(*count);
   }
   for (const std::string& f : machine_facts()) h.machine += f + "=" + fact(p.result, f) + "\n";
   h.started_at = p.result.started_at;
@@ -161,28 +196,32 @@ void MachineMerge::add(MergePart part) {
     out_.environment = r.environment;
     out_.environment["plan"].erase("shard");
     out_.environment["merged_from"] = nlohmann::json::array();
-    out_.complete = true;
   }
-  parts_seen_.push_back(h.shard_index);
+  // A part is whole when any of its files ran to the end (an interrupted run and its rerun).
+  part_whole_[h.shard_index] = part_whole_[h.shard_index] || r.complete;
   out_.environment["merged_from"].push_back({{"file", part.name},
                                              {"shard", fmt::format("{}/{}", h.shard_index, h.shard_count)},
                                              {"started_at", r.started_at},
                                              {"elapsed_s", r.elapsed_s}});
   out_.elapsed_s = std::max(out_.elapsed_s, r.elapsed_s);
-  out_.complete = out_.complete && r.complete;
   for (std::string& w : r.warnings)
     if (std::find(out_.warnings.begin(), out_.warnings.end(), w) == out_.warnings.end())
       out_.warnings.push_back(std::move(w));
   for (CellResult& c : r.cells) {
     std::string id = cell_id(c);
-    const auto it = cell_at_.find(id);
-    if (it == cell_at_.end()) {
-      cell_at_.emplace(std::move(id), out_.cells.size());
+    const auto it = cells_.find(id);
+    if (it == cells_.end()) {
+      const double primary = primary_of(c);
+      cells_.emplace(std::move(id), Slot{out_.cells.size(), h.shard_index, false, primary});
       out_.cells.push_back(std::move(c));
-    } else {
-      pool(out_.cells[it->second], std::move(c), part.name);
-      ++pooled_;
+      continue;
     }
+    Slot& slot = it->second;
+    if (slot.part != h.shard_index)
+      throw BadInput(fmt::format("{}: cell {} is in part {} and in part {} of {}: the parts of one plan are disjoint",
+                                 part.name, it->first, h.shard_index, slot.part, count_));
+    pool(out_.cells[slot.at], std::move(c), part.name, slot.primary);
+    slot.pooled = true;
   }
   r.cells.clear();
 }
@@ -194,16 +233,26 @@ RunResult MachineMerge::finish() && {
   };
   std::stable_sort(out_.cells.begin(), out_.cells.end(),
                    [&](const CellResult& a, const CellResult& b) { return place(a) < place(b); });
-  out_.environment["pooled_cells"] = pooled_;
-  std::vector<int> missing;
-  for (int i = 0; i < count_; ++i)
-    if (std::find(parts_seen_.begin(), parts_seen_.end(), i) == parts_seen_.end()) missing.push_back(i);
-  if (!missing.empty()) {
-    out_.complete = false;
+  out_.environment["pooled_cells"] =
+      std::count_if(cells_.begin(), cells_.end(), [](const auto& kv) { return kv.second.pooled; });
+  std::vector<int> missing, interrupted;
+  for (int i = 0; i < count_; ++i) {
+    const auto it = part_whole_.find(i);
+    if (it == part_whole_.end())
+      missing.push_back(i);
+    else if (!it->second)
+      interrupted.push_back(i);
+  }
+  out_.complete = missing.empty() && interrupted.empty();
+  if (!missing.empty())
     out_.warnings.push_back(
         fmt::format("incomplete merge: part(s) {} of {} missing; {} of the plan's {} cells are here",
                     fmt::join(missing, ", "), count_, out_.cells.size(), plan_order_.size()));
-  }
+  if (!interrupted.empty())
+    out_.warnings.push_back(
+        fmt::format("incomplete merge: part(s) {} of {} interrupted in every file given (rerun "
+                    "them and merge the reruns too)",
+                    fmt::join(interrupted, ", "), count_));
   return std::move(out_);
 }
 

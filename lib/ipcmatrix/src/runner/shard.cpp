@@ -15,8 +15,6 @@ namespace ipcmatrix {
 
 namespace {
 
-constexpr int kMaxShards = 10000;
-
 std::optional<int> to_int(std::string_view s) {
   int v = 0;
   const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);

@@ -4,11 +4,11 @@
 /// than one machine (report/merge.hpp keeps machines apart). Each machine's answer is its
 /// summary picks (decisions.hpp), computed from that machine's merged results alone; this
 /// module sets the answers side by side: one table of the machines (grouped into classes:
-/// the same machine facts but the hostname) and one table that says, per use case and
-/// serializer, whether the pick holds on every machine or which machine changes it. A pick
-/// holds when every machine that measured the use case deploys the same mechanism; a change
-/// where that machine calls its own pick a tie is marked so (the answer there is "either").
-/// Pure functions: they read only their arguments. Thread-safe.
+/// the same machine facts but the hostname) and one table that says, per use case,
+/// serializer and evidence (the measurement that decides it), whether the pick holds on every machine or which machine
+/// changes it. A pick holds when every machine that measured the use case deploys the same mechanism; a change where
+/// that machine calls its own pick a tie is marked so (the answer there is "either"). Pure functions: they read only
+/// their arguments. Thread-safe.
 
 #include <nlohmann/json.hpp>
 #include <string>

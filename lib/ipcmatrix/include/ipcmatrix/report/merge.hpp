@@ -6,9 +6,11 @@
 ///
 /// - **One plan.** Every file must record a plan and the same plan hash, split in the same
 ///   number of parts. Refused (BadInput, which the tool turns into exit 2, naming the file):
-///   a file without a plan (written before plans were recorded), another plan, another part
-///   count, and the same file twice (same part, same machine, same start time: pooling a
-///   file with itself would count its repetitions twice).
+///   a file without a plan (written before plans were recorded), a part that is not one
+///   (index or count not integers with 0 <= index < count <= kMaxShards), another plan,
+///   another part count, the same file twice (same part, same machine, same start time:
+///   pooling a file with itself would count its repetitions twice), and a cell in two
+///   different parts (the parts of one plan are disjoint).
 /// - **Machines are a dimension, never pooled.** Files whose machine facts (machine_facts(),
 ///   those `compare` names) differ are measured on different machines and stay apart: each
 ///   machine gets its own merged result with its own environment. Figures of two machines
@@ -19,7 +21,9 @@
 ///   its latency histograms are merged bucket by bucket and the latency figures recomputed
 ///   from the merged histogram; the per-repetition figures (p50, p99, msgs/s, CPU per
 ///   message) are concatenated, and the spreads, the noise flag and the repetition count
-///   recomputed from them. Percentiles are never averaged. The figures no histogram or
+///   recomputed from them (with the "noisy" warning kept in step). A file written before
+///   per-repetition figures were recorded lists only its median: the cell then says how
+///   many of its repetitions the spreads cover. Percentiles are never averaged. The figures no histogram or
 ///   repetition list holds (counts, CPU, processes, throughput, hop latency) are those of the
 ///   file whose primary figure (msgs/s for closed-loop cells, else p50) is nearest the pooled
 ///   median: a measured figure, not an average. A cell that failed in one file and is ok in
@@ -33,9 +37,9 @@
 /// A merged result: cells in plan order, the first file's environment (the machine is the
 /// same) with `merged_from` listing every file (file, shard, start time, length) and
 /// `pooled_cells` (cells measured by more than one file), the plan without a shard, the union
-/// of the warnings, complete only when every file is complete and no part is missing, the
-/// longest file's elapsed time (parts run side by side). Missing parts are named in a
-/// warning.
+/// of the warnings, complete only when every part has a file that ran to its end (an
+/// interrupted part and its rerun make a whole), the longest file's elapsed time (parts run
+/// side by side). Missing and interrupted parts are named in an "incomplete merge" warning.
 
 #include <map>
 #include <string>
@@ -63,7 +67,8 @@ struct PartHeader {
   std::string started_at;
 };
 
-/// The header of a part; throws BadInput when it records no plan.
+/// The header of a part; throws BadInput naming the file when it records no plan or a part
+/// that is not one.
 [[nodiscard]] PartHeader header_of(const MergePart& p);
 
 /// Checks that the parts are of one plan, split alike, and none is given twice (BadInput
@@ -80,12 +85,18 @@ class MachineMerge {
   [[nodiscard]] RunResult finish() &&;
 
  private:
+  /// Where a cell sits and which part it belongs to.
+  struct Slot {
+    std::size_t at = 0;   ///< index in out_.cells
+    int part = 0;         ///< the part that measured it: a cell is in one part
+    bool pooled = false;  ///< measured by more than one file
+    double primary = 0;   ///< the primary figure of the file whose scalar figures it holds
+  };
   RunResult out_;
   std::map<std::string, std::size_t> plan_order_;  ///< cell id -> its place in the plan
-  std::map<std::string, std::size_t> cell_at_;     ///< cell id -> its index in out_.cells
-  std::vector<int> parts_seen_;
+  std::map<std::string, Slot> cells_;              ///< cell id -> its slot
+  std::map<int, bool> part_whole_;                 ///< part -> some file of it ran to the end
   int count_ = 1;
-  std::size_t pooled_ = 0;
   bool started_ = false;
 };
 

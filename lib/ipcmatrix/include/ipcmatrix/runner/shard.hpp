@@ -33,6 +33,9 @@ struct Shard {
 /// minimum).
 inline constexpr const char* kShardCountEnv = "IPCMATRIX_SHARD_COUNT";
 
+/// The most parts a plan is split in (--shard i/N with N <= this).
+inline constexpr int kMaxShards = 10000;
+
 /// "" -> nullopt; "i/N" (0 <= i < N <= 10000) or "auto" (from the environment). Throws
 /// UsageError naming --shard and what is missing or wrong.
 [[nodiscard]] std::optional<Shard> resolve_shard(std::string_view text);
