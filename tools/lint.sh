@@ -50,6 +50,8 @@ format_paths=(
   lib/ipcmatrix/include/ipcmatrix/report/fleet.hpp
   lib/ipcmatrix/src/report/fleet.cpp
   tests/unit/test_report_merge.cpp
+  lib/ipcmatrix/include/ipcmatrix/runner/dev_shm.hpp
+  lib/ipcmatrix/src/runner/dev_shm.cpp
   tests/install/consumer
   bench/bare_iceoryx.hpp
 )
@@ -71,6 +73,7 @@ tidy_paths=(
   lib/ipcmatrix/src/runner/shard.cpp
   lib/ipcmatrix/src/report/merge.cpp
   lib/ipcmatrix/src/report/fleet.cpp
+  lib/ipcmatrix/src/runner/dev_shm.cpp
 )
 
 # The files among the paths that exist, sorted; $1 is the find -name pattern.

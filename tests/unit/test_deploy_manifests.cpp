@@ -8,6 +8,11 @@
 #include <sstream>
 #include <string>
 
+#include "ipcmatrix/runner/config.hpp"
+#include "ipcmatrix/runner/dev_shm.hpp"
+#include "ipcmatrix/runner/plan.hpp"
+#include "ipcmatrix/runner/presets.hpp"
+
 namespace {
 
 std::string text_of(const char* rel) {
@@ -16,6 +21,21 @@ std::string text_of(const char* rel) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+/// A Kubernetes quantity in bytes: "512Mi", "1Gi", "2G", or plain bytes.
+std::uint64_t quantity_bytes(const std::string& q) {
+  std::smatch m;
+  REQUIRE_MESSAGE(std::regex_match(q, m, std::regex("([0-9]+)(Ki|Mi|Gi|Ti|K|M|G|T)?")), q);
+  const std::uint64_t n = std::stoull(m[1].str());
+  const std::string unit = m[2].str();
+  if (unit.empty()) return n;
+  const bool binary = unit.size() == 2;
+  const std::uint64_t base = binary ? 1024 : 1000;
+  const std::size_t power = std::string("KMGT").find(unit[0]) + 1;
+  std::uint64_t f = 1;
+  for (std::size_t i = 0; i < power; ++i) f *= base;
+  return n * f;
 }
 
 bool has(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
@@ -68,6 +88,30 @@ TEST_SUITE("deploy") {
     CHECK(has(margs, "ipc-matrix merge"));
     for (int i = 0; i < parts; ++i) CHECK(has(margs, "part-" + std::to_string(i) + ".json"));
     CHECK(mpod.at("volumes")[0].at("persistentVolumeClaim").at("claimName") == claim);
+  }
+
+  TEST_CASE("kubernetes: the pod's /dev/shm holds what the plan it runs needs, within its memory") {
+    const auto job = nlohmann::json::parse(text_of("kubernetes/ipc-matrix-shards.json"));
+    const auto& pod = job.at("spec").at("template").at("spec");
+    const auto& c = pod.at("containers")[0];
+    // The plan the pod runs: its preset, on the CPUs its limit gives it (which sets procs).
+    std::smatch m;
+    const std::string args = c.at("args")[0];
+    REQUIRE(std::regex_search(args, m, std::regex("--preset ([a-z]+)")));
+    ipcmatrix::RunConfig cfg;
+    ipcmatrix::apply_preset(cfg, ipcmatrix::load_preset(m[1].str()));
+    const int cpus = std::stoi(c.at("resources").at("limits").at("cpu").get<std::string>());
+    const std::uint64_t need = ipcmatrix::dev_shm_bytes_needed(ipcmatrix::plan_cells(cfg, cpus), cfg);
+    CHECK(need > ipcmatrix::kRoudiManagementBytes);  // every mechanism, iceoryx's RouDi among them
+    std::uint64_t size_limit = 0;
+    for (const auto& v : pod.at("volumes"))
+      if (v.contains("emptyDir")) size_limit = quantity_bytes(v.at("emptyDir").at("sizeLimit"));
+    MESSAGE("the plan needs " << need << " bytes of /dev/shm; the volume holds " << size_limit);
+    CHECK(size_limit >= need);
+    // A memory-backed volume counts against the pod's memory: the limit must hold it and the
+    // processes (a 1 MiB cell's workers and their message pools: well under 2 GiB).
+    const std::uint64_t memory = quantity_bytes(c.at("resources").at("limits").at("memory"));
+    CHECK(memory >= size_limit + (std::uint64_t{2} << 30));
   }
 
   TEST_CASE("slurm: an exclusive array with --shard auto, and a merge after every task succeeded") {

@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "ipcmatrix/runner/dev_shm.hpp"
 #include "ipcmatrix/runner/plan.hpp"
 #include "ipcmatrix/runner/settings.hpp"
 #include "runner/aggregate.hpp"
@@ -177,5 +178,22 @@ TEST_SUITE("runner plan") {
   TEST_CASE("plan: largest_message_bytes is the envelope and the body, grown by serializers that are not body-only") {
     CHECK(largest_message_bytes("raw", 1 << 20) == (1 << 20) + kEnvelopeBytes);
     CHECK(largest_message_bytes("json", 3000) > 3000 + 3000 / 3);
+  }
+
+  TEST_CASE("dev_shm_bytes_needed: the largest cell's rings in /dev/shm, plus RouDi's segments with iceoryx cells") {
+    RunConfig cfg;
+    cfg.patterns = {"stream", "fan-in"};
+    cfg.serializers = {"raw"};
+    cfg.sizes = {64, 1u << 20};
+    cfg.mechanisms = {"pipe"};
+    // Nothing in /dev/shm but the floor's ring.
+    CHECK(dev_shm_bytes_needed(plan_cells(cfg, 2), cfg) == kDefaultRingBytes + kSegmentOverheadBytes);
+    cfg.mechanisms = {"pipe", "shm"};
+    const std::uint64_t shm = dev_shm_bytes_needed(plan_cells(cfg, 2), cfg);
+    // A 1 MiB fan-in of 3 processes: two 4 MiB rings (two frames each), not a sum over cells.
+    CHECK(shm == 2 * ((std::uint64_t{4} << 20) + kSegmentOverheadBytes));
+    cfg.mechanisms = {"shm", "iceoryx"};
+    const std::uint64_t both = dev_shm_bytes_needed(plan_cells(cfg, 2), cfg);
+    CHECK(both > shm + kRoudiManagementBytes);
   }
 }

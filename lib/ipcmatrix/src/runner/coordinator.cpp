@@ -12,6 +12,7 @@
 #include "aggregate.hpp"
 #include "harness_ceiling.hpp"
 #include "idle_probe.hpp"
+#include "ipcmatrix/runner/dev_shm.hpp"
 #include "ipcmatrix/runner/floor.hpp"
 #include "ipcmatrix/runner/race.hpp"
 #include "ipcmatrix/runner/shard.hpp"
@@ -338,6 +339,14 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
                                           {"cells", mine.size()}};
       cells = std::move(mine);
     }
+    // What a container's /dev/shm must hold for this plan (or part): runner/dev_shm.hpp.
+    const std::uint64_t need = dev_shm_bytes_needed(cells, cfg);
+    res.environment["plan"]["dev_shm_bytes"] = need;
+    if (const std::uint64_t free = sys::free_bytes("/dev/shm"); free < need)
+      res.warnings.push_back(fmt::format("/dev/shm has {} free where this plan needs up to {}: rings are made smaller "
+                                         "to fit, and RouDi's pools may not fit (size /dev/shm from "
+                                         "environment.plan.dev_shm_bytes)",
+                                         format_bytes(free), format_bytes(need)));
   }
   // Daemons a mechanism needs (iceoryx's RouDi): started before the floor and the first cell,
   // stopped when this scope ends, whichever way it ends. Not counted in any cell.

@@ -201,7 +201,7 @@ extern const TransportSpec kBipcMqTransport{
     "bipc-mq",
     "Boost.Interprocess message_queue (8 KiB messages by default; larger ones split): the "
     "off-the-shelf shared-memory queue",
-    Capabilities{.buffer = BufferKnob::capacity_bytes}, &create, &open, nullptr,
+    Capabilities{.buffer = BufferKnob::capacity_bytes, .in_dev_shm = true}, &create, &open, nullptr,
     SemanticsCard{
         .pollable = Pollable::none,
         .poll_note = "no fd: a waiting end polls the queue with short naps",

@@ -171,7 +171,7 @@ extern const TransportSpec kShmTransport{
     "shm",
     "SPSC byte ring in POSIX shared memory (Boost.Interprocess); --wait spin|block|hybrid|eventfd, "
     "--ring-bytes sets capacity",
-    Capabilities{.max_msg_bytes = std::size_t{1} << 30, .spin_wait = true, .loan = true, .buffer = BufferKnob::capacity_bytes, .sized_per_cell = true},
+    Capabilities{.max_msg_bytes = std::size_t{1} << 30, .spin_wait = true, .loan = true, .buffer = BufferKnob::capacity_bytes, .sized_per_cell = true, .in_dev_shm = true},
     &create, &open, nullptr,
     SemanticsCard{
         .pollable = Pollable::opt_in,

@@ -142,6 +142,9 @@ struct Capabilities {
   /// largest message, within --ring-max-bytes and the free /dev/shm) instead of leaving the
   /// mechanism its own default. Only for a capacity_bytes knob.
   bool sized_per_cell = false;
+  /// The channel's buffer (capacity_bytes, or the mechanism's default) is a file in
+  /// /dev/shm: what a container's memory-backed /dev/shm must hold (runner/dev_shm.hpp).
+  bool in_dev_shm = false;
   /// Several processes may open the same sending spec and send at once: each message
   /// arrives whole, never interleaved with another's, each sender's in its order, and the
   /// receiver sees peer_closed only after the last sender is gone. What a fan-in over one
