@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "ipcmatrix/runner/floor.hpp"
 #include "ipcmatrix/sys/affinity.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/sys/process.hpp"
@@ -36,8 +37,7 @@ namespace bare_iceoryx {
 
 using namespace ipcmatrix;
 constexpr std::uint64_t kStop = ~std::uint64_t{0};
-constexpr std::size_t kSourceBytes = std::size_t{16} << 20;  // a stream sender's distinct messages, as bare_stream's
-constexpr std::size_t kDistinct = 64;                        // at most, as bare_stream's batch
+constexpr std::size_t kDistinct = 64;  // at most, as bare_stream's batch
 
 inline void init_runtime(int cpu) {
   if (cpu >= 0) sys::pin_to_cpu(cpu);
@@ -171,11 +171,11 @@ inline std::optional<double> stream(std::size_t size, bool copy_out, int cpu_a, 
     init_runtime(cpu_a);
     iox::popo::UntypedPublisher pub(service("stream"), publisher_options());
     wait_for_subscriber(pub);
-    // Distinct bodies within kSourceBytes, as the other bare loops and the matrix's sender
+    // Distinct bodies within kBareSourceBytes, as the other bare loops and the matrix's sender
     // pool: one hot 1 MiB body copied from cache made this loop look 1.5x faster than any
     // sender of distinct messages can be.
     const std::size_t bytes = std::max<std::size_t>(size, 8);
-    const std::size_t distinct = std::clamp<std::size_t>(kSourceBytes / bytes, 1, kDistinct);
+    const std::size_t distinct = std::clamp<std::size_t>(kBareSourceBytes / bytes, 1, kDistinct);
     std::vector<std::vector<std::byte>> bodies(distinct, std::vector<std::byte>(bytes, std::byte{0x5a}));
     const std::int64_t end = sys::monotonic_ns() + cap_ns;
     for (std::uint64_t i = 0;; ++i) {

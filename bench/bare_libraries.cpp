@@ -26,8 +26,7 @@
 namespace ipcmatrix::bench {
 namespace {
 
-constexpr std::size_t kSourceBytes = std::size_t{16} << 20;  // the sender's distinct messages, as bare_stream's
-constexpr std::size_t kBatch = 64;                           // messages between two clock reads
+constexpr std::size_t kBatch = 64;  // messages between two clock reads
 constexpr std::int64_t kChildTimeoutMs = 60'000;
 constexpr std::string_view kFlag = "--bare-library";
 
@@ -120,7 +119,7 @@ std::optional<double> collect(Signal& result, sys::Child& a, sys::Child& b) {
 template <class Lib>
 std::optional<double> stream(std::size_t size, int cpu_a, int cpu_b, std::int64_t cap_ns) {
   size = std::max<std::size_t>(size, 8);
-  const std::size_t batch = std::clamp<std::size_t>(kSourceBytes / size, 1, kBatch);
+  const std::size_t batch = std::clamp<std::size_t>(kBareSourceBytes / size, 1, kBatch);
   const SocketPath where;
   Signal bound, result;
   sys::Fd consumer_alive_r, consumer_alive_w;  // hangs up when the consumer has exited

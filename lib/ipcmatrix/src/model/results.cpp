@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "ipcmatrix/model/format_units.hpp"
+#include "ipcmatrix/stats/statistics.hpp"
 
 namespace ipcmatrix {
 
@@ -63,6 +64,20 @@ std::string cell_id(const CellResult& c, CellIdParts parts) {
     id += "_r" + sanitize(std::floor(c.rate) == c.rate ? fmt::format("{:.0f}", c.rate) : fmt::format("{}", c.rate));
   }
   return id;
+}
+
+FigureSpread figure_spread(std::vector<double> values) {
+  const Spread s = spread(values);
+  return {s.median, s.min, s.max, s.rel_spread, static_cast<int>(s.n), std::move(values)};
+}
+
+void CellResult::set_repetition_spreads(std::vector<double> p50, std::vector<double> p99, std::vector<double> tput,
+                                        std::vector<double> cpu) {
+  noisy = is_noisy(spread(p50)) || is_noisy(spread(p99)) || is_noisy(spread(tput));
+  p50_spread = figure_spread(std::move(p50));
+  p99_spread = figure_spread(std::move(p99));
+  throughput_spread = figure_spread(std::move(tput));
+  cpu_per_msg_spread = figure_spread(std::move(cpu));
 }
 
 }  // namespace ipcmatrix

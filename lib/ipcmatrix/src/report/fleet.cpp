@@ -4,32 +4,19 @@
 
 #include <algorithm>
 #include <cctype>
-#include <iterator>
 #include <map>
 #include <set>
 
 #include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/report/decisions.hpp"
 #include "ipcmatrix/report/merge.hpp"
+#include "markdown_parts.hpp"
 
 namespace ipcmatrix {
 namespace {
 
-template <class... Args>
-void add(std::string& out, fmt::format_string<Args...> f, Args&&... args) {
-  fmt::format_to(std::back_inserter(out), f, std::forward<Args>(args)...);
-}
-
-/// One table cell: no newline, no '|'.
-std::string cell_text(std::string s) {
-  std::replace(s.begin(), s.end(), '\n', ' ');
-  std::string out;
-  for (const char ch : s) {
-    if (ch == '|') out += '\\';
-    out += ch;
-  }
-  return out;
-}
+using detail::markdown::add;
+using detail::markdown::esc;
 
 std::string configuration(const CellResult& c) {
   std::string s = c.mechanism + "/" + c.serializer;
@@ -215,9 +202,9 @@ std::string fleet_markdown(const std::vector<MachineAnswer>& machines, const std
     const auto n = static_cast<std::size_t>(it - classes.begin());
     const std::string cls = n < 26 ? std::string(1, static_cast<char>('A' + n)) : std::to_string(n + 1);
     add(md, "| [{}](machines/{}/PERFORMANCE_REPORT.md) | {} | {} | {} | {} | {} | {} | {} of {} | {} |\n", m.label,
-        m.label, cls, cell_text(fact_text(m.facts, "cpu_model")), fact_text(m.facts, "logical_cpus"),
-        fact_text(m.facts, "allowed_cpu_count"), cell_text(fact_text(m.facts, "kernel")),
-        cell_text(fact_text(m.facts, "virtualization")), m.ok_cells, m.cells, m.complete ? "yes" : "**no**");
+        m.label, cls, esc(fact_text(m.facts, "cpu_model")), fact_text(m.facts, "logical_cpus"),
+        fact_text(m.facts, "allowed_cpu_count"), esc(fact_text(m.facts, "kernel")),
+        esc(fact_text(m.facts, "virtualization")), m.ok_cells, m.cells, m.complete ? "yes" : "**no**");
   }
 
   const std::vector<Row> rows = rows_of(machines);
@@ -231,12 +218,12 @@ std::string fleet_markdown(const std::vector<MachineAnswer>& machines, const std
   for (std::size_t i = 0; i < machines.size(); ++i) md += "---|";
   md += "\n";
   for (const Row& r : rows) {
-    add(md, "| {} | {} | {} |", cell_text(r.use_case), cell_text(r.serializer), verdict(r, machines));
+    add(md, "| {} | {} | {} |", esc(r.use_case), esc(r.serializer), verdict(r, machines));
     for (const MachineAnswer::Pick* p : r.per_machine) {
       if (p == nullptr)
         md += " not measured |";
       else
-        add(md, " {}: {} ({}) |", cell_text(p->configuration), cell_text(p->figure), cell_text(p->margin));
+        add(md, " {}: {} ({}) |", esc(p->configuration), esc(p->figure), esc(p->margin));
     }
     md += "\n";
   }

@@ -1,5 +1,6 @@
 #pragma once
-// Private to report/markdown*.cpp: the pieces PERFORMANCE_REPORT.md is assembled from.
+// Private to report/: the pieces PERFORMANCE_REPORT.md is assembled from (markdown*.cpp),
+// whose text helpers (add, esc) the report across machines (fleet.cpp) writes with too.
 //   markdown.cpp              the document: its order, title, how-to-read and method
 //   markdown_text.cpp         text helpers every section shares (escaping, figures, names)
 //   markdown_environment.cpp  the environment table, the machine's floor and the warnings

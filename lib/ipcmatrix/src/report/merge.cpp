@@ -43,11 +43,6 @@ std::vector<double> joined(std::vector<double> a, const std::vector<double>& b) 
   return a;
 }
 
-FigureSpread spread_of(const std::vector<double>& v) {
-  const Spread s = spread(v);
-  return {s.median, s.min, s.max, s.rel_spread, static_cast<int>(s.n), v};
-}
-
 /// The cell's primary figure, the one its median repetition was chosen by
 /// (runner/aggregate.hpp): msgs/s for closed-loop cells, p50 for the rest.
 bool by_throughput(const CellResult& c) { return latency_meaning(c) == LatencyMeaning::saturated; }
@@ -57,9 +52,7 @@ double primary_of(const CellResult& c) {
   return by_throughput(c) ? c.throughput.msgs_per_s : static_cast<double>(c.latency_ns.p50.value_or(0));
 }
 
-/// The coordinator's words for a noisy cell (runner/coordinator.cpp), kept in step with
-/// the pooled flag.
-constexpr std::string_view kNoisyWarning = "noisy: repetitions differ by more than 10%";
+/// How a cell whose spreads cover fewer repetitions than it ran says so.
 constexpr std::string_view kPartialWarning = "pooled: the spreads cover";
 
 /// `more`, a measurement of the same cell on the same machine, pooled into `into` (see the
@@ -80,10 +73,11 @@ void pool(CellResult& into, CellResult more, const std::string& from, double& pr
     into.warnings.push_back(fmt::format("failed in another file ({}); figures from the runs where it was ok", error));
     return;
   }
-  const std::vector<double> p50 = joined(p50_values(into), p50_values(more));
-  const std::vector<double> p99 = joined(p99_values(into), p99_values(more));
-  const std::vector<double> tput = joined(throughput_values(into), throughput_values(more));
-  const std::vector<double> cpu = joined(cpu_per_msg_values(into), cpu_per_msg_values(more));
+  std::vector<double> p50 = joined(p50_values(into), p50_values(more));
+  std::vector<double> p99 = joined(p99_values(into), p99_values(more));
+  std::vector<double> tput = joined(throughput_values(into), throughput_values(more));
+  std::vector<double> cpu = joined(cpu_per_msg_values(into), cpu_per_msg_values(more));
+  const std::size_t listed = p50.size();
   const double median = spread(by_throughput(into) ? tput : p50).median;
   Histogram histogram = into.histogram;
   histogram.merge(more.histogram);
@@ -101,21 +95,17 @@ void pool(CellResult& into, CellResult more, const std::string& from, double& pr
   into.warnings = std::move(warnings);
   into.messages_dropped = dropped;
   into.repetitions = repetitions;
-  into.p50_spread = spread_of(p50);
-  into.p99_spread = spread_of(p99);
-  into.throughput_spread = spread_of(tput);
-  into.cpu_per_msg_spread = spread_of(cpu);
-  into.noisy = is_noisy(spread(p50)) || is_noisy(spread(p99)) || is_noisy(spread(tput));
+  into.set_repetition_spreads(std::move(p50), std::move(p99), std::move(tput), std::move(cpu));
   std::erase_if(into.warnings,
                 [](const std::string& w) { return w == kNoisyWarning || w.starts_with(kPartialWarning); });
   if (into.noisy) into.warnings.emplace_back(kNoisyWarning);
   // A file written before per-repetition figures lists one figure for several repetitions:
   // the tests over the repetitions then see fewer than ran, and the cell says so.
-  if (p50.size() < static_cast<std::size_t>(repetitions))
+  if (listed < static_cast<std::size_t>(repetitions))
     into.warnings.push_back(
         fmt::format("{} {} of its {} repetitions (a file written before per-repetition figures "
                     "were recorded lists only its median)",
-                    kPartialWarning, p50.size(), repetitions));
+                    kPartialWarning, listed, repetitions));
 }
 
 }  // namespace

@@ -21,11 +21,6 @@ constexpr std::uint64_t kMinWindowMsgs = 100;  // the default --min-messages: a 
 constexpr std::int64_t kSkewWarnNs = 1000;
 constexpr double kTickS = 0.01;  // the kernel's CPU accounting granularity (USER_HZ)
 
-FigureSpread figure_spread(const std::vector<double>& values) {
-  const Spread s = spread(values);
-  return {s.median, s.min, s.max, s.rel_spread, static_cast<int>(s.n), values};
-}
-
 }  // namespace
 
 CellResult figures(const Cell& c, const RunConfig& cfg, const Repetition& rep) {
@@ -160,11 +155,7 @@ CellResult combine_repetitions(std::vector<CellResult> reps, bool by_throughput)
   r.warnings.insert(r.warnings.end(), drop_warnings.begin(), drop_warnings.end());
   r.repetitions = static_cast<int>(reps.size());
   if (reps.size() > 1) {
-    r.p50_spread = figure_spread(p50);
-    r.p99_spread = figure_spread(p99);
-    r.throughput_spread = figure_spread(tput);
-    r.cpu_per_msg_spread = figure_spread(cpu);
-    r.noisy = is_noisy(spread(p50)) || is_noisy(spread(p99)) || is_noisy(spread(tput));
+    r.set_repetition_spreads(std::move(p50), std::move(p99), std::move(tput), std::move(cpu));
   }
   return r;
 }

@@ -123,7 +123,7 @@ CellResult finish_cell(const Cell& c, const RunConfig& cfg, const std::vector<in
   std::vector<std::string> figure_warnings = std::move(r.warnings);
   r.warnings = cell_warnings(c, cfg, cpus.size());
   r.warnings.insert(r.warnings.end(), figure_warnings.begin(), figure_warnings.end());
-  if (r.noisy) r.warnings.push_back("noisy: repetitions differ by more than 10%");
+  if (r.noisy) r.warnings.emplace_back(kNoisyWarning);
   const std::string key = r.mechanism + "/" + std::string(to_string(r.wait));
   if (!idle_cache.count(key)) {
     try {

@@ -25,7 +25,6 @@ constexpr std::int64_t kRingCapNs = 250'000'000;
 constexpr std::size_t kRingMessageBytes = 64;
 constexpr std::size_t kRingBatch = 64;
 constexpr std::int64_t kChildTimeoutMs = 10'000;
-constexpr std::size_t kBareSourceBytes = std::size_t{16} << 20;
 
 void pin(int cpu) {
   if (cpu >= 0) sys::pin_to_cpu(cpu);

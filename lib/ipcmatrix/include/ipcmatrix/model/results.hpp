@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ipcmatrix/model/vocabulary.hpp"
@@ -75,6 +76,12 @@ struct FigureSpread {
   /// (stats/significance.hpp). Empty in files written before it was recorded.
   std::vector<double> values;
 };
+
+/// The spread of one figure over repetitions, from the value of each (kept, in order).
+[[nodiscard]] FigureSpread figure_spread(std::vector<double> values);
+
+/// The warning a noisy cell carries (the coordinator adds it; merge keeps it in step).
+inline constexpr std::string_view kNoisyWarning = "noisy: repetitions differ by more than 10%";
 
 /// One cell of the matrix: its identity, outcome and figures.
 struct CellResult {
@@ -140,6 +147,12 @@ struct CellResult {
   /// Why its repetitions ended: the race's verdict on it (runner/race.hpp), or fixed.
   RaceOutcome race = RaceOutcome::fixed;
   Histogram histogram;  ///< merged, of latency_ns
+
+  /// Sets the spreads of p50, p99, msgs/s and CPU per message from the figures of each
+  /// repetition, and `noisy` when any of the first three spreads by more than 10%
+  /// (stats/statistics.hpp is_noisy). What one run's repetitions and pooled runs share.
+  void set_repetition_spreads(std::vector<double> p50, std::vector<double> p99, std::vector<double> tput,
+                              std::vector<double> cpu);
 
   [[nodiscard]] bool ok() const noexcept { return status == CellStatus::ok; }
 };

@@ -94,6 +94,11 @@ struct MachineFloor {
   int cpu_a = -1, cpu_b = -1;    ///< where the two processes ran (-1: unpinned)
 };
 
+/// The most bytes of distinct messages a bare stream's sender cycles through: a matrix
+/// sender's pool of 1 MiB messages is read from memory, not a cache, and so are these (every
+/// bare loop's sender, bench/ included, holds to it).
+inline constexpr std::size_t kBareSourceBytes = std::size_t{16} << 20;
+
 /// A bare transport between two child processes pinned to cpu_a (sender) and cpu_b, with
 /// nothing of the harness: `size`-byte messages in batches of `batch` (fewer when `batch`
 /// distinct messages would exceed 16 MiB, the size of a matrix sender's pool of 1 MiB
