@@ -2,11 +2,13 @@
 // messages whose envelopes a test writes by hand (the wire layout is in roles.hpp).
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <thread>
 
 #include "ipcmatrix/pattern/roles.hpp"
 #include "ipcmatrix/sys/byte_order.hpp"
 #include "ipcmatrix/sys/clock.hpp"
+#include "pattern/roles/steady_rate.hpp"
 
 using namespace ipcmatrix;
 
@@ -42,9 +44,96 @@ RoleReport consume_stamped(std::int64_t origin_offset_ns) {
   return r;
 }
 
+// A producer of 256 KiB messages, stamped 1 in 64, into a consumer that takes one every
+// 2 ms (a ring of 1 MiB: a few in flight): each send waits for the consumer, as a slow
+// serializer or a slow channel would make it wait.
+RoleReport produce_into_slow_consumer(RoleParams p) {
+  constexpr std::size_t kSize = 256 * 1024;
+  ChannelOptions o;
+  o.capacity_bytes = std::size_t{1} << 20;
+  auto pair = open_local_pair(find_transport("shm"), o);
+  std::thread consumer([&] {
+    std::vector<std::byte> buf(kEnvelopeBytes + kSize);
+    std::size_t len = 0;
+    while (pair.receiver->recv(buf, len) == IoStatus::ok) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  });
+  p.role = RoleKind::producer;
+  p.size_bytes = kSize;
+  p.latency_sample = 64;
+  p.verify = Verify::off;
+  std::vector<std::unique_ptr<Transport>> outs, ins;
+  outs.push_back(std::move(pair.sender));
+  RoleReport r = run_role(p, outs, ins);
+  outs.clear();  // the consumer's recv ends with the sender gone
+  consumer.join();
+  return r;
+}
+
 }  // namespace
 
 TEST_SUITE("pattern") {
+  TEST_CASE("roles: a time window ends on time for slow messages, not at the next latency stamp") {
+    // 20 ms at 2 ms a message: about 10, plus the ring's few. Were the clock read only at
+    // stamps (1 in 64), the window could end no earlier than the 64th message. A loaded
+    // machine only makes each message slower, so fewer fit.
+    RoleParams p;
+    p.duration_s = 0.02;
+    p.min_messages = 1;
+    p.warmup = 0;
+    const RoleReport r = produce_into_slow_consumer(p);
+    REQUIRE(r.error.empty());
+    CHECK(r.measured_sent >= 1);
+    CHECK(r.measured_sent < 40);
+  }
+
+  TEST_CASE("roles: warm-up of slow messages ends at its time cap, not at the next latency stamp") {
+    // A count of warm-up messages far beyond what fits: the cap (half the 20 ms window, at
+    // least kWarmupMinCapS) or a steady rate ends it, within a few messages of either. At
+    // stamps only, warm-up would have run 64 messages (128 ms at the least).
+    RoleParams p;
+    p.duration_s = 0.02;
+    p.min_messages = 1;
+    p.messages = 1;
+    p.warmup = 1'000'000;
+    const std::int64_t t0 = sys::now_ns();
+    const RoleReport r = produce_into_slow_consumer(p);
+    REQUIRE(r.error.empty());
+    CHECK(r.measured_sent == 1);
+    const std::uint64_t warm = r.sent.at(0).count - r.measured_sent;
+    CHECK(warm >= 1);
+    CHECK(warm < 40);
+    CHECK(r.phase_start_ns > t0);
+  }
+
+  TEST_CASE("roles: warm-up ends once the send rate holds still for kSteadySlices slices") {
+    constexpr std::int64_t kSlice = kSteadySliceNs;
+    const auto feed = [](const std::vector<double>& ns_per_msg) {
+      // One slice per entry, each exactly kSlice long; the answer after each.
+      detail::SteadyRate s;
+      std::vector<bool> out;
+      std::int64_t now = 1'000;
+      std::uint64_t sent = 0;
+      (void)s.steady_at(now, sent);
+      for (const double per : ns_per_msg) {
+        now += kSlice;
+        sent += static_cast<std::uint64_t>(static_cast<double>(kSlice) / per);
+        out.push_back(s.steady_at(now, sent));
+      }
+      return out;
+    };
+    static_assert(kSteadySlices == 3, "the expectations below count three slices");
+    // Three agreeing slices: steady at the third, not before.
+    CHECK(feed({1000, 1000, 1000}) == std::vector<bool>{false, false, true});
+    // Within the tolerance counts as agreeing; a jump restarts the count.
+    CHECK(feed({1000, 1050, 2000, 2100, 2050}) == std::vector<bool>{false, false, false, false, true});
+    // A rate that keeps moving is never steady (it runs to the cap).
+    CHECK(feed({1000, 1500, 1000, 1500, 1000, 1500}) == std::vector<bool>(6, false));
+    // Reads closer together than a slice do not count as slices.
+    detail::SteadyRate s;
+    CHECK_FALSE(s.steady_at(0, 0));
+    for (std::int64_t t = 1; t < 10; ++t) CHECK_FALSE(s.steady_at(t * 1000, static_cast<std::uint64_t>(t)));
+  }
+
   TEST_CASE("roles: one-way differences below zero are recorded as 0 and counted, never hidden") {
     // 10 s ahead: every difference is negative whatever the scheduling delays.
     const RoleReport late = consume_stamped(/*origin 10 s in the future*/ 10'000'000'000);

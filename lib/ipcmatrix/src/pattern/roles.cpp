@@ -20,6 +20,7 @@
 #include "roles/pacer.hpp"
 #include "roles/receiver.hpp"
 #include "roles/sender.hpp"
+#include "roles/steady_rate.hpp"
 
 namespace ipcmatrix {
 
@@ -53,9 +54,17 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
                           every > 1 && encoder.raw();
   std::vector<std::span<const std::byte>> bodies;
   for (const Message& m : pool) bodies.emplace_back(m.body);
+  // The clock is also read between stamps, often enough that the warm-up cap and the window
+  // end on time for slow messages: about every kClockCheckBytes of body (a 1 MiB message
+  // each time, a 64 B one at every stamp), where one clock read is lost in the message's
+  // own cost. Stamping every 64th 1 MiB zstd message alone let a 0.2 s window run 0.7 s.
+  const std::uint64_t check_every =
+      std::clamp<std::uint64_t>(kClockCheckBytes / std::max<std::uint64_t>(p.size_bytes, 1), 1, every);
+  std::uint64_t until_check = 0;
   std::int64_t deadline = 0;
-  std::uint64_t warm_count = p.warmup;  // shortened if warm-up runs out of time
+  std::uint64_t warm_count = p.warmup;  // shortened if warm-up runs out of time or is steady
   const std::int64_t warm_until = sys::now_ns() + static_cast<std::int64_t>(warmup_cap_s(p.duration_s) * 1e9);
+  detail::SteadyRate steady;
   std::size_t slot = 0;
   // Counters instead of i % n: no division on the per-message path.
   std::uint64_t until_stamp = 0;
@@ -71,17 +80,20 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
     const bool sample_due = until_stamp == 0;
     until_stamp = sample_due ? every - 1 : until_stamp - 1;
     const bool stamp = sample_due || first_measured || last_measured;
-    const std::int64_t now = stamp ? sys::now_ns() : 0;
-    if (stamp && i < warm_count && i > 0 && now >= warm_until) warm_count = i;
+    const bool check_due = until_check == 0;
+    until_check = check_due ? check_every - 1 : until_check - 1;
+    const bool clock = stamp || check_due;
+    const std::int64_t now = clock ? sys::now_ns() : 0;
+    if (clock && i < warm_count && i > 0 && (now >= warm_until || steady.steady_at(now, i))) warm_count = i;
     const bool warm = i < warm_count;
     if (!warm) {
       // Whichever comes first: the message count (0 = no count) or the measured time.
       if (p.messages > 0 && i >= warm_count + p.messages) break;
       if (deadline != 0 && i >= warm_count + p.min_messages &&
-          (pacer.open_loop() ? due >= deadline : stamp && now >= deadline))
+          (pacer.open_loop() ? due >= deadline : clock && now >= deadline))
         break;
       if (r.first_send_ns == 0) {
-        const std::int64_t start = stamp ? now : sys::now_ns();
+        const std::int64_t start = clock ? now : sys::now_ns();
         r.first_send_ns = start;
         r.phase_start_ns = start;
         r.usage_start = sys::self_usage();
@@ -112,7 +124,7 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
     if (!plain_runs) continue;
     // The plain messages up to the next special one: the next stamp, the first measured
     // message, the last measured one, the faulty one.
-    std::uint64_t next = i + 1 + until_stamp;
+    std::uint64_t next = i + 1 + std::min(until_stamp, until_check);
     if (i + 1 <= warm_count) next = std::min(next, warm_count);
     if (p.messages > 0) next = std::min(next, warm_count + p.messages - 1);
     if (p.fault != Fault::none && warm_count + p.fault_at > i) next = std::min(next, warm_count + p.fault_at);
@@ -122,6 +134,7 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
     if (!sender.emit_plain_run(bodies, run, next_out, target < 0, run_warm)) break;
     i += run;
     until_stamp -= run;
+    until_check -= run;
     if (!run_warm) r.measured_sent += run;
   }
   if (r.error.empty()) sender.flush();

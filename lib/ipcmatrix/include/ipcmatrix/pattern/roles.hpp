@@ -45,6 +45,10 @@
 
 namespace ipcmatrix {
 
+/// Body bytes a producer sends between two reads of its clock at most (beyond its latency
+/// stamps): how promptly a time-sized window and the warm-up cap end for large messages.
+inline constexpr std::uint64_t kClockCheckBytes = 64 * 1024;
+
 inline constexpr std::size_t kEnvelopeBytes = 32;       ///< a stamped message's envelope
 inline constexpr std::size_t kSeqEnvelopeBytes = 8;     ///< an unstamped message's envelope
 inline constexpr std::uint64_t kWarmupBit = std::uint64_t{1} << 63;
@@ -68,6 +72,12 @@ inline constexpr double kWarmupCapS = 0.5;
 /// headline sweep's 1 MiB cells), while caches, page tables and the CPU's clock are warm
 /// after tens of milliseconds of traffic.
 inline constexpr double kWarmupMinCapS = 0.05;
+/// Warm-up also ends, before its count or cap, once the sender's rate is steady: this many
+/// consecutive slices of kSteadySliceNs or more whose time per message agrees within
+/// kSteadyTolerance (15 ms at the least, where a 1 MiB stream spent its whole 100 ms cap).
+inline constexpr int kSteadySlices = 3;
+inline constexpr std::int64_t kSteadySliceNs = 5'000'000;
+inline constexpr double kSteadyTolerance = 0.1;
 /// The warm-up cap for a phase: kWarmupCapS, or half a time window (at least kWarmupMinCapS).
 [[nodiscard]] constexpr double warmup_cap_s(double duration_s) noexcept {
   if (!(duration_s > 0)) return kWarmupCapS;
