@@ -82,8 +82,13 @@ TEST_SUITE("pattern") {
     p.warmup = 0;
     const RoleReport r = produce_into_slow_consumer(p);
     REQUIRE(r.error.empty());
-    CHECK(r.measured_sent >= 1);
+    REQUIRE(r.measured_sent >= 2);
     CHECK(r.measured_sent < 40);
+    // Stamped: the first measured message and the one that ended the window (the receivers'
+    // window runs from the first to the last stamp), none between (1 in 64).
+    CHECK(r.wire_msgs == r.measured_sent);
+    CHECK(r.wire_bytes ==
+          r.measured_sent * (kSeqEnvelopeBytes + 256 * 1024) + 2 * (kEnvelopeBytes - kSeqEnvelopeBytes));
   }
 
   TEST_CASE("roles: warm-up of slow messages ends at its time cap, not at the next latency stamp") {

@@ -66,6 +66,26 @@ TEST_SUITE("runner plan") {
     CHECK_FALSE(closed_loop_throughput(cell("stream", "shm", "raw", 64), cfg));
   }
 
+  TEST_CASE("min_messages_for: a rate needs --rate-min-messages, a latency cell's p99 --min-messages") {
+    RunConfig cfg;
+    REQUIRE(cfg.min_messages > kRateMinMessages);
+    REQUIRE(cfg.rate_min_messages == kRateMinMessages);
+    CHECK(min_messages_for(cell("stream", "shm", "json", 1 << 20), cfg) == kRateMinMessages);
+    CHECK(min_messages_for(cell("fan-in", "pipe", "raw", 64), cfg) == kRateMinMessages);
+    CHECK(min_messages_for(cell("pingpong", "shm", "json", 1 << 20), cfg) == cfg.min_messages);
+    Cell paced = cell("stream", "unix", "raw", 64);
+    const LoadPoint half{LoadPoint::Kind::fraction, 0.5};
+    paced.load = half;
+    CHECK(min_messages_for(paced, cfg) == cfg.min_messages);
+    cfg.min_messages = 5;
+    cfg.rate_min_messages = 500;  // each as given
+    CHECK(min_messages_for(cell("stream", "shm", "raw", 64), cfg) == 500);
+    CHECK(min_messages_for(cell("pingpong", "shm", "raw", 64), cfg) == 5);
+    cfg.messages = 1000;  // a count bounds the phase
+    CHECK(min_messages_for(cell("pingpong", "shm", "raw", 64), cfg) == 0);
+    CHECK(min_messages_for(cell("stream", "shm", "raw", 64), cfg) == 0);
+  }
+
   TEST_CASE("repetitions: the median is chosen by the cell's primary figure, noisy looks at p99 too") {
     const auto reps = [] {
       std::vector<CellResult> v;

@@ -41,7 +41,7 @@ nlohmann::json changed_value(const Setting& s) {
   const std::map<std::string_view, nlohmann::json> values = {
       {"sizes", {128, 2048}},   {"patterns", {"mesh"}},     {"mechanisms", {"pipe"}},
       {"serializers", {"json"}}, {"procs", 4},              {"duration_s", 3},
-      {"messages", 77},         {"min_messages", 300},     {"warmup", 5},             {"repetitions", 2},
+      {"messages", 77},         {"min_messages", 300},     {"rate_min_messages", 30},     {"warmup", 5},             {"repetitions", 2},
       {"race", 3},              {"budget_s", 120},         {"shard", "1/3"},
       {"rate", 500},            {"waits", {"spin"}},       {"placements", {"cross-core"}},
       {"loads", {"50%", "10k", "sporadic"}},

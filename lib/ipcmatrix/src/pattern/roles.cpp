@@ -79,19 +79,28 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
     // throughput window.
     const bool sample_due = until_stamp == 0;
     until_stamp = sample_due ? every - 1 : until_stamp - 1;
-    const bool stamp = sample_due || first_measured || last_measured;
+    bool stamp = sample_due || first_measured || last_measured;
     const bool check_due = until_check == 0;
     until_check = check_due ? check_every - 1 : until_check - 1;
     const bool clock = stamp || check_due;
     const std::int64_t now = clock ? sys::now_ns() : 0;
     if (clock && i < warm_count && i > 0 && (now >= warm_until || steady.steady_at(now, i))) warm_count = i;
     const bool warm = i < warm_count;
+    bool ending = false;  // the last message of a time window, sent stamped
     if (!warm) {
       // Whichever comes first: the message count (0 = no count) or the measured time.
       if (p.messages > 0 && i >= warm_count + p.messages) break;
-      if (deadline != 0 && i >= warm_count + p.min_messages &&
-          (pacer.open_loop() ? due >= deadline : clock && now >= deadline))
-        break;
+      if (deadline != 0 && i >= warm_count + p.min_messages) {
+        // Paced: the message due past the window is not sent. Closed loop: the clock read
+        // that finds the window over may be a check between stamps, and the receivers'
+        // window ends at the last stamped message, so this one goes out stamped and ends
+        // it (else a window of fewer messages than the sampling interval has no end).
+        if (pacer.open_loop()) {
+          if (due >= deadline) break;
+        } else if (clock && now >= deadline) {
+          stamp = ending = true;
+        }
+      }
       if (r.first_send_ns == 0) {
         const std::int64_t start = clock ? now : sys::now_ns();
         r.first_send_ns = start;
@@ -120,7 +129,7 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
     const Envelope e{0, stamp ? (due != 0 ? due : now) : 0, stamp ? now : 0, stamp ? now : 0};
     const bool faulty = p.fault != Fault::none && !warm && i == warm_count + p.fault_at;
     if (!(faulty ? sender.emit_faulty(body, e, target, warm) : sender.emit(body, e, target, warm))) break;
-    if (!after_send(warm)) break;
+    if (!after_send(warm) || ending) break;
     if (!plain_runs) continue;
     // The plain messages up to the next special one: the next stamp, the first measured
     // message, the last measured one, the faulty one.

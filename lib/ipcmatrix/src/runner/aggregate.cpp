@@ -105,10 +105,13 @@ CellResult figures(const Cell& c, const RunConfig& cfg, const Repetition& rep) {
     r.cpu.per_msg_ns = busy_s * 1e9 / static_cast<double>(r.messages_received);
   }
 
-  if (r.duration_s * 1e3 < kMinWindowMs || window_msgs < kMinWindowMsgs) {
+  // A closed-loop throughput cell's rate needs kRateMinMessages arrivals; a latency cell's
+  // p99 needs kMinWindowMsgs samples.
+  const std::uint64_t min_msgs = closed_loop_throughput(c, cfg) ? kRateMinMessages : kMinWindowMsgs;
+  if (r.duration_s * 1e3 < kMinWindowMs || window_msgs < min_msgs) {
     r.warnings.push_back(fmt::format("short throughput window: {} messages in {:.1f} ms (under {} messages or "
                                      "{:.0f} ms); its msgs/s is imprecise",
-                                     window_msgs, r.duration_s * 1e3, kMinWindowMsgs, kMinWindowMs));
+                                     window_msgs, r.duration_s * 1e3, min_msgs, kMinWindowMs));
   }
   if (most_negative < -kSkewWarnNs) {
     r.warnings.push_back(fmt::format("{} one-way latencies came out negative, down to {} ns: the CPUs' clocks "

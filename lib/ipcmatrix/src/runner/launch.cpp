@@ -54,7 +54,7 @@ RoleParams role_params(const Cell& c, const RunConfig& cfg, const Topology& topo
   params.messages = cfg.messages;
   params.warmup = cfg.warmup;
   params.duration_s = cfg.duration_s;
-  params.min_messages = cfg.messages == 0 ? cfg.min_messages : 0;
+  params.min_messages = min_messages_for(c, cfg);
   params.rate = cfg.rate;
   params.batch = c.batch;
   params.record_hops = c.pattern->records_hops && part.role == RoleKind::consumer;

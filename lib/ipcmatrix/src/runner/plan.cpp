@@ -135,6 +135,11 @@ bool closed_loop_throughput(const Cell& c, const RunConfig& cfg) noexcept {
   return sweeps_load(*c.pattern) && cfg.rate == 0 && !c.load;
 }
 
+std::uint64_t min_messages_for(const Cell& c, const RunConfig& cfg) noexcept {
+  if (cfg.messages != 0) return 0;
+  return closed_loop_throughput(c, cfg) ? cfg.rate_min_messages : cfg.min_messages;
+}
+
 std::uint64_t latency_sample_for(const Cell& c, const RunConfig& cfg) noexcept {
   if (!closed_loop_throughput(c, cfg)) return 1;
   return cfg.latency_sample == 0 ? kAutoLatencySample : cfg.latency_sample;

@@ -192,9 +192,14 @@ std::vector<Setting> make_settings() {
                     SettingKind::scalar, &C::messages, [](F text, F f) { return parse_uint(text, f); },
                     show_integer<std::uint64_t>));
   t.push_back(field("min_messages", "--min-messages", "N",
-                    "with a time window, measured messages per producer before it may end: a slow cell "
-                    "measures longer than --duration rather than report a figure from a handful",
+                    "with a time window, measured messages per producer before a round trip or a paced cell may "
+                    "end: a slow cell measures longer than --duration rather than report a p99 from a handful",
                     SettingKind::scalar, &C::min_messages, [](F text, F f) { return parse_uint(text, f); },
+                    show_integer<std::uint64_t>));
+  t.push_back(field("rate_min_messages", "--rate-min-messages", "N",
+                    "the same for closed-loop throughput cells, whose figure is a rate (their latency is "
+                    "sampled): fewer than --min-messages serve",
+                    SettingKind::scalar, &C::rate_min_messages, [](F text, F f) { return parse_uint(text, f); },
                     show_integer<std::uint64_t>));
   t.push_back(field(
       "warmup", "--warmup", "N", "unrecorded messages per producer before measuring", SettingKind::scalar,

@@ -23,6 +23,10 @@ namespace ipcmatrix {
 /// Names of every registered mechanism (transport registry order): the default of --mechanisms.
 [[nodiscard]] std::vector<std::string> mechanism_names();
 
+/// Arrivals a rate needs to be precise within a few percent: RunConfig::rate_min_messages'
+/// default, and under it a closed-loop throughput cell's window is called short.
+inline constexpr std::uint64_t kRateMinMessages = 20;
+
 /// The whole description of one run. Default-constructed it is the tool's default matrix
 /// (mechanisms and serializers filled from the registries), and passes validate().
 struct RunConfig {
@@ -37,9 +41,15 @@ struct RunConfig {
   /// min_messages (a slow cell measures longer).
   double duration_s = 0.2;
   std::uint64_t messages = 0;  ///< per producer per cell, a cap; 0 = no count (duration only)
-  /// With a time window: the phase does not end before this many measured messages per
-  /// producer (enough to resolve a p99). Ignored when `messages` bounds the phase.
+  /// With a time window: the phase of a round trip or a paced cell does not end before this
+  /// many measured messages per producer (enough to resolve a p99). Ignored when `messages`
+  /// bounds the phase.
   std::uint64_t min_messages = 100;
+  /// The same for closed-loop throughput cells. Their figure is a rate over the window,
+  /// within a few percent from kRateMinMessages arrivals, and their latency is sampled (1 in
+  /// latency_sample), so a p99 is not theirs to resolve: a 1 MiB JSON stream (30 ms a
+  /// message here) measured 3 s for 100 messages.
+  std::uint64_t rate_min_messages = kRateMinMessages;
   std::uint64_t warmup = 2000;     ///< per producer, sent first and not recorded
   int repetitions = 1;             ///< runs of every cell: the first pass (rounds over every cell)
   /// Racing (runner/race.hpp): after the first pass, further rounds only for the cells whose

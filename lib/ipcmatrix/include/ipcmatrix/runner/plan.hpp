@@ -66,6 +66,10 @@ struct Cell {
 /// messages, so msgs/s is the cell's figure and its latency is queueing delay.
 [[nodiscard]] bool closed_loop_throughput(const Cell& c, const RunConfig& cfg) noexcept;
 
+/// Measured messages per producer before cell c's time window may end: cfg.min_messages,
+/// or cfg.rate_min_messages for closed-loop throughput cells; 0 when a count bounds the phase.
+[[nodiscard]] std::uint64_t min_messages_for(const Cell& c, const RunConfig& cfg) noexcept;
+
 /// One message in how many of cell `c` carries a timestamp: every one for round trips and
 /// open loop; --latency-sample (kAutoLatencySample when 0) for closed-loop throughput cells.
 [[nodiscard]] std::uint64_t latency_sample_for(const Cell& c, const RunConfig& cfg) noexcept;
