@@ -54,6 +54,7 @@ format_paths=(
   lib/ipcmatrix/src/runner/dev_shm.cpp
   tests/install/consumer
   bench/bare_iceoryx.hpp
+  lib/ipcmatrix/src/pattern/roles/steady_rate.hpp
 )
 tidy_paths=(
   lib/ipcmatrix/src/model

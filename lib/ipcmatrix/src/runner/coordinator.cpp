@@ -203,40 +203,50 @@ std::vector<RaceEntry> race_entries(const std::vector<Cell>& cells, const std::v
   return out;
 }
 
-/// Seconds the run has left, estimated: what is left of this round, the first pass's later
-/// rounds, and racing rounds for the cells open now (every cell while the first pass runs:
-/// an upper bound until the race starts), each at its last repetition's time (or the mean so
-/// far), plus the end-of-run measurements; never past the budget. Negative before any
-/// repetition was measured.
+/// Seconds the run has left, estimated: what is left of the first pass, which always runs
+/// whole, for a cell not yet run at its expected cost (runner/shard.hpp) scaled by how the
+/// cells run so far compared with theirs (a 1 MiB JSON cell takes ten times a 64 B one: a
+/// plain mean over the first few cells was a third off), and at its last repetition's time
+/// for a later round, plus the harness ceilings still to measure at their mean so far
+/// (the first cells of a shuffled round meet most of them: folded into a per-cell mean they
+/// made the early estimates a third too long); then racing rounds for the cells open
+/// now (every cell while the first pass runs: an upper bound until the race starts), which
+/// the budget cuts short; then the end-of-run measurements. Negative before any cell ran.
 struct EtaInput {
   std::size_t round = 0, first_pass = 1, max_rounds = 1;
   double elapsed_s = 0, end_reserve_s = 0, budget_s = 0;
+  std::size_t ceilings_left = 0;  ///< harness ceilings the cells still to run will measure
+  double ceiling_s = 0;           ///< mean time of one measured so far (0: none yet)
 };
-double estimate_left_s(const std::vector<CellRun>& runs, const std::vector<bool>& runs_now,
-                       const std::vector<RaceVerdict>& verdicts, const EtaInput& in) {
-  double measured = 0;
-  std::size_t n = 0;
-  for (const CellRun& r : runs)
-    if (r.rep_s > 0) {
-      measured += r.rep_s;
-      ++n;
+double estimate_left_s(const std::vector<CellRun>& runs, const std::vector<double>& expected_s,
+                       const std::vector<bool>& runs_now, const std::vector<RaceVerdict>& verdicts,
+                       const EtaInput& in) {
+  double measured = 0, expected_of_measured = 0;
+  for (std::size_t i = 0; i < runs.size(); ++i)
+    if (!runs[i].reps.empty() && runs[i].rep_s > 0) {
+      measured += runs[i].rep_s;
+      expected_of_measured += expected_s[i];
     }
-  if (n == 0) return -1;
-  const double mean = measured / static_cast<double>(n);
-  double left = in.end_reserve_s;
+  if (!(measured > 0) || !(expected_of_measured > 0)) return -1;
+  const double scale = measured / expected_of_measured;
+  const bool in_first_pass = in.round < in.first_pass;
+  const std::size_t later_first = in.round + 1 < in.first_pass ? in.first_pass - in.round - 1 : 0;
+  const std::size_t later_racing = in.max_rounds - std::max(in.round + 1, in.first_pass);
+  double first = static_cast<double>(in.ceilings_left) * in.ceiling_s, racing = 0;
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const CellRun& r = runs[i];
     if (!r.error.empty()) continue;
-    const double each = r.rep_s > 0 ? r.rep_s : mean;
-    if (runs_now[i] && r.reps.size() <= in.round) left += each;  // not yet run this round
-    const std::size_t later_first = in.round + 1 < in.first_pass ? in.first_pass - in.round - 1 : 0;
-    const std::size_t later_racing =
-        in.max_rounds - std::max(in.round + 1, in.first_pass);
-    const bool may_race = in.round < in.first_pass ? true : verdicts[i].open;
-    left += each * static_cast<double>(later_first + (may_race ? later_racing : 0));
+    const double each = r.rep_s > 0 ? r.rep_s : expected_s[i] * scale;
+    if (runs_now[i] && r.reps.size() <= in.round)  // not yet run this round
+      (in_first_pass ? first : racing) += each;
+    first += each * static_cast<double>(later_first);
+    if (in_first_pass || verdicts[i].open) racing += each * static_cast<double>(later_racing);
   }
-  if (in.budget_s > 0) left = std::min(left, std::max(0.0, in.budget_s - in.elapsed_s));
-  return left;
+  // A racing repetition starts only if it ends before the budget less the end's reserve.
+  if (in.budget_s > 0)
+    racing = std::clamp(racing, 0.0,
+                        std::max(0.0, in.budget_s - in.end_reserve_s - in.elapsed_s - first));
+  return first + racing + in.end_reserve_s;
 }
 
 constexpr double kFloorMovedWarn = 0.25;
@@ -360,6 +370,8 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   // A closed-loop cell and its load points run together, in that order, in every round.
   const std::vector<std::vector<std::size_t>> units = plan_units(cells);
   std::vector<CellRun> runs(cells.size());
+  std::vector<double> expected_s(cells.size());
+  for (std::size_t i = 0; i < cells.size(); ++i) expected_s[i] = expected_cost_s(cells[i], cfg);
   const std::size_t first_pass = static_cast<std::size_t>(std::max(1, cfg.repetitions));
   const bool racing = static_cast<std::size_t>(cfg.race) > first_pass;
   const std::size_t max_rounds = racing ? static_cast<std::size_t>(cfg.race) : first_pass;
@@ -376,7 +388,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   std::size_t step = 0, repetitions_run = 0, budget_skipped = 0;
   // Where the run's time went: inside repetitions (spawn, warm-up, the measured window,
   // teardown, leak check) and, of that, the measured windows alone.
-  double repetitions_wall_s = 0, measured_s = 0;
+  double repetitions_wall_s = 0, measured_s = 0, ceilings_s = 0;
   bool stopped = false;
   nlohmann::json round_floors = nlohmann::json::array();
   // Repetitions run in rounds over every cell, in an order shuffled per round by the seed:
@@ -453,8 +465,16 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
           p.round_size = round_size;
           p.open_cells = open_cells;
           p.elapsed_s = elapsed_s();
-          p.eta_s = estimate_left_s(runs, runs_now, verdicts,
-                                    {round, first_pass, max_rounds, p.elapsed_s, end_reserve_s, cfg.budget_s});
+          std::set<std::string> ceilings_to_come;
+          if (round == 0)
+            for (std::size_t k = 0; k < cells.size(); ++k)
+              if (runs[k].reps.empty() && runs[k].error.empty() && !cells[k].load &&
+                  closed_loop_throughput(cells[k], cfg) && !ceilings.count(ceiling_key(cells[k])))
+                ceilings_to_come.insert(ceiling_key(cells[k]));
+          const double ceiling_mean_s = ceilings.empty() ? 0 : ceilings_s / static_cast<double>(ceilings.size());
+          p.eta_s = estimate_left_s(runs, expected_s, runs_now, verdicts,
+                                    {round, first_pass, max_rounds, p.elapsed_s, end_reserve_s, cfg.budget_s,
+                                     ceilings_to_come.size(), ceiling_mean_s});
           cb.on_cell_start(p, c);
         }
         if (!run.cfg) {
@@ -474,11 +494,13 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
             // Outside the repetition's leak-check window: the ceiling run makes rings of its own.
             const std::string key = ceiling_key(c);
             if (!ceilings.count(key)) {
+              const std::int64_t ceiling_t0 = sys::monotonic_ns();
               try {
                 ceilings[key] = detail::harness_ceiling(c, cfg);
               } catch (const std::exception&) {
                 ceilings[key] = std::nullopt;
               }
+              ceilings_s += static_cast<double>(sys::monotonic_ns() - ceiling_t0) / 1e9;
             }
             run.ceiling = ceilings[key];
           }
