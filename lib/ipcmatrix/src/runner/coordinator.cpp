@@ -205,11 +205,10 @@ std::vector<RaceEntry> race_entries(const std::vector<Cell>& cells, const std::v
 
 /// Seconds the run has left, estimated: what is left of the first pass, which always runs
 /// whole, for a cell not yet run at its expected cost (runner/shard.hpp) scaled by how the
-/// cells run so far compared with theirs (a 1 MiB JSON cell takes ten times a 64 B one: a
-/// plain mean over the first few cells was a third off), and at its last repetition's time
-/// for a later round, plus the harness ceilings still to measure at their mean so far
-/// (the first cells of a shuffled round meet most of them: folded into a per-cell mean they
-/// made the early estimates a third too long); then racing rounds for the cells open
+/// cells run so far compared with theirs (a 1 MiB JSON cell takes ten times a 64 B one), and
+/// at its last repetition's time for a later round, plus the harness ceilings still to
+/// measure at their mean so far (the first cells of a shuffled round meet most of them, so
+/// they are not folded into a per-cell mean); then racing rounds for the cells open
 /// now (every cell while the first pass runs: an upper bound until the race starts), which
 /// the budget cuts short; then the end-of-run measurements. Negative before any cell ran.
 struct EtaInput {
@@ -372,6 +371,12 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   std::vector<CellRun> runs(cells.size());
   std::vector<double> expected_s(cells.size());
   for (std::size_t i = 0; i < cells.size(); ++i) expected_s[i] = expected_cost_s(cells[i], cfg);
+  // The harness ceilings the run will measure: one per group of closed-loop throughput cells,
+  // at the group's first cell (so those still to come are this less the cache's size).
+  std::set<std::string> ceiling_keys;
+  for (const Cell& c : cells)
+    if (closed_loop_throughput(c, cfg)) ceiling_keys.insert(ceiling_key(c));
+  const std::size_t ceiling_groups = ceiling_keys.size();
   const std::size_t first_pass = static_cast<std::size_t>(std::max(1, cfg.repetitions));
   const bool racing = static_cast<std::size_t>(cfg.race) > first_pass;
   const std::size_t max_rounds = racing ? static_cast<std::size_t>(cfg.race) : first_pass;
@@ -465,16 +470,10 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
           p.round_size = round_size;
           p.open_cells = open_cells;
           p.elapsed_s = elapsed_s();
-          std::set<std::string> ceilings_to_come;
-          if (round == 0)
-            for (std::size_t k = 0; k < cells.size(); ++k)
-              if (runs[k].reps.empty() && runs[k].error.empty() && !cells[k].load &&
-                  closed_loop_throughput(cells[k], cfg) && !ceilings.count(ceiling_key(cells[k])))
-                ceilings_to_come.insert(ceiling_key(cells[k]));
           const double ceiling_mean_s = ceilings.empty() ? 0 : ceilings_s / static_cast<double>(ceilings.size());
           p.eta_s = estimate_left_s(runs, expected_s, runs_now, verdicts,
                                     {round, first_pass, max_rounds, p.elapsed_s, end_reserve_s, cfg.budget_s,
-                                     ceilings_to_come.size(), ceiling_mean_s});
+                                     ceiling_groups - ceilings.size(), ceiling_mean_s});
           cb.on_cell_start(p, c);
         }
         if (!run.cfg) {
