@@ -182,7 +182,13 @@ std::optional<double> pingpong(std::size_t size, std::uint64_t rounds, int cpu_a
   const SocketPath there, back;  // initiator -> echo, echo -> initiator
   Signal echo_bound, initiator_bound, result;
   const std::uint64_t total = rounds + rounds / 10;
+  // Hangs up when the initiator has exited. nng_close drops what is still queued (no
+  // linger), so an echo that closed right after its last send lost that reply now and then
+  // and left the initiator waiting: the echo keeps its sockets until then.
+  sys::Fd initiator_alive_r, initiator_alive_w;
+  sys::make_pipe(initiator_alive_r, initiator_alive_w);
   auto echo = sys::fork_child([&] {
+    initiator_alive_w.reset();
     pin(cpu_b);
     RoundTripSide<Lib> side(there, back, echo_bound, initiator_bound);
     AlignedBuffer buf(size);
@@ -190,8 +196,11 @@ std::optional<double> pingpong(std::size_t size, std::uint64_t rounds, int cpu_a
       const std::size_t len = side.in.recv(buf);
       side.out->send({buf.data(), len});
     }
+    char c = 0;
+    (void)sys::read_exact(initiator_alive_r.get(), &c, 1, kChildTimeoutMs, "bare initiator");
     return 0;
   });
+  initiator_alive_r.reset();
   auto initiator = sys::fork_child([&] {
     pin(cpu_a);
     RoundTripSide<Lib> side(back, there, initiator_bound, echo_bound);
@@ -208,6 +217,7 @@ std::optional<double> pingpong(std::size_t size, std::uint64_t rounds, int cpu_a
     sys::write_all(result.w.get(), &p50, sizeof p50, "bare result");
     return 0;
   });
+  initiator_alive_w.reset();
   return collect(result, initiator, echo);
 }
 

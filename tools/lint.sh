@@ -55,6 +55,7 @@ format_paths=(
   tests/install/consumer
   bench/bare_iceoryx.hpp
   lib/ipcmatrix/src/pattern/roles/steady_rate.hpp
+  tests/unit/test_util_json_file.cpp
 )
 tidy_paths=(
   lib/ipcmatrix/src/model

@@ -353,7 +353,7 @@ TEST_CASE("hostile files: deep, huge, malformed and control characters give exit
     std::ofstream f(big_results);
     f << "{}";
   }
-  fs::resize_file(big_results, 65u << 20);  // sparse: over the cap without using the disk
+  fs::resize_file(big_results, (std::uintmax_t{1} << 30) + (1u << 20));  // sparse: over the cap without using the disk
 
   for (const auto& [args, needle] : std::vector<std::pair<std::vector<std::string>, std::string>>{
            {{"--preset", deep.string()}, "nests deeper"},

@@ -1,12 +1,14 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "ipcmatrix/model/results.hpp"
 
@@ -200,6 +202,62 @@ TEST_SUITE("report") {
     const std::string bad = (dir / "bad.json").string();
     std::ofstream(bad) << "{ not json";
     CHECK_THROWS_WITH_AS((void)ipcmatrix::load_results(bad), doctest::Contains(bad.c_str()),
+                         std::runtime_error);
+    std::filesystem::remove_all(dir);
+  }
+
+  TEST_CASE("results: the file's text is built a cell at a time, byte for byte what dump(2) gives") {
+    RunResult r = full_run();
+    for (const std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{5}}) {
+      CAPTURE(n);
+      RunResult run = r;
+      run.cells.clear();
+      for (std::size_t i = 0; i < n; ++i) run.cells.push_back(r.cells[i % r.cells.size()]);
+      run.interrupted_by = n == 5 ? "SIGINT" : "";
+      std::string text;
+      std::size_t longest = 0, pieces = 0;
+      const ipcmatrix::TextPieces next = ipcmatrix::results_text(run);
+      for (std::string_view p = next(); !p.empty(); p = next()) {
+        text += p;
+        longest = std::max(longest, p.size());
+        ++pieces;
+      }
+      CHECK(text == ipcmatrix::to_json(run).dump(2) + "\n");
+      CHECK(pieces == n + 2);  // the opening, each cell, the rest of the header
+      if (n > 0) CHECK(longest < 2 * ipcmatrix::to_json(run.cells[0]).dump(2).size() + 64);
+    }
+  }
+
+  TEST_CASE("results: load_results checks the header before the cells it read first") {
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("ipcmatrix-report-test-stream-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string path = (dir / "results.json").string();
+    nlohmann::json j = ipcmatrix::to_json(full_run());
+    j["cells"][1]["pattern"] = 5;
+    std::ofstream(path) << j.dump();
+    CHECK_THROWS_WITH_AS((void)ipcmatrix::load_results(path), doctest::Contains("cells[1].pattern"), std::runtime_error);
+    j["schema_version"] = 99;  // "cells" comes first in the file; the version is still the message
+    std::ofstream(path) << j.dump();
+    CHECK_THROWS_WITH_AS((void)ipcmatrix::load_results(path), doctest::Contains("schema_version: unsupported version 99"),
+                         std::runtime_error);
+    j = ipcmatrix::to_json(full_run());
+    j["cells"] = nlohmann::json::object();
+    std::ofstream(path) << j.dump();
+    CHECK_THROWS_WITH_AS((void)ipcmatrix::load_results(path), doctest::Contains("cells: expected an array"),
+                         std::runtime_error);
+    j.erase("cells");
+    std::ofstream(path) << j.dump();
+    CHECK_THROWS_WITH_AS((void)ipcmatrix::load_results(path), doctest::Contains("cells"), std::runtime_error);
+    // Memory is bounded by the cells (each keeps a whole histogram), so their number is
+    // capped, before any is converted.
+    {
+      std::ofstream out(path);
+      out << R"({"schema_version": 1, "cells": [0)";
+      for (std::size_t i = 0; i < ipcmatrix::kMaxResultsCells; ++i) out << ",0";
+      out << "]}";
+    }
+    CHECK_THROWS_WITH_AS((void)ipcmatrix::load_results(path), doctest::Contains("more than the 65536 cells"),
                          std::runtime_error);
     std::filesystem::remove_all(dir);
   }

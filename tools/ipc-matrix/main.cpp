@@ -96,7 +96,7 @@ std::string cell_name(const Cell& c) {
 }
 
 /// Writes to stdout and fails loudly when it could not (a closed pipe, a full disk).
-void print_stdout(const std::string& text) {
+void print_stdout(std::string_view text) {
   std::cout << text << std::flush;
   if (!std::cout) throw std::runtime_error("cannot write to standard output");
 }
@@ -147,8 +147,12 @@ int cmd_run(RunConfig cfg, const std::string& command_line) {
   res.tool_version = IPCMATRIX_VERSION;
   res.config["command_line"] = command_line;
   if (!cfg.json_path.empty()) {
-    if (cfg.json_path == "-") print_stdout(to_json(res).dump(2) + "\n");
-    else save_results(res, cfg.json_path, /*follow_symlink=*/true);
+    if (cfg.json_path == "-") {
+      const TextPieces text = results_text(res);
+      for (std::string_view piece = text(); !piece.empty(); piece = text()) print_stdout(piece);
+    } else {
+      save_results(res, cfg.json_path, /*follow_symlink=*/true);
+    }
   }
   if (!cfg.out_dir.empty()) write_reports(res, cfg.out_dir, kRunReporters);
   if (!cfg.quiet) {

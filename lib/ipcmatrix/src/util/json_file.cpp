@@ -1,9 +1,16 @@
 #include "ipcmatrix/util/json_file.hpp"
 
+#include <sys/stat.h>
+
+#include <array>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <istream>
 #include <memory>
+#include <streambuf>
+#include <utility>
 
 #include "ipcmatrix/util/text.hpp"
 
@@ -15,28 +22,82 @@ std::string mib_text(std::size_t bytes) {
   return std::to_string(bytes >> 20) + " MiB";
 }
 
+/// A file read 64 KiB at a time for the parser, refusing its byte max_bytes + 1: the cap
+/// holds for pipes and growing files too, where a size taken up front would not. Errors are
+/// thrown from underflow(), which nlohmann's stream input calls directly (sbumpc), so they
+/// reach the caller as they are.
+class CappedFile final : public std::streambuf {
+ public:
+  CappedFile(std::FILE* f, std::size_t max_bytes, const std::string& who) : f_(f), max_(max_bytes), who_(who) {}
+
+ protected:
+  int_type underflow() override {
+    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+    const std::size_t n = std::fread(buf_.data(), 1, buf_.size(), f_);
+    if (n == 0) {
+      if (std::ferror(f_)) throw BadInput("cannot read " + who_ + ": " + std::strerror(errno));
+      return traits_type::eof();
+    }
+    read_ += n;
+    if (read_ > max_) throw BadInput(who_ + " is larger than the " + mib_text(max_) + " this tool reads");
+    setg(buf_.data(), buf_.data(), buf_.data() + n);
+    return traits_type::to_int_type(*gptr());
+  }
+
+ private:
+  std::FILE* f_;
+  std::size_t max_, read_ = 0;
+  const std::string& who_;
+  std::array<char, std::size_t{1} << 16> buf_{};
+};
+
 }  // namespace
 
 nlohmann::json read_json_file(const std::string& path, std::size_t max_bytes, std::string_view what,
-                              bool allow_comments) {
+                              bool allow_comments, const StreamedArray* streamed) {
   const std::string who = std::string(what) + " '" + escape_control(path) + "'";
   const std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) throw BadInput("cannot open " + who + ": " + std::strerror(errno));
-  // Read at most max_bytes + 1: the cap holds for pipes and growing files too, where a size
-  // taken up front would not.
-  std::string text;
-  char buf[1 << 16];
-  while (true) {
-    const std::size_t n = std::fread(buf, 1, sizeof buf, f.get());
-    text.append(buf, n);
-    if (text.size() > max_bytes) {
-      throw BadInput(who + " is larger than the " + mib_text(max_bytes) + " this tool reads");
+  // A regular file's size is refused before any of it is read (CappedFile holds the cap
+  // for everything else, and for a file that grows meanwhile).
+  struct stat st {};
+  if (::fstat(::fileno(f.get()), &st) == 0 && S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > max_bytes)
+    throw BadInput(who + " is larger than the " + mib_text(max_bytes) + " this tool reads");
+  CappedFile in(f.get(), max_bytes, who);
+  std::istream stream(&in);
+  // Depths as the parser counts them: the top-level object is 0, its keys and values 1, the
+  // elements of a top-level array 2.
+  std::string key;  // the top-level key being parsed
+  bool in_streamed = false, seen_streamed = false;
+  std::size_t index = 0;
+  const nlohmann::json::parser_callback_t callback = [&](int depth, nlohmann::json::parse_event_t event,
+                                                         nlohmann::json& parsed) {
+    using E = nlohmann::json::parse_event_t;
+    if ((event == E::object_start || event == E::array_start) && depth >= kMaxJsonDepth) {
+      throw BadInput(who + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     }
-    if (n < sizeof buf) break;
+    if (streamed == nullptr) return true;
+    if (depth == 1 && event == E::key) {
+      key = parsed.get<std::string>();
+      if (key == streamed->key && std::exchange(seen_streamed, true)) {
+        throw BadInput(who + " has \"" + escape_control(key) + "\" twice");
+      }
+    } else if (depth == 1 && event == E::array_start) {
+      in_streamed = key == streamed->key;
+    } else if (depth == 1 && event == E::array_end) {
+      in_streamed = false;
+    } else if (depth == 2 && in_streamed &&
+               (event == E::object_end || event == E::array_end || event == E::value)) {
+      streamed->each(index++, std::move(parsed));
+      return false;  // not kept: the array stays empty
+    }
+    return true;
+  };
+  try {
+    return nlohmann::json::parse(stream, callback, /*allow_exceptions=*/true, allow_comments);
+  } catch (const nlohmann::json::exception& e) {
+    throw BadInput(who + " is not valid JSON: " + escape_control(e.what()));
   }
-  if (std::ferror(f.get())) throw BadInput("cannot read " + who + ": " + std::strerror(errno));
-
-  return parse_json_text(text, max_bytes, who, allow_comments);
 }
 
 nlohmann::json parse_json_text(std::string_view text, std::size_t max_bytes, std::string_view what,

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <random>
 #include <stdexcept>
+#include <utility>
 
 #include "ipcmatrix/util/json_file.hpp"
 #include "ipcmatrix/util/text.hpp"
@@ -84,7 +85,11 @@ void write_fd(int fd, std::string_view text, const std::string& path) {
   }
 }
 
-void write_stream(const std::string& path, std::string_view text) {
+void write_fd(int fd, const TextPieces& pieces, const std::string& path) {
+  for (std::string_view piece = pieces(); !piece.empty(); piece = pieces()) write_fd(fd, piece, path);
+}
+
+void write_stream(const std::string& path, const TextPieces& text) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
     const int e = errno;
@@ -102,7 +107,7 @@ void write_stream(const std::string& path, std::string_view text) {
   }
 }
 
-void write_atomically(const fs::path& path, std::string_view text) {
+void write_atomically(const fs::path& path, const TextPieces& text) {
   const fs::path tmp = parent_of(path) / ("." + path.filename().string() + ".tmp." + random_suffix());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0) {
@@ -161,6 +166,12 @@ void prepare_output_dir(const std::string& dir) {
 }
 
 void write_output_file(const std::string& path, std::string_view text, bool follow_symlink) {
+  bool given = false;
+  write_output_file(
+      path, [&]() { return std::exchange(given, true) ? std::string_view() : text; }, follow_symlink);
+}
+
+void write_output_file(const std::string& path, const TextPieces& text, bool follow_symlink) {
   switch (classify<std::runtime_error>(path, follow_symlink)) {
     case Target::stream:
       return write_stream(path, text);

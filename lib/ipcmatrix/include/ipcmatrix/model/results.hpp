@@ -22,6 +22,7 @@
 
 #include "ipcmatrix/model/vocabulary.hpp"
 #include "ipcmatrix/stats/histogram.hpp"
+#include "ipcmatrix/util/output_file.hpp"
 
 namespace ipcmatrix {
 
@@ -187,17 +188,30 @@ struct RunResult {
 /// including for schema_version > kResultsSchemaVersion or < 1.
 [[nodiscard]] RunResult run_result_from_json(const nlohmann::json& j);
 
-/// The largest results file read: about 10,000 cells. Bigger is refused before it is read.
-inline constexpr std::size_t kMaxResultsBytes = std::size_t{64} << 20;
+/// The largest results file read (a cell of a real run takes 5-7 KB). Bigger is refused as
+/// it is read.
+inline constexpr std::size_t kMaxResultsBytes = std::size_t{1} << 30;
+/// The most cells a results file may hold. What bounds memory: each cell read keeps its
+/// latency Histogram whole (about 34 KiB, however few buckets the file listed), so this is
+/// at most about 2.3 GiB, whatever the file, where a cap on bytes alone would let a file of
+/// minimal cells claim hundreds of times its size. 64 Ki cells: six sweeps of every
+/// mechanism, all patterns, two sizes.
+inline constexpr std::size_t kMaxResultsCells = std::size_t{1} << 16;
 
-/// Reads and parses a results.json file (at most kMaxResultsBytes, nesting at most
-/// kMaxJsonDepth levels).
+/// Reads and parses a results.json file (at most kMaxResultsBytes and kMaxResultsCells,
+/// nesting at most kMaxJsonDepth levels) a cell at a time: its memory is the cells read,
+/// never the file's text or its whole JSON tree.
 /// @throws BadInput (util/json_file.hpp) naming the path, for I/O, size, JSON syntax and
 /// validation errors.
 [[nodiscard]] RunResult load_results(const std::string& path);
 
+/// The text save_results() writes (to_json(r).dump(2) and a newline), a cell at a time.
+/// The pieces refer to r, which must outlive them.
+[[nodiscard]] TextPieces results_text(const RunResult& r);
+
 /// Writes r as pretty-printed JSON (2-space indent, trailing newline) with
-/// write_output_file(): atomic for a regular file, a stream for a FIFO or device.
+/// write_output_file(): atomic for a regular file, a stream for a FIFO or device; a cell's
+/// text at a time, never the whole file's.
 /// @throws std::runtime_error naming the path on any I/O failure (the temporary is removed).
 /// follow_symlink: true for a path the user named (--json), false inside --out.
 void save_results(const RunResult& r, const std::string& path, bool follow_symlink = false);

@@ -18,6 +18,7 @@
 ///   - Every failure (open, short write, close, rename) throws std::runtime_error naming the
 ///     path; the temporary is removed.
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -28,8 +29,14 @@ void check_output_file(const std::string& path);
 /// Creates `dir` (and parents) if missing and proves it writable by creating and removing a
 /// probe file; throws BadInput naming the directory.
 void prepare_output_dir(const std::string& dir);
+/// A file's text a piece at a time: each call returns the next piece (valid until the next
+/// call), an empty one at the end. A big file need not be in memory whole.
+using TextPieces = std::function<std::string_view()>;
+
 /// Writes `text` to `path` following the contract above. follow_symlink: the user named this
 /// path (true) or the tool did (false).
 void write_output_file(const std::string& path, std::string_view text, bool follow_symlink = false);
+/// The same, written as `pieces` produces it.
+void write_output_file(const std::string& path, const TextPieces& pieces, bool follow_symlink = false);
 
 }  // namespace ipcmatrix
