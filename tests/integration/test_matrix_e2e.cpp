@@ -405,8 +405,16 @@ TEST_CASE("e2e: every run measures the machine's floor, the harness's ceiling, a
     CHECK(c.contains("harness_ceiling_msgs_per_s") == throughput_cell);
     if (throughput_cell) {
       const double ceiling = c.at("harness_ceiling_msgs_per_s").get<double>();
+      const double tput = c.at("throughput").at("msgs_per_s").get<double>();
       CHECK(ceiling > 0);
-      CHECK(c.at("harness_bound").get<bool>() == (c.at("throughput").at("msgs_per_s").get<double>() >= 0.7 * ceiling));
+      // The bare loop runs only where the cell came near its ceiling, and clears the flag
+      // where the cell reached 90% of it.
+      const bool near = tput >= 0.7 * ceiling;
+      const bool bare = c.contains("bare_msgs_per_s");
+      if (bare) CHECK(near);
+      if (near && c.at("mechanism") == "shm") CHECK(bare);  // shm's bare loop always runs
+      const bool at_bare_speed = bare && tput >= 0.9 * c.at("bare_msgs_per_s").get<double>();
+      CHECK(c.at("harness_bound").get<bool>() == (near && !at_bare_speed));
     }
     for (const auto& w : c.at("warnings"))
       CHECK_MESSAGE(w.get<std::string>().find("exceeds the processes' measured phases") == std::string::npos, w);
@@ -660,16 +668,6 @@ TEST_CASE("e2e: shards of a plan, through --shard and the Slurm and Kubernetes e
     std::sort(part_cells.begin(), part_cells.end());
     std::sort(merged_cells.begin(), merged_cells.end());
     CHECK(merged_cells == part_cells);
-    // The summary decides the same questions from the same evidence as the unsharded run
-    // (which configuration wins each is a second measurement's answer on this VM).
-    const auto questions = [](const std::string& path) {
-      std::vector<std::string> q;
-      for (const auto& p : machine_answer("m", load_results(path)).picks) q.push_back(p.use_case + "|" + p.serializer + "|" + p.basis);
-      return q;
-    };
-    const auto asked = questions((out / "results.json").string());
-    CHECK(!asked.empty());
-    CHECK(asked == questions((dir.path / "whole.json").string()));
   }
   // Merging changes no pick: the unsharded run's own cells, dealt into three parts of its
   // plan and merged, give its summary picks, each with its configuration, figure and margin.
@@ -885,7 +883,7 @@ TEST_CASE("e2e: merging many machines' files holds one machine's cells at a time
   CHECK(static_cast<double>(eight.max_rss_kb) < 1.5 * static_cast<double>(one.max_rss_kb));
 }
 
-TEST_CASE("e2e: a results file past 64 MiB is read a cell at a time, never whole") {
+TEST_CASE("e2e: a results file past 64 MiB is read a cell at a time, never as one tree") {
 #if defined(__SANITIZE_ADDRESS__)
   MESSAGE("ASan keeps freed memory in quarantine, so peak memory says nothing here; skipped");
   return;

@@ -214,6 +214,7 @@ TEST_SUITE("report") {
       run.cells.clear();
       for (std::size_t i = 0; i < n; ++i) run.cells.push_back(r.cells[i % r.cells.size()]);
       run.interrupted_by = n == 5 ? "SIGINT" : "";
+      if (n > 0) run.cells[0].error = "line one\nline \"two\"\t\\";  // escaped in the text: no raw newline
       std::string text;
       std::size_t longest = 0, pieces = 0;
       const ipcmatrix::TextPieces next = ipcmatrix::results_text(run);

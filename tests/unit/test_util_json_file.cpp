@@ -1,12 +1,16 @@
 // util/json_file: a file the user handed us, read and parsed as it is read; the elements of a
 // streamed top-level array handed over one at a time and not kept.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ipcmatrix/util/json_file.hpp"
@@ -82,6 +86,73 @@ TEST_SUITE("util") {
     CHECK_THROWS_WITH_AS((void)read_json_file(f.path.string(), 1 << 20, "test file"),
                          doctest::Contains("larger than the 1 MiB"), BadInput);
     CHECK(read_streaming(big, "cells", 2 << 20).got.size() == 100'001);
+  }
+
+  TEST_CASE("json_file: the size cap holds for a stream, whose size nobody knows up front") {
+    const fs::path fifo =
+        fs::temp_directory_path() / ("ipcmatrix-json-file-test-" + std::to_string(::getpid()) + ".fifo");
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    // The writer stops at the first failed write: the reader refused and closed its end.
+    std::thread writer([&] {
+      std::signal(SIGPIPE, SIG_IGN);
+      const int fd = ::open(fifo.c_str(), O_WRONLY);
+      if (fd < 0) return;
+      const std::string chunk(4096, ' ');  // an array that never ends: 4 MiB of blanks after "["
+      if (::write(fd, "[", 1) == 1) {
+        for (int i = 0; i < 1024 && ::write(fd, chunk.data(), chunk.size()) > 0; ++i) {
+        }
+      }
+      ::close(fd);
+    });
+    CHECK_THROWS_WITH_AS((void)read_json_file(fifo.string(), 1 << 20, "test file"),
+                         doctest::Contains("larger than the 1 MiB"), BadInput);
+    writer.join();
+    fs::remove(fifo);
+  }
+
+  TEST_CASE("json_file: one streamed element, and the tree kept beside the array, are capped in bytes") {
+    const TempFile f(R"({"cells": [{"a": "short"}, {"b": ")" + std::string(5000, 'x') + R"("}], "rest": 1})");
+    StreamedArray capped{"cells", [](std::size_t, nlohmann::json&&) {}};
+    capped.max_element_bytes = 4096;
+    CHECK_THROWS_WITH_AS((void)read_json_file(f.path.string(), 1 << 20, "test file", false, &capped),
+                         doctest::Contains("element 1 of \"cells\" is larger than"), BadInput);
+    capped.max_element_bytes = 8192;
+    CHECK_NOTHROW((void)read_json_file(f.path.string(), 1 << 20, "test file", false, &capped));
+    const TempFile kept(R"({"cells": [1, 2], "warnings": [")" + std::string(5000, 'x') + R"("]})");
+    capped.max_kept_bytes = 4096;
+    CHECK_THROWS_WITH_AS((void)read_json_file(kept.path.string(), 1 << 20, "test file", false, &capped),
+                         doctest::Contains("more than 0 MiB outside \"cells\""), BadInput);
+    // Bytes inside the streamed array are not kept, so they do not count.
+    const TempFile inside(R"({"cells": [")" + std::string(5000, 'x') + R"("], "rest": 1})");
+    CHECK_NOTHROW((void)read_json_file(inside.path.string(), 1 << 20, "test file", false, &capped));
+  }
+
+  TEST_CASE("json_file: elements can be counted without being built") {
+    const TempFile f(R"({"cells": [{"a": {"b": [1, 2]}}, [3], 4, "five"], "after": true})");
+    std::vector<nlohmann::json> got;
+    StreamedArray counting{"cells", [&](std::size_t, nlohmann::json&& e) { got.push_back(std::move(e)); }};
+    counting.build = false;
+    const nlohmann::json kept = read_json_file(f.path.string(), 1 << 20, "test file", false, &counting);
+    REQUIRE(got.size() == 4);
+    CHECK(got[0] == nlohmann::json::object());  // its kind, not its contents
+    CHECK(got[1] == nlohmann::json::array());
+    CHECK(got[2] == 4);
+    CHECK(got[3] == "five");
+    CHECK(kept == nlohmann::json::parse(R"({"cells": [], "after": true})"));
+  }
+
+  TEST_CASE("json_file: what the element's handler throws is its own error, not a syntax error") {
+    const TempFile f(R"({"cells": [{"a": 1}]})");
+    const StreamedArray wrong_type{"cells",
+                                   [](std::size_t, nlohmann::json&& e) { (void)e.at("a").get<std::string>(); }};
+    try {
+      (void)read_json_file(f.path.string(), 1 << 20, "test file", false, &wrong_type);
+      FAIL("accepted");
+    } catch (const BadInput& e) {
+      const std::string what = e.what();
+      CHECK(what.find("type must be string") != std::string::npos);
+      CHECK(what.find("not valid JSON") == std::string::npos);
+    }
   }
 
   TEST_CASE("json_file: depth, syntax and a missing file are errors that name the file") {

@@ -153,6 +153,7 @@ void fields(S& c, V& v) {
   v(Key{"duration_s"}, c.duration_s);
   v(Key{"negative_one_way"}, c.negative_one_way);
   v(Key{"harness_ceiling_msgs_per_s"}, c.harness_ceiling_msgs_per_s);
+  v(Key{"bare_msgs_per_s"}, c.bare_msgs_per_s);
   v(Key{"harness_bound"}, c.harness_bound);
   v(Key{"processes"}, c.processes);
   v(Key{"repetitions"}, c.repetitions);
@@ -329,10 +330,12 @@ nlohmann::json to_json(const RunResult& r) {
 }
 
 TextPieces results_text(const RunResult& r) {
-  // to_json(r).dump(2) byte for byte, built a cell at a time. nlohmann orders an object's
-  // keys, and "cells" sorts first, so the header's text opens with its empty array, which
-  // the cells are put into, each indented two levels.
-  std::string header = header_json(r).dump(2) + "\n";
+  // to_json(r).dump(2) byte for byte (where the text is valid UTF-8), built a cell at a time. nlohmann orders an
+  // object's keys, and "cells" sorts first, so the header's text opens with its empty array, which the cells are put
+  // into, each indented two levels. Invalid UTF-8 (say, in an error text) is replaced, never thrown on: that would stop
+  // a stream (--json -, a FIFO) halfway through the document.
+  constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
+  std::string header = header_json(r).dump(2, ' ', false, kReplace) + "\n";
   static constexpr std::string_view kOpen = "{\n  \"cells\": [";
   if (!header.starts_with(kOpen) || header.compare(kOpen.size(), 1, "]") != 0)
     throw std::logic_error("results_text: \"cells\" is not the first key of the results");
@@ -346,7 +349,7 @@ TextPieces results_text(const RunResult& r) {
     const std::size_t n = r.cells.size(), step = s.next++;
     if (step == 0) return std::string_view(s.header).substr(0, kOpen.size());
     if (step <= n) {
-      const std::string cell = to_json(r.cells[step - 1]).dump(2);
+      const std::string cell = to_json(r.cells[step - 1]).dump(2, ' ', false, kReplace);
       s.piece = step == 1 ? "\n    " : ",\n    ";
       for (const char ch : cell) {
         s.piece += ch;
@@ -399,16 +402,18 @@ RunResult load_results(const std::string& path) {
     }
   };
   // A regular file is read twice: first to count its cells (and check its size, syntax and
-  // depth) keeping nothing, so that they go into a vector of the right size. Grown cell by
-  // cell, a vector holds twice its cells while it doubles: a 70 MiB file of 33,000 cells
-  // peaked at 2.3 GiB instead of 1.1. A stream is read once.
+  // depth) building none of them, so that they go into a vector of the right size. Grown
+  // cell by cell, a vector holds twice its cells while it doubles: a 70 MiB file of 33,000
+  // cells peaked at 2.3 GiB instead of 1.1. A stream is read once.
   std::size_t count = 0;
   std::error_code ec;
   if (std::filesystem::is_regular_file(path, ec)) {
-    const StreamedArray counting{"cells", [&](std::size_t i, nlohmann::json&&) {
-                                   too_many(i);
-                                   count = i + 1;
-                                 }};
+    StreamedArray counting{"cells", [&](std::size_t i, nlohmann::json&& c) {
+                             too_many(i);
+                             if (c.is_object()) ++count;  // what can be a cell
+                           }};
+    counting.max_kept_bytes = kMaxResultsHeaderBytes;
+    counting.build = false;
     (void)read_json_file(path, kMaxResultsBytes, "results file", false, &counting);
   }
   // The cells are converted as the parser hands them over, so neither the file's text nor
@@ -417,15 +422,17 @@ RunResult load_results(const std::string& path) {
   std::vector<CellResult> cells;
   cells.reserve(count);
   std::string cell_error;
-  const StreamedArray streamed{"cells", [&](std::size_t i, nlohmann::json&& c) {
-                                 too_many(i);
-                                 if (!cell_error.empty()) return;
-                                 try {
-                                   cells.push_back(FieldReader::read<CellResult>(c, fmt::format("cells[{}]", i)));
-                                 } catch (const std::exception& e) {
-                                   cell_error = e.what();
-                                 }
-                               }};
+  StreamedArray streamed{"cells", [&](std::size_t i, nlohmann::json&& c) {
+                           too_many(i);
+                           if (!cell_error.empty()) return;
+                           try {
+                             cells.push_back(FieldReader::read<CellResult>(c, fmt::format("cells[{}]", i)));
+                           } catch (const std::exception& e) {
+                             cell_error = e.what();
+                           }
+                         }};
+  streamed.max_element_bytes = kMaxCellBytes;
+  streamed.max_kept_bytes = kMaxResultsHeaderBytes;
   const nlohmann::json j = read_json_file(path, kMaxResultsBytes, "results file", false, &streamed);
   try {
     RunResult r = run_result_from_json(j);  // the header, and "cells" is an array

@@ -114,6 +114,7 @@ constexpr CsvColumn kCsvColumns[] = {
     {"harness_ceiling_msgs_per_s", "/harness_ceiling_msgs_per_s"},
     {"harness_bound", "/harness_bound"},
     {"negative_one_way", "/negative_one_way"},
+    {"bare_msgs_per_s", "/bare_msgs_per_s"},
 };
 
 /// The text of one JSON value in a CSV field: numbers as they are (non-finite and absent

@@ -8,6 +8,9 @@
 
 #include "aggregate.hpp"
 #include "launch.hpp"
+#include "roudi_for_run.hpp"
+#include "ipcmatrix/runner/floor.hpp"
+#include "ipcmatrix/runner/placement.hpp"
 #include "ipcmatrix/sys/affinity.hpp"
 
 namespace ipcmatrix::detail {
@@ -253,6 +256,26 @@ std::optional<double> harness_ceiling(const Cell& c, const RunConfig& cfg) {
   const CellResult f = figures(c, limits, rep);
   if (!(f.throughput.msgs_per_s > 0)) return std::nullopt;
   return f.throughput.msgs_per_s;
+}
+
+std::optional<double> bare_transport(const Cell& c, const RunConfig& cfg, const std::vector<int>& cpus,
+                                     std::size_t wire_bytes) {
+  if (c.mechanism->name == kIceoryxMechanism || wire_bytes == 0) return std::nullopt;
+  const Topology topo = make_topology(*c.pattern, c.procs);
+  if (topo.participants.size() != 2 || topo.channels.size() != 1) return std::nullopt;
+  std::optional<std::size_t> producer, consumer;
+  for (std::size_t p = 0; p < 2; ++p) {
+    if (topo.participants[p].role == RoleKind::producer) producer = p;
+    if (topo.participants[p].role == RoleKind::consumer) consumer = p;
+  }
+  if (!producer || !consumer) return std::nullopt;
+  try {
+    return bare_stream(*c.mechanism, channel_options(c, cfg, 1), wire_bytes, c.batch,
+                       cpu_for(c.placement, cpus, *producer), cpu_for(c.placement, cpus, *consumer),
+                       static_cast<std::int64_t>(kBareDurationS * 1e9));
+  } catch (const std::exception&) {
+    return std::nullopt;  // no bare figure: the cell keeps its flag, the run goes on
+  }
 }
 
 }  // namespace ipcmatrix::detail

@@ -14,7 +14,9 @@
 // mesh peers need a live peer) fall back to an SPSC ring in memory between threads, which a
 // shm cell reaches by construction.
 
+#include <cstddef>
 #include <optional>
+#include <vector>
 
 #include "ipcmatrix/pattern/topology.hpp"
 #include "ipcmatrix/runner/plan.hpp"
@@ -37,5 +39,21 @@ inline constexpr double kCeilingDurationS = 0.2;
 /// The copy-only ceiling where it applies, else msgs/s of c's role loops over in-process
 /// rings; nullopt when the run failed.
 [[nodiscard]] std::optional<double> harness_ceiling(const Cell& c, const RunConfig& cfg);
+
+/// Near its ceiling, a cell may still measure its mechanism at full speed: the ceiling is
+/// only a memory copy, and the shm ring moves 64 B messages nearly as fast. What tells the
+/// two apart is the mechanism's bare loop (bare_stream(): the same channel options, wire
+/// size, batch and CPUs, none of the harness): a cell at kBareFraction of it or more is
+/// not harness-bound, since without the harness the mechanism goes no faster.
+inline constexpr double kBareFraction = 0.9;
+/// The bare loop's run: long enough for two batch boundaries of 1 MiB messages.
+inline constexpr double kBareDurationS = 0.05;
+
+/// msgs/s of c's mechanism with nothing of the harness, measured now, for a cell of one
+/// producer and one consumer whose messages took `wire_bytes` on the channel; nullopt for
+/// other topologies, for a mechanism whose processes need its daemon's runtime (iceoryx:
+/// the benchmark bench_matrix_vs_bare has its own loop), or when the loop failed.
+[[nodiscard]] std::optional<double> bare_transport(const Cell& c, const RunConfig& cfg, const std::vector<int>& cpus,
+                                                   std::size_t wire_bytes);
 
 }  // namespace ipcmatrix::detail

@@ -9,8 +9,11 @@
 #include <cstring>
 #include <istream>
 #include <memory>
+#include <optional>
 #include <streambuf>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "ipcmatrix/util/text.hpp"
 
@@ -44,6 +47,10 @@ class CappedFile final : public std::streambuf {
     return traits_type::to_int_type(*gptr());
   }
 
+ public:
+  /// Bytes the parser has taken so far.
+  [[nodiscard]] std::size_t consumed() const noexcept { return read_ - static_cast<std::size_t>(egptr() - gptr()); }
+
  private:
   std::FILE* f_;
   std::size_t max_, read_ = 0;
@@ -66,17 +73,35 @@ nlohmann::json read_json_file(const std::string& path, std::size_t max_bytes, st
   CappedFile in(f.get(), max_bytes, who);
   std::istream stream(&in);
   // Depths as the parser counts them: the top-level object is 0, its keys and values 1, the
-  // elements of a top-level array 2.
+  // elements of a top-level array 2. What the parser holds is bounded by bytes read: the
+  // element being built (max_element_bytes) and the tree kept outside the streamed array
+  // (max_kept_bytes), each checked at every event, so before it can grow much further.
   std::string key;  // the top-level key being parsed
   bool in_streamed = false, seen_streamed = false;
-  std::size_t index = 0;
-  const nlohmann::json::parser_callback_t callback = [&](int depth, nlohmann::json::parse_event_t event,
-                                                         nlohmann::json& parsed) {
-    using E = nlohmann::json::parse_event_t;
+  std::size_t index = 0, streamed_from = 0, streamed_bytes = 0;
+  std::optional<std::size_t> element_from;
+  using E = nlohmann::json::parse_event_t;
+  const auto hand_over = [&](nlohmann::json&& element) {
+    try {
+      streamed->each(index++, std::move(element));
+    } catch (const nlohmann::json::exception& e) {  // not the parser's: not "not valid JSON"
+      throw BadInput(who + ": " + escape_control(e.what()));
+    }
+  };
+  const nlohmann::json::parser_callback_t callback = [&](int depth, E event, nlohmann::json& parsed) {
     if ((event == E::object_start || event == E::array_start) && depth >= kMaxJsonDepth) {
       throw BadInput(who + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     }
     if (streamed == nullptr) return true;
+    const std::size_t at = in.consumed();
+    if (element_from && at - *element_from > streamed->max_element_bytes) {
+      throw BadInput(fmt::format("{}: element {} of \"{}\" is larger than the {} this tool reads", who, index,
+                                 escape_control(streamed->key), mib_text(streamed->max_element_bytes)));
+    }
+    if (!in_streamed && at - streamed_bytes > streamed->max_kept_bytes) {
+      throw BadInput(fmt::format("{} holds more than {} outside \"{}\", more than this tool reads", who,
+                                 mib_text(streamed->max_kept_bytes), escape_control(streamed->key)));
+    }
     if (depth == 1 && event == E::key) {
       key = parsed.get<std::string>();
       if (key == streamed->key && std::exchange(seen_streamed, true)) {
@@ -84,12 +109,22 @@ nlohmann::json read_json_file(const std::string& path, std::size_t max_bytes, st
       }
     } else if (depth == 1 && event == E::array_start) {
       in_streamed = key == streamed->key;
-    } else if (depth == 1 && event == E::array_end) {
+      streamed_from = at;
+    } else if (depth == 1 && event == E::array_end && in_streamed) {
       in_streamed = false;
-    } else if (depth == 2 && in_streamed &&
-               (event == E::object_end || event == E::array_end || event == E::value)) {
-      streamed->each(index++, std::move(parsed));
-      return false;  // not kept: the array stays empty
+      streamed_bytes += at - streamed_from;
+    } else if (depth == 2 && in_streamed) {
+      if (event == E::object_start || event == E::array_start) {
+        if (!streamed->build) {
+          hand_over(event == E::object_start ? nlohmann::json::object() : nlohmann::json::array());
+          return false;  // not built at all: the parser only reads past it
+        }
+        element_from = at;
+      } else if (event == E::object_end || event == E::array_end || event == E::value) {
+        element_from.reset();
+        hand_over(std::move(parsed));
+        return false;  // not kept: the array stays empty
+      }
     }
     return true;
   };

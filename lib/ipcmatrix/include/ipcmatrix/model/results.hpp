@@ -139,7 +139,14 @@ struct CellResult {
   /// What the harness alone can do for this pattern, size, serializer and api: its role
   /// loops over an in-process channel. Absent when not measured.
   std::optional<double> harness_ceiling_msgs_per_s;
-  bool harness_bound = false;  ///< throughput reached 70% of the ceiling: a lower bound for the mechanism
+  /// msgs/s of the cell's mechanism with none of the harness (runner/harness_ceiling.hpp
+  /// bare_transport()), measured right after the first repetition that came near the
+  /// ceiling, for one-producer, one-consumer cells. Absent when not measured.
+  std::optional<double> bare_msgs_per_s;
+  /// Throughput reached 70% of the ceiling and stayed under 90% of bare_msgs_per_s (or that
+  /// was not measured): the harness, not the mechanism, may be the limit, so the figure is a
+  /// lower bound for the mechanism.
+  bool harness_bound = false;
   std::vector<ProcessStats> processes;
   int repetitions = 1;
   std::optional<FigureSpread> p50_spread, p99_spread, throughput_spread;  ///< repetitions > 1
@@ -198,6 +205,12 @@ inline constexpr std::size_t kMaxResultsBytes = std::size_t{1} << 30;
 /// mechanism, all patterns, two sizes.
 inline constexpr std::size_t kMaxResultsCells = std::size_t{1} << 16;
 
+/// The most of a results file one cell may take (a real one takes 5-7 KB), and the most
+/// the rest (environment, config, warnings) may: what the parser builds of them is many
+/// times their text, so they are capped as they are read.
+inline constexpr std::size_t kMaxCellBytes = std::size_t{1} << 20;
+inline constexpr std::size_t kMaxResultsHeaderBytes = std::size_t{32} << 20;
+
 /// Reads and parses a results.json file (at most kMaxResultsBytes and kMaxResultsCells,
 /// nesting at most kMaxJsonDepth levels) a cell at a time: its memory is the cells read,
 /// never the file's text or its whole JSON tree.
@@ -208,6 +221,7 @@ inline constexpr std::size_t kMaxResultsCells = std::size_t{1} << 16;
 /// The text save_results() writes (to_json(r).dump(2) and a newline), a cell at a time.
 /// The pieces refer to r, which must outlive them.
 [[nodiscard]] TextPieces results_text(const RunResult& r);
+TextPieces results_text(const RunResult&& r) = delete;  // the pieces would outlive it
 
 /// Writes r as pretty-printed JSON (2-space indent, trailing newline) with
 /// write_output_file(): atomic for a regular file, a stream for a FIFO or device; a cell's

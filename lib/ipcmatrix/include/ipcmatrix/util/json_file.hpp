@@ -2,10 +2,10 @@
 /// @file json_file.hpp
 /// Reading a JSON file the user handed us (a preset, a results file) without trusting it:
 /// a size cap checked before a regular file is read and again as any file is read (a pipe
-/// or a growing file cannot pass it either),
-/// a nesting-depth cap enforced while parsing (so a file nested 100,000 levels deep is an
-/// error, not a stack overflow), and errors that name the file. Control characters in the file never reach a message
-/// unescaped (escape_control).
+/// or a growing file cannot pass it either), a nesting-depth cap enforced while parsing (so
+/// a file nested 100,000 levels deep is an error, not a stack overflow), and errors that
+/// name the file. Control characters in the file never reach a message unescaped
+/// (escape_control).
 
 #include <cstddef>
 #include <functional>
@@ -29,13 +29,19 @@ inline constexpr int kMaxJsonDepth = 64;
 
 /// A top-level array whose elements read_json_file() hands over one at a time, as each is
 /// parsed, instead of keeping them: the tree it returns holds that array empty, so a file of
-/// any number of elements is parsed in the memory of one element (plus what `each` keeps).
-/// `each` gets the element's index and the element. What it throws ends the reading and
-/// reaches the caller as it is (an element it cannot use is better kept for later, if the
-/// rest of the file decides which error to report).
+/// any number of elements is parsed in the memory of one element plus the rest of the file
+/// (plus what `each` keeps). Both are capped in bytes of the file, as a parsed tree takes
+/// many times its text. `each` gets the element's index and the element (where `build` is
+/// false, an empty object or array in place of one: counted, never built). What it throws
+/// ends the reading
+/// and reaches the caller as it is, a nlohmann exception as a BadInput (an element it
+/// cannot use is better kept for later, if the rest of the file decides the error).
 struct StreamedArray {
   std::string_view key;
   std::function<void(std::size_t index, nlohmann::json&& element)> each;
+  std::size_t max_element_bytes = std::size_t{1} << 20;
+  std::size_t max_kept_bytes = std::size_t{32} << 20;
+  bool build = true;
 };
 
 /// Reads and parses `path` (a regular file or a stream) as it reads it, refusing more than
