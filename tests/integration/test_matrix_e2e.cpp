@@ -835,19 +835,30 @@ Measured run_measuring_memory(const std::vector<std::string>& args) {
 
 }  // namespace
 
+namespace {
+
+/// A real run's results, of two pipe cells (a round trip and a stream), to grow fixtures from.
+nlohmann::json two_real_cells(const TempDir& dir) {
+  const auto r = run_tool(
+      {"--patterns", "pingpong,stream", "--mechanisms", "pipe", "--sizes", "64", "--serializers", "raw", "--duration",
+       "20ms", "--warmup", "20", "--race", "0", "--quiet", "--json", (dir.path / "run.json").string()},
+      dir);
+  REQUIRE_MESSAGE(r.code == 0, r.err);
+  nlohmann::json j = nlohmann::json::parse(slurp(dir.path / "run.json"));
+  REQUIRE(j.at("cells").size() == 2);
+  return j;
+}
+
+}  // namespace
+
 TEST_CASE("e2e: merging many machines' files holds one machine's cells at a time") {
 #if defined(__SANITIZE_ADDRESS__)
   MESSAGE("ASan keeps freed memory in quarantine, so peak memory says nothing here; skipped");
   return;
 #endif
   TempDir dir;
-  const auto r = run_tool(
-      {"--patterns", "pingpong,stream", "--mechanisms", "pipe", "--sizes", "64", "--serializers", "raw", "--duration",
-       "20ms", "--warmup", "20", "--race", "0", "--quiet", "--json", (dir.path / "run.json").string()},
-      dir);
-  REQUIRE_MESSAGE(r.code == 0, r.err);
+  nlohmann::json base = two_real_cells(dir);
   // A plan of 300 cells: the run's real cells, each also at 149 more sizes.
-  nlohmann::json base = nlohmann::json::parse(slurp(dir.path / "run.json"));
   nlohmann::json cells = nlohmann::json::array();
   for (int i = 0; i < 150; ++i)
     for (nlohmann::json c : base.at("cells")) {
@@ -889,17 +900,11 @@ TEST_CASE("e2e: a results file past 64 MiB is read a cell at a time, never as on
   return;
 #endif
   TempDir dir;
-  const auto r = run_tool(
-      {"--patterns", "pingpong,stream", "--mechanisms", "pipe", "--sizes", "64", "--serializers", "raw", "--duration",
-       "20ms", "--warmup", "20", "--race", "0", "--quiet", "--json", (dir.path / "run.json").string()},
-      dir);
-  REQUIRE_MESSAGE(r.code == 0, r.err);
   // The run's two real cells, each at many more sizes, written as the JSON text is made
   // (the test holds no more of it than the tool should): past 64 MiB, which the tool
   // refused to read before it read a cell at a time.
-  nlohmann::json base = nlohmann::json::parse(slurp(dir.path / "run.json"));
+  nlohmann::json base = two_real_cells(dir);
   const nlohmann::json real = base.at("cells");
-  REQUIRE(real.size() == 2);
   base.erase("cells");
   const std::string rest = base.dump();  // "{...}": the header without its cells
   const fs::path big = dir.path / "big.json";
