@@ -407,11 +407,10 @@ TEST_CASE("e2e: every run measures the machine's floor, the harness's ceiling, a
       const double ceiling = c.at("harness_ceiling_msgs_per_s").get<double>();
       const double tput = c.at("throughput").at("msgs_per_s").get<double>();
       CHECK(ceiling > 0);
-      // The bare loop runs only where the cell came near its ceiling, and clears the flag
-      // where the cell reached 90% of it.
+      // The bare loop runs once a repetition came near the ceiling (so always where the
+      // median did), and clears the flag where the cell reached 90% of it.
       const bool near = tput >= 0.7 * ceiling;
       const bool bare = c.contains("bare_msgs_per_s");
-      if (bare) CHECK(near);
       if (near && c.at("mechanism") == "shm") CHECK(bare);  // shm's bare loop always runs
       const bool at_bare_speed = bare && tput >= 0.9 * c.at("bare_msgs_per_s").get<double>();
       CHECK(c.at("harness_bound").get<bool>() == (near && !at_bare_speed));

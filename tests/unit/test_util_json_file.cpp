@@ -93,8 +93,8 @@ TEST_SUITE("util") {
         fs::temp_directory_path() / ("ipcmatrix-json-file-test-" + std::to_string(::getpid()) + ".fifo");
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
     // The writer stops at the first failed write: the reader refused and closed its end.
+    const auto old_sigpipe = std::signal(SIGPIPE, SIG_IGN);
     std::thread writer([&] {
-      std::signal(SIGPIPE, SIG_IGN);
       const int fd = ::open(fifo.c_str(), O_WRONLY);
       if (fd < 0) return;
       const std::string chunk(4096, ' ');  // an array that never ends: 4 MiB of blanks after "["
@@ -107,6 +107,7 @@ TEST_SUITE("util") {
     CHECK_THROWS_WITH_AS((void)read_json_file(fifo.string(), 1 << 20, "test file"),
                          doctest::Contains("larger than the 1 MiB"), BadInput);
     writer.join();
+    std::signal(SIGPIPE, old_sigpipe);
     fs::remove(fifo);
   }
 
@@ -121,10 +122,16 @@ TEST_SUITE("util") {
     const TempFile kept(R"({"cells": [1, 2], "warnings": [")" + std::string(5000, 'x') + R"("]})");
     capped.max_kept_bytes = 4096;
     CHECK_THROWS_WITH_AS((void)read_json_file(kept.path.string(), 1 << 20, "test file", false, &capped),
-                         doctest::Contains("more than 0 MiB outside \"cells\""), BadInput);
+                         doctest::Contains("more than 4 KiB outside \"cells\""), BadInput);
     // Bytes inside the streamed array are not kept, so they do not count.
     const TempFile inside(R"({"cells": [")" + std::string(5000, 'x') + R"("], "rest": 1})");
     CHECK_NOTHROW((void)read_json_file(inside.path.string(), 1 << 20, "test file", false, &capped));
+    // One value is buffered whole before the parser reports it: it is capped as it is read.
+    const TempFile one_value(R"({"cells": [], "note": ")" + std::string(300'000, 'x') + R"("})");
+    capped.max_kept_bytes = 1 << 20;
+    capped.max_element_bytes = 64 << 10;
+    CHECK_THROWS_WITH_AS((void)read_json_file(one_value.path.string(), 1 << 20, "test file", false, &capped),
+                         doctest::Contains("holds one value (or blank) longer than the 64 KiB"), BadInput);
   }
 
   TEST_CASE("json_file: elements can be counted without being built") {

@@ -46,13 +46,16 @@ inline constexpr double kCeilingDurationS = 0.2;
 /// size, batch and CPUs, none of the harness): a cell at kBareFraction of it or more is
 /// not harness-bound, since without the harness the mechanism goes no faster.
 inline constexpr double kBareFraction = 0.9;
-/// The bare loop's run: long enough for two batch boundaries of 1 MiB messages.
-inline constexpr double kBareDurationS = 0.05;
+/// The bare loop's run: one window, 100 ms (a low figure would clear the flag, so not the
+/// shortest that resolves a rate: 50 ms ones read 2x low on this VM now and then).
+inline constexpr double kBareDurationS = 0.1;
 
 /// msgs/s of c's mechanism with nothing of the harness, measured now, for a cell of one
 /// producer and one consumer whose messages took `wire_bytes` on the channel; nullopt for
-/// other topologies, for a mechanism whose processes need its daemon's runtime (iceoryx:
-/// the benchmark bench_matrix_vs_bare has its own loop), or when the loop failed.
+/// other topologies, for the loan api (the bare loop copies), for a mechanism whose
+/// processes need its daemon's runtime (iceoryx: the benchmark bench_matrix_vs_bare has its
+/// own loop), or when the loop failed. The cell's figure (its median repetition) is held
+/// against it, though it ran next to the first repetition that came near the ceiling.
 [[nodiscard]] std::optional<double> bare_transport(const Cell& c, const RunConfig& cfg, const std::vector<int>& cpus,
                                                    std::size_t wire_bytes);
 

@@ -22,7 +22,7 @@ namespace ipcmatrix {
 namespace {
 
 std::string mib_text(std::size_t bytes) {
-  return std::to_string(bytes >> 20) + " MiB";
+  return bytes >= (std::size_t{1} << 20) ? std::to_string(bytes >> 20) + " MiB" : std::to_string(bytes >> 10) + " KiB";
 }
 
 /// A file read 64 KiB at a time for the parser, refusing its byte max_bytes + 1: the cap
@@ -36,6 +36,11 @@ class CappedFile final : public std::streambuf {
  protected:
   int_type underflow() override {
     if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+    // The parser buffers a token whole (a string of any length) before any event reports
+    // it: a stretch without events is capped here, where the bytes come in.
+    if (read_ - mark_ > max_gap_) {
+      throw BadInput(who_ + " holds one value (or blank) longer than the " + mib_text(max_gap_) + " this tool reads");
+    }
     const std::size_t n = std::fread(buf_.data(), 1, buf_.size(), f_);
     if (n == 0) {
       if (std::ferror(f_)) throw BadInput("cannot read " + who_ + ": " + std::strerror(errno));
@@ -50,10 +55,15 @@ class CappedFile final : public std::streambuf {
  public:
   /// Bytes the parser has taken so far.
   [[nodiscard]] std::size_t consumed() const noexcept { return read_ - static_cast<std::size_t>(egptr() - gptr()); }
+  /// The parser reported an event here; at most `max_gap` bytes may come before the next.
+  void mark(std::size_t max_gap) noexcept {
+    mark_ = consumed();
+    max_gap_ = max_gap;
+  }
 
  private:
   std::FILE* f_;
-  std::size_t max_, read_ = 0;
+  std::size_t max_, read_ = 0, mark_ = 0, max_gap_ = static_cast<std::size_t>(-1);
   const std::string& who_;
   std::array<char, std::size_t{1} << 16> buf_{};
 };
@@ -93,6 +103,7 @@ nlohmann::json read_json_file(const std::string& path, std::size_t max_bytes, st
       throw BadInput(who + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     }
     if (streamed == nullptr) return true;
+    in.mark(streamed->max_element_bytes);
     const std::size_t at = in.consumed();
     if (element_from && at - *element_from > streamed->max_element_bytes) {
       throw BadInput(fmt::format("{}: element {} of \"{}\" is larger than the {} this tool reads", who, index,

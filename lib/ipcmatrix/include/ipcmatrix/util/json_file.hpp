@@ -31,7 +31,8 @@ inline constexpr int kMaxJsonDepth = 64;
 /// parsed, instead of keeping them: the tree it returns holds that array empty, so a file of
 /// any number of elements is parsed in the memory of one element plus the rest of the file
 /// (plus what `each` keeps). Both are capped in bytes of the file, as a parsed tree takes
-/// many times its text. `each` gets the element's index and the element (where `build` is
+/// many times its text, and so is any one value (a string is buffered whole before the
+/// parser reports it): at most max_element_bytes. `each` gets the element's index and the element (where `build` is
 /// false, an empty object or array in place of one: counted, never built). What it throws
 /// ends the reading
 /// and reaches the caller as it is, a nlohmann exception as a BadInput (an element it
