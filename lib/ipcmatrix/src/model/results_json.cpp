@@ -412,6 +412,7 @@ RunResult load_results(const std::string& path) {
                              too_many(i);
                              if (c.is_object()) ++count;  // what can be a cell
                            }};
+    counting.max_element_bytes = kMaxCellBytes;
     counting.max_kept_bytes = kMaxResultsHeaderBytes;
     counting.build = false;
     (void)read_json_file(path, kMaxResultsBytes, "results file", false, &counting);

@@ -261,7 +261,7 @@ std::optional<double> harness_ceiling(const Cell& c, const RunConfig& cfg) {
 std::optional<double> bare_transport(const Cell& c, const RunConfig& cfg, const std::vector<int>& cpus,
                                      std::size_t wire_bytes) {
   // The bare loop copies: it says nothing of how fast a loan cell's mechanism can go.
-  if (c.mechanism->name == kIceoryxMechanism || c.api != Api::copy || wire_bytes == 0) return std::nullopt;
+  if (needs_roudi(c) || c.api != Api::copy || wire_bytes == 0) return std::nullopt;
   const Topology topo = make_topology(*c.pattern, c.procs);
   if (topo.participants.size() != 2 || topo.channels.size() != 1) return std::nullopt;
   std::optional<std::size_t> producer, consumer;

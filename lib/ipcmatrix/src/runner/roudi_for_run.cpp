@@ -5,9 +5,10 @@
 #include "ipcmatrix/pattern/topology.hpp"
 
 namespace ipcmatrix::detail {
-namespace {
 
-bool needs_roudi(const Cell& c) { return c.mechanism->name == kIceoryxMechanism; }
+bool needs_roudi(const Cell& c) noexcept { return c.mechanism->name == kIceoryxMechanism; }
+
+namespace {
 
 /// Removes the iceoryx cells for which `drop` is true; returns how many.
 template <class Pred>

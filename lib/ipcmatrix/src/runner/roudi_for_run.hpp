@@ -17,6 +17,9 @@ namespace ipcmatrix::detail {
 /// The name of the mechanism that needs the daemon.
 inline constexpr std::string_view kIceoryxMechanism = "iceoryx";
 
+/// The cell's processes need the run's RouDi (its mechanism is iceoryx).
+[[nodiscard]] bool needs_roudi(const Cell& c) noexcept;
+
 /// The mempool bytes an iceoryx cell needs: kChunksPerChannel chunks of its largest message
 /// for each of its channels.
 [[nodiscard]] std::uint64_t roudi_pool_bytes(const Cell& c);

@@ -25,6 +25,15 @@ std::string mib_text(std::size_t bytes) {
   return bytes >= (std::size_t{1} << 20) ? std::to_string(bytes >> 20) + " MiB" : std::to_string(bytes >> 10) + " KiB";
 }
 
+/// nlohmann's parser is iterative, but the tree it builds (and everything that walks it) is
+/// not: the depth cap is enforced by the callback before a deeper level is built.
+void refuse_too_deep(const std::string& who, int depth, nlohmann::json::parse_event_t event) {
+  using E = nlohmann::json::parse_event_t;
+  if ((event == E::object_start || event == E::array_start) && depth >= kMaxJsonDepth) {
+    throw BadInput(who + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  }
+}
+
 /// A file read 64 KiB at a time for the parser, refusing its byte max_bytes + 1: the cap
 /// holds for pipes and growing files too, where a size taken up front would not. Errors are
 /// thrown from underflow(), which nlohmann's stream input calls directly (sbumpc), so they
@@ -99,9 +108,7 @@ nlohmann::json read_json_file(const std::string& path, std::size_t max_bytes, st
     }
   };
   const nlohmann::json::parser_callback_t callback = [&](int depth, E event, nlohmann::json& parsed) {
-    if ((event == E::object_start || event == E::array_start) && depth >= kMaxJsonDepth) {
-      throw BadInput(who + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-    }
+    refuse_too_deep(who, depth, event);
     if (streamed == nullptr) return true;
     in.mark(streamed->max_element_bytes);
     const std::size_t at = in.consumed();
@@ -150,15 +157,9 @@ nlohmann::json parse_json_text(std::string_view text, std::size_t max_bytes, std
                                bool allow_comments) {
   const std::string who(what);
   if (text.size() > max_bytes) throw BadInput(who + " is larger than the " + mib_text(max_bytes) + " this tool reads");
-  // nlohmann's parser is iterative, but the tree it builds (and everything that walks it) is
-  // not: the depth cap is enforced by the callback before a deeper level is built.
   const nlohmann::json::parser_callback_t depth_cap = [&who](int depth, nlohmann::json::parse_event_t event,
                                                              nlohmann::json&) {
-    if ((event == nlohmann::json::parse_event_t::object_start ||
-         event == nlohmann::json::parse_event_t::array_start) &&
-        depth >= kMaxJsonDepth) {
-      throw BadInput(who + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-    }
+    refuse_too_deep(who, depth, event);
     return true;
   };
   try {
