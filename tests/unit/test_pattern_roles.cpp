@@ -91,6 +91,57 @@ TEST_SUITE("pattern") {
           r.measured_sent * (kSeqEnvelopeBytes + 256 * 1024) + 2 * (kEnvelopeBytes - kSeqEnvelopeBytes));
   }
 
+  TEST_CASE("roles: a time window over round-robin lanes ends stamped on every lane") {
+    // A fan-out's producer, 1 in 64 stamped, over two lanes for 20 ms. Each consumer's window
+    // runs from its first measured message to its last stamped one; before the stamps were
+    // made to rotate over the lanes, the second consumer saw none, added nothing to the
+    // cell's rate, and fan-out cells reported half their throughput.
+    std::vector<LocalPair> pairs;
+    for (int c = 0; c < 2; ++c) pairs.push_back(open_local_pair(find_transport("shm"), {}));
+    std::vector<RoleReport> got(2);
+    std::vector<std::thread> consumers;
+    for (std::size_t c = 0; c < 2; ++c) {
+      consumers.emplace_back([&, c] {
+        RoleParams p;
+        p.role = RoleKind::consumer;
+        p.size_bytes = 64;
+        p.verify = Verify::off;
+        p.origins = {0};
+        std::vector<std::unique_ptr<Transport>> outs, ins;
+        ins.push_back(std::move(pairs[c].receiver));
+        got[c] = run_role(p, outs, ins);
+      });
+    }
+    RoleParams p;
+    p.role = RoleKind::producer;
+    p.distribution = Distribution::round_robin;
+    p.size_bytes = 64;
+    p.duration_s = 0.02;
+    p.min_messages = 1;
+    p.warmup = 0;
+    p.latency_sample = 64;
+    p.verify = Verify::off;
+    std::vector<std::unique_ptr<Transport>> outs, ins;
+    for (auto& pair : pairs) outs.push_back(std::move(pair.sender));
+    const RoleReport sent = run_role(p, outs, ins);
+    outs.clear();
+    for (auto& t : consumers) t.join();
+    REQUIRE(sent.error.empty());
+    REQUIRE(sent.measured_sent >= 4);
+    std::uint64_t received = 0;
+    for (std::size_t c = 0; c < 2; ++c) {
+      CAPTURE(c);
+      const RoleReport& r = got[c];
+      REQUIRE(r.error.empty());
+      received += r.measured_received;
+      CHECK(r.last_recv_ns > r.first_recv_ns);
+      // The window ends at this lane's last message: every measured one is inside it.
+      CHECK(r.window_msgs == r.measured_received);
+      CHECK(r.latency->count() >= 2);
+    }
+    CHECK(received == sent.measured_sent);
+  }
+
   TEST_CASE("roles: warm-up of slow messages ends at its time cap, not at the next latency stamp") {
     // A count of warm-up messages far beyond what fits: the cap (half the 20 ms window, at
     // least kWarmupMinCapS) or a steady rate ends it, within a few messages of either. At
@@ -212,11 +263,14 @@ TEST_SUITE("pattern") {
       REQUIRE(sent.error.empty());
       CHECK(sent.measured_sent == kMeasured);
       // Which messages each channel gets, and which of them carry a stamp: every 8th from
-      // the first, plus the first and the last measured ones.
+      // the first (every 9th over two round-robin lanes, so that the stamps reach both), plus
+      // the first measured one and the last measured one of each lane.
+      const std::uint64_t lanes = d == Distribution::round_robin ? n : 1;
+      const std::uint64_t every = lanes == 2 ? kEvery + 1 : kEvery;
       std::vector<std::uint64_t> want_count(n), want_measured(n), want_stamped(n);
       for (std::uint64_t i = 0; i < kWarmup + kMeasured; ++i) {
         const bool measured = i >= kWarmup;
-        const bool stamped = i % kEvery == 0 || i == kWarmup || i + 1 == kWarmup + kMeasured;
+        const bool stamped = i % every == 0 || i == kWarmup || i + lanes >= kWarmup + kMeasured;
         for (std::size_t c = 0; c < n; ++c) {
           if (d == Distribution::round_robin && i % n != c) continue;
           ++want_count[c];
@@ -241,6 +295,9 @@ TEST_SUITE("pattern") {
               (k.verify == Verify::full ? want_count[c] : (want_count[c] + kVerifySampleEvery - 1) / kVerifySampleEvery));
         CHECK(r.measured_received == want_measured[c]);
         CHECK(r.latency->count() == want_stamped[c]);
+        // Every lane's throughput window is open and ends at its last message.
+        CHECK(r.last_recv_ns > r.first_recv_ns);
+        CHECK(r.window_msgs == want_measured[c]);
       }
       CHECK(sent.wire_msgs == all_measured);
       CHECK(sent.wire_bytes ==

@@ -5,6 +5,7 @@
 #include <bit>
 #include <cstring>
 #include <exception>
+#include <numeric>
 #include <thread>
 #include <type_traits>
 
@@ -48,8 +49,16 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
   Sender sender(p, outs, r);
   Pacer pacer(p.rate);
   const std::size_t n_outs = outs.size();
-  // Open loop and round trips stamp every message; closed-loop throughput may sample.
-  const std::uint64_t every = pacer.open_loop() ? 1 : std::max<std::uint64_t>(1, p.latency_sample);
+  // Receivers that each get a share of the messages (a fan-out's round robin), or 1. Each of
+  // them must see stamped messages: its latency is sampled only at those, and its throughput
+  // window ends at its last one (a receiver without one adds nothing to the cell's rate).
+  const std::uint64_t lanes = p.distribution == Distribution::all ? 1 : std::max<std::size_t>(n_outs, 1);
+  // Open loop and round trips stamp every message; closed-loop throughput may sample. Across
+  // round-robin lanes the interval is made coprime with their number, so the stamps rotate
+  // over every lane: 1 in 64 over two lanes stamped only the first lane's messages, and the
+  // cell reported half its rate.
+  std::uint64_t every = pacer.open_loop() ? 1 : std::max<std::uint64_t>(1, p.latency_sample);
+  while (every > 1 && std::gcd(every, lanes) != 1) ++every;
   const bool plain_runs = std::is_same_v<std::decay_t<AfterSend>, NothingAfterSend> && !pacer.open_loop() &&
                           every > 1 && encoder.raw();
   std::vector<std::span<const std::byte>> bodies;
@@ -62,6 +71,10 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
       std::clamp<std::uint64_t>(kClockCheckBytes / std::max<std::uint64_t>(p.size_bytes, 1), 1, every);
   std::uint64_t until_check = 0;
   std::int64_t deadline = 0;
+  // The time window is over: the message that found it so goes out stamped, and so does the
+  // next one on each other lane, so that every lane's window ends at the same moment.
+  bool ending = false;
+  std::uint64_t ending_left = 0;
   std::uint64_t warm_count = p.warmup;  // shortened if warm-up runs out of time or is steady
   const std::int64_t warm_until = sys::now_ns() + static_cast<std::int64_t>(warmup_cap_s(p.duration_s) * 1e9);
   detail::SteadyRate steady;
@@ -73,24 +86,24 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
   for (std::uint64_t i = 0;; ++i) {
     const std::int64_t due = pacer.wait(i, r);
     const bool first_measured = i == warm_count;
-    const bool last_measured = p.messages > 0 && i + 1 == warm_count + p.messages;
+    // The last measured message on each lane (the last `lanes` of them).
+    const bool last_measured = p.messages > 0 && i < warm_count + p.messages && i + lanes >= warm_count + p.messages;
     // One clock read serves the limits and the send stamp alike, on stamped messages only.
     // The first and last measured messages are always stamped: they bound the receivers'
     // throughput window.
     const bool sample_due = until_stamp == 0;
     until_stamp = sample_due ? every - 1 : until_stamp - 1;
-    bool stamp = sample_due || first_measured || last_measured;
+    bool stamp = sample_due || first_measured || last_measured || ending;
     const bool check_due = until_check == 0;
     until_check = check_due ? check_every - 1 : until_check - 1;
     const bool clock = stamp || check_due;
     const std::int64_t now = clock ? sys::now_ns() : 0;
     if (clock && i < warm_count && i > 0 && (now >= warm_until || steady.steady_at(now, i))) warm_count = i;
     const bool warm = i < warm_count;
-    bool ending = false;  // the last message of a time window, sent stamped
     if (!warm) {
       // Whichever comes first: the message count (0 = no count) or the measured time.
       if (p.messages > 0 && i >= warm_count + p.messages) break;
-      if (deadline != 0 && i >= warm_count + p.min_messages) {
+      if (deadline != 0 && !ending && i >= warm_count + p.min_messages) {
         // Paced: the message due past the window is not sent. Closed loop: the clock read
         // that finds the window over may be a check between stamps, and the receivers'
         // window ends at the last stamped message, so this one goes out stamped and ends
@@ -99,6 +112,7 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
           if (due >= deadline) break;
         } else if (clock && now >= deadline) {
           stamp = ending = true;
+          ending_left = lanes;
         }
       }
       if (r.first_send_ns == 0) {
@@ -129,13 +143,17 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
     const Envelope e{0, stamp ? (due != 0 ? due : now) : 0, stamp ? now : 0, stamp ? now : 0};
     const bool faulty = p.fault != Fault::none && !warm && i == warm_count + p.fault_at;
     if (!(faulty ? sender.emit_faulty(body, e, target, warm) : sender.emit(body, e, target, warm))) break;
-    if (!after_send(warm) || ending) break;
+    if (!after_send(warm)) break;
+    if (ending) {
+      if (--ending_left == 0) break;
+      continue;
+    }
     if (!plain_runs) continue;
     // The plain messages up to the next special one: the next stamp, the first measured
     // message, the last measured one, the faulty one.
     std::uint64_t next = i + 1 + std::min(until_stamp, until_check);
     if (i + 1 <= warm_count) next = std::min(next, warm_count);
-    if (p.messages > 0) next = std::min(next, warm_count + p.messages - 1);
+    if (p.messages > 0) next = std::min(next, warm_count + p.messages - std::min(lanes, p.messages));
     if (p.fault != Fault::none && warm_count + p.fault_at > i) next = std::min(next, warm_count + p.fault_at);
     if (next <= i + 1) continue;
     const std::uint64_t run = next - (i + 1);

@@ -55,15 +55,16 @@ struct Expected {
   std::uint64_t sum = 0;    ///< checksum of the decoded message
 };
 
+/// Every serializer gives back what it encoded: the whole message, or the body alone for a
+/// body-only one (test_serialize_roundtrip checks both for every registered serializer). So
+/// the expected values come from the pool itself, not from encoding and decoding each entry,
+/// which cost a 1 MiB json cell about 0.8 s of every repetition (16 entries, three times over
+/// for a fan-in's consumer). A serializer that lost anything would show as corrupt messages.
 std::vector<Expected> expected_pool(const RoleParams& p, int origin, const Serializer& ser) {
   std::vector<Expected> out;
-  std::vector<std::byte> enc;
-  Message back;
   for (const Message& m : message_pool(p, origin)) {
-    ser.encode(m, enc);
-    ser.decode(enc, back);
-    const MessageView body{back.body, {}};
-    out.push_back({back.body.size(), head8(body), tail8(body), checksum(back)});
+    const MessageView body{m.body, {}};
+    out.push_back({m.body.size(), head8(body), tail8(body), ser.body_only() ? checksum_body_only(m.body) : checksum(m)});
   }
   return out;
 }
