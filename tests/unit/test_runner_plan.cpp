@@ -61,6 +61,21 @@ TEST_SUITE("runner plan") {
     CHECK(latency_sample_for(cell("pingpong", "shm", "raw", 64), cfg) == 1);
     cfg.latency_sample = 8;
     CHECK(latency_sample_for(cell("fan-in", "pipe", "raw", 64), cfg) == 8);
+    // A sender dealing round robin over lanes samples at an interval coprime with their
+    // number, so every lane gets stamps; the record says what the senders used.
+    Cell fan_out = cell("fan-out", "shm", "raw", 64);
+    fan_out.procs = 3;  // one producer, two lanes
+    CHECK(latency_sample_for(fan_out, cfg) == 9);
+    fan_out.procs = 4;  // three lanes: 8 is coprime with 3 already
+    CHECK(latency_sample_for(fan_out, cfg) == 8);
+    cfg.latency_sample = 0;
+    fan_out.procs = 3;
+    CHECK(latency_sample_for(fan_out, cfg) == kAutoLatencySample + 1);
+    CHECK(sample_interval_over(64, 2) == 65);
+    CHECK(sample_interval_over(6, 4) == 7);
+    CHECK(sample_interval_over(64, 1) == 64);
+    CHECK(sample_interval_over(1, 2) == 1);
+    cfg.latency_sample = 8;
     cfg.rate = 1000;
     CHECK(latency_sample_for(cell("fan-in", "pipe", "raw", 64), cfg) == 1);
     CHECK_FALSE(closed_loop_throughput(cell("stream", "shm", "raw", 64), cfg));

@@ -5,7 +5,6 @@
 #include <bit>
 #include <cstring>
 #include <exception>
-#include <numeric>
 #include <thread>
 #include <type_traits>
 
@@ -53,12 +52,10 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
   // them must see stamped messages: its latency is sampled only at those, and its throughput
   // window ends at its last one (a receiver without one adds nothing to the cell's rate).
   const std::uint64_t lanes = p.distribution == Distribution::all ? 1 : std::max<std::size_t>(n_outs, 1);
-  // Open loop and round trips stamp every message; closed-loop throughput may sample. Across
-  // round-robin lanes the interval is made coprime with their number, so the stamps rotate
-  // over every lane: 1 in 64 over two lanes stamped only the first lane's messages, and the
-  // cell reported half its rate.
-  std::uint64_t every = pacer.open_loop() ? 1 : std::max<std::uint64_t>(1, p.latency_sample);
-  while (every > 1 && std::gcd(every, lanes) != 1) ++every;
+  // Open loop and round trips stamp every message; closed-loop throughput may sample, at an
+  // interval that rotates over the lanes (the plan records the same: latency_sample_for()).
+  const std::uint64_t every =
+      pacer.open_loop() ? 1 : sample_interval_over(std::max<std::uint64_t>(1, p.latency_sample), lanes);
   const bool plain_runs = std::is_same_v<std::decay_t<AfterSend>, NothingAfterSend> && !pacer.open_loop() &&
                           every > 1 && encoder.raw();
   std::vector<std::span<const std::byte>> bodies;

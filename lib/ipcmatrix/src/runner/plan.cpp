@@ -4,6 +4,8 @@
 
 #include "ipcmatrix/error.hpp"
 #include "ipcmatrix/model/format_units.hpp"
+#include "ipcmatrix/pattern/roles.hpp"
+#include "ipcmatrix/pattern/topology.hpp"
 #include "ipcmatrix/runner/settings.hpp"
 #include "ipcmatrix/serialize/serializer.hpp"
 #include "ipcmatrix/util/text.hpp"
@@ -142,7 +144,18 @@ std::uint64_t min_messages_for(const Cell& c, const RunConfig& cfg) noexcept {
 
 std::uint64_t latency_sample_for(const Cell& c, const RunConfig& cfg) noexcept {
   if (!closed_loop_throughput(c, cfg)) return 1;
-  return cfg.latency_sample == 0 ? kAutoLatencySample : cfg.latency_sample;
+  const std::uint64_t every = cfg.latency_sample == 0 ? kAutoLatencySample : cfg.latency_sample;
+  // What the senders use (roles.hpp sample_interval_over()): over round-robin lanes, the next
+  // interval coprime with their number.
+  std::uint64_t lanes = 1;
+  try {
+    const Topology topo = make_topology(*c.pattern, c.procs);
+    if (topo.distribution == Distribution::round_robin)
+      for (const Participant& p : topo.participants) lanes = std::max<std::uint64_t>(lanes, p.outs.size());
+  } catch (const std::exception&) {
+    // A topology the plan cannot build never runs; its record keeps the interval asked for.
+  }
+  return sample_interval_over(every, lanes);
 }
 
 std::size_t ring_bytes_for(const Cell& c, const RunConfig& cfg, std::size_t channels,
