@@ -76,7 +76,7 @@ std::string cell(const std::vector<double>& v, bool round_trip) {
 
 /// The malloc settings both sides of a comparison run with (see main()): no mmap below
 /// 32 MiB and no trimming below 256 MiB, so a large message's block is reused.
-constexpr std::string_view kMallocTunables = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456";
+constexpr const char* kMallocTunables = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456";
 
 int main(int argc, char** argv) {
   // The matrix re-executes this binary for its worker processes, and the message libraries'
@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
     return std::string_view(a) == "--default-malloc";
   });
   if (!default_malloc && std::getenv("GLIBC_TUNABLES") == nullptr) {
-    ::setenv("GLIBC_TUNABLES", std::string(kMallocTunables).c_str(), 1);
+    ::setenv("GLIBC_TUNABLES", kMallocTunables, 1);
     ::execv("/proc/self/exe", argv);
     std::perror("bench_matrix_vs_bare: re-executing with GLIBC_TUNABLES");
     return 1;

@@ -69,6 +69,38 @@ RoleReport produce_into_slow_consumer(RoleParams p) {
   return r;
 }
 
+/// What a producer and its consumers recorded.
+struct LanesRun {
+  RoleReport sent;
+  std::vector<RoleReport> got;  ///< per lane
+};
+
+// A producer with `producer`'s params over `lanes` in-process shm channels, each read by a
+// consumer thread with `consumer`'s params (role and origin set here).
+LanesRun run_over_lanes(std::size_t lanes, RoleParams producer, RoleParams consumer) {
+  std::vector<LocalPair> pairs;
+  for (std::size_t c = 0; c < lanes; ++c) pairs.push_back(open_local_pair(find_transport("shm"), {}));
+  LanesRun run;
+  run.got.resize(lanes);
+  consumer.role = RoleKind::consumer;
+  consumer.origins = {0};
+  std::vector<std::thread> consumers;
+  for (std::size_t c = 0; c < lanes; ++c) {
+    consumers.emplace_back([&, c] {
+      std::vector<std::unique_ptr<Transport>> outs, ins;
+      ins.push_back(std::move(pairs[c].receiver));
+      run.got[c] = run_role(consumer, outs, ins);
+    });
+  }
+  producer.role = RoleKind::producer;
+  std::vector<std::unique_ptr<Transport>> outs, ins;
+  for (auto& pair : pairs) outs.push_back(std::move(pair.sender));
+  run.sent = run_role(producer, outs, ins);
+  outs.clear();  // the consumers' recv ends with the senders gone
+  for (auto& t : consumers) t.join();
+  return run;
+}
+
 }  // namespace
 
 TEST_SUITE("pattern") {
@@ -96,24 +128,10 @@ TEST_SUITE("pattern") {
     // runs from its first measured message to its last stamped one; before the stamps were
     // made to rotate over the lanes, the second consumer saw none, added nothing to the
     // cell's rate, and fan-out cells reported half their throughput.
-    std::vector<LocalPair> pairs;
-    for (int c = 0; c < 2; ++c) pairs.push_back(open_local_pair(find_transport("shm"), {}));
-    std::vector<RoleReport> got(2);
-    std::vector<std::thread> consumers;
-    for (std::size_t c = 0; c < 2; ++c) {
-      consumers.emplace_back([&, c] {
-        RoleParams p;
-        p.role = RoleKind::consumer;
-        p.size_bytes = 64;
-        p.verify = Verify::off;
-        p.origins = {0};
-        std::vector<std::unique_ptr<Transport>> outs, ins;
-        ins.push_back(std::move(pairs[c].receiver));
-        got[c] = run_role(p, outs, ins);
-      });
-    }
+    RoleParams consumer;
+    consumer.size_bytes = 64;
+    consumer.verify = Verify::off;
     RoleParams p;
-    p.role = RoleKind::producer;
     p.distribution = Distribution::round_robin;
     p.size_bytes = 64;
     p.duration_s = 0.02;
@@ -121,11 +139,9 @@ TEST_SUITE("pattern") {
     p.warmup = 0;
     p.latency_sample = 64;
     p.verify = Verify::off;
-    std::vector<std::unique_ptr<Transport>> outs, ins;
-    for (auto& pair : pairs) outs.push_back(std::move(pair.sender));
-    const RoleReport sent = run_role(p, outs, ins);
-    outs.clear();
-    for (auto& t : consumers) t.join();
+    const LanesRun run = run_over_lanes(2, p, consumer);
+    const RoleReport& sent = run.sent;
+    const std::vector<RoleReport>& got = run.got;
     REQUIRE(sent.error.empty());
     REQUIRE(sent.measured_sent >= 4);
     std::uint64_t received = 0;
@@ -230,25 +246,11 @@ TEST_SUITE("pattern") {
       CAPTURE(n);
       CAPTURE(to_string(k.api));
       CAPTURE(to_string(k.verify));
-      std::vector<LocalPair> pairs;
-      for (std::size_t c = 0; c < n; ++c) pairs.push_back(open_local_pair(find_transport("shm"), {}));
-      std::vector<RoleReport> got(n);
-      std::vector<std::thread> consumers;
-      for (std::size_t c = 0; c < n; ++c) {
-        consumers.emplace_back([&, c] {
-          RoleParams p;
-          p.role = RoleKind::consumer;
-          p.size_bytes = 100;
-          p.verify = k.verify;
-          p.origins = {0};
-          p.api = k.api;
-          std::vector<std::unique_ptr<Transport>> outs, ins;
-          ins.push_back(std::move(pairs[c].receiver));
-          got[c] = run_role(p, outs, ins);
-        });
-      }
+      RoleParams consumer;
+      consumer.size_bytes = 100;
+      consumer.verify = k.verify;
+      consumer.api = k.api;
       RoleParams p;
-      p.role = RoleKind::producer;
       p.distribution = d;
       p.size_bytes = 100;
       p.messages = kMeasured;
@@ -256,10 +258,9 @@ TEST_SUITE("pattern") {
       p.batch = 5;
       p.latency_sample = kEvery;
       p.api = k.api;
-      std::vector<std::unique_ptr<Transport>> outs, ins;
-      for (auto& pair : pairs) outs.push_back(std::move(pair.sender));
-      const RoleReport sent = run_role(p, outs, ins);
-      for (auto& t : consumers) t.join();
+      const LanesRun run = run_over_lanes(n, p, consumer);
+      const RoleReport& sent = run.sent;
+      const std::vector<RoleReport>& got = run.got;
       REQUIRE(sent.error.empty());
       CHECK(sent.measured_sent == kMeasured);
       // Which messages each channel gets, and which of them carry a stamp: every 8th from

@@ -68,9 +68,9 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
       std::clamp<std::uint64_t>(kClockCheckBytes / std::max<std::uint64_t>(p.size_bytes, 1), 1, every);
   std::uint64_t until_check = 0;
   std::int64_t deadline = 0;
-  // The time window is over: the message that found it so goes out stamped, and so does the
-  // next one on each other lane, so that every lane's window ends at the same moment.
-  bool ending = false;
+  // Non-zero once the time window is over: the message that found it so goes out stamped,
+  // and so does the next one on each other lane, so that every lane's window ends at the
+  // same moment; the messages of that end still to send.
   std::uint64_t ending_left = 0;
   std::uint64_t warm_count = p.warmup;  // shortened if warm-up runs out of time or is steady
   const std::int64_t warm_until = sys::now_ns() + static_cast<std::int64_t>(warmup_cap_s(p.duration_s) * 1e9);
@@ -90,7 +90,7 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
     // throughput window.
     const bool sample_due = until_stamp == 0;
     until_stamp = sample_due ? every - 1 : until_stamp - 1;
-    bool stamp = sample_due || first_measured || last_measured || ending;
+    bool stamp = sample_due || first_measured || last_measured || ending_left > 0;
     const bool check_due = until_check == 0;
     until_check = check_due ? check_every - 1 : until_check - 1;
     const bool clock = stamp || check_due;
@@ -100,7 +100,7 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
     if (!warm) {
       // Whichever comes first: the message count (0 = no count) or the measured time.
       if (p.messages > 0 && i >= warm_count + p.messages) break;
-      if (deadline != 0 && !ending && i >= warm_count + p.min_messages) {
+      if (deadline != 0 && ending_left == 0 && i >= warm_count + p.min_messages) {
         // Paced: the message due past the window is not sent. Closed loop: the clock read
         // that finds the window over may be a check between stamps, and the receivers'
         // window ends at the last stamped message, so this one goes out stamped and ends
@@ -108,7 +108,7 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
         if (pacer.open_loop()) {
           if (due >= deadline) break;
         } else if (clock && now >= deadline) {
-          stamp = ending = true;
+          stamp = true;
           ending_left = lanes;
         }
       }
@@ -141,7 +141,7 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
     const bool faulty = p.fault != Fault::none && !warm && i == warm_count + p.fault_at;
     if (!(faulty ? sender.emit_faulty(body, e, target, warm) : sender.emit(body, e, target, warm))) break;
     if (!after_send(warm)) break;
-    if (ending) {
+    if (ending_left > 0) {
       if (--ending_left == 0) break;
       continue;
     }

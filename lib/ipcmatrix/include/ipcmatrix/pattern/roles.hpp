@@ -31,6 +31,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <numeric>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -89,15 +90,7 @@ inline constexpr double kSteadyTolerance = 0.1;
 /// stamps rotate over every lane (1 in 64 over two lanes stamped only the first one's, and
 /// the second receiver's throughput window never closed). `every` itself for one lane.
 [[nodiscard]] constexpr std::uint64_t sample_interval_over(std::uint64_t every, std::uint64_t lanes) noexcept {
-  const auto coprime = [](std::uint64_t a, std::uint64_t b) {
-    while (b != 0) {
-      const std::uint64_t t = a % b;
-      a = b;
-      b = t;
-    }
-    return a == 1;
-  };
-  while (every > 1 && lanes > 1 && !coprime(every, lanes)) ++every;
+  while (every > 1 && lanes > 1 && std::gcd(every, lanes) != 1) ++every;
   return every;
 }
 /// At most this many distinct messages per sender (fewer for huge sizes: <= 64 MiB).
