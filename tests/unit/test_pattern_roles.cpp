@@ -123,6 +123,20 @@ TEST_SUITE("pattern") {
           r.measured_sent * (kSeqEnvelopeBytes + 256 * 1024) + 2 * (kEnvelopeBytes - kSeqEnvelopeBytes));
   }
 
+  TEST_CASE("roles: a minimum message count holds a time window open for kMinMessagesMaxS at most") {
+    // 100,000 messages at 2 ms each would take 200 s: the window ends at the cap instead,
+    // short of the minimum, and not before it (the minimum still holds it open that long).
+    RoleParams p;
+    p.duration_s = 0.02;
+    p.min_messages = 100'000;
+    p.warmup = 0;
+    const RoleReport r = produce_into_slow_consumer(p);
+    REQUIRE(r.error.empty());
+    CHECK(r.measured_sent >= 2);
+    CHECK(r.measured_sent < p.min_messages);
+    CHECK(r.phase_end_ns - r.phase_start_ns >= static_cast<std::int64_t>(kMinMessagesMaxS * 1e9));
+  }
+
   TEST_CASE("roles: a time window over round-robin lanes ends stamped on every lane") {
     // A fan-out's producer, 1 in 64 stamped, over two lanes for 20 ms. Each consumer's window
     // runs from its first measured message to its last stamped one; before the stamps were

@@ -68,6 +68,8 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
       std::clamp<std::uint64_t>(kClockCheckBytes / std::max<std::uint64_t>(p.size_bytes, 1), 1, every);
   std::uint64_t until_check = 0;
   std::int64_t deadline = 0;
+  // Past this, min_messages no longer holds the window open (kMinMessagesMaxS).
+  std::int64_t minimum_until = 0;
   // Non-zero once the time window is over: the message that found it so goes out stamped,
   // and so does the next one on each other lane, so that every lane's window ends at the
   // same moment; the messages of that end still to send.
@@ -100,7 +102,8 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
     if (!warm) {
       // Whichever comes first: the message count (0 = no count) or the measured time.
       if (p.messages > 0 && i >= warm_count + p.messages) break;
-      if (deadline != 0 && ending_left == 0 && i >= warm_count + p.min_messages) {
+      const bool enough = i >= warm_count + p.min_messages || (clock && now >= minimum_until);
+      if (deadline != 0 && ending_left == 0 && enough) {
         // Paced: the message due past the window is not sent. Closed loop: the clock read
         // that finds the window over may be a check between stamps, and the receivers'
         // window ends at the last stamped message, so this one goes out stamped and ends
@@ -119,6 +122,7 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
         r.usage_start = sys::self_usage();
         if (p.duration_s > 0) {
           deadline = (pacer.open_loop() ? due : start) + static_cast<std::int64_t>(p.duration_s * 1e9);
+          minimum_until = start + static_cast<std::int64_t>(min_messages_max_s(p.duration_s) * 1e9);
         }
       }
       ++r.measured_sent;

@@ -79,6 +79,15 @@ inline constexpr double kWarmupMinCapS = 0.05;
 inline constexpr int kSteadySlices = 3;
 inline constexpr std::int64_t kSteadySliceNs = 5'000'000;
 inline constexpr double kSteadyTolerance = 0.1;
+/// A time window stays open until RoleParams::min_messages were measured, but no longer than
+/// this (nor less than the window itself): 100 round trips of 1 MiB JSON take 8 s here, and
+/// 24 such cells took a fifth of the headline run. Such a cell then has fewer samples, and
+/// its report leaves out the percentiles they cannot resolve (a p99 needs 100:
+/// Histogram::resolves()); --duration longer than this keeps every minimum.
+inline constexpr double kMinMessagesMaxS = 1.0;
+[[nodiscard]] constexpr double min_messages_max_s(double duration_s) noexcept {
+  return duration_s > kMinMessagesMaxS ? duration_s : kMinMessagesMaxS;
+}
 /// The warm-up cap for a phase: kWarmupCapS, or half a time window (at least kWarmupMinCapS).
 [[nodiscard]] constexpr double warmup_cap_s(double duration_s) noexcept {
   if (!(duration_s > 0)) return kWarmupCapS;
