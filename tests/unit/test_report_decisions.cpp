@@ -141,14 +141,47 @@ TEST_SUITE("report") {
     CHECK(p.margin == Pick::Margin::lead);
     CHECK(p.clear_gap);
     CHECK_FALSE(p.p_value.has_value());
+    // One repetition each, 3x apart: untested, unless the race cut the runner-up there (it
+    // knew the machine's floor held still); then a lead, and the report says how.
+    CellResult far = cell("pingpong", "unix", 3000);
+    p = latency_pick({cell("pingpong", "shm", 1000), far});
+    CHECK(p.margin == Pick::Margin::untested);
+    far.race = RaceOutcome::beaten;
+    p = latency_pick({cell("pingpong", "shm", 1000), far});
+    CHECK(p.margin == Pick::Margin::lead);
+    CHECK(p.race_cut);
+    CHECK_FALSE(p.clear_gap);
+    // The race's verdict alone is not enough: the figures must be 3x apart as well.
+    CellResult near = cell("pingpong", "unix", 2000);
+    near.race = RaceOutcome::beaten;
+    p = latency_pick({cell("pingpong", "shm", 1000), near});
+    CHECK(p.margin == Pick::Margin::untested);
+    {
+      RunResult cut;
+      cut.cells = {cell("pingpong", "shm", 1000), far};
+      CHECK(markdown_report(cut).find("cut by the race") != std::string::npos);
+    }
     // 3x in the medians but one repetition under 2x: still untested.
     p = latency_pick({with_reps(cell("pingpong", "shm", 1000), {1000, 1100}),
                       with_reps(cell("pingpong", "unix", 3000), {3000, 2100})});
     CHECK(p.margin == Pick::Margin::untested);
-    // Within 10%: a tie whatever the repetitions say.
+    // Within 10% over 3 repetitions each: a tie whatever the test says.
     p = latency_pick({with_reps(cell("pingpong", "shm", 1000), {999, 1000, 1001}),
                       with_reps(cell("pingpong", "unix", 1050), {1049, 1050, 1051})});
     CHECK(p.margin == Pick::Margin::tie);
+    // Within 10% over fewer: too few to call a tie (the race would still run them), and the
+    // summary says so instead of "tie".
+    p = latency_pick({with_reps(cell("pingpong", "shm", 1000), {999, 1000}),
+                      with_reps(cell("pingpong", "unix", 1050), {1049, 1050, 1051})});
+    CHECK(p.margin == Pick::Margin::untested);
+    CHECK(p.repetitions == 2);
+    {
+      RunResult close;
+      close.cells = {cell("pingpong", "shm", 1000), cell("pingpong", "unix", 1050)};
+      const std::string md = markdown_report(close);
+      CHECK(md.find("within 10% of unix/raw, untested (1 rep; a tie needs 3)") != std::string::npos);
+      CHECK(md.find("**tie**") == std::string::npos);
+    }
     // The report says which it is.
     RunResult r;
     r.cells = {with_reps(cell("pingpong", "shm", 1000), {1000, 1600, 900}),
@@ -207,6 +240,13 @@ TEST_SUITE("report") {
     CHECK(ds[1].pick.best->serializer == "binary");
     REQUIRE(ds[1].pick.next != nullptr);
     CHECK(ds[1].pick.next->mechanism == "pipe");
+    // Each row was picked from its serializer's cells alone: what the runner races first.
+    REQUIRE(ds[0].candidates.size() == 2);
+    CHECK(ds[0].candidates[0] == &r.cells[0]);
+    CHECK(ds[0].candidates[1] == &r.cells[2]);
+    REQUIRE(ds[1].candidates.size() == 2);
+    CHECK(ds[1].candidates[0] == &r.cells[1]);
+    CHECK(ds[1].candidates[1] == &r.cells[3]);
     const std::string md = markdown_report(r);
     CHECK(md.find("| Latency-critical small messages, `raw` | **shm/raw** |") != std::string::npos);
     CHECK(md.find("| Latency-critical small messages, `binary` | **shm/binary** |") != std::string::npos);

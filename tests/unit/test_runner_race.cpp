@@ -25,6 +25,22 @@ TEST_SUITE("runner/race") {
     CHECK(v[0].outcome == RaceOutcome::undecided);
   }
 
+  TEST_CASE("on a steady machine, one repetition a side settles a gap of 3x, and nothing narrower") {
+    // The first pass's cut: 3x behind after one repetition stops; 2.5x races on.
+    const auto v = judge_race({throughput({100}), throughput({30}), throughput({40})}, /*machine_steady=*/true);
+    CHECK(v[1].outcome == RaceOutcome::beaten);
+    CHECK_FALSE(v[1].open);
+    CHECK(v[2].open);
+    CHECK(v[0].open);  // the best stays open while the 2.5x one is
+    const auto two = judge_race({latency({10}), latency({30})}, true);
+    CHECK(two[0].outcome == RaceOutcome::leading);
+    CHECK(two[1].outcome == RaceOutcome::beaten);
+    // The floor moved: a mode of the machine can make 3x of nothing, so no cut.
+    const auto moved = judge_race({latency({10}), latency({30})}, /*machine_steady=*/false);
+    CHECK(moved[0].open);
+    CHECK(moved[1].open);
+  }
+
   TEST_CASE("two repetitions settle a gap of 2x with no overlap, and the best then leads") {
     const auto v = judge_race({throughput({10, 11}), throughput({30, 25})});
     CHECK(v[0].outcome == RaceOutcome::beaten);

@@ -57,6 +57,15 @@ TEST_CASE("significance: clearly apart means 2x in every repetition, over 2 or m
   CHECK_FALSE(clearly_apart(std::vector<double>{100, 100}, std::vector<double>{0, 0}, true));  // not positive
 }
 
+TEST_CASE("significance: far apart means 3x in every repetition, from one each") {
+  CHECK(far_apart(std::vector<double>{30}, std::vector<double>{10}, /*higher_is_better=*/true));
+  CHECK_FALSE(far_apart(std::vector<double>{29}, std::vector<double>{10}, true));
+  CHECK(far_apart(std::vector<double>{10}, std::vector<double>{30, 31}, /*higher_is_better=*/false));
+  CHECK_FALSE(far_apart(std::vector<double>{10, 11}, std::vector<double>{32, 31}, false));  // 31 < 3 x 11
+  CHECK_FALSE(far_apart(std::vector<double>{}, std::vector<double>{1}, true));
+  CHECK_FALSE(far_apart(std::vector<double>{30}, std::vector<double>{0}, true));  // not positive
+}
+
 TEST_CASE("significance: a difference needs both the threshold and the test") {
   // 20% apart and fully separated: differs.
   FigureComparison c = compare_figures(std::vector<double>{100, 101, 102}, std::vector<double>{120, 121, 122}, 0.10);

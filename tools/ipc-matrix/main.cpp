@@ -129,7 +129,8 @@ int cmd_run(RunConfig cfg, const std::string& command_line) {
       const std::string round =
           p.round <= p.first_pass
               ? (p.first_pass > 1 ? fmt::format("round {}/{}, ", p.round, p.first_pass) : std::string())
-              : fmt::format("race round {}/{}, {} open, ", p.round, p.max_rounds, p.open_cells);
+              : fmt::format("race round {}/{}{}, {} open, ", p.round, p.max_rounds,
+                            p.racing_summary ? " (summary)" : "", p.open_cells);
       const std::string eta = p.eta_s < 0 ? std::string("-") : format_elapsed_s(p.eta_s);
       std::cerr << fmt::format("\r\033[K[{}{}/{}] {}  elapsed {}  eta {}", round, p.in_round, p.round_size, cell_name(c),
                                format_elapsed_s(p.elapsed_s), eta)

@@ -85,10 +85,19 @@ std::optional<Pick> pick(std::vector<const CellResult*> cells, Figure figure, Va
   if (!std::isfinite(p.ratio) || a <= 0 || b <= 0) {
     p.margin = Pick::Margin::incomparable;
   } else if (p.ratio < kTieRatio) {
-    p.margin = Pick::Margin::tie;
+    // Close in the figures, but a tie only over enough repetitions to have shown a lead:
+    // the race calls it so (runner/race.hpp), and the summary must say what the race said.
+    const bool enough = std::min(va.size(), vb.size()) >= kTieRepetitions;
+    p.margin = enough ? Pick::Margin::tie : Pick::Margin::untested;
   } else if (!testable(va.size(), vb.size())) {
     p.clear_gap = clearly_apart(va, vb, !lower_is_better);
-    p.margin = p.clear_gap ? Pick::Margin::lead : Pick::Margin::untested;
+    // The race's verdict on next, where it settled a far gap on fewer repetitions than
+    // clearly_apart() needs: it knew the machine held still, which this function cannot.
+    // One repetition on either side: only the far_apart() rule, which the race applies on a
+    // steady machine alone, can have beaten next (clearly_apart() needs 2 a side).
+    p.race_cut = !p.clear_gap && p.next->race == RaceOutcome::beaten && std::min(va.size(), vb.size()) == 1 &&
+                 far_apart(va, vb, !lower_is_better);
+    p.margin = p.clear_gap || p.race_cut ? Pick::Margin::lead : Pick::Margin::untested;
   } else {
     p.p_value = mann_whitney(va, vb).p_value;
     p.margin = *p.p_value <= kSignificanceLevel + 1e-12 ? Pick::Margin::lead : Pick::Margin::tie;
@@ -151,7 +160,7 @@ std::vector<Decision> decisions(const RunResult& r) {
       const CellResult& any = *mine.front();
       ranked.emplace_back(rank, Decision{std::string(use_case),
                                          fmt::format("{} {}, {}", any.pattern, format_size(any.size_bytes), what), o,
-                                         *p, ser, serializers.size()});
+                                         *p, ser, serializers.size(), std::move(mine)});
     }
   };
   // The cells at one fixed offered rate, every one of which achieved it; the rate, or nullopt.

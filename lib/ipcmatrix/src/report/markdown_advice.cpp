@@ -39,6 +39,9 @@ std::string cost_text(const CellResult& c) {
 // How a lead was decided: the test, or a gap too wide to need one, and over how many repetitions.
 std::string how_decided(const Pick& p) {
   if (p.p_value) return fmt::format("Mann-Whitney p = {:.2f} over {} repetitions", *p.p_value, p.repetitions);
+  if (p.race_cut)
+    return fmt::format("{}x apart or more in every one of {} repetition(s), the machine's floor steady: cut by the "
+                       "race", kFarApart, p.repetitions);
   return fmt::format("{}x apart or more in every one of {} repetitions", kClearlyApart, p.repetitions);
 }
 
@@ -61,6 +64,11 @@ void pick_line(std::string& md, const std::optional<Pick>& pick, std::string_vie
       }
       break;
     case Pick::Margin::untested:
+      if (pick->ratio < kTieRatio) {
+        add(md, "; within 10% of the next, {} {}, untested: a tie needs {} repetitions each, this has {}.",
+            mech_ser(*pick->next), show(*pick->next), kTieRepetitions, pick->repetitions);
+        break;
+      }
       add(md, "; {} {} than the next, {} {}, untested: {} repetition(s) cannot show it is not noise (run "
           "--repetitions 3 or more).", format_ratio(pick->ratio), verb_better, mech_ser(*pick->next),
           show(*pick->next), pick->repetitions);
@@ -199,9 +207,11 @@ void race_paragraph(std::string& md, const RunResult& r) {
   const auto n = [&](RaceOutcome o) { return count.count(o) ? count.at(o) : std::size_t{0}; };
   add(md,
       "Decided by racing: every cell ran a first pass, then only the cells still within reach of their "
-      "group's best got further repetitions, in shuffled rounds, until the lead was significant or the tie "
-      "established. {} repetitions over {} cells: {} leading, {} tied, {} beaten early, {} alone in their "
-      "group{}.\n\n",
+      "group's best got further repetitions, in shuffled rounds (the summary's candidates first), until the "
+      "lead was significant or the tie established; a cell {}x behind after one repetition, while the "
+      "machine's floor held still, stopped there. {} repetitions over {} cells: {} leading, {} tied, {} beaten "
+      "early, {} alone in their group{}.\n\n",
+      kFarApart,
       reps, raced, n(RaceOutcome::leading), n(RaceOutcome::tied), n(RaceOutcome::beaten), n(RaceOutcome::alone),
       n(RaceOutcome::undecided) > 0
           ? fmt::format(", **{} undecided** (the repetition cap or the time budget ended the race first: "
@@ -254,8 +264,12 @@ void summary_section(std::string& md, const RunResult& r) {
                              p.repetitions, p.repetitions == 1 ? "" : "s");
         break;
       case Pick::Margin::untested:
-        margin = fmt::format("{} ahead of {}, {} ({} rep)", format_ratio(p.ratio), mech_ser(*p.next),
-                             b.race == RaceOutcome::fixed ? "untested" : "undecided", p.repetitions);
+        margin = p.ratio < kTieRatio
+                     ? fmt::format("within 10% of {}, {} ({} rep; a tie needs {})", mech_ser(*p.next),
+                                   b.race == RaceOutcome::fixed ? "untested" : "undecided", p.repetitions,
+                                   kTieRepetitions)
+                     : fmt::format("{} ahead of {}, {} ({} rep)", format_ratio(p.ratio), mech_ser(*p.next),
+                                   b.race == RaceOutcome::fixed ? "untested" : "undecided", p.repetitions);
         break;
       case Pick::Margin::lead:
         margin = fmt::format("{} ahead of {} ({})", format_ratio(p.ratio), mech_ser(*p.next), how_decided(p));

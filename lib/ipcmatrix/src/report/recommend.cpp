@@ -189,12 +189,16 @@ std::string render_choice(const Choice& c, const Constraints& k) {
       case Pick::Margin::lead:
         s += p.p_value ? fmt::format("Why: {} than the runner-up, and the repetitions confirm it (Mann-Whitney p = "
                                      "{:.2f}).\n", by, *p.p_value)
-                       : fmt::format("Why: {} than the runner-up, {}x apart or more in every one of {} repetitions.\n",
-                                     by, kClearlyApart, p.repetitions);
+                       : fmt::format("Why: {} than the runner-up, {}x apart or more in every one of {} repetitions{}.\n",
+                                     by, p.race_cut ? kFarApart : kClearlyApart, p.repetitions,
+                                     p.race_cut ? ", the machine's floor steady (cut by the race)" : "");
         break;
       case Pick::Margin::untested:
-        s += fmt::format("Why: {}; untested, {} repetition(s) cannot tell a lead from noise (run --repetitions 3 or "
-                         "more).\n", by, p.repetitions);
+        s += p.ratio < kTieRatio
+                 ? fmt::format("Why: within 10% of the runner-up, untested: a tie needs {} repetitions each, this "
+                               "has {} (run --repetitions 3 or more).\n", kTieRepetitions, p.repetitions)
+                 : fmt::format("Why: {}; untested, {} repetition(s) cannot tell a lead from noise (run --repetitions 3 "
+                               "or more).\n", by, p.repetitions);
         break;
       case Pick::Margin::tie:
         s += fmt::format("Why: a tie ({}{}); either will do, prefer the cheaper.\n", by,

@@ -1,6 +1,7 @@
 #include "ipcmatrix/runner/coordinator.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <random>
 #include <ctime>
@@ -17,6 +18,7 @@
 #include "ipcmatrix/runner/race.hpp"
 #include "ipcmatrix/runner/shard.hpp"
 #include "ipcmatrix/model/format_units.hpp"
+#include "ipcmatrix/report/decisions.hpp"
 #include "ipcmatrix/sys/affinity.hpp"
 #include "ipcmatrix/sys/clock.hpp"
 #include "ipcmatrix/sys/environment.hpp"
@@ -197,20 +199,72 @@ std::optional<double> race_figure(const Cell& c, const RunConfig& cfg, const Cel
 }
 
 /// The race's view of every cell: its group (what the report compares it with: pattern,
-/// size, serializer, participants, load) and its figure per repetition. A failed cell takes
+/// size, serializer, participants, load) and its figure per repetition, one entry per cell in
+/// plan order. A cell in `by_cpu` (a candidate of a summary row decided by CPU per message)
+/// races a second time, by that figure, in an entry after all of those. A failed cell takes
 /// no part.
-std::vector<RaceEntry> race_entries(const std::vector<Cell>& cells, const std::vector<CellRun>& runs,
-                                    const RunConfig& cfg) {
-  std::vector<RaceEntry> out(cells.size());
-  for (std::size_t i = 0; i < cells.size(); ++i) {
+struct RaceView {
+  std::vector<RaceEntry> entries;
+  std::vector<std::size_t> cell_of;  ///< per entry: its cell
+};
+RaceView race_entries(const std::vector<Cell>& cells, const std::vector<CellRun>& runs, const RunConfig& cfg,
+                      const std::vector<bool>& by_cpu) {
+  RaceView out;
+  const auto add = [&](std::size_t i, bool cpu) {
     const Cell& c = cells[i];
-    RaceEntry& e = out[i];
-    e.group = fmt::format("{}/{}/{}/{}/{}", c.pattern->name, c.size_bytes, c.serializer, c.procs,
-                          c.load ? c.load->label() : "");
-    e.higher_is_better = closed_loop_throughput(c, cfg);
-    if (!runs[i].error.empty()) continue;
-    for (const CellResult& rep : runs[i].reps)
-      if (const std::optional<double> f = race_figure(c, cfg, rep)) e.values.push_back(*f);
+    RaceEntry& e = out.entries.emplace_back();
+    out.cell_of.push_back(i);
+    e.group = fmt::format("{}/{}/{}/{}/{}{}", c.pattern->name, c.size_bytes, c.serializer, c.procs,
+                          c.load ? c.load->label() : "", cpu ? "/cpu" : "");
+    e.higher_is_better = !cpu && closed_loop_throughput(c, cfg);
+    if (!runs[i].error.empty()) return;
+    for (const CellResult& rep : runs[i].reps) {
+      if (cpu) {
+        if (rep.cpu.per_msg_ns > 0) e.values.push_back(rep.cpu.per_msg_ns);
+      } else if (const std::optional<double> f = race_figure(c, cfg, rep)) {
+        e.values.push_back(*f);
+      }
+    }
+  };
+  for (std::size_t i = 0; i < cells.size(); ++i) add(i, false);
+  for (std::size_t i = 0; i < cells.size(); ++i)
+    if (i < by_cpu.size() && by_cpu[i]) add(i, true);
+  return out;
+}
+
+/// Each cell's verdict from its entries': its own figure's, and open while any entry of it is.
+std::vector<RaceVerdict> judge_cells(const RaceView& view, std::size_t cells, bool machine_steady) {
+  const std::vector<RaceVerdict> v = judge_race(view.entries, machine_steady);
+  std::vector<RaceVerdict> out(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(cells));
+  for (std::size_t e = cells; e < v.size(); ++e) out[view.cell_of[e]].open = out[view.cell_of[e]].open || v[e].open;
+  return out;
+}
+
+/// The cells the summary's picks are made from (report/decisions.hpp Decision::candidates),
+/// judged from the repetitions so far: the race decides them before the rest of the report,
+/// so that a budget that ends the race leaves the rest undecided, not the summary.
+struct SummaryCells {
+  std::vector<bool> candidate;  ///< a candidate of some summary row
+  std::vector<bool> by_cpu;     ///< a candidate of a row decided by CPU per message
+};
+SummaryCells summary_candidates(const std::vector<Cell>& cells, const std::vector<CellRun>& runs,
+                                const RunConfig& cfg) {
+  RunResult provisional;
+  std::vector<std::size_t> index;  // of each provisional cell in `cells`
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (!runs[i].error.empty() || runs[i].reps.empty()) continue;
+    CellResult r = detail::combine_repetitions(runs[i].reps, closed_loop_throughput(cells[i], cfg));
+    fill_identity(r, cells[i], runs[i].cfg ? *runs[i].cfg : cfg);
+    provisional.cells.push_back(std::move(r));
+    index.push_back(i);
+  }
+  SummaryCells out{std::vector<bool>(cells.size(), false), std::vector<bool>(cells.size(), false)};
+  for (const Decision& d : decisions(provisional)) {
+    for (const CellResult* c : d.candidates) {
+      const std::size_t i = index[static_cast<std::size_t>(c - provisional.cells.data())];
+      out.candidate[i] = true;
+      if (d.objective == Objective::lowest_cpu_per_msg) out.by_cpu[i] = true;
+    }
   }
   return out;
 }
@@ -261,6 +315,9 @@ double estimate_left_s(const std::vector<CellRun>& runs, const std::vector<doubl
 }
 
 constexpr double kFloorMovedWarn = 0.25;
+/// The first pass measures the floor this often as well: a far_apart() verdict on one
+/// repetition a side holds only if the machine stayed in one mode while they ran.
+constexpr double kPassFloorEveryS = 60;
 constexpr double kSlowFloorRttNs = 1000;     // one cache line round trip slower than this
 constexpr double kSlowFloorRingMsgs = 10e6;  // or a bare ring slower than this: a slow mode
 
@@ -407,22 +464,55 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   // teardown, leak check) and, of that, the measured windows alone.
   double repetitions_wall_s = 0, measured_s = 0, ceilings_s = 0;
   bool stopped = false;
-  nlohmann::json round_floors = nlohmann::json::array();
+  nlohmann::json round_floors = nlohmann::json::array(), pass_floors = nlohmann::json::array();
+  // Whether every floor so far is near the first: only then may the race settle a far gap on
+  // one repetition a side (runner/race.hpp).
+  bool machine_steady = floor_start.has_value();
+  std::int64_t last_floor_ns = sys::monotonic_ns();
+  const auto floor_again = [&](nlohmann::json& into) {
+    const std::optional<MachineFloor> f = measure_floor(cpus);
+    last_floor_ns = sys::monotonic_ns();
+    into.push_back(floor_json(f));
+    const double moved = f && floor_start ? floor_moved(*floor_start, *f) : 1.0;
+    machine_steady = machine_steady && moved <= kFloorMovedWarn;
+    return moved;
+  };
   // Repetitions run in rounds over every cell, in an order shuffled per round by the seed:
   // a change in the machine's speed (this VM moves between modes within minutes) then hits
   // every contender alike instead of whichever cells ran in that minute.
-  for (std::size_t round = 0; round < max_rounds && !stopped; ++round) {
+  // The race runs in two tiers after the first pass: its rounds for the summary's candidates
+  // first, until they are decided or at the cap, then its rounds for every other cell. A
+  // budget that ends the race then leaves the body's groups undecided, not the summary. The
+  // contenders of one group are in one tier, so each round still interleaves them all.
+  enum class Tier : std::uint8_t { first_pass, summary, rest };
+  Tier tier = Tier::first_pass;
+  std::vector<bool> in_tier(cells.size(), true);
+  SummaryCells summary{std::vector<bool>(cells.size(), false), {}};
+  std::array<std::size_t, 2> racing_run{};  // racing repetitions of the summary's tier and the rest's
+  for (std::size_t round = 0; !stopped; ++round) {
     // Which cells run this round: every one in the first pass, then those the race left open.
     std::vector<bool> runs_now(cells.size(), false);
     std::size_t round_size = 0, open_cells = 0;
     if (round >= first_pass) {
-      verdicts = judge_race(race_entries(cells, runs, cfg));
+      if (tier == Tier::first_pass) {
+        if (!racing) break;
+        summary = summary_candidates(cells, runs, cfg);
+        tier = Tier::summary;
+        in_tier = summary.candidate;
+      }
+      verdicts = judge_cells(race_entries(cells, runs, cfg, summary.by_cpu), cells.size(), machine_steady);
       for (std::size_t i = 0; i < cells.size(); ++i)
-        if (verdicts[i].open && runs[i].error.empty()) ++open_cells;
-      if (open_cells == 0) break;
+        if (in_tier[i] && verdicts[i].open && runs[i].error.empty()) ++open_cells;
+      if (round >= max_rounds || open_cells == 0) {
+        if (tier == Tier::rest) break;
+        tier = Tier::rest;
+        in_tier.flip();
+        round = first_pass - 1;  // the rest's racing rounds start where the summary's did
+        continue;
+      }
     }
     for (std::size_t i = 0; i < cells.size(); ++i) {
-      runs_now[i] = runs[i].error.empty() && (round < first_pass || verdicts[i].open);
+      runs_now[i] = runs[i].error.empty() && (round < first_pass || (in_tier[i] && verdicts[i].open));
       round_size += runs_now[i] ? 1 : 0;
     }
     // A racing round none of whose repetitions fits the budget ends the race.
@@ -432,22 +522,26 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
         any_fits = any_fits || (runs_now[i] && elapsed_s() + runs[i].rep_s <= budget_end_s);
       if (!any_fits) {
         budget_skipped += round_size;
-        break;
+        if (tier == Tier::rest) break;
+        // The summary's round does not fit: the rest's shorter ones may still.
+        tier = Tier::rest;
+        in_tier.flip();
+        round = first_pass - 1;
+        continue;
       }
     }
     if (round > 0) {
       // The floor per round: a round run while the machine was in another mode is named.
-      const std::optional<MachineFloor> f = measure_floor(cpus);
-      round_floors.push_back(floor_json(f));
-      if (f && floor_start) {
-        const double moved = floor_moved(*floor_start, *f);
-        if (moved > kFloorMovedWarn)
-          res.warnings.push_back(fmt::format(
-              "round {}: the machine's floor had moved {:.0f}% from the first round's (cache-line round trip "
-              "{:.0f} -> {:.0f} ns, bare ring {:.3g} -> {:.3g} msgs/s); its repetitions widen the cells' spread, which "
-              "the noisy flags show",
-              round + 1, 100.0 * moved, floor_start->cacheline_rtt_ns, f->cacheline_rtt_ns,
-              floor_start->ring_msgs_per_s, f->ring_msgs_per_s));
+      if (const double moved = floor_again(round_floors); floor_start && moved > kFloorMovedWarn) {
+        const nlohmann::json& f = round_floors.back();
+        res.warnings.push_back(fmt::format(
+            "round {}: the machine's floor had moved {:.0f}% from the first round's (cache-line round trip "
+            "{:.0f} -> {} ns, bare ring {:.3g} -> {} msgs/s); its repetitions widen the cells' spread, which "
+            "the noisy flags show",
+            round + 1, 100.0 * moved, floor_start->cacheline_rtt_ns,
+            f.is_null() ? std::string("?") : fmt::format("{:.0f}", f.at("cacheline_rtt_ns").get<double>()),
+            floor_start->ring_msgs_per_s,
+            f.is_null() ? std::string("?") : fmt::format("{:.3g}", f.at("ring_msgs_per_s").get<double>())));
       }
     }
     std::vector<std::size_t> order(units.size());
@@ -456,6 +550,9 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
     std::shuffle(order.begin(), order.end(), shuffle_rng);
     std::size_t in_round = 0;
     for (const std::size_t u : order) {
+      if (round < first_pass && sys::interrupt_signal() == 0 &&
+          static_cast<double>(sys::monotonic_ns() - last_floor_ns) / 1e9 >= kPassFloorEveryS)
+        (void)floor_again(pass_floors);
       for (const std::size_t i : units[u]) {
         if (sys::interrupt_signal() != 0) {
           stopped = true;
@@ -481,6 +578,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
           p.in_round = in_round;
           p.round_size = round_size;
           p.open_cells = open_cells;
+          p.racing_summary = tier == Tier::summary;
           p.elapsed_s = elapsed_s();
           const double ceiling_mean_s = ceilings.empty() ? 0 : ceilings_s / static_cast<double>(ceilings.size());
           p.eta_s = estimate_left_s(runs, expected_s, runs_now, verdicts,
@@ -522,6 +620,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
         repetitions_wall_s += run.rep_s;
         if (o.figures) measured_s += o.figures->duration_s;
         ++repetitions_run;
+        if (tier != Tier::first_pass) ++racing_run[tier == Tier::summary ? 0 : 1];
         // A repetition the interruption cut short measured nothing that can be trusted: it is
         // left out; the cell keeps the repetitions it finished.
         if (sys::interrupt_signal() != 0 && !o.figures) {
@@ -549,7 +648,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   // The race's last word on each cell (a cell still open is undecided: the cap, the budget or
   // an interruption ended it).
   if (racing) {
-    verdicts = judge_race(race_entries(cells, runs, cfg));
+    verdicts = judge_cells(race_entries(cells, runs, cfg, summary.by_cpu), cells.size(), machine_steady);
     if (budget_skipped > 0)
       res.warnings.push_back(fmt::format(
           "the time budget ({}) ended the race: {} racing repetition(s) not run; the cells still open are "
@@ -562,7 +661,12 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
                              {"repetitions_run", repetitions_run},
                              {"repetitions_wall_s", repetitions_wall_s},
                              {"measured_s", measured_s},
-                             {"budget_skipped", budget_skipped}};
+                             {"budget_skipped", budget_skipped},
+                             {"machine_steady", machine_steady},
+                             {"summary_cells", static_cast<std::size_t>(std::count(summary.candidate.begin(),
+                                                                                    summary.candidate.end(), true))},
+                             {"summary_racing_repetitions", racing_run[0]},
+                             {"rest_racing_repetitions", racing_run[1]}};
   // Results in plan order; a cell the interruption left without a repetition is left out.
   std::size_t short_of_reps = 0, left_out = 0;
   for (std::size_t i = 0; i < cells.size(); ++i) {
@@ -591,6 +695,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
     record_floor(res, floor_start, measure_floor(cpus));
   }
   if (!round_floors.empty()) res.environment["floor"]["rounds"] = round_floors;
+  if (!pass_floors.empty()) res.environment["floor"]["first_pass"] = pass_floors;
   res.elapsed_s = static_cast<double>(sys::monotonic_ns() - t0) / 1e9;
   return res;
 }

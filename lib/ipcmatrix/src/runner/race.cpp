@@ -21,18 +21,19 @@ bool comparable(const RaceEntry& e) {
 double better_by(double a, double b, bool higher_is_better) { return higher_is_better ? a / b : b / a; }
 
 /// true when best is ahead of other beyond doubt: beyond the tie threshold, and significant
-/// over the repetitions or clearly apart.
-bool beats(const RaceEntry& best, const RaceEntry& other, double ratio) {
+/// over the repetitions or clearly apart (far apart, on a steady machine).
+bool beats(const RaceEntry& best, const RaceEntry& other, double ratio, bool machine_steady) {
   if (ratio < kTieRatio) return false;
   if (testable(best.values.size(), other.values.size()) &&
       mann_whitney(best.values, other.values).p_value <= kSignificanceLevel + 1e-12)
     return true;
+  if (machine_steady && far_apart(best.values, other.values, best.higher_is_better)) return true;
   return clearly_apart(best.values, other.values, best.higher_is_better);
 }
 
 }  // namespace
 
-std::vector<RaceVerdict> judge_race(const std::vector<RaceEntry>& entries) {
+std::vector<RaceVerdict> judge_race(const std::vector<RaceEntry>& entries, bool machine_steady) {
   std::vector<RaceVerdict> out(entries.size());
   std::map<std::string, std::vector<std::size_t>> groups;
   for (std::size_t i = 0; i < entries.size(); ++i)
@@ -52,7 +53,7 @@ std::vector<RaceVerdict> judge_race(const std::vector<RaceEntry>& entries) {
       if (i == best) continue;
       const double ratio = better_by(medians[best], medians[i], entries[best].higher_is_better);
       const std::size_t fewer = std::min(entries[i].values.size(), entries[best].values.size());
-      if (beats(entries[best], entries[i], ratio)) {
+      if (beats(entries[best], entries[i], ratio, machine_steady)) {
         out[i] = {RaceOutcome::beaten, false};
       } else if (ratio < kTieRatio && fewer >= kTieRepetitions) {
         out[i] = {RaceOutcome::tied, false};

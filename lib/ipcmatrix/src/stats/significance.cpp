@@ -58,15 +58,29 @@ bool testable(std::size_t n_a, std::size_t n_b) noexcept {
   return 2.0 / binomial(n_a + n_b, n_a) <= kSignificanceLevel + 1e-12;
 }
 
-bool clearly_apart(std::span<const double> better, std::span<const double> worse, bool higher_is_better) {
-  if (better.size() < kClearlyApartMin || worse.size() < kClearlyApartMin) return false;
+namespace {
+
+/// Every repetition of `better` at least `factor` times better than every one of `worse`.
+bool apart_by(std::span<const double> better, std::span<const double> worse, bool higher_is_better, double factor) {
+  if (better.empty() || worse.empty()) return false;
   const auto positive = [](double v) { return std::isfinite(v) && v > 0; };
   if (!std::all_of(better.begin(), better.end(), positive) || !std::all_of(worse.begin(), worse.end(), positive))
     return false;
   const auto [b_lo, b_hi] = std::minmax_element(better.begin(), better.end());
   const auto [w_lo, w_hi] = std::minmax_element(worse.begin(), worse.end());
   // The better one's worst repetition against the other's best.
-  return higher_is_better ? *b_lo >= kClearlyApart * *w_hi : *w_lo >= kClearlyApart * *b_hi;
+  return higher_is_better ? *b_lo >= factor * *w_hi : *w_lo >= factor * *b_hi;
+}
+
+}  // namespace
+
+bool far_apart(std::span<const double> better, std::span<const double> worse, bool higher_is_better) {
+  return apart_by(better, worse, higher_is_better, kFarApart);
+}
+
+bool clearly_apart(std::span<const double> better, std::span<const double> worse, bool higher_is_better) {
+  if (better.size() < kClearlyApartMin || worse.size() < kClearlyApartMin) return false;
+  return apart_by(better, worse, higher_is_better, kClearlyApart);
 }
 
 MannWhitney mann_whitney(std::span<const double> a, std::span<const double> b) {

@@ -4,6 +4,7 @@
 /// report renders these decisions; it does not make them. Deterministic: ties in a figure
 /// are broken by cell_id, so the same results always give the same picks. Thread-safe.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -18,6 +19,11 @@ namespace ipcmatrix {
 /// Above it, a lead still needs the Mann-Whitney test over the repetitions to say so
 /// (stats/significance.hpp); with too few repetitions to test it is reported as untested.
 inline constexpr double kTieRatio = 1.10;
+/// Repetitions each side needs before closeness is called a tie: the fewest that could have
+/// shown a significant lead (stats/significance.hpp testable()). With fewer, two figures
+/// within kTieRatio are reported as untested: one repetition of each cannot tell a tie from
+/// a lead the noise hid.
+inline constexpr std::size_t kTieRepetitions = 3;
 
 /// What a cell's latency figures measure.
 enum class LatencyMeaning : std::uint8_t {
@@ -44,8 +50,9 @@ struct Pick {
   enum class Margin : std::uint8_t {
     alone,         ///< no other mechanism in the group
     incomparable,  ///< the ratio is not finite or a figure is not positive
-    tie,           ///< within kTieRatio, or beyond it but not significant over the repetitions
-    untested,      ///< ahead by `ratio`, beyond kTieRatio, but too few repetitions to test
+    tie,           ///< within kTieRatio over kTieRepetitions or more repetitions each, or
+                   ///< beyond it but not significant over the repetitions
+    untested,      ///< ahead by `ratio`, but too few repetitions to call it a lead or a tie
     lead,          ///< ahead by `ratio`, beyond kTieRatio and significant (p_value) or clear_gap
   };
   const CellResult* best = nullptr;
@@ -60,6 +67,9 @@ struct Pick {
   /// A lead decided without a test: clearly_apart() (stats/significance.hpp), too few
   /// repetitions for Mann-Whitney (p_value absent then).
   bool clear_gap = false;
+  /// A lead the race decided (runner/race.hpp): next was beaten in its group on a far_apart()
+  /// gap with too few repetitions for the other rules, while the machine's floor held still.
+  bool race_cut = false;
   int repetitions = 1;               ///< the fewer of best's and next's repetitions
 };
 
@@ -120,6 +130,9 @@ struct Decision {
   Pick pick;
   std::string serializer;     ///< the serializer every candidate of this decision used
   std::size_t serializers = 1;  ///< how many serializers the use case was decided for
+  /// Every cell the pick was made from (best and next among them): what the runner races
+  /// first, so that the summary is decided before the rest of the report.
+  std::vector<const CellResult*> candidates;
 };
 
 /// The summary's decisions: each registered pattern's use cases (PatternSpec::use_cases) and

@@ -36,6 +36,8 @@ struct MatrixProgress {
   std::size_t round_size = 0;  ///< repetitions in this round
   /// Cells still racing (their place in their group not yet decided); 0 in the first pass.
   std::size_t open_cells = 0;
+  /// Racing the cells the summary's picks are made from, which run before the rest's rounds.
+  bool racing_summary = false;
   double elapsed_s = 0;
   /// Seconds left, estimated from the repetitions measured so far and bounded by the budget;
   /// negative until there is a measured repetition to estimate from.

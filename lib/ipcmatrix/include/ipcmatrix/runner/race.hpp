@@ -10,8 +10,10 @@
 ///
 /// The rules, per group, against the cell with the best median (ties by index):
 /// - ahead of a cell beyond kTieRatio with Mann-Whitney p <= kSignificanceLevel (3 and 3
-///   repetitions at least), or clearly_apart() (2x with no overlap, 2 repetitions each):
-///   that cell is beaten;
+///   repetitions at least), or clearly_apart() (2x with no overlap, 2 repetitions each),
+///   or, while the machine held still (its floor within 25% of the run's first), far_apart()
+///   (3x in one repetition each: the first pass's cut of successive halving): that cell is
+///   beaten;
 /// - within kTieRatio over kTieRepetitions or more repetitions each: tied;
 /// - otherwise the cell is open, and so is the best while any cell is open against it.
 
@@ -20,12 +22,9 @@
 #include <vector>
 
 #include "ipcmatrix/model/vocabulary.hpp"
+#include "ipcmatrix/report/decisions.hpp"
 
 namespace ipcmatrix {
-
-/// Repetitions each side needs before a tie is established (the fewest that could have
-/// shown a significant lead, stats/significance.hpp testable()).
-inline constexpr std::size_t kTieRepetitions = 3;
 
 /// One cell as the race sees it.
 struct RaceEntry {
@@ -41,6 +40,8 @@ struct RaceVerdict {
 
 /// The verdict on each entry, in the same order. An entry without values, or with a value
 /// that is not positive and finite, is undecided and not open (it cannot be compared).
-[[nodiscard]] std::vector<RaceVerdict> judge_race(const std::vector<RaceEntry>& entries);
+/// `machine_steady`: every floor the run measured so far is near its first, so one
+/// repetition a side may settle a far_apart() gap.
+[[nodiscard]] std::vector<RaceVerdict> judge_race(const std::vector<RaceEntry>& entries, bool machine_steady = false);
 
 }  // namespace ipcmatrix

@@ -47,6 +47,15 @@ inline constexpr std::size_t kClearlyApartMin = 2;
 [[nodiscard]] bool clearly_apart(std::span<const double> better, std::span<const double> worse,
                                  bool higher_is_better);
 
+/// Racing's first cut (runner/race.hpp): one repetition a side settles a gap this wide,
+/// where the run's floor held still while they ran (the caller knows; the rule alone does
+/// not). A mode of this VM moves a figure by up to ~17x, but it moves the floor with it.
+inline constexpr double kFarApart = 3.0;
+/// true when every repetition of `better` (one at least) is kFarApart times better than
+/// every one of `worse`; false for an empty side or any value that is not positive.
+[[nodiscard]] bool far_apart(std::span<const double> better, std::span<const double> worse,
+                             bool higher_is_better);
+
 /// Two figures compared: a baseline `a` and a candidate `b`, each over its repetitions.
 struct FigureComparison {
   double ratio = 1;               ///< median(b) / median(a); 1 when a's median is 0
