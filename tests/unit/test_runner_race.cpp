@@ -41,6 +41,18 @@ TEST_SUITE("runner/race") {
     CHECK(moved[1].open);
   }
 
+  TEST_CASE("a cell beaten before stays beaten, and cannot be the best its rivals are held against") {
+    // Cut on one repetition while the machine was steady; the floor moved since, and the
+    // best's later repetitions came out slower: the cut stands, the best leads.
+    RaceEntry cut = latency({30});
+    cut.beaten_before = true;
+    const auto v = judge_race({latency({10, 40, 45}), cut}, /*machine_steady=*/false);
+    CHECK(v[1].outcome == RaceOutcome::beaten);
+    CHECK_FALSE(v[1].open);
+    CHECK(v[0].outcome == RaceOutcome::leading);
+    CHECK_FALSE(v[0].open);
+  }
+
   TEST_CASE("two repetitions settle a gap of 2x with no overlap, and the best then leads") {
     const auto v = judge_race({throughput({10, 11}), throughput({30, 25})});
     CHECK(v[0].outcome == RaceOutcome::beaten);

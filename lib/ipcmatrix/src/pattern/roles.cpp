@@ -68,8 +68,9 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
       std::clamp<std::uint64_t>(kClockCheckBytes / std::max<std::uint64_t>(p.size_bytes, 1), 1, every);
   std::uint64_t until_check = 0;
   std::int64_t deadline = 0;
-  // Past this, min_messages no longer holds the window open (kMinMessagesMaxS).
-  std::int64_t minimum_until = 0;
+  // A slow cell's minimum may not hold its window open forever (kMinMessagesExtraS): 100
+  // round trips of 1 MiB JSON would take 8 s.
+  std::int64_t minimum_until_ns = 0;
   // Non-zero once the time window is over: the message that found it so goes out stamped,
   // and so does the next one on each other lane, so that every lane's window ends at the
   // same moment; the messages of that end still to send.
@@ -102,7 +103,8 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
     if (!warm) {
       // Whichever comes first: the message count (0 = no count) or the measured time.
       if (p.messages > 0 && i >= warm_count + p.messages) break;
-      const bool enough = i >= warm_count + p.min_messages || (clock && now >= minimum_until);
+      const bool enough =
+          i >= warm_count + p.min_messages || (minimum_until_ns != 0 && clock && now >= minimum_until_ns);
       if (deadline != 0 && ending_left == 0 && enough) {
         // Paced: the message due past the window is not sent. Closed loop: the clock read
         // that finds the window over may be a check between stamps, and the receivers'
@@ -122,7 +124,7 @@ void produce(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& outs,
         r.usage_start = sys::self_usage();
         if (p.duration_s > 0) {
           deadline = (pacer.open_loop() ? due : start) + static_cast<std::int64_t>(p.duration_s * 1e9);
-          minimum_until = start + static_cast<std::int64_t>(min_messages_max_s(p.duration_s) * 1e9);
+          if (p.minimum_max_s > 0) minimum_until_ns = start + static_cast<std::int64_t>(p.minimum_max_s * 1e9);
         }
       }
       ++r.measured_sent;

@@ -93,9 +93,9 @@ std::optional<Pick> pick(std::vector<const CellResult*> cells, Figure figure, Va
     p.clear_gap = clearly_apart(va, vb, !lower_is_better);
     // The race's verdict on next, where it settled a far gap on fewer repetitions than
     // clearly_apart() needs: it knew the machine held still, which this function cannot.
-    // One repetition on either side: only the far_apart() rule, which the race applies on a
-    // steady machine alone, can have beaten next (clearly_apart() needs 2 a side).
-    p.race_cut = !p.clear_gap && p.next->race == RaceOutcome::beaten && std::min(va.size(), vb.size()) == 1 &&
+    // Next with one repetition: only the far_apart() rule, which the race applies on a steady
+    // machine alone, can have beaten it (clearly_apart() needs 2 a side, the test 3).
+    p.race_cut = !p.clear_gap && p.next->race == RaceOutcome::beaten && vb.size() == 1 &&
                  far_apart(va, vb, !lower_is_better);
     p.margin = p.clear_gap || p.race_cut ? Pick::Margin::lead : Pick::Margin::untested;
   } else {

@@ -233,7 +233,8 @@ void summary_section(std::string& md, const RunResult& r) {
       "the runner-up (the best configuration of another mechanism), and what the choice costs; a use "
       "case measured with several serializers is answered for each. A lead needs both "
       "a difference above 10% and a Mann-Whitney test over the repetitions (p <= 0.10), or a gap of "
-      "2x or more in every repetition; otherwise it is a tie.\n\n");
+      "2x or more in every one of 2 repetitions or more (3x after one, where the race cut it); a tie "
+      "needs 3 repetitions a side; with fewer, the margin says what is still open.\n\n");
   race_paragraph(md, r);
   add(md, "| use case | deploy | settings | evidence | margin over the runner-up | trade-off |\n"
           "|---|---|---|---|---|---|\n");

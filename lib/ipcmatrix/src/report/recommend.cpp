@@ -189,7 +189,8 @@ std::string render_choice(const Choice& c, const Constraints& k) {
       case Pick::Margin::lead:
         s += p.p_value ? fmt::format("Why: {} than the runner-up, and the repetitions confirm it (Mann-Whitney p = "
                                      "{:.2f}).\n", by, *p.p_value)
-                       : fmt::format("Why: {} than the runner-up, {}x apart or more in every one of {} repetitions{}.\n",
+                       : fmt::format("Why: {} than the runner-up, {}x apart or more in every one of {} "
+                                     "repetitions{}.\n",
                                      by, p.race_cut ? kFarApart : kClearlyApart, p.repetitions,
                                      p.race_cut ? ", the machine's floor steady (cut by the race)" : "");
         break;

@@ -107,11 +107,17 @@ CellResult figures(const Cell& c, const RunConfig& cfg, const Repetition& rep) {
 
   // A closed-loop throughput cell's rate needs kRateMinMessages arrivals; a latency cell's
   // p99 needs kMinWindowMsgs samples.
-  const std::uint64_t min_msgs = closed_loop_throughput(c, cfg) ? kRateMinMessages : kMinWindowMsgs;
-  if (r.duration_s * 1e3 < kMinWindowMs || window_msgs < min_msgs) {
+  const bool throughput = closed_loop_throughput(c, cfg);
+  const std::uint64_t min_msgs = throughput ? kRateMinMessages : kMinWindowMsgs;
+  if (r.duration_s * 1e3 < kMinWindowMs || (throughput && window_msgs < min_msgs)) {
     r.warnings.push_back(fmt::format("short throughput window: {} messages in {:.1f} ms (under {} messages or "
                                      "{:.0f} ms); its msgs/s is imprecise",
                                      window_msgs, r.duration_s * 1e3, min_msgs, kMinWindowMs));
+  } else if (!throughput && window_msgs < min_msgs) {
+    // A long enough window of slow messages (the minimum's time cap, pattern/roles.hpp
+    // kMinMessagesExtraS, ended it): its rate is fine, its tail is not there to report.
+    r.warnings.push_back(fmt::format("few samples: {} in {:.0f} ms (a p99 needs {}), so its p99 is left out",
+                                     window_msgs, r.duration_s * 1e3, min_msgs));
   }
   if (most_negative < -kSkewWarnNs) {
     r.warnings.push_back(fmt::format("{} one-way latencies came out negative, down to {} ns: the CPUs' clocks "

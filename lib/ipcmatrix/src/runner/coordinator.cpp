@@ -203,6 +203,12 @@ std::optional<double> race_figure(const Cell& c, const RunConfig& cfg, const Cel
 /// plan order. A cell in `by_cpu` (a candidate of a summary row decided by CPU per message)
 /// races a second time, by that figure, in an entry after all of those. A failed cell takes
 /// no part.
+/// What the report compares a cell with: pattern, size, serializer, participants, load.
+std::string race_group(const Cell& c) {
+  return fmt::format("{}/{}/{}/{}/{}", c.pattern->name, c.size_bytes, c.serializer, c.procs,
+                     c.load ? c.load->label() : "");
+}
+
 struct RaceView {
   std::vector<RaceEntry> entries;
   std::vector<std::size_t> cell_of;  ///< per entry: its cell
@@ -214,8 +220,7 @@ RaceView race_entries(const std::vector<Cell>& cells, const std::vector<CellRun>
     const Cell& c = cells[i];
     RaceEntry& e = out.entries.emplace_back();
     out.cell_of.push_back(i);
-    e.group = fmt::format("{}/{}/{}/{}/{}{}", c.pattern->name, c.size_bytes, c.serializer, c.procs,
-                          c.load ? c.load->label() : "", cpu ? "/cpu" : "");
+    e.group = race_group(c) + (cpu ? "/cpu" : "");
     e.higher_is_better = !cpu && closed_loop_throughput(c, cfg);
     if (!runs[i].error.empty()) return;
     for (const CellResult& rep : runs[i].reps) {
@@ -233,8 +238,13 @@ RaceView race_entries(const std::vector<Cell>& cells, const std::vector<CellRun>
 }
 
 /// Each cell's verdict from its entries': its own figure's, and open while any entry of it is.
-std::vector<RaceVerdict> judge_cells(const RaceView& view, std::size_t cells, bool machine_steady) {
+/// `beaten` (per entry, grown to fit) keeps every entry beaten once, and is updated.
+std::vector<RaceVerdict> judge_cells(RaceView view, std::size_t cells, bool machine_steady,
+                                     std::vector<bool>& beaten) {
+  beaten.resize(view.entries.size(), false);
+  for (std::size_t e = 0; e < view.entries.size(); ++e) view.entries[e].beaten_before = beaten[e];
   const std::vector<RaceVerdict> v = judge_race(view.entries, machine_steady);
+  for (std::size_t e = 0; e < v.size(); ++e) beaten[e] = beaten[e] || v[e].outcome == RaceOutcome::beaten;
   std::vector<RaceVerdict> out(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(cells));
   for (std::size_t e = cells; e < v.size(); ++e) out[view.cell_of[e]].open = out[view.cell_of[e]].open || v[e].open;
   return out;
@@ -250,7 +260,7 @@ struct SummaryCells {
 SummaryCells summary_candidates(const std::vector<Cell>& cells, const std::vector<CellRun>& runs,
                                 const RunConfig& cfg) {
   RunResult provisional;
-  std::vector<std::size_t> index;  // of each provisional cell in `cells`
+  std::vector<std::size_t> index;  // the decisions point into provisional.cells: back to the plan
   for (std::size_t i = 0; i < cells.size(); ++i) {
     if (!runs[i].error.empty() || runs[i].reps.empty()) continue;
     CellResult r = detail::combine_repetitions(runs[i].reps, closed_loop_throughput(cells[i], cfg));
@@ -269,19 +279,34 @@ SummaryCells summary_candidates(const std::vector<Cell>& cells, const std::vecto
   return out;
 }
 
+/// `marked` grown to every cell of a race group (pattern, size, serializer, participants,
+/// load) that has a marked cell.
+std::vector<bool> whole_groups(const std::vector<Cell>& cells, const std::vector<bool>& marked) {
+  std::set<std::string> groups;
+  for (std::size_t i = 0; i < cells.size(); ++i)
+    if (marked[i]) groups.insert(race_group(cells[i]));
+  std::vector<bool> out(cells.size());
+  for (std::size_t i = 0; i < cells.size(); ++i) out[i] = groups.count(race_group(cells[i])) > 0;
+  return out;
+}
+
 /// Seconds the run has left, estimated: what is left of the first pass, which always runs
 /// whole, for a cell not yet run at its expected cost (runner/shard.hpp) scaled by how the
 /// cells run so far compared with theirs (a 1 MiB JSON cell takes ten times a 64 B one), and
 /// at its last repetition's time for a later round, plus the harness ceilings still to
 /// measure at their mean so far (the first cells of a shuffled round meet most of them, so
 /// they are not folded into a per-cell mean); then racing rounds for the cells open
-/// now (every cell while the first pass runs: an upper bound until the race starts), which
-/// the budget cuts short; then the end-of-run measurements. Negative before any cell ran.
+/// now (every cell while the first pass runs: an upper bound until the race starts; while
+/// the summary's tier races, the rest's open cells for all their racing rounds to come; while
+/// the rest's races, its own open cells alone), which the budget cuts short; then the
+/// end-of-run measurements. Negative before any cell ran.
 struct EtaInput {
   std::size_t round = 0, first_pass = 1, max_rounds = 1;
   double elapsed_s = 0, end_reserve_s = 0, budget_s = 0;
   std::size_t ceilings_left = 0;  ///< harness ceilings the cells still to run will measure
   double ceiling_s = 0;           ///< mean time of one measured so far (0: none yet)
+  const std::vector<bool>* in_tier = nullptr;  ///< racing: the cells of the tier racing now
+  bool summary_tier = false;                   ///< racing the summary's tier (the rest's to come)
 };
 double estimate_left_s(const std::vector<CellRun>& runs, const std::vector<double>& expected_s,
                        const std::vector<bool>& runs_now, const std::vector<RaceVerdict>& verdicts,
@@ -305,7 +330,13 @@ double estimate_left_s(const std::vector<CellRun>& runs, const std::vector<doubl
     if (runs_now[i] && r.reps.size() <= in.round)  // not yet run this round
       (in_first_pass ? first : racing) += each;
     first += each * static_cast<double>(later_first);
-    if (in_first_pass || verdicts[i].open) racing += each * static_cast<double>(later_racing);
+    if (in_first_pass) {
+      racing += each * static_cast<double>(later_racing);
+    } else if (verdicts[i].open) {
+      const bool now = in.in_tier == nullptr || (*in.in_tier)[i];
+      if (now) racing += each * static_cast<double>(later_racing);
+      else if (in.summary_tier) racing += each * static_cast<double>(in.max_rounds - in.first_pass);
+    }
   }
   // A racing repetition starts only if it ends before the budget less the end's reserve.
   if (in.budget_s > 0)
@@ -469,45 +500,68 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   // one repetition a side (runner/race.hpp).
   bool machine_steady = floor_start.has_value();
   std::int64_t last_floor_ns = sys::monotonic_ns();
-  const auto floor_again = [&](nlohmann::json& into) {
+  // A floor measured now; false when it could not be, or moved beyond kFloorMovedWarn (a
+  // round's, then named in a warning).
+  const auto floor_again = [&](nlohmann::json& into, std::string_view round_name) {
     const std::optional<MachineFloor> f = measure_floor(cpus);
     last_floor_ns = sys::monotonic_ns();
     into.push_back(floor_json(f));
-    const double moved = f && floor_start ? floor_moved(*floor_start, *f) : 1.0;
-    machine_steady = machine_steady && moved <= kFloorMovedWarn;
-    return moved;
+    const bool held = f && floor_start && floor_moved(*floor_start, *f) <= kFloorMovedWarn;
+    machine_steady = machine_steady && held;
+    if (f && floor_start && !held && !round_name.empty())
+      res.warnings.push_back(fmt::format(
+          "{}: the machine's floor had moved {:.0f}% from the first round's (cache-line round trip {:.0f} -> {:.0f} "
+          "ns, bare ring {:.3g} -> {:.3g} msgs/s); its repetitions widen the cells' spread, which the noisy flags "
+          "show, and no cell is cut on one repetition from here on",
+          round_name, 100.0 * floor_moved(*floor_start, *f), floor_start->cacheline_rtt_ns, f->cacheline_rtt_ns,
+          floor_start->ring_msgs_per_s, f->ring_msgs_per_s));
   };
   // Repetitions run in rounds over every cell, in an order shuffled per round by the seed:
   // a change in the machine's speed (this VM moves between modes within minutes) then hits
   // every contender alike instead of whichever cells ran in that minute.
   // The race runs in two tiers after the first pass: its rounds for the summary's candidates
   // first, until they are decided or at the cap, then its rounds for every other cell. A
-  // budget that ends the race then leaves the body's groups undecided, not the summary. The
-  // contenders of one group are in one tier, so each round still interleaves them all.
+  // budget that ends the race then leaves the body's groups undecided, not the summary. A
+  // race group with a candidate is in the summary's tier whole, so each round still
+  // interleaves all the contenders of a group, and none of them waits for the other tier.
   enum class Tier : std::uint8_t { first_pass, summary, rest };
   Tier tier = Tier::first_pass;
   std::vector<bool> in_tier(cells.size(), true);
   SummaryCells summary{std::vector<bool>(cells.size(), false), {}};
-  std::array<std::size_t, 2> racing_run{};  // racing repetitions of the summary's tier and the rest's
+  std::vector<bool> beaten_entries;  // race entries beaten in an earlier verdict: they stay so
+  std::array<std::size_t, 2> racing_run{};  // what environment.race reports per tier
+  bool floor_taken = false;  // this round's floor, measured before its verdicts
   for (std::size_t round = 0; !stopped; ++round) {
     // Which cells run this round: every one in the first pass, then those the race left open.
     std::vector<bool> runs_now(cells.size(), false);
     std::size_t round_size = 0, open_cells = 0;
+    // The floor per round, before the race judges on it: a round run while the machine was in
+    // another mode is named, and it ends the one-repetition cut. A tier's switch reruns this
+    // iteration for the same round, whose floor is taken.
+    const bool round_runs = round < first_pass || (racing && round < max_rounds);
+    if (round > 0 && round_runs && !floor_taken && sys::interrupt_signal() == 0) {
+      floor_again(round_floors, fmt::format("round {}{}", round + 1, tier == Tier::rest ? " (the rest's race)" : ""));
+      floor_taken = true;
+    }
     if (round >= first_pass) {
       if (tier == Tier::first_pass) {
         if (!racing) break;
         summary = summary_candidates(cells, runs, cfg);
         tier = Tier::summary;
-        in_tier = summary.candidate;
+        in_tier = whole_groups(cells, summary.candidate);
       }
-      verdicts = judge_cells(race_entries(cells, runs, cfg, summary.by_cpu), cells.size(), machine_steady);
+      verdicts = judge_cells(race_entries(cells, runs, cfg, summary.by_cpu), cells.size(), machine_steady,
+                             beaten_entries);
       for (std::size_t i = 0; i < cells.size(); ++i)
         if (in_tier[i] && verdicts[i].open && runs[i].error.empty()) ++open_cells;
       if (round >= max_rounds || open_cells == 0) {
         if (tier == Tier::rest) break;
         tier = Tier::rest;
         in_tier.flip();
-        round = first_pass - 1;  // the rest's racing rounds start where the summary's did
+        // The rest's racing rounds count from the first pass again, as the summary's did:
+        // a cell's round is its repetition's index (the cap, the seed cfg.seed + round).
+        round = first_pass - 1;
+        floor_taken = false;
         continue;
       }
     }
@@ -527,23 +581,11 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
         tier = Tier::rest;
         in_tier.flip();
         round = first_pass - 1;
+        floor_taken = true;  // measured for this one already
         continue;
       }
     }
-    if (round > 0) {
-      // The floor per round: a round run while the machine was in another mode is named.
-      if (const double moved = floor_again(round_floors); floor_start && moved > kFloorMovedWarn) {
-        const nlohmann::json& f = round_floors.back();
-        res.warnings.push_back(fmt::format(
-            "round {}: the machine's floor had moved {:.0f}% from the first round's (cache-line round trip "
-            "{:.0f} -> {} ns, bare ring {:.3g} -> {} msgs/s); its repetitions widen the cells' spread, which "
-            "the noisy flags show",
-            round + 1, 100.0 * moved, floor_start->cacheline_rtt_ns,
-            f.is_null() ? std::string("?") : fmt::format("{:.0f}", f.at("cacheline_rtt_ns").get<double>()),
-            floor_start->ring_msgs_per_s,
-            f.is_null() ? std::string("?") : fmt::format("{:.3g}", f.at("ring_msgs_per_s").get<double>())));
-      }
-    }
+    floor_taken = false;
     std::vector<std::size_t> order(units.size());
     for (std::size_t u = 0; u < order.size(); ++u) order[u] = u;
     std::mt19937_64 shuffle_rng(cfg.seed * 0x9e3779b97f4a7c15ULL + round);
@@ -552,7 +594,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
     for (const std::size_t u : order) {
       if (round < first_pass && sys::interrupt_signal() == 0 &&
           static_cast<double>(sys::monotonic_ns() - last_floor_ns) / 1e9 >= kPassFloorEveryS)
-        (void)floor_again(pass_floors);
+        floor_again(pass_floors, "");
       for (const std::size_t i : units[u]) {
         if (sys::interrupt_signal() != 0) {
           stopped = true;
@@ -583,7 +625,8 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
           const double ceiling_mean_s = ceilings.empty() ? 0 : ceilings_s / static_cast<double>(ceilings.size());
           p.eta_s = estimate_left_s(runs, expected_s, runs_now, verdicts,
                                     {round, first_pass, max_rounds, p.elapsed_s, end_reserve_s, cfg.budget_s,
-                                     ceiling_groups - ceilings.size(), ceiling_mean_s});
+                                     ceiling_groups - ceilings.size(), ceiling_mean_s, &in_tier,
+                                     tier == Tier::summary});
           cb.on_cell_start(p, c);
         }
         if (!run.cfg) {
@@ -648,7 +691,8 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   // The race's last word on each cell (a cell still open is undecided: the cap, the budget or
   // an interruption ended it).
   if (racing) {
-    verdicts = judge_cells(race_entries(cells, runs, cfg, summary.by_cpu), cells.size(), machine_steady);
+    verdicts = judge_cells(race_entries(cells, runs, cfg, summary.by_cpu), cells.size(), machine_steady,
+                           beaten_entries);
     if (budget_skipped > 0)
       res.warnings.push_back(fmt::format(
           "the time budget ({}) ended the race: {} racing repetition(s) not run; the cells still open are "

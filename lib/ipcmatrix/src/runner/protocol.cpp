@@ -65,7 +65,7 @@ void to_json(nlohmann::json& j, const ChannelSpec& s) { j = nlohmann::json::pars
 void from_json(const nlohmann::json& j, ChannelSpec& s) { s = channel_spec_from_text(j.dump()); }
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ChannelCount, count, in_order, corrupted, hashed, dropped)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RoleParams, role, distribution, index, origins, out_lanes, shared_in, shared_out, lossy, min_messages, size_bytes, serializer,
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(RoleParams, role, distribution, index, origins, out_lanes, shared_in, shared_out, lossy, minimum_max_s, min_messages, size_bytes, serializer,
                                    zstd_level, content, seed, messages, warmup, duration_s, rate, batch,
                                    record_hops, api, verify, latency_sample, fault, fault_at)
 

@@ -41,9 +41,16 @@ std::vector<RaceVerdict> judge_race(const std::vector<RaceEntry>& entries, bool 
   for (const auto& [name, members] : groups) {
     std::vector<double> medians(entries.size());
     for (const std::size_t i : members) medians[i] = median(entries[i].values);
+    // The best among those still in the race: a cell dropped before stays dropped even where
+    // its rival's later repetitions came out slower.
     std::size_t best = members.front();
     for (const std::size_t i : members)
-      if (better_by(medians[i], medians[best], entries[i].higher_is_better) > 1) best = i;
+      if (!entries[i].beaten_before) {
+        best = i;
+        break;
+      }
+    for (const std::size_t i : members)
+      if (!entries[i].beaten_before && better_by(medians[i], medians[best], entries[i].higher_is_better) > 1) best = i;
     if (members.size() == 1) {
       out[best] = {RaceOutcome::alone, false};
       continue;
@@ -53,7 +60,7 @@ std::vector<RaceVerdict> judge_race(const std::vector<RaceEntry>& entries, bool 
       if (i == best) continue;
       const double ratio = better_by(medians[best], medians[i], entries[best].higher_is_better);
       const std::size_t fewer = std::min(entries[i].values.size(), entries[best].values.size());
-      if (beats(entries[best], entries[i], ratio, machine_steady)) {
+      if (entries[i].beaten_before || beats(entries[best], entries[i], ratio, machine_steady)) {
         out[i] = {RaceOutcome::beaten, false};
       } else if (ratio < kTieRatio && fewer >= kTieRepetitions) {
         out[i] = {RaceOutcome::tied, false};

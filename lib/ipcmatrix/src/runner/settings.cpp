@@ -194,8 +194,7 @@ std::vector<Setting> make_settings() {
   t.push_back(field("min_messages", "--min-messages", "N",
                     "with a time window, measured messages per producer before a round trip or a paced cell may "
                     "end: a slow cell measures longer than --duration rather than report a p99 from a handful, "
-                    "for 1 s at most (or --duration, if longer): past it, a percentile its samples cannot "
-                    "resolve is left out",
+                    "by 1 s at most: past it, a percentile its samples cannot resolve is left out",
                     SettingKind::scalar, &C::min_messages, [](F text, F f) { return parse_uint(text, f); },
                     show_integer<std::uint64_t>));
   t.push_back(field("rate_min_messages", "--rate-min-messages", "N",

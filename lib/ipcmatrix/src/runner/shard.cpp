@@ -84,8 +84,9 @@ double expected_cost_s(const Cell& c, const RunConfig& cfg) {
   const double per_byte = 1.0 / (codec ? kCodecBytesPerS : kBytesPerS);
   // A slow cell measures at least min_messages; its warm-up is capped in time.
   const double floor_messages = static_cast<double>(std::max<std::uint64_t>(min_messages_for(c, cfg), 1));
-  const double measured = std::max(
-      window, std::min(min_messages_max_s(window), floor_messages * static_cast<double>(c.size_bytes) * per_byte));
+  const double floor_s = floor_messages * static_cast<double>(c.size_bytes) * per_byte;
+  const double measured =
+      std::max(window, closed_loop_throughput(c, cfg) ? floor_s : std::min(min_messages_max_s(window), floor_s));
   return kSetUpS + warmup_cap_s(cfg.duration_s) * std::min(1.0, static_cast<double>(c.size_bytes) / 65536.0) +
          measured * static_cast<double>(c.procs > 2 ? 1.2 : 1.0);
 }

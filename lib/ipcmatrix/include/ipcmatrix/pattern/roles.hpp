@@ -79,14 +79,16 @@ inline constexpr double kWarmupMinCapS = 0.05;
 inline constexpr int kSteadySlices = 3;
 inline constexpr std::int64_t kSteadySliceNs = 5'000'000;
 inline constexpr double kSteadyTolerance = 0.1;
-/// A time window stays open until RoleParams::min_messages were measured, but no longer than
-/// this (nor less than the window itself): 100 round trips of 1 MiB JSON take 8 s here, and
-/// 24 such cells took a fifth of the headline run. Such a cell then has fewer samples, and
-/// its report leaves out the percentiles they cannot resolve (a p99 needs 100:
-/// Histogram::resolves()); --duration longer than this keeps every minimum.
-inline constexpr double kMinMessagesMaxS = 1.0;
+/// A latency cell's time window stays open past its end until RoleParams::min_messages were
+/// measured, but by this much at most: 100 round trips of 1 MiB JSON take 8 s here, and 24
+/// such cells took a fifth of the headline run. Such a cell then has fewer samples, and its
+/// report leaves out the percentiles they cannot resolve (a p99 needs 100:
+/// Histogram::resolves()). A throughput cell's minimum (20, for its rate) is not capped.
+inline constexpr double kMinMessagesExtraS = 1.0;
+/// How long a latency cell's window of `duration_s` may last while it waits for its minimum
+/// (RoleParams::minimum_max_s).
 [[nodiscard]] constexpr double min_messages_max_s(double duration_s) noexcept {
-  return duration_s > kMinMessagesMaxS ? duration_s : kMinMessagesMaxS;
+  return duration_s + kMinMessagesExtraS;
 }
 /// The warm-up cap for a phase: kWarmupCapS, or half a time window (at least kWarmupMinCapS).
 [[nodiscard]] constexpr double warmup_cap_s(double duration_s) noexcept {
@@ -143,6 +145,8 @@ struct RoleParams {
   std::uint64_t warmup = 100;    ///< unrecorded messages first (capped at warmup_cap_s(duration_s))
   double duration_s = 0;         ///< measured phase limit, seconds; 0 = none. With both
                                  ///< limits set, whichever is reached first ends the phase
+  /// The longest a time window waits for min_messages, seconds; 0 = as long as it takes.
+  double minimum_max_s = 0;
   std::uint64_t min_messages = 0;  ///< the duration ends the phase only after this many measured
   double rate = 0;               ///< open loop msgs/s per sender; 0 = closed loop
   int batch = 1;                 ///< messages coalesced per send

@@ -31,6 +31,10 @@ struct RaceEntry {
   std::string group;              ///< cells race only against their own group
   bool higher_is_better = false;  ///< msgs/s: true; a latency: false
   std::vector<double> values;     ///< its figure per repetition so far; none: it takes no part
+  /// Beaten in an earlier verdict: it stays beaten, as racing drops a cell for good (a
+  /// far_apart() cut made while the machine was steady is not undone by a later floor that
+  /// moved, when the cell can no longer run again).
+  bool beaten_before = false;
 };
 
 struct RaceVerdict {
