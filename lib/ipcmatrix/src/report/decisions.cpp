@@ -91,10 +91,9 @@ std::optional<Pick> pick(std::vector<const CellResult*> cells, Figure figure, Va
     p.margin = enough ? Pick::Margin::tie : Pick::Margin::untested;
   } else if (!testable(va.size(), vb.size())) {
     p.clear_gap = clearly_apart(va, vb, !lower_is_better);
-    // The race's verdict on next, where it settled a far gap on fewer repetitions than
-    // clearly_apart() needs: it knew the machine held still, which this function cannot.
-    // Next with one repetition: only the far_apart() rule, which the race applies on a steady
-    // machine alone, can have beaten it (clearly_apart() needs 2 a side, the test 3).
+    // The race's verdict on next, where it settled a far gap on one repetition of next: only
+    // its far_apart() rule can have beaten that (clearly_apart() needs 2 a side, the test 3),
+    // and the race applies it on a steady machine alone, which this function cannot know.
     p.race_cut = !p.clear_gap && p.next->race == RaceOutcome::beaten && vb.size() == 1 &&
                  far_apart(va, vb, !lower_is_better);
     p.margin = p.clear_gap || p.race_cut ? Pick::Margin::lead : Pick::Margin::untested;

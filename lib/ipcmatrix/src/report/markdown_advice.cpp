@@ -265,13 +265,15 @@ void summary_section(std::string& md, const RunResult& r) {
                              p.repetitions, p.repetitions == 1 ? "" : "s");
         break;
       case Pick::Margin::untested:
+      {
+        const std::string_view open = b.race == RaceOutcome::fixed ? "untested" : "undecided";
         margin = p.ratio < kTieRatio
-                     ? fmt::format("within 10% of {}, {} ({} rep; a tie needs {})", mech_ser(*p.next),
-                                   b.race == RaceOutcome::fixed ? "untested" : "undecided", p.repetitions,
-                                   kTieRepetitions)
-                     : fmt::format("{} ahead of {}, {} ({} rep)", format_ratio(p.ratio), mech_ser(*p.next),
-                                   b.race == RaceOutcome::fixed ? "untested" : "undecided", p.repetitions);
+                     ? fmt::format("within 10% of {}, {} ({} rep; a tie needs {})", mech_ser(*p.next), open,
+                                   p.repetitions, kTieRepetitions)
+                     : fmt::format("{} ahead of {}, {} ({} rep)", format_ratio(p.ratio), mech_ser(*p.next), open,
+                                   p.repetitions);
         break;
+      }
       case Pick::Margin::lead:
         margin = fmt::format("{} ahead of {} ({})", format_ratio(p.ratio), mech_ser(*p.next), how_decided(p));
         break;

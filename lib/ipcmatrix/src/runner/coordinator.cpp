@@ -198,17 +198,16 @@ std::optional<double> race_figure(const Cell& c, const RunConfig& cfg, const Cel
   return static_cast<double>(*p);
 }
 
-/// The race's view of every cell: its group (what the report compares it with: pattern,
-/// size, serializer, participants, load) and its figure per repetition, one entry per cell in
-/// plan order. A cell in `by_cpu` (a candidate of a summary row decided by CPU per message)
-/// races a second time, by that figure, in an entry after all of those. A failed cell takes
-/// no part.
 /// What the report compares a cell with: pattern, size, serializer, participants, load.
 std::string race_group(const Cell& c) {
   return fmt::format("{}/{}/{}/{}/{}", c.pattern->name, c.size_bytes, c.serializer, c.procs,
                      c.load ? c.load->label() : "");
 }
 
+/// The race's view of every cell: its group (race_group()) and its figure per repetition, one
+/// entry per cell in plan order. A cell in `by_cpu` (a candidate of a summary row decided by
+/// CPU per message) races a second time, by that figure, in an entry after all of those. A
+/// failed cell takes no part.
 struct RaceView {
   std::vector<RaceEntry> entries;
   std::vector<std::size_t> cell_of;  ///< per entry: its cell
@@ -531,6 +530,15 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   std::vector<bool> beaten_entries;  // race entries beaten in an earlier verdict: they stay so
   std::array<std::size_t, 2> racing_run{};  // what environment.race reports per tier
   bool floor_taken = false;  // this round's floor, measured before its verdicts
+  // The rest's racing rounds count from the first pass again, as the summary's did: a cell's
+  // round is its repetition's index (the cap, the seed cfg.seed + round). `floor_measured`:
+  // the floor just taken serves the rest's first round too.
+  const auto start_rest_tier = [&](std::size_t& round, bool floor_measured) {
+    tier = Tier::rest;
+    in_tier.flip();
+    round = first_pass - 1;
+    floor_taken = floor_measured;
+  };
   for (std::size_t round = 0; !stopped; ++round) {
     // Which cells run this round: every one in the first pass, then those the race left open.
     std::vector<bool> runs_now(cells.size(), false);
@@ -556,12 +564,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
         if (in_tier[i] && verdicts[i].open && runs[i].error.empty()) ++open_cells;
       if (round >= max_rounds || open_cells == 0) {
         if (tier == Tier::rest) break;
-        tier = Tier::rest;
-        in_tier.flip();
-        // The rest's racing rounds count from the first pass again, as the summary's did:
-        // a cell's round is its repetition's index (the cap, the seed cfg.seed + round).
-        round = first_pass - 1;
-        floor_taken = false;
+        start_rest_tier(round, false);
         continue;
       }
     }
@@ -578,10 +581,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
         budget_skipped += round_size;
         if (tier == Tier::rest) break;
         // The summary's round does not fit: the rest's shorter ones may still.
-        tier = Tier::rest;
-        in_tier.flip();
-        round = first_pass - 1;
-        floor_taken = true;  // measured for this one already
+        start_rest_tier(round, true);
         continue;
       }
     }
