@@ -1,10 +1,16 @@
 // The measurement clock: TSC ticks converted with a shared calibration must read as
 // CLOCK_MONOTONIC nanoseconds, so stamps from different processes compare directly.
+// Also the peak resident set a worker reports (peak_rss_kb), another fact of the process.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <fstream>
+#include <vector>
 
 #include "ipcmatrix/sys/clock.hpp"
+#include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/sys/process.hpp"
 
 using namespace ipcmatrix;
@@ -44,6 +50,23 @@ TEST_CASE("clock: a child using the parent's calibration reads the same time sca
   REQUIRE(st.has_value());
   CHECK(st->ok());
   sys::use_clock({});
+}
+
+TEST_CASE("peak_rss_kb: this image's peak resident set, raised by the memory it touches") {
+  // The worker's max_rss_kb. getrusage's ru_maxrss would also count the coordinator's
+  // footprint, carried across the worker's exec; VmHWM is the image's own.
+  CHECK(sys::peak_rss_kb() > 0);
+  // From the resident set now, not the peak: an earlier test in this process may have
+  // peaked higher than this one will.
+  std::ifstream statm("/proc/self/statm");
+  std::int64_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  const std::int64_t resident_kib = resident * (::sysconf(_SC_PAGESIZE) / 1024);
+  constexpr std::size_t kTouched = std::size_t{64} << 20;
+  std::vector<char> block(kTouched);
+  for (std::size_t i = 0; i < block.size(); i += 4096) block[i] = static_cast<char>(i);
+  CHECK(sys::peak_rss_kb() - resident_kib >= static_cast<std::int64_t>(kTouched / 1024) * 9 / 10);
+  CHECK(block[4096] == static_cast<char>(4096));
 }
 
 }  // TEST_SUITE

@@ -1,8 +1,10 @@
 #include "harness_ceiling.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <system_error>
 #include <thread>
 
@@ -12,6 +14,8 @@
 #include "ipcmatrix/runner/floor.hpp"
 #include "ipcmatrix/runner/placement.hpp"
 #include "ipcmatrix/sys/affinity.hpp"
+#include "ipcmatrix/sys/posix.hpp"
+#include "ipcmatrix/sys/process.hpp"
 
 namespace ipcmatrix::detail {
 
@@ -199,7 +203,9 @@ std::optional<double> copy_only_ceiling(const Cell& c, const RunConfig& cfg, con
   return std::min(produced, consumed);
 }
 
-std::optional<double> harness_ceiling(const Cell& c, const RunConfig& cfg) {
+namespace {
+
+std::optional<double> ceiling_here(const Cell& c, const RunConfig& cfg) {
   Repetition rep;
   rep.topology = make_topology(*c.pattern, c.procs);
   const Topology& topo = rep.topology;
@@ -256,6 +262,26 @@ std::optional<double> harness_ceiling(const Cell& c, const RunConfig& cfg) {
   const CellResult f = figures(c, limits, rep);
   if (!(f.throughput.msgs_per_s > 0)) return std::nullopt;
   return f.throughput.msgs_per_s;
+}
+
+}  // namespace
+
+std::optional<double> harness_ceiling(const Cell& c, const RunConfig& cfg) {
+  // In a child: the run's pools, recordings and rings (tens of MiB at 1 MiB) stayed in
+  // glibc's thread arenas after it, which malloc_trim does not shrink, and every later
+  // worker's fork copied their page tables (a coordinator of 200 MiB after a headline's
+  // first 1 MiB ceilings). The child's memory goes with it.
+  sys::SharedAnonymous mem(sizeof(double));
+  auto* out = new (mem.get()) double(-1);
+  sys::Child child = sys::fork_child([&] {
+    *out = ceiling_here(c, cfg).value_or(-1);
+    return 0;
+  });
+  const auto waited = std::chrono::milliseconds(static_cast<std::int64_t>(cfg.cell_timeout_s * 1000));
+  const std::optional<sys::ExitStatus> st = child.wait_for(waited);
+  if (!st) child.kill_and_reap();
+  if (!st || !st->ok() || !(*out > 0)) return std::nullopt;
+  return *out;
 }
 
 std::optional<double> bare_transport(const Cell& c, const RunConfig& cfg, const std::vector<int>& cpus,

@@ -28,9 +28,12 @@ inline constexpr double kHarnessBoundFraction = 0.7;
 /// harness-bound, whatever it came near (48 of 183 flagged cells of a 728-cell sweep were
 /// at 1.1-2.1x the ceiling they were said to be limited by).
 inline constexpr double kCeilingExceeded = 1.25;
-/// The ceiling run's limits: a short, count- and time-capped run per group of cells.
-inline constexpr std::uint64_t kCeilingMessages = 200'000;
-inline constexpr double kCeilingDurationS = 0.2;
+/// The ceiling run's limits: a short, count- and time-capped run per group of cells. It
+/// only has to tell a cell at 0.7x of it from one well below, so 50k messages (a 64 B JSON
+/// group's 0.1 s a side) or 0.1 s serve; at 200k and 0.2 s the ceilings were a tenth of a
+/// headline run (1 MiB groups 0.3-0.8 s each).
+inline constexpr std::uint64_t kCeilingMessages = 50'000;
+inline constexpr double kCeilingDurationS = 0.1;
 
 /// The ceiling of a topology of producers and consumers only, over channels that cost a
 /// memory copy: each producer runs alone into recordings, then each consumer alone from
@@ -41,7 +44,8 @@ inline constexpr double kCeilingDurationS = 0.2;
 [[nodiscard]] std::optional<double> copy_only_ceiling(const Cell& c, const RunConfig& cfg, const Topology& topo);
 
 /// The copy-only ceiling where it applies, else msgs/s of c's role loops over in-process
-/// rings; nullopt when the run failed.
+/// rings; measured in a forked child, so none of its memory stays in the caller; nullopt
+/// when the run failed, or took longer than cfg.cell_timeout_s.
 [[nodiscard]] std::optional<double> harness_ceiling(const Cell& c, const RunConfig& cfg);
 
 /// Near its ceiling, a cell may still measure its mechanism at full speed: the ceiling is

@@ -60,11 +60,11 @@ int run(int fd) {
     report.cpu = task->cpu;
     // CPU over the measured phase only, where the role loop marked it: building the
     // message pool, warm-up and the wait for the start are not charged to measured
-    // messages. Peak RSS stays the whole process's.
+    // messages. Peak RSS stays the whole process's: this image's, since its exec.
     const RoleReport& role = report.role;
     const bool phase = role.usage_start && role.usage_end;
     report.usage = phase ? usage_delta(*role.usage_start, *role.usage_end) : usage_delta(u0, sys::self_usage());
-    report.usage.max_rss_kb = sys::self_usage().max_rss_kb;
+    report.usage.max_rss_kb = sys::peak_rss_kb();
     report.wall_s = phase ? static_cast<double>(role.phase_end_ns - role.phase_start_ns) / 1e9
                           : static_cast<double>(sys::monotonic_ns() - t0) / 1e9;
   }

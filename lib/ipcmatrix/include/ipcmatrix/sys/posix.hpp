@@ -178,6 +178,10 @@ struct Usage {
   std::int64_t max_rss_kb = 0;
 };
 [[nodiscard]] Usage self_usage() noexcept;
+/// Peak resident set of this process image since its exec, KiB (VmHWM of /proc/self/status);
+/// 0 when unreadable. Not getrusage's ru_maxrss: Linux carries that across exec from the
+/// forked copy of the parent, so a worker reported the coordinator's footprint as its own.
+[[nodiscard]] std::int64_t peak_rss_kb() noexcept;
 /// Anonymous shared memory that forked children share with their parent (MAP_SHARED |
 /// MAP_ANONYMOUS): for measurements between related processes that need no name.
 /// Move-only; unmapped on destruction. The constructor throws Error.

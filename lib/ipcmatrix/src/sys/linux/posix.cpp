@@ -168,6 +168,8 @@ void make_pipe(Fd& read_end, Fd& write_end) {
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <cinttypes>
+
 namespace ipcmatrix::sys {
 
 void write_all(int fd, const void* data, std::size_t n, std::string_view what) {
@@ -277,6 +279,17 @@ Usage self_usage() noexcept {
   u.involuntary_ctx = ru.ru_nivcsw;
   u.max_rss_kb = ru.ru_maxrss;
   return u;
+}
+
+std::int64_t peak_rss_kb() noexcept {
+  std::FILE* f = std::fopen("/proc/self/status", "re");
+  if (!f) return 0;
+  std::int64_t kb = 0;
+  char line[256];
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "VmHWM: %" SCNd64, &kb) == 1) break;
+  std::fclose(f);
+  return kb;
 }
 
 int open_fd_count() noexcept {
