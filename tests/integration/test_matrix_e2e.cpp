@@ -116,6 +116,13 @@ TEST_CASE("e2e: a tiny matrix over every pattern reports every cell with exact c
     CHECK(c.at("verify") == "sampled");
     check_monotonic(c.at("latency_ns"));
     CHECK(c.at("throughput").at("msgs_per_s").get<double>() > 0);
+    // Memory: each process's own peak, the cell's the largest of them.
+    std::int64_t largest = 0;
+    for (const auto& proc : c.at("processes")) {
+      CHECK(proc.at("max_rss_kb").get<std::int64_t>() > 0);
+      largest = std::max(largest, proc.at("max_rss_kb").get<std::int64_t>());
+    }
+    CHECK(c.at("peak_rss_kb").get<std::int64_t>() == largest);
   }
   CHECK(patterns.size() == n_patterns - shared_patterns);
   CHECK(test::new_entries(before, test::leak_snapshot()).empty());

@@ -96,6 +96,11 @@ TEST_SUITE("report") {
     const std::string md = markdown_report(r);
     CHECK(md.find("Cheapest within 10%") != std::string::npos);
     CHECK(md.find("100% of a core per idle waiting endpoint") != std::string::npos);
+    // Memory is a cost only where it was measured: a file without it says nothing of it.
+    CHECK(md.find("resident at most per process") == std::string::npos);
+    r.cells[0].peak_rss_kb = 27 * 1024;
+    CHECK(markdown_report(r).find("2 CPU cores while measuring, 100% of a core per idle waiting endpoint, 27MiB "
+                                  "resident at most per process") != std::string::npos);
   }
 
   TEST_CASE("decisions: ties are decided by a test over the repetitions, not by one figure") {

@@ -156,6 +156,7 @@ void fields(S& c, V& v) {
   v(Key{"bare_msgs_per_s"}, c.bare_msgs_per_s);
   v(Key{"harness_bound"}, c.harness_bound);
   v(Key{"processes"}, c.processes);
+  v(Key{"peak_rss_kb"}, c.peak_rss_kb);
   v(Key{"repetitions"}, c.repetitions);
   v(Key{"p50_spread"}, c.p50_spread);
   v(Key{"p99_spread"}, c.p99_spread);

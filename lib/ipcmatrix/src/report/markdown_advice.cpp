@@ -28,11 +28,13 @@ std::string load(double rate) {
   return rate > 0 ? format_rate(rate) + " msgs/s per producer" : "closed loop";
 }
 
-// "1.9 CPU cores at this load, 100% of a core per idle endpoint": the price of a pick.
+// "1.9 CPU cores at this load, 100% of a core per idle endpoint, 27 MiB resident at most per
+// process": the price of a pick.
 std::string cost_text(const CellResult& c) {
   const std::optional<double> cores = cores_used(c);
   std::string s = cores ? fmt::format("{:.2g} CPU cores while measuring", *cores) : std::string("CPU not measured");
   if (c.idle_cpu_percent >= 0) s += fmt::format(", {:.0f}% of a core per idle waiting endpoint", c.idle_cpu_percent);
+  if (c.peak_rss_kb > 0) s += fmt::format(", {} resident at most per process", format_bytes(static_cast<std::uint64_t>(c.peak_rss_kb) * 1024));
   return s;
 }
 

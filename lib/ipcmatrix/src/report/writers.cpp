@@ -115,6 +115,7 @@ constexpr CsvColumn kCsvColumns[] = {
     {"harness_bound", "/harness_bound"},
     {"negative_one_way", "/negative_one_way"},
     {"bare_msgs_per_s", "/bare_msgs_per_s"},
+    {"peak_rss_kb", "/peak_rss_kb", true},
 };
 
 /// The text of one JSON value in a CSV field: numbers as they are (non-finite and absent

@@ -77,6 +77,7 @@ CellResult figures(const Cell& c, const RunConfig& cfg, const Repetition& rep) {
     r.cpu.user_s += ps.user_s;
     r.cpu.sys_s += ps.sys_s;
     r.processes.push_back(ps);
+    if (ps.max_rss_kb > 0) r.peak_rss_kb = std::max(r.peak_rss_kb, ps.max_rss_kb);
   }
   r.messages_dropped = rep.dropped;
   if (rep.dropped > 0) {

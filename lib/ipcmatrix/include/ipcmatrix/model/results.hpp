@@ -148,6 +148,11 @@ struct CellResult {
   /// lower bound for the mechanism.
   bool harness_bound = false;
   std::vector<ProcessStats> processes;
+  /// The largest peak resident set of the cell's processes, KiB: each its own image's since
+  /// its exec (VmHWM), shared memory it mapped included; its median repetition's. -1 = not
+  /// measured, as in files before it was recorded (their processes' max_rss_kb also counted
+  /// the coordinator's memory, carried across exec: too large to report).
+  std::int64_t peak_rss_kb = -1;
   int repetitions = 1;
   std::optional<FigureSpread> p50_spread, p99_spread, throughput_spread;  ///< repetitions > 1
   std::optional<FigureSpread> cpu_per_msg_spread;                         ///< repetitions > 1: cpu.per_msg_ns of each
