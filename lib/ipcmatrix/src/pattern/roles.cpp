@@ -337,10 +337,12 @@ std::vector<Message> message_pool(const RoleParams& p, int index) {
   std::vector<Message> pool;
   const std::size_t n = pool_size(p.size_bytes);
   pool.reserve(n);
-  for (std::size_t k = 0; k < n; ++k) {
-    pool.push_back(generate_message(mix(p.seed, mix(static_cast<std::uint64_t>(index), k)), p.size_bytes, p.content));
-  }
+  for (std::size_t k = 0; k < n; ++k) pool_message(p, index, k, pool.emplace_back());
   return pool;
+}
+
+void pool_message(const RoleParams& p, int index, std::size_t k, Message& out) {
+  generate_message(mix(p.seed, mix(static_cast<std::uint64_t>(index), k)), p.size_bytes, p.content, out);
 }
 
 void RoleReport::merge(RoleReport&& o) {
