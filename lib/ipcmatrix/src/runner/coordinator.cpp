@@ -499,19 +499,20 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   // one repetition a side (runner/race.hpp).
   bool machine_steady = floor_start.has_value();
   std::int64_t last_floor_ns = sys::monotonic_ns();
-  // A floor measured now; false when it could not be, or moved beyond kFloorMovedWarn (a
-  // round's, then named in a warning).
+  // A floor measured now; the machine stays steady while each is in the first one's mode
+  // (same_mode(): the ring's rate alone moves +-30% within one), and a round's that is not
+  // is named in a warning.
   const auto floor_again = [&](nlohmann::json& into, std::string_view round_name) {
     const std::optional<MachineFloor> f = measure_floor(cpus);
     last_floor_ns = sys::monotonic_ns();
     into.push_back(floor_json(f));
-    const bool held = f && floor_start && floor_moved(*floor_start, *f) <= kFloorMovedWarn;
+    const bool held = f && floor_start && same_mode(*floor_start, *f);
     machine_steady = machine_steady && held;
     if (f && floor_start && !held && !round_name.empty())
       res.warnings.push_back(fmt::format(
-          "{}: the machine's floor had moved {:.0f}% from the first round's (cache-line round trip {:.0f} -> {:.0f} "
-          "ns, bare ring {:.3g} -> {:.3g} msgs/s); its repetitions widen the cells' spread, which the noisy flags "
-          "show, and no cell is cut on one repetition from here on",
+          "{}: the machine was in another mode than in the first round (its floor moved {:.0f}%: cache-line round "
+          "trip {:.0f} -> {:.0f} ns, bare ring {:.3g} -> {:.3g} msgs/s); its repetitions widen the cells' spread, "
+          "which the noisy flags show, and no cell is cut on one repetition from here on",
           round_name, 100.0 * floor_moved(*floor_start, *f), floor_start->cacheline_rtt_ns, f->cacheline_rtt_ns,
           floor_start->ring_msgs_per_s, f->ring_msgs_per_s));
   };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <new>
 
@@ -192,6 +193,13 @@ std::optional<double> bare_pingpong_p50_ns(const TransportSpec& t, const Channel
   const std::optional<double> p50 = read_result(res_r, kChildTimeoutMs * 6);
   if (!reaped_ok(initiator, echo)) return std::nullopt;
   return p50;
+}
+
+bool same_mode(const MachineFloor& from, const MachineFloor& to) noexcept {
+  if (!(from.cacheline_rtt_ns > 0) || !(from.ring_msgs_per_s > 0) || !(to.ring_msgs_per_s > 0)) return false;
+  const double rtt_moved = std::abs(to.cacheline_rtt_ns - from.cacheline_rtt_ns) / from.cacheline_rtt_ns;
+  const double ring_ratio = to.ring_msgs_per_s / from.ring_msgs_per_s;
+  return rtt_moved <= kSameModeRtt && ring_ratio <= kSameModeRing && ring_ratio >= 1 / kSameModeRing;
 }
 
 std::optional<MachineFloor> measure_floor(const std::vector<int>& cpus) {

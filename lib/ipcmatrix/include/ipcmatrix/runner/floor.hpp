@@ -119,4 +119,15 @@ inline constexpr std::size_t kBareSourceBytes = std::size_t{16} << 20;
 /// The calling process is not pinned or otherwise changed.
 [[nodiscard]] std::optional<MachineFloor> measure_floor(const std::vector<int>& cpus);
 
+/// How far a floor may move and the machine still be in the mode of `from`: its cache-line
+/// round trip by kSameModeRtt of `from`'s, its bare ring by a factor of kSameModeRing either
+/// way. The ring's rate moves +-30% between samples minutes apart in one mode of this VM
+/// (40-62 M msgs/s over a headline's first pass, its round trip within 418-511 ns all along),
+/// so a start at 41 M read as a move of 44% and turned the race's one-repetition cut off. A
+/// change of mode moves the round trip as well (71 ns at 143 M msgs/s, against 480 ns at 60 M).
+inline constexpr double kSameModeRtt = 0.25;
+inline constexpr double kSameModeRing = 2.0;
+/// Whether `to` was measured with the machine in the mode `from` was (the limits above).
+[[nodiscard]] bool same_mode(const MachineFloor& from, const MachineFloor& to) noexcept;
+
 }  // namespace ipcmatrix
