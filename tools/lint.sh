@@ -56,6 +56,7 @@ format_paths=(
   bench/bare_iceoryx.hpp
   lib/ipcmatrix/src/pattern/roles/steady_rate.hpp
   tests/unit/test_util_json_file.cpp
+  tests/unit/test_runner_floor.cpp
 )
 tidy_paths=(
   lib/ipcmatrix/src/model
