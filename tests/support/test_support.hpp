@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 #include <sys/epoll.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstddef>
@@ -13,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <optional>
 #include <set>
@@ -26,6 +28,15 @@
 #include "ipcmatrix/transport/iceoryx_roudi.hpp"
 
 namespace ipcmatrix::test {
+
+/// This process's resident set now, KiB (/proc/self/statm's second field, in pages): not
+/// its peak, which an earlier test in the same process may have set higher.
+inline std::int64_t resident_kib() {
+  std::ifstream statm("/proc/self/statm");
+  std::int64_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * (::sysconf(_SC_PAGESIZE) / 1024);
+}
 
 inline std::uint64_t splitmix(std::uint64_t& s) {
   std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);

@@ -1,13 +1,11 @@
 // The harness ceiling (src/runner/harness_ceiling.hpp): over a channel that costs a memory
 // copy where every participant only sends or only receives, over in-process rings elsewhere.
 #include <doctest/doctest.h>
-#include <unistd.h>
-
-#include <fstream>
 
 #include "ipcmatrix/pattern/pattern.hpp"
 #include "ipcmatrix/runner/config.hpp"
 #include "runner/harness_ceiling.hpp"
+#include "support/test_support.hpp"
 
 using namespace ipcmatrix;
 
@@ -22,14 +20,6 @@ Cell cell(const char* pattern, std::uint64_t size, int procs = 2, Api api = Api:
   c.procs = procs;
   c.api = api;
   return c;
-}
-
-/// This process's resident set now, KiB (statm's second field, in pages).
-long resident_kib() {
-  std::ifstream statm("/proc/self/statm");
-  long size = 0, resident = 0;
-  statm >> size >> resident;
-  return resident * (::sysconf(_SC_PAGESIZE) / 1024);
 }
 
 RunConfig small() {
@@ -76,11 +66,11 @@ TEST_SUITE("runner/ceiling") {
     // arenas after it: the coordinator grew to 200 MiB, and each worker's fork copied it.
     RunConfig cfg = small();
     cfg.messages = 50;
-    const long before = resident_kib();
+    const std::int64_t before = test::resident_kib();
     const auto ceiling = detail::harness_ceiling(cell("mesh", std::uint64_t{1} << 20, 3), cfg);
     REQUIRE(ceiling.has_value());
     CHECK(*ceiling > 0);
-    const long grown = resident_kib() - before;
+    const std::int64_t grown = test::resident_kib() - before;
     MESSAGE("resident set grew by " << grown << " KiB");
     CHECK(grown < 8 * 1024);
   }

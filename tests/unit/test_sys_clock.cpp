@@ -3,15 +3,13 @@
 // Also the peak resident set a worker reports (peak_rss_kb), another fact of the process.
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
 #include <cstdlib>
-#include <fstream>
 #include <vector>
 
 #include "ipcmatrix/sys/clock.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/sys/process.hpp"
+#include "support/test_support.hpp"
 
 using namespace ipcmatrix;
 
@@ -58,10 +56,7 @@ TEST_CASE("peak_rss_kb: this image's peak resident set, raised by the memory it 
   CHECK(sys::peak_rss_kb() > 0);
   // From the resident set now, not the peak: an earlier test in this process may have
   // peaked higher than this one will.
-  std::ifstream statm("/proc/self/statm");
-  std::int64_t pages = 0, resident = 0;
-  statm >> pages >> resident;
-  const std::int64_t resident_kib = resident * (::sysconf(_SC_PAGESIZE) / 1024);
+  const std::int64_t resident_kib = test::resident_kib();
   constexpr std::size_t kTouched = std::size_t{64} << 20;
   std::vector<char> block(kTouched);
   for (std::size_t i = 0; i < block.size(); i += 4096) block[i] = static_cast<char>(i);

@@ -175,6 +175,8 @@ std::size_t take_passed_fds(msghdr& mh, Fd& first) noexcept;
 struct Usage {
   double user_s = 0, sys_s = 0;
   std::int64_t voluntary_ctx = 0, involuntary_ctx = 0;
+  /// Left 0 by self_usage(): getrusage's ru_maxrss counts the parent's memory carried
+  /// across exec. A worker sets it from peak_rss_kb().
   std::int64_t max_rss_kb = 0;
 };
 [[nodiscard]] Usage self_usage() noexcept;

@@ -277,7 +277,6 @@ Usage self_usage() noexcept {
   u.sys_s = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
   u.voluntary_ctx = ru.ru_nvcsw;
   u.involuntary_ctx = ru.ru_nivcsw;
-  u.max_rss_kb = ru.ru_maxrss;
   return u;
 }
 
