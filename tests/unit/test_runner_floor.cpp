@@ -41,4 +41,31 @@ TEST_SUITE("runner/floor") {
     CHECK_FALSE(same_mode(MachineFloor{}, start));
     CHECK_FALSE(same_mode(start, MachineFloor{}));
   }
+
+  TEST_CASE("Modes: a floor joins the first mode it is the same as, or opens the next") {
+    Modes modes;
+    CHECK(modes.of(floor_of(446, 59.4)) == 0);
+    CHECK(modes.of(floor_of(453, 56.3)) == 0);
+    CHECK(modes.of(floor_of(52, 42.8)) == 1);   // a headline run's one floor three minutes in
+    CHECK(modes.of(floor_of(480, 61.4)) == 0);  // back
+    CHECK(modes.of(floor_of(65, 144)) == 2);    // the fast mode: not the 52 ns one (ring 3.4x)
+    CHECK(modes.of(floor_of(58, 40)) == 1);
+  }
+
+  TEST_CASE("mode_of_repetition: the floors on both sides of a repetition decide, not the run's worst") {
+    // Floors at 10, 20, 30, 40 and 50 (ns, for short); the one at 30 found another mode.
+    const std::vector<FloorMark> marks{{10, 0}, {20, 0}, {30, 1}, {40, 0}, {50, 0}};
+    CHECK(mode_of_repetition(marks, 15) == 0);   // between two floors of mode 0
+    CHECK(mode_of_repetition(marks, 25) == -1);  // the mode changed between them
+    CHECK(mode_of_repetition(marks, 35) == -1);
+    CHECK(mode_of_repetition(marks, 45) == 0);   // back in mode 0 on both sides
+    CHECK(mode_of_repetition(marks, 55) == -1);  // no floor after it yet: not known
+    CHECK(mode_of_repetition(marks, 5) == -1);   // none before it
+    CHECK(mode_of_repetition({}, 15) == -1);
+    // A run that started in one mode and went on in another compares within each.
+    const std::vector<FloorMark> later{{10, 0}, {20, 1}, {30, 1}, {40, -1}, {50, 1}};
+    CHECK(mode_of_repetition(later, 25) == 1);
+    CHECK(mode_of_repetition(later, 35) == -1);  // a floor that could not be measured
+    CHECK(mode_of_repetition(later, 45) == -1);
+  }
 }

@@ -8,6 +8,11 @@ namespace ipcmatrix {
 namespace {
 RaceEntry throughput(std::vector<double> v, std::string group = "g") { return {std::move(group), true, std::move(v)}; }
 RaceEntry latency(std::vector<double> v, std::string group = "g") { return {std::move(group), false, std::move(v)}; }
+/// Every repetition ran with the machine in mode `mode` (runner/floor.hpp).
+RaceEntry in_mode(RaceEntry e, int mode = 0) {
+  e.mode = mode;
+  return e;
+}
 }  // namespace
 
 TEST_SUITE("runner/race") {
@@ -25,20 +30,25 @@ TEST_SUITE("runner/race") {
     CHECK(v[0].outcome == RaceOutcome::undecided);
   }
 
-  TEST_CASE("on a steady machine, one repetition a side settles a gap of 3x, and nothing narrower") {
+  TEST_CASE("within one mode of the machine, one repetition a side settles a gap of 3x, and nothing narrower") {
     // The first pass's cut: 3x behind after one repetition stops; 2.5x races on.
-    const auto v = judge_race({throughput({100}), throughput({30}), throughput({40})}, /*machine_steady=*/true);
+    const auto v = judge_race({in_mode(throughput({100})), in_mode(throughput({30})), in_mode(throughput({40}))});
     CHECK(v[1].outcome == RaceOutcome::beaten);
     CHECK_FALSE(v[1].open);
     CHECK(v[2].open);
     CHECK(v[0].open);  // the best stays open while the 2.5x one is
-    const auto two = judge_race({latency({10}), latency({30})}, true);
+    const auto two = judge_race({in_mode(latency({10}), 1), in_mode(latency({30}), 1)});
     CHECK(two[0].outcome == RaceOutcome::leading);
     CHECK(two[1].outcome == RaceOutcome::beaten);
-    // The floor moved: a mode of the machine can make 3x of nothing, so no cut.
-    const auto moved = judge_race({latency({10}), latency({30})}, /*machine_steady=*/false);
-    CHECK(moved[0].open);
-    CHECK(moved[1].open);
+    // Measured in two modes, or one of them in no single mode: a mode of the machine can
+    // make 3x of nothing, so no cut.
+    for (const auto& [a, b] : {std::pair{0, 1}, {0, -1}, {-1, 0}, {-1, -1}}) {
+      CAPTURE(a);
+      CAPTURE(b);
+      const auto moved = judge_race({in_mode(latency({10}), a), in_mode(latency({30}), b)});
+      CHECK(moved[0].open);
+      CHECK(moved[1].open);
+    }
   }
 
   TEST_CASE("a cell beaten before stays beaten, and cannot be the best its rivals are held against") {
@@ -46,7 +56,7 @@ TEST_SUITE("runner/race") {
     // best's later repetitions came out slower: the cut stands, the best leads.
     RaceEntry cut = latency({30});
     cut.beaten_before = true;
-    const auto v = judge_race({latency({10, 40, 45}), cut}, /*machine_steady=*/false);
+    const auto v = judge_race({latency({10, 40, 45}), cut});
     CHECK(v[1].outcome == RaceOutcome::beaten);
     CHECK_FALSE(v[1].open);
     CHECK(v[0].outcome == RaceOutcome::leading);

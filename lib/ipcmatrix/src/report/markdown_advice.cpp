@@ -42,7 +42,7 @@ std::string cost_text(const CellResult& c) {
 std::string how_decided(const Pick& p) {
   if (p.p_value) return fmt::format("Mann-Whitney p = {:.2f} over {} repetitions", *p.p_value, p.repetitions);
   if (p.race_cut)
-    return fmt::format("{}x apart or more in every one of {} repetition(s), the machine's floor steady: cut by the "
+    return fmt::format("{}x apart or more in every one of {} repetition(s), both in one mode of the machine: cut by the "
                        "race", kFarApart, p.repetitions);
   return fmt::format("{}x apart or more in every one of {} repetitions", kClearlyApart, p.repetitions);
 }

@@ -192,7 +192,7 @@ std::string render_choice(const Choice& c, const Constraints& k) {
                        : fmt::format("Why: {} than the runner-up, {}x apart or more in every one of {} "
                                      "repetitions{}.\n",
                                      by, p.race_cut ? kFarApart : kClearlyApart, p.repetitions,
-                                     p.race_cut ? ", the machine's floor steady (cut by the race)" : "");
+                                     p.race_cut ? ", both in one mode of the machine (cut by the race)" : "");
         break;
       case Pick::Margin::untested:
         s += p.ratio < kTieRatio

@@ -185,9 +185,26 @@ struct CellRun {
   std::optional<double> bare;  ///< detail::bare_transport(), once a repetition came near the ceiling
   bool bare_tried = false;
   std::vector<CellResult> reps;
+  /// When each of reps ended (monotonic ns): the machine's mode then is told by the floors
+  /// around it (cell_modes()).
+  std::vector<std::int64_t> rep_ends_ns;
   std::string error;
   double rep_s = 0;
 };
+
+/// Per cell: the one mode of the machine every repetition it kept ran in
+/// (mode_of_repetition()), or -1; the race cuts on one repetition a side only within a mode.
+std::vector<int> cell_modes(const std::vector<CellRun>& runs, const std::vector<FloorMark>& marks) {
+  std::vector<int> out(runs.size(), -1);
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const std::vector<std::int64_t>& ends = runs[i].rep_ends_ns;
+    if (ends.empty()) continue;
+    const int mode = mode_of_repetition(marks, ends.front());
+    if (std::all_of(ends.begin(), ends.end(), [&](std::int64_t end) { return mode_of_repetition(marks, end) == mode; }))
+      out[i] = mode;
+  }
+  return out;
+}
 
 /// The figure a cell races on, as the report decides its group: msgs/s for closed-loop
 /// throughput cells, the p99 of a sporadic load point, the p50 of every other latency.
@@ -213,7 +230,7 @@ struct RaceView {
   std::vector<std::size_t> cell_of;  ///< per entry: its cell
 };
 RaceView race_entries(const std::vector<Cell>& cells, const std::vector<CellRun>& runs, const RunConfig& cfg,
-                      const std::vector<bool>& by_cpu) {
+                      const std::vector<bool>& by_cpu, const std::vector<int>& modes) {
   RaceView out;
   const auto add = [&](std::size_t i, bool cpu) {
     const Cell& c = cells[i];
@@ -221,6 +238,7 @@ RaceView race_entries(const std::vector<Cell>& cells, const std::vector<CellRun>
     out.cell_of.push_back(i);
     e.group = race_group(c) + (cpu ? "/cpu" : "");
     e.higher_is_better = !cpu && closed_loop_throughput(c, cfg);
+    e.mode = modes[i];
     if (!runs[i].error.empty()) return;
     for (const CellResult& rep : runs[i].reps) {
       if (cpu) {
@@ -238,11 +256,10 @@ RaceView race_entries(const std::vector<Cell>& cells, const std::vector<CellRun>
 
 /// Each cell's verdict from its entries': its own figure's, and open while any entry of it is.
 /// `beaten` (per entry, grown to fit) keeps every entry beaten once, and is updated.
-std::vector<RaceVerdict> judge_cells(RaceView view, std::size_t cells, bool machine_steady,
-                                     std::vector<bool>& beaten) {
+std::vector<RaceVerdict> judge_cells(RaceView view, std::size_t cells, std::vector<bool>& beaten) {
   beaten.resize(view.entries.size(), false);
   for (std::size_t e = 0; e < view.entries.size(); ++e) view.entries[e].beaten_before = beaten[e];
-  const std::vector<RaceVerdict> v = judge_race(view.entries, machine_steady);
+  const std::vector<RaceVerdict> v = judge_race(view.entries);
   for (std::size_t e = 0; e < v.size(); ++e) beaten[e] = beaten[e] || v[e].outcome == RaceOutcome::beaten;
   std::vector<RaceVerdict> out(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(cells));
   for (std::size_t e = cells; e < v.size(); ++e) out[view.cell_of[e]].open = out[view.cell_of[e]].open || v[e].open;
@@ -462,6 +479,10 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   const std::int64_t floor_t0 = sys::monotonic_ns();
   const std::optional<MachineFloor> floor_start = measure_floor(cpus);
   const double floor_s = static_cast<double>(sys::monotonic_ns() - floor_t0) / 1e9;
+  // Every floor so far, in time order, with the mode it found the machine in.
+  std::vector<FloorMark> floor_marks;
+  Modes modes;
+  if (floor_start) floor_marks.push_back({sys::monotonic_ns(), modes.of(*floor_start)});
   IdleCache idle_cache;
   CeilingCache ceilings;
 
@@ -491,28 +512,31 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   std::vector<RaceVerdict> verdicts(cells.size());
   std::size_t step = 0, repetitions_run = 0, budget_skipped = 0;
   // Where the run's time went: inside repetitions (spawn, warm-up, the measured window,
-  // teardown, leak check) and, of that, the measured windows alone.
-  double repetitions_wall_s = 0, measured_s = 0, ceilings_s = 0;
+  // teardown, leak check) and, of that, the measured windows alone; harness ceilings; floors.
+  double repetitions_wall_s = 0, measured_s = 0, ceilings_s = 0, floors_s = floor_s;
   bool stopped = false;
   nlohmann::json round_floors = nlohmann::json::array(), pass_floors = nlohmann::json::array();
-  // Whether every floor so far is near the first: only then may the race settle a far gap on
-  // one repetition a side (runner/race.hpp).
+  // Whether every floor so far is near the first (reported; the race asks per cell which
+  // mode the floors around its repetitions found: cell_modes()).
   bool machine_steady = floor_start.has_value();
   std::int64_t last_floor_ns = sys::monotonic_ns();
   // A floor measured now; the machine stays steady while each is in the first one's mode
   // (same_mode(): the ring's rate alone moves +-30% within one), and a round's that is not
   // is named in a warning.
   const auto floor_again = [&](nlohmann::json& into, std::string_view round_name) {
+    const std::int64_t floor_t = sys::monotonic_ns();
     const std::optional<MachineFloor> f = measure_floor(cpus);
     last_floor_ns = sys::monotonic_ns();
+    floors_s += static_cast<double>(last_floor_ns - floor_t) / 1e9;
     into.push_back(floor_json(f));
     const bool held = f && floor_start && same_mode(*floor_start, *f);
     machine_steady = machine_steady && held;
+    floor_marks.push_back({last_floor_ns, f ? modes.of(*f) : -1});
     if (f && floor_start && !held && !round_name.empty())
       res.warnings.push_back(fmt::format(
           "{}: the machine was in another mode than in the first round (its floor moved {:.0f}%: cache-line round "
           "trip {:.0f} -> {:.0f} ns, bare ring {:.3g} -> {:.3g} msgs/s); its repetitions widen the cells' spread, "
-          "which the noisy flags show, and no cell is cut on one repetition from here on",
+          "which the noisy flags show, and no cell measured next to it is cut on one repetition",
           round_name, 100.0 * floor_moved(*floor_start, *f), floor_start->cacheline_rtt_ns, f->cacheline_rtt_ns,
           floor_start->ring_msgs_per_s, f->ring_msgs_per_s));
   };
@@ -559,8 +583,8 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
         tier = Tier::summary;
         in_tier = whole_groups(cells, summary.candidate);
       }
-      verdicts = judge_cells(race_entries(cells, runs, cfg, summary.by_cpu), cells.size(), machine_steady,
-                             beaten_entries);
+      verdicts = judge_cells(race_entries(cells, runs, cfg, summary.by_cpu, cell_modes(runs, floor_marks)),
+                             cells.size(), beaten_entries);
       for (std::size_t i = 0; i < cells.size(); ++i)
         if (in_tier[i] && verdicts[i].open && runs[i].error.empty()) ++open_cells;
       if (round >= max_rounds || open_cells == 0) {
@@ -660,7 +684,8 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
         }
         const std::int64_t rep_t0 = sys::monotonic_ns();
         RepOutcome o = run_one_repetition(c, *run.cfg, cpus, cfg.seed + round);
-        run.rep_s = static_cast<double>(sys::monotonic_ns() - rep_t0) / 1e9;
+        const std::int64_t rep_t1 = sys::monotonic_ns();
+        run.rep_s = static_cast<double>(rep_t1 - rep_t0) / 1e9;
         repetitions_wall_s += run.rep_s;
         if (o.figures) measured_s += o.figures->duration_s;
         ++repetitions_run;
@@ -683,8 +708,12 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
           run.bare = detail::bare_transport(c, *run.cfg, cpus, static_cast<std::size_t>(o.figures->wire_bytes_per_msg));
           (void)check_leaks(names_before, -1);
         }
-        if (o.figures) run.reps.push_back(std::move(*o.figures));
-        else run.error = std::move(o.error);
+        if (o.figures) {
+          run.reps.push_back(std::move(*o.figures));
+          run.rep_ends_ns.push_back(rep_t1);
+        } else {
+          run.error = std::move(o.error);
+        }
       }
       if (stopped) break;
     }
@@ -692,8 +721,8 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   // The race's last word on each cell (a cell still open is undecided: the cap, the budget or
   // an interruption ended it).
   if (racing) {
-    verdicts = judge_cells(race_entries(cells, runs, cfg, summary.by_cpu), cells.size(), machine_steady,
-                           beaten_entries);
+    verdicts = judge_cells(race_entries(cells, runs, cfg, summary.by_cpu, cell_modes(runs, floor_marks)),
+                           cells.size(), beaten_entries);
     if (budget_skipped > 0)
       res.warnings.push_back(fmt::format(
           "the time budget ({}) ended the race: {} racing repetition(s) not run; the cells still open are "
@@ -706,6 +735,8 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
                              {"repetitions_run", repetitions_run},
                              {"repetitions_wall_s", repetitions_wall_s},
                              {"measured_s", measured_s},
+                             {"ceilings_s", ceilings_s},
+                             {"floors_s", floors_s},
                              {"budget_skipped", budget_skipped},
                              {"machine_steady", machine_steady},
                              {"summary_cells", static_cast<std::size_t>(std::count(summary.candidate.begin(),

@@ -202,6 +202,21 @@ bool same_mode(const MachineFloor& from, const MachineFloor& to) noexcept {
   return rtt_moved <= kSameModeRtt && ring_ratio <= kSameModeRing && ring_ratio >= 1 / kSameModeRing;
 }
 
+int Modes::of(const MachineFloor& f) {
+  for (std::size_t k = 0; k < first_.size(); ++k)
+    if (same_mode(first_[k], f)) return static_cast<int>(k);
+  first_.push_back(f);
+  return static_cast<int>(first_.size() - 1);
+}
+
+int mode_of_repetition(const std::vector<FloorMark>& marks, std::int64_t end_ns) noexcept {
+  const auto after = std::lower_bound(marks.begin(), marks.end(), end_ns,
+                                      [](const FloorMark& m, std::int64_t t) { return m.at_ns < t; });
+  if (after == marks.begin() || after == marks.end()) return -1;
+  const int mode = std::prev(after)->mode;
+  return mode >= 0 && after->mode == mode ? mode : -1;
+}
+
 std::optional<MachineFloor> measure_floor(const std::vector<int>& cpus) {
   MachineFloor f;
   if (!cpus.empty()) {

@@ -21,19 +21,20 @@ bool comparable(const RaceEntry& e) {
 double better_by(double a, double b, bool higher_is_better) { return higher_is_better ? a / b : b / a; }
 
 /// true when best is ahead of other beyond doubt: beyond the tie threshold, and significant
-/// over the repetitions or clearly apart (far apart, on a steady machine).
-bool beats(const RaceEntry& best, const RaceEntry& other, double ratio, bool machine_steady) {
+/// over the repetitions or clearly apart (far apart, where both ran in one mode).
+bool beats(const RaceEntry& best, const RaceEntry& other, double ratio) {
   if (ratio < kTieRatio) return false;
   if (testable(best.values.size(), other.values.size()) &&
       mann_whitney(best.values, other.values).p_value <= kSignificanceLevel + 1e-12)
     return true;
-  if (machine_steady && far_apart(best.values, other.values, best.higher_is_better)) return true;
+  if (best.mode >= 0 && best.mode == other.mode && far_apart(best.values, other.values, best.higher_is_better))
+    return true;
   return clearly_apart(best.values, other.values, best.higher_is_better);
 }
 
 }  // namespace
 
-std::vector<RaceVerdict> judge_race(const std::vector<RaceEntry>& entries, bool machine_steady) {
+std::vector<RaceVerdict> judge_race(const std::vector<RaceEntry>& entries) {
   std::vector<RaceVerdict> out(entries.size());
   std::map<std::string, std::vector<std::size_t>> groups;
   for (std::size_t i = 0; i < entries.size(); ++i)
@@ -60,7 +61,7 @@ std::vector<RaceVerdict> judge_race(const std::vector<RaceEntry>& entries, bool 
       if (i == best) continue;
       const double ratio = better_by(medians[best], medians[i], entries[best].higher_is_better);
       const std::size_t fewer = std::min(entries[i].values.size(), entries[best].values.size());
-      if (entries[i].beaten_before || beats(entries[best], entries[i], ratio, machine_steady)) {
+      if (entries[i].beaten_before || beats(entries[best], entries[i], ratio)) {
         out[i] = {RaceOutcome::beaten, false};
       } else if (ratio < kTieRatio && fewer >= kTieRepetitions) {
         out[i] = {RaceOutcome::tied, false};

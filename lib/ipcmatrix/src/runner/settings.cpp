@@ -229,7 +229,7 @@ std::vector<Setting> make_settings() {
       }));
   t.push_back(field(
       "budget_s", "--budget", "TIME",
-      "time budget of the run (10min, 600s): racing rounds stop when the next repetition would not fit; the "
+      "time budget of the run (default 11.5 min; 10min, 600s): racing rounds stop when the next repetition would not fit; the "
       "first pass always runs whole; 0 = no budget",
       SettingKind::scalar, &C::budget_s, [](F text, F f) { return parse_duration(text, f); }, show_number,
       [](const C& c, F f) {

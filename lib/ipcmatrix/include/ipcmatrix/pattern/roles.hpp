@@ -81,10 +81,12 @@ inline constexpr std::int64_t kSteadySliceNs = 5'000'000;
 inline constexpr double kSteadyTolerance = 0.1;
 /// A latency cell's time window stays open past its end until RoleParams::min_messages were
 /// measured, but by this much at most: 100 round trips of 1 MiB JSON take 8 s here, and 24
-/// such cells took a fifth of the headline run. Such a cell then has fewer samples, and its
-/// report leaves out the percentiles they cannot resolve (a p99 needs 100:
-/// Histogram::resolves()). A throughput cell's minimum (20, for its rate) is not capped.
-inline constexpr double kMinMessagesExtraS = 1.0;
+/// such cells took a fifth of the headline run; with 1 s past the window they still took 27 s
+/// of it, for 15 samples where 5 give the median as well. Such a cell then has fewer samples,
+/// and its report leaves out the percentiles they cannot resolve (a p99 needs 100:
+/// Histogram::resolves()). A throughput cell's minimum (20 arrivals, for its rate, shared by
+/// its producers) is not capped.
+inline constexpr double kMinMessagesExtraS = 0.3;
 /// How long a latency cell's window of `duration_s` may last while it waits for its minimum
 /// (RoleParams::minimum_max_s).
 [[nodiscard]] constexpr double min_messages_max_s(double duration_s) noexcept {
@@ -106,6 +108,8 @@ inline constexpr double kMinMessagesExtraS = 1.0;
 }
 /// At most this many distinct messages per sender (fewer for huge sizes: <= 64 MiB).
 inline constexpr std::size_t kMaxPoolMessages = 16;
+/// A pool entry's body from this size up has its pages mapped at once (sys::populate_for_write).
+inline constexpr std::uint64_t kPopulateBytes = 64 * 1024;
 
 /// Test hooks: an originator damages one of its measured messages on purpose so the tests
 /// can prove each check catches it.

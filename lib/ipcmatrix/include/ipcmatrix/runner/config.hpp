@@ -38,8 +38,11 @@ struct RunConfig {
   /// Measured phase per cell, seconds; 0 = none (count only). By default windows are sized
   /// by time: long enough for a precise msgs/s whatever the cell's speed (a 64 B stream
   /// measures for this long, not for 3 ms of 20000 messages), and never shorter than
-  /// min_messages (a slow cell measures longer).
-  double duration_s = 0.2;
+  /// min_messages (a slow cell measures longer). 150 ms: 1.5x the short-window threshold
+  /// (100 ms, runner/aggregate.cpp); on a machine that changes speed from minute to minute,
+  /// repetitions spread over the run decide more than longer windows do, and 200 ms left the
+  /// headline command no time to repeat any cell within 12 minutes.
+  double duration_s = 0.15;
   std::uint64_t messages = 0;  ///< per producer per cell, a cap; 0 = no count (duration only)
   /// With a time window: the phase of a round trip or a paced cell does not end before this
   /// many measured messages per producer (enough to resolve a p99). Ignored when `messages`
@@ -57,9 +60,9 @@ struct RunConfig {
   /// 5: enough for Mann-Whitney to call a lead of 5 against 5 at p = 0.10 with one overlap.
   int race = 5;
   /// Wall-time budget of the run, seconds: racing rounds stop when the next repetition would
-  /// not fit (the first pass always runs whole); 0 = none. 10 minutes: the headline command's
-  /// target is 12.
-  double budget_s = 600;
+  /// not fit (the first pass always runs whole); 0 = none. 11.5 minutes: the headline
+  /// command's target is 12, and its first pass alone takes about 9.5 here.
+  double budget_s = 690;
   double rate = 0;                 ///< open loop, messages/s per producer; 0 = closed loop
   /// Load sweep: after each open-loop-capable cell runs closed loop, it runs again at each of
   /// these offered loads. Empty: no sweep.

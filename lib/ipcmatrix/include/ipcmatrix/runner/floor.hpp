@@ -131,4 +131,29 @@ inline constexpr double kSameModeRing = 2.0;
 /// Whether `to` was measured with the machine in the mode `from` was (the limits above).
 [[nodiscard]] bool same_mode(const MachineFloor& from, const MachineFloor& to) noexcept;
 
+/// A floor a run measured: when it ended (monotonic ns), and which of the run's modes it found
+/// the machine in (Modes), or -1 where it could not be measured.
+struct FloorMark {
+  std::int64_t at_ns = 0;
+  int mode = -1;
+};
+/// The modes a run has met, each by the first floor measured in it: a floor is in mode k when
+/// same_mode(first floor of k, it); a floor in none of them opens the next.
+class Modes {
+ public:
+  /// The mode `f` was measured in, opening a new one if it is in none so far.
+  int of(const MachineFloor& f);
+
+ private:
+  std::vector<MachineFloor> first_;
+};
+/// The mode a repetition that ended at `end_ns` ran in, by the floors `marks` (in time order,
+/// none taken during a repetition): the mode of the last floor before it when the first floor
+/// after it found the same one, else -1 (it may have changed between them; or no floor after
+/// it yet: not known; or none before). A far gap between two repetitions of one mode is
+/// theirs, not the machine's: one floor in another mode (a 52 ns round trip among 440-480 ns
+/// ones, three minutes into a headline run) marks the repetitions next to it, not the run, and
+/// a run that starts in one mode and goes on in another still compares within each.
+[[nodiscard]] int mode_of_repetition(const std::vector<FloorMark>& marks, std::int64_t end_ns) noexcept;
+
 }  // namespace ipcmatrix

@@ -67,8 +67,9 @@ struct Cell {
 [[nodiscard]] bool closed_loop_throughput(const Cell& c, const RunConfig& cfg) noexcept;
 
 /// Measured messages per producer before cell c's time window may end: cfg.min_messages,
-/// or cfg.rate_min_messages for closed-loop throughput cells; 0 when a count bounds the phase.
-[[nodiscard]] std::uint64_t min_messages_for(const Cell& c, const RunConfig& cfg) noexcept;
+/// or for closed-loop throughput cells cfg.rate_min_messages shared by the cell's producers
+/// (rounded up: the rate counts all of them); 0 when a count bounds the phase.
+[[nodiscard]] std::uint64_t min_messages_for(const Cell& c, const RunConfig& cfg);
 
 /// One message in how many of cell `c` carries a timestamp: every one for round trips and
 /// open loop; --latency-sample (kAutoLatencySample when 0) for closed-loop throughput cells.

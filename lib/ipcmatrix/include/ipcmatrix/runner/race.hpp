@@ -11,9 +11,9 @@
 /// The rules, per group, against the cell with the best median (ties by index):
 /// - ahead of a cell beyond kTieRatio with Mann-Whitney p <= kSignificanceLevel (3 and 3
 ///   repetitions at least), or clearly_apart() (2x with no overlap, 2 repetitions each),
-///   or, while the machine held still (its floor within 25% of the run's first), far_apart()
-///   (3x in one repetition each: the first pass's cut of successive halving): that cell is
-///   beaten;
+///   or, where every repetition of both cells ran in one mode of the machine (RaceEntry::
+///   mode), far_apart() (3x in one repetition each: the first pass's cut of successive
+///   halving): that cell is beaten;
 /// - within kTieRatio over kTieRepetitions or more repetitions each: tied;
 /// - otherwise the cell is open, and so is the best while any cell is open against it.
 
@@ -35,6 +35,10 @@ struct RaceEntry {
   /// far_apart() cut made while the machine was steady is not undone by a later floor that
   /// moved, when the cell can no longer run again).
   bool beaten_before = false;
+  /// The mode of the machine every repetition of it ran in (runner/floor.hpp
+  /// mode_of_repetition()), or -1 (not one, or not known): a far_apart() gap between two
+  /// entries of one mode is theirs, not a change of mode's.
+  int mode = -1;
 };
 
 struct RaceVerdict {
@@ -44,8 +48,6 @@ struct RaceVerdict {
 
 /// The verdict on each entry, in the same order. An entry without values, or with a value
 /// that is not positive and finite, is undecided and not open (it cannot be compared).
-/// `machine_steady`: every floor the run measured so far is near its first, so one
-/// repetition a side may settle a far_apart() gap.
-[[nodiscard]] std::vector<RaceVerdict> judge_race(const std::vector<RaceEntry>& entries, bool machine_steady = false);
+[[nodiscard]] std::vector<RaceVerdict> judge_race(const std::vector<RaceEntry>& entries);
 
 }  // namespace ipcmatrix

@@ -184,6 +184,11 @@ struct Usage {
 /// 0 when unreadable. Not getrusage's ru_maxrss: Linux carries that across exec from the
 /// forked copy of the parent, so a worker reported the coordinator's footprint as its own.
 [[nodiscard]] std::int64_t peak_rss_kb() noexcept;
+/// Maps the pages of [p, p + n) for writing in one call (MADV_POPULATE_WRITE) instead of a
+/// page fault per 4 KiB page at first touch: 28 ms against 48 ms for a 16 MiB message pool
+/// on this VM, where each fault traps to the hypervisor. A hint: where the kernel lacks it
+/// (before 5.14) the pages fault in as before, and it returns false.
+bool populate_for_write(void* p, std::size_t n) noexcept;
 /// Anonymous shared memory that forked children share with their parent (MAP_SHARED |
 /// MAP_ANONYMOUS): for measurements between related processes that need no name.
 /// Move-only; unmapped on destruction. The constructor throws Error.

@@ -291,6 +291,17 @@ std::int64_t peak_rss_kb() noexcept {
   return kb;
 }
 
+bool populate_for_write(void* p, std::size_t n) noexcept {
+#ifndef MADV_POPULATE_WRITE
+  constexpr int MADV_POPULATE_WRITE = 23;  // linux/mman.h since 5.14; Debian 12's glibc lacks it
+#endif
+  if (p == nullptr || n == 0) return true;
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<std::uintptr_t>(p) & ~(page - 1);
+  const auto end = reinterpret_cast<std::uintptr_t>(p) + n;
+  return ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE) == 0;
+}
+
 int open_fd_count() noexcept {
   DIR* d = ::opendir("/proc/self/fd");
   if (!d) return -1;
