@@ -529,9 +529,11 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
     last_floor_ns = sys::monotonic_ns();
     floors_s += static_cast<double>(last_floor_ns - floor_t) / 1e9;
     into.push_back(floor_json(f));
-    const bool held = f && floor_start && same_mode(*floor_start, *f);
+    // Mode 0 is the start floor's (it opened the first), where there is one.
+    const int mode = f ? modes.of(*f) : -1;
+    const bool held = floor_start && mode == 0;
     machine_steady = machine_steady && held;
-    floor_marks.push_back({last_floor_ns, f ? modes.of(*f) : -1});
+    floor_marks.push_back({last_floor_ns, mode});
     if (f && floor_start && !held && !round_name.empty())
       res.warnings.push_back(fmt::format(
           "{}: the machine was in another mode than in the first round (its floor moved {:.0f}%: cache-line round "

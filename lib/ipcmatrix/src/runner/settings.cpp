@@ -191,15 +191,18 @@ std::vector<Setting> make_settings() {
                     "(0 = none: the default measures for --duration, at least --min-messages)",
                     SettingKind::scalar, &C::messages, [](F text, F f) { return parse_uint(text, f); },
                     show_integer<std::uint64_t>));
+  // The help names the cap (pattern/roles.hpp), which a string_view cannot format in.
+  static_assert(kMinMessagesExtraS == 0.3, "--min-messages' help says 0.3 s");
   t.push_back(field("min_messages", "--min-messages", "N",
                     "with a time window, measured messages per producer before a round trip or a paced cell may "
                     "end: a slow cell measures longer than --duration rather than report a p99 from a handful, "
-                    "by 1 s at most: past it, a percentile its samples cannot resolve is left out",
+                    "by 0.3 s at most: past it, a percentile its samples cannot resolve is left out",
                     SettingKind::scalar, &C::min_messages, [](F text, F f) { return parse_uint(text, f); },
                     show_integer<std::uint64_t>));
   t.push_back(field("rate_min_messages", "--rate-min-messages", "N",
                     "the same for closed-loop throughput cells, whose figure is a rate (their latency is "
-                    "sampled): fewer than --min-messages serve",
+                    "sampled): fewer than --min-messages serve, shared by the cell's producers (the rate counts "
+                    "their arrivals together), with no time cap",
                     SettingKind::scalar, &C::rate_min_messages, [](F text, F f) { return parse_uint(text, f); },
                     show_integer<std::uint64_t>));
   t.push_back(field(
@@ -229,7 +232,7 @@ std::vector<Setting> make_settings() {
       }));
   t.push_back(field(
       "budget_s", "--budget", "TIME",
-      "time budget of the run (default 11.5 min; 10min, 600s): racing rounds stop when the next repetition would not fit; the "
+      "time budget of the run (10min, 600s): racing rounds stop when the next repetition would not fit; the "
       "first pass always runs whole; 0 = no budget",
       SettingKind::scalar, &C::budget_s, [](F text, F f) { return parse_duration(text, f); }, show_number,
       [](const C& c, F f) {
