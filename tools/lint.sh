@@ -36,8 +36,12 @@ format_paths=(
   lib/ipcmatrix/src/runner/roudi_for_run.cpp
   lib/ipcmatrix/include/ipcmatrix/runner/race.hpp
   lib/ipcmatrix/src/runner/race.cpp
+  lib/ipcmatrix/src/runner/zygote.cpp
   tests/unit/test_runner_race.cpp
   tests/unit/test_runner_ceiling.cpp
+  lib/ipcmatrix/src/runner/zygote.hpp
+  lib/ipcmatrix/src/runner/zygote.cpp
+  tests/integration/test_runner_zygote.cpp
   lib/ipcmatrix/include/ipcmatrix/report/export.hpp
   lib/ipcmatrix/src/report/export.cpp
   tests/unit/test_report_export.cpp
@@ -72,6 +76,7 @@ tidy_paths=(
   lib/ipcmatrix/src/transport/iceoryx_roudi.cpp
   lib/ipcmatrix/src/runner/roudi_for_run.cpp
   lib/ipcmatrix/src/runner/race.cpp
+  lib/ipcmatrix/src/runner/zygote.cpp
   lib/ipcmatrix/src/report/export.cpp
   lib/ipcmatrix/src/runner/shard.cpp
   lib/ipcmatrix/src/report/merge.cpp

@@ -68,8 +68,9 @@ std::vector<int> children_of(int ppid) {
   for (const auto& e : fs::directory_iterator("/proc", ec)) {
     const std::string name = e.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    // Workers only (re-executed with the worker flag), not the floor's short forks.
-    if (slurp(e.path() / "cmdline").find("--ipcmatrix-worker") == std::string::npos) continue;
+    // Workers only (re-executed with the worker flag, or forked by the zygote, whose flag
+    // they carry), not the floor's short forks.
+    if (slurp(e.path() / "cmdline").find("--ipcmatrix-") == std::string::npos) continue;
     const std::string stat = slurp(e.path() / "stat");
     const auto paren = stat.rfind(')');
     if (paren == std::string::npos) continue;

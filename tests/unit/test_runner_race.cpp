@@ -114,6 +114,17 @@ TEST_SUITE("runner/race") {
     CHECK_FALSE(v[2].open);
     CHECK_FALSE(v[3].open);  // a non-positive figure cannot be compared
   }
+
+  TEST_CASE("waves: the cheapest groups first, a wave closed once it holds its share of cost") {
+    // Cheapest first: b 1, d 2, f 3, a 5 (11 >= 10: the first wave ends), e 20, c 40.
+    const std::vector<std::size_t> w = racing_waves({5, 1, 40, 2, 20, 3}, {"a", "b", "c", "d", "e", "f"}, 10);
+    CHECK(w == std::vector<std::size_t>{0, 0, 2, 0, 1, 0});
+    // Equal costs go by name, so a run's waves do not depend on the order groups came in.
+    CHECK(racing_waves({4, 4, 4}, {"z", "x", "y"}, 8) == std::vector<std::size_t>{1, 0, 0});
+    // A decided group (no open cell, no cost) rides in the first wave; no group, no wave.
+    CHECK(racing_waves({0, 50}, {"a", "b"}, 30) == std::vector<std::size_t>{0, 0});
+    CHECK(racing_waves({}, {}, 30).empty());
+  }
 }
 
 }  // namespace ipcmatrix

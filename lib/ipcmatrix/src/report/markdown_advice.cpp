@@ -209,7 +209,7 @@ void race_paragraph(std::string& md, const RunResult& r) {
   const auto n = [&](RaceOutcome o) { return count.count(o) ? count.at(o) : std::size_t{0}; };
   add(md,
       "Decided by racing: every cell ran a first pass, then only the cells still within reach of their "
-      "group's best got further repetitions, in shuffled rounds (the summary's candidates first), until the "
+      "group's best got further repetitions, in shuffled rounds (the summary's candidates first, a few groups at a time), until the "
       "lead was significant or the tie established; a cell {}x behind after one repetition, while the "
       "machine's floor held still, stopped there. {} repetitions over {} cells: {} leading, {} tied, {} beaten "
       "early, {} alone in their group{}.\n\n",

@@ -25,6 +25,7 @@
 #include "ipcmatrix/sys/interrupt.hpp"
 #include "ipcmatrix/sys/ipc_names.hpp"
 #include "ipcmatrix/sys/posix.hpp"
+#include "launch.hpp"
 #include "repetition.hpp"
 #include "roudi_for_run.hpp"
 
@@ -306,6 +307,37 @@ std::vector<bool> whole_groups(const std::vector<Cell>& cells, const std::vector
   return out;
 }
 
+/// The summary's tier in waves (runner/race.hpp racing_waves()): the cells of each wave, from
+/// the race groups of `summary` (whole groups), each group's cost the last repetition times of
+/// its cells still open.
+std::vector<std::vector<bool>> summary_waves(const std::vector<Cell>& cells, const std::vector<CellRun>& runs,
+                                             const std::vector<RaceVerdict>& verdicts,
+                                             const std::vector<bool>& summary) {
+  std::map<std::string, double> cost;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (!summary[i]) continue;
+    double& c = cost[race_group(cells[i])];
+    if (verdicts[i].open && runs[i].error.empty()) c += runs[i].rep_s;
+  }
+  std::vector<double> costs;
+  std::vector<std::string> names;
+  for (const auto& [name, c] : cost) {
+    names.push_back(name);
+    costs.push_back(c);
+  }
+  const std::vector<std::size_t> wave_of = racing_waves(costs, names);
+  std::map<std::string, std::size_t> wave_of_group;
+  std::size_t waves = 0;
+  for (std::size_t g = 0; g < names.size(); ++g) {
+    wave_of_group[names[g]] = wave_of[g];
+    waves = std::max(waves, wave_of[g] + 1);
+  }
+  std::vector<std::vector<bool>> out(waves, std::vector<bool>(cells.size(), false));
+  for (std::size_t i = 0; i < cells.size(); ++i)
+    if (summary[i]) out[wave_of_group.at(race_group(cells[i]))][i] = true;
+  return out;
+}
+
 /// Seconds the run has left, estimated: what is left of the first pass, which always runs
 /// whole, for a cell not yet run at its expected cost (runner/shard.hpp) scaled by how the
 /// cells run so far compared with theirs (a 1 MiB JSON cell takes ten times a 64 B one), and
@@ -476,6 +508,9 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   // Daemons a mechanism needs (iceoryx's RouDi): started before the floor and the first cell,
   // stopped when this scope ends, whichever way it ends. Not counted in any cell.
   const std::unique_ptr<iceoryx::Roudi> roudi = detail::start_run_roudi(cells, res.environment, res.warnings);
+  // Workers forked from one exec'd image instead of an exec each (runner/zygote.hpp): made
+  // here, before the first repetition's leak check counts the coordinator's fds.
+  const detail::ZygoteScope zygote;
   const std::int64_t floor_t0 = sys::monotonic_ns();
   const std::optional<MachineFloor> floor_start = measure_floor(cpus);
   const double floor_s = static_cast<double>(sys::monotonic_ns() - floor_t0) / 1e9;
@@ -550,19 +585,28 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   // budget that ends the race then leaves the body's groups undecided, not the summary. A
   // race group with a candidate is in the summary's tier whole, so each round still
   // interleaves all the contenders of a group, and none of them waits for the other tier.
+  // The summary's tier races in waves of a few groups, cheapest first (racing_waves()).
   enum class Tier : std::uint8_t { first_pass, summary, rest };
   Tier tier = Tier::first_pass;
   std::vector<bool> in_tier(cells.size(), true);
   SummaryCells summary{std::vector<bool>(cells.size(), false), {}};
+  std::vector<bool> summary_tier(cells.size(), false);  // every race group with a candidate
+  std::vector<std::vector<bool>> waves;                 // the summary tier's cells, per wave
+  std::size_t wave = 0;
   std::vector<bool> beaten_entries;  // race entries beaten in an earlier verdict: they stay so
   std::array<std::size_t, 2> racing_run{};  // what environment.race reports per tier
   bool floor_taken = false;  // this round's floor, measured before its verdicts
-  // The rest's racing rounds count from the first pass again, as the summary's did: a cell's
-  // round is its repetition's index (the cap, the seed cfg.seed + round). `floor_measured`:
-  // the floor just taken serves the rest's first round too.
-  const auto start_rest_tier = [&](std::size_t& round, bool floor_measured) {
-    tier = Tier::rest;
-    in_tier.flip();
+  // The next wave's or tier's racing rounds count from the first pass again, as the first
+  // wave's did: a cell's round is its repetition's index (the cap, the seed cfg.seed +
+  // round). `floor_measured`: the floor just taken serves its first round too.
+  const auto next_wave_or_tier = [&](std::size_t& round, bool floor_measured) {
+    if (tier == Tier::summary && wave + 1 < waves.size()) {
+      in_tier = waves[++wave];
+    } else {
+      tier = Tier::rest;
+      in_tier = summary_tier;
+      in_tier.flip();
+    }
     round = first_pass - 1;
     floor_taken = floor_measured;
   };
@@ -579,19 +623,24 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
       floor_taken = true;
     }
     if (round >= first_pass) {
-      if (tier == Tier::first_pass) {
+      const bool race_starts = tier == Tier::first_pass;
+      if (race_starts) {
         if (!racing) break;
         summary = summary_candidates(cells, runs, cfg);
         tier = Tier::summary;
-        in_tier = whole_groups(cells, summary.candidate);
+        summary_tier = whole_groups(cells, summary.candidate);
       }
       verdicts = judge_cells(race_entries(cells, runs, cfg, summary.by_cpu, cell_modes(runs, floor_marks)),
                              cells.size(), beaten_entries);
+      if (race_starts) {
+        waves = summary_waves(cells, runs, verdicts, summary_tier);
+        in_tier = waves.empty() ? summary_tier : waves.front();
+      }
       for (std::size_t i = 0; i < cells.size(); ++i)
         if (in_tier[i] && verdicts[i].open && runs[i].error.empty()) ++open_cells;
       if (round >= max_rounds || open_cells == 0) {
         if (tier == Tier::rest) break;
-        start_rest_tier(round, false);
+        next_wave_or_tier(round, false);
         continue;
       }
     }
@@ -607,8 +656,8 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
       if (!any_fits) {
         budget_skipped += round_size;
         if (tier == Tier::rest) break;
-        // The summary's round does not fit: the rest's shorter ones may still.
-        start_rest_tier(round, true);
+        // This wave's round does not fit: the next wave's or the rest's shorter ones may still.
+        next_wave_or_tier(round, true);
         continue;
       }
     }
@@ -743,6 +792,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
                              {"machine_steady", machine_steady},
                              {"summary_cells", static_cast<std::size_t>(std::count(summary.candidate.begin(),
                                                                                     summary.candidate.end(), true))},
+                             {"summary_waves", waves.size()},
                              {"summary_racing_repetitions", racing_run[0]},
                              {"rest_racing_repetitions", racing_run[1]}};
   // Results in plan order; a cell the interruption left without a repetition is left out.

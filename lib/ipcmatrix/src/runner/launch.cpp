@@ -1,17 +1,41 @@
 #include "launch.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <string>
 
+#include "ipcmatrix/error.hpp"
 #include "ipcmatrix/runner/worker.hpp"
+#include "zygote.hpp"
 
 namespace ipcmatrix::detail {
+
+namespace {
+std::unique_ptr<Zygote> g_zygote;
+}  // namespace
+
+ZygoteScope::ZygoteScope() {
+  if (!g_zygote) g_zygote = Zygote::start();
+}
+ZygoteScope::~ZygoteScope() { g_zygote.reset(); }
+bool ZygoteScope::active() noexcept { return g_zygote && g_zygote->alive(); }
 
 Worker spawn_worker(std::size_t participant, std::vector<int> keep) {
   Worker w;
   w.participant = participant;
   sys::Fd child_end;
   sys::make_socketpair(w.ctl, child_end);
+  if (keep.size() < kZygoteMaxFds && ZygoteScope::active()) {
+    keep.insert(keep.begin(), child_end.get());  // fds[0]: the control socket
+    try {
+      w.child = g_zygote->spawn(keep);
+      return w;
+    } catch (const Error&) {
+      // A zygote that failed once serves no more (alive() is false); this worker is exec'd.
+      if (g_zygote->alive()) throw;
+    }
+    keep.erase(keep.begin());
+  }
   keep.push_back(child_end.get());
   w.child = sys::spawn_self(
       {std::string(kWorkerFlag), std::to_string(child_end.get()), std::to_string(sys::current_pid())}, keep);

@@ -23,9 +23,24 @@ struct Worker {
   std::size_t participant = 0;
 };
 
-/// Re-executes this binary as a worker for `participant`; the fds in `keep` (channel ends
-/// the worker inherits) stay open across exec at the same numbers. Throws Error.
+/// A worker for `participant`: forked by the run's zygote while a ZygoteScope lives
+/// (runner/zygote.hpp), else this binary re-executed. Either way the fds in `keep` (channel
+/// ends the worker inherits) are open in it at the same numbers. Throws Error.
 [[nodiscard]] Worker spawn_worker(std::size_t participant, std::vector<int> keep);
+
+/// The run's zygote, from construction to destruction: made once per run before its first
+/// cell, since its process and socket must predate every repetition's leak check. Without
+/// one (a unit test's repetition, or a zygote that could not start or died) workers are
+/// exec'd. One at a time per process; not thread-safe (the coordinator's thread spawns).
+class ZygoteScope {
+ public:
+  ZygoteScope();
+  ~ZygoteScope();
+  ZygoteScope(const ZygoteScope&) = delete;
+  ZygoteScope& operator=(const ZygoteScope&) = delete;
+  /// Whether workers are being forked by a zygote now.
+  [[nodiscard]] static bool active() noexcept;
+};
 
 /// What the mechanism of cell `c` is created with: its wait strategy (hybrid spins for
 /// kDefaultSpinNs), the ring size for a cell of `channels` channels (ring_bytes_for()), the

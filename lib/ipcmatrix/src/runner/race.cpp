@@ -34,6 +34,26 @@ bool beats(const RaceEntry& best, const RaceEntry& other, double ratio) {
 
 }  // namespace
 
+std::vector<std::size_t> racing_waves(const std::vector<double>& cost, const std::vector<std::string>& name,
+                                      double wave_s) {
+  std::vector<std::size_t> order(cost.size());
+  for (std::size_t g = 0; g < order.size(); ++g) order[g] = g;
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return cost[a] != cost[b] ? cost[a] < cost[b] : name[a] < name[b]; });
+  std::vector<std::size_t> out(cost.size(), 0);
+  std::size_t wave = 0;
+  double held = 0;
+  for (const std::size_t g : order) {
+    out[g] = wave;
+    held += cost[g];
+    if (held >= wave_s) {
+      ++wave;
+      held = 0;
+    }
+  }
+  return out;
+}
+
 std::vector<RaceVerdict> judge_race(const std::vector<RaceEntry>& entries) {
   std::vector<RaceVerdict> out(entries.size());
   std::map<std::string, std::vector<std::size_t>> groups;

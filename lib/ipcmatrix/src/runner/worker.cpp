@@ -11,6 +11,7 @@
 #include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/sys/process.hpp"
 #include "ipcmatrix/transport/transport.hpp"
+#include "zygote.hpp"
 
 namespace ipcmatrix {
 
@@ -72,12 +73,9 @@ int run(int fd) {
   return 0;
 }
 
-}  // namespace
-
-int maybe_run_worker(int argc, char** argv) {
-  if (argc < 4 || std::string_view(argv[1]) != kWorkerFlag) return -1;
-  const int fd = std::atoi(argv[2]);
-  sys::die_with_parent(std::atoi(argv[3]));
+/// A worker's life from its control socket on, exec'd or forked by the zygote alike.
+int worker_main(int fd, int coordinator) {
+  sys::die_with_parent(coordinator);
   sys::ignore_sigpipe();
   sys::set_cloexec(fd, true);
   try {
@@ -90,6 +88,16 @@ int maybe_run_worker(int argc, char** argv) {
     std::fprintf(stderr, "ipc-matrix worker %d: %s\n", sys::current_pid(), e.what());
     return 1;
   }
+}
+
+}  // namespace
+
+int maybe_run_worker(int argc, char** argv) {
+  if (argc < 4) return -1;
+  const std::string_view flag = argv[1];
+  if (flag == detail::kZygoteFlag) return detail::serve_zygote(std::atoi(argv[2]), std::atoi(argv[3]), worker_main);
+  if (flag != kWorkerFlag) return -1;
+  return worker_main(std::atoi(argv[2]), std::atoi(argv[3]));
 }
 
 }  // namespace ipcmatrix

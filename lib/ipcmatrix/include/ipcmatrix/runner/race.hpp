@@ -46,6 +46,22 @@ struct RaceVerdict {
   bool open = false;  ///< needs more repetitions (outcome undecided until then)
 };
 
+/// The summary's groups race in waves, a few groups at a time, each wave's rounds until its
+/// groups are decided or at the cap before the next wave starts: a budget that ends the race
+/// then leaves whole groups undecided, not every group a repetition short of its decision
+/// (a tie or a Mann-Whitney lead needs 3 repetitions a side, so a budget that ends the
+/// second round of one race over every group decides almost nothing). A wave holds groups
+/// whose open cells' next round costs at least kWaveS together, so that the floor each
+/// round takes stays a small part of it, and every contender of a group still runs in the
+/// same rounds, interleaved.
+inline constexpr double kWaveS = 30.0;
+
+/// The wave of each group (0 first): groups taken cheapest first by `cost` (seconds one more
+/// round of its open cells takes; ties by `name`), a wave closed once it holds `wave_s` of
+/// cost. Sizes of cost and name must match.
+[[nodiscard]] std::vector<std::size_t> racing_waves(const std::vector<double>& cost,
+                                                    const std::vector<std::string>& name, double wave_s = kWaveS);
+
 /// The verdict on each entry, in the same order. An entry without values, or with a value
 /// that is not positive and finite, is undecided and not open (it cannot be compared).
 [[nodiscard]] std::vector<RaceVerdict> judge_race(const std::vector<RaceEntry>& entries);

@@ -1,0 +1,127 @@
+// The zygote (src/runner/zygote.hpp), across real processes: a worker it forks is this
+// process's child, holds its fds at this process's numbers and nothing else of the zygote's,
+// and the zygote keeps no copy (a peer's death shows as EOF); spawn_worker() uses it while a
+// ZygoteScope lives. The test binary plays the zygote and its workers (tests/main.cpp).
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "ipcmatrix/pattern/pattern.hpp"
+#include "ipcmatrix/runner/config.hpp"
+#include "ipcmatrix/runner/plan.hpp"
+#include "ipcmatrix/sys/posix.hpp"
+#include "ipcmatrix/transport/transport.hpp"
+#include "runner/idle_probe.hpp"
+#include "runner/launch.hpp"
+#include "runner/zygote.hpp"
+
+using namespace ipcmatrix;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// The fd numbers open in process pid.
+std::set<int> open_fds(int pid) {
+  std::set<int> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec))
+    out.insert(std::stoi(e.path().filename().string()));
+  return out;
+}
+
+/// What fd `fd` of process pid refers to ("pipe:[1234]").
+std::string fd_target(int pid, int fd) {
+  std::error_code ec;
+  return fs::read_symlink("/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd), ec).string();
+}
+
+/// The parent pid of pid, from /proc/<pid>/stat.
+int parent_of(int pid) {
+  std::error_code ec;
+  std::string stat;
+  if (std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r")) {
+    char buf[512] = {};
+    stat.assign(buf, std::fread(buf, 1, sizeof buf - 1, f));
+    std::fclose(f);
+  }
+  const auto paren = stat.rfind(')');
+  int ppid = 0;
+  char state = 0;
+  if (paren == std::string::npos || std::sscanf(stat.c_str() + paren + 1, " %c %d", &state, &ppid) != 2) return -1;
+  return ppid;
+}
+
+}  // namespace
+
+TEST_CASE("zygote: a forked worker is our child, with exactly its fds at our numbers, and the zygote keeps none") {
+  auto zygote = detail::Zygote::start();
+  REQUIRE(zygote != nullptr);
+  const int zygote_pid = zygote->pid();
+  sys::Fd ctl, ctl_child, pipe_r, pipe_w;
+  sys::make_socketpair(ctl, ctl_child);
+  sys::make_pipe(pipe_r, pipe_w);
+  const int fds[] = {ctl_child.get(), pipe_w.get()};
+  sys::Child worker = zygote->spawn(fds);
+  REQUIRE(worker.pid() > 0);
+  CHECK(parent_of(worker.pid()) == sys::current_pid());
+
+  // The worker places its fds right after the fork: wait (bounded) until it has.
+  const std::string pipe_is = fd_target(sys::current_pid(), pipe_w.get());
+  const std::string ctl_is = fd_target(sys::current_pid(), ctl_child.get());
+  for (int i = 0; i < 500 && fd_target(worker.pid(), pipe_w.get()) != pipe_is; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK(fd_target(worker.pid(), pipe_w.get()) == pipe_is);
+  CHECK(fd_target(worker.pid(), ctl_child.get()) == ctl_is);
+  // The zygote holds nothing of the worker's...
+  const std::set<int> in_zygote = open_fds(zygote_pid);
+  for (const int fd : in_zygote) {
+    CHECK(fd_target(zygote_pid, fd) != pipe_is);
+    CHECK(fd_target(zygote_pid, fd) != ctl_is);
+  }
+  // ...and, where the zygote started with nothing but its standard streams and its socket
+  // (a test process that leaked no inheritable fd), the worker has exactly its own fds
+  // besides those streams: the zygote's socket is not among them.
+  if (in_zygote.size() == 4) CHECK(open_fds(worker.pid()) == std::set<int>{0, 1, 2, ctl_child.get(), pipe_w.get()});
+
+  // Ours closed and the worker killed, the pipe's last writer is gone: EOF, not a hang.
+  pipe_w.reset();
+  ctl_child.reset();
+  worker.kill(SIGKILL);
+  const auto st = worker.wait_for(std::chrono::milliseconds(10'000));
+  REQUIRE(st.has_value());
+  CHECK(st->signal == SIGKILL);
+  CHECK(sys::wait_readable(pipe_r.get(), 10'000));
+  char byte = 0;
+  CHECK(::read(pipe_r.get(), &byte, 1) == 0);
+
+  // The zygote ends with its owner.
+  zygote.reset();
+  CHECK(parent_of(zygote_pid) != sys::current_pid());
+}
+
+TEST_CASE("zygote: spawn_worker forks from it while a ZygoteScope lives, and a worker it forked does a real task") {
+  CHECK_FALSE(detail::ZygoteScope::active());
+  Cell c;
+  c.pattern = &find_pattern("stream");
+  c.mechanism = &find_transport("pipe");
+  c.serializer = "raw";
+  c.size_bytes = 64;
+  c.wait = Wait::kernel;
+  RunConfig cfg;
+  {
+    const detail::ZygoteScope scope;
+    REQUIRE(detail::ZygoteScope::active());
+    // The idle probe: a worker receives its task and a channel end over the control socket
+    // fd it was given, opens the end, waits on it and reports its CPU.
+    const double pct = detail::idle_cpu_percent(c, cfg);
+    CHECK(pct >= 0);
+    CHECK(detail::ZygoteScope::active());
+  }
+  CHECK_FALSE(detail::ZygoteScope::active());
+}
