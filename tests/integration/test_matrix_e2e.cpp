@@ -212,6 +212,43 @@ TEST_CASE("e2e: broadcast-shared publishes once to every subscriber, and a lost 
   CHECK(sys::ipc_names_of(r.pid).empty());
 }
 
+TEST_CASE("e2e: broadcast-shared races against broadcast, as the summary decides them, and a lossy cell only against lossy ones") {
+  // pipe cannot publish once to several receivers, so zmq is broadcast-shared's only loss-free
+  // cell: raced in a group of its own pattern it would be alone after one repetition, and the
+  // summary's runner-up could have one repetition against the pick's five. nng's drops one
+  // message on purpose (the drop fault): its msgs/s is not the loss-free cells', so it races
+  // by itself (alone), where it would otherwise be ranked against zmq's.
+  TempDir dir;
+  const fs::path out = dir.path / "out";
+  auto r = run_tool({"--sizes", "64", "--patterns", "broadcast,broadcast-shared", "--mechanisms", "pipe,zmq,nng",
+                     "--serializers", "raw", "--messages", "300", "--warmup", "30", "--procs", "3",
+                     "--queue-messages", "8192", "--race", "3", "--out", out.string(), "--quiet"},
+                    dir, {{"IPCMATRIX_FAULT", "drop:broadcast-shared:nng"}});
+  REQUIRE_MESSAGE(r.code == 0, "exit " << r.code << ": " << r.err);
+  const auto j = nlohmann::json::parse(slurp(out / "results.json"));
+  REQUIRE(j.at("cells").size() == 5);
+  std::map<std::string, std::string> verdict;
+  std::map<std::string, int> reps;
+  for (const auto& c : j.at("cells")) {
+    REQUIRE(c.at("status") == "ok");
+    const std::string key = c.at("pattern").get<std::string>() + " " + c.at("mechanism").get<std::string>();
+    verdict[key] = c.at("race");
+    reps[key] = c.at("repetitions");
+  }
+  CAPTURE(fmt::format("{}", fmt::join(verdict, "; ")));
+  CHECK(verdict["broadcast-shared nng"] == "alone");
+  CHECK(reps["broadcast-shared nng"] == 1);
+  // Four loss-free cells in one group: none alone, one best at most, the rest beaten, tied or open.
+  int leading = 0;
+  for (const char* key : {"broadcast pipe", "broadcast zmq", "broadcast nng", "broadcast-shared zmq"}) {
+    CHECK(verdict[key] != "alone");
+    leading += verdict[key] == "leading" ? 1 : 0;
+  }
+  CHECK(leading <= 1);
+  // The four are the Broadcast row's candidates (the summary leaves the lossy one out).
+  CHECK(j.at("environment").at("race").at("summary_cells") == 4);
+}
+
 TEST_CASE("e2e: every mechanism streams through the real binary") {
   TempDir dir;
   auto r = run_tool({"--sizes", "100K", "--patterns", "stream", "--serializers", "zstd+json",

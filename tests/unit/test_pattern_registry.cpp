@@ -171,6 +171,29 @@ TEST_SUITE("pattern") {
     CHECK(mixed.receives_shared(4));
   }
 
+  TEST_CASE("registry: a pattern is compared with the first one that answers its use case, else with itself") {
+    // The race groups cells by it (runner/coordinator.cpp race_group()), as the summary
+    // decides fan-in with fan-in-shared and broadcast with broadcast-shared.
+    CHECK(compared_with(find_pattern("fan-in-shared")).name == "fan-in");
+    CHECK(compared_with(find_pattern("broadcast-shared")).name == "broadcast");
+    CHECK(compared_with(find_pattern("pipeline")).name == "pipeline");  // no use case of its own
+    for (const PatternSpec* p : all_patterns()) {
+      CAPTURE(p->name);
+      const PatternSpec& with = compared_with(*p);
+      // Never a later pattern: the first that answers the question stands for it.
+      const auto& all = all_patterns();
+      CHECK(std::find(all.begin(), all.end(), &with) <= std::find(all.begin(), all.end(), p));
+      if (&with != p) {
+        REQUIRE_FALSE(p->use_cases.empty());
+        CHECK(std::any_of(with.use_cases.begin(), with.use_cases.end(),
+                          [&](const UseCase& u) { return u.name == p->use_cases.front().name; }));
+      }
+      CHECK(&compared_with(with) == &with);  // it stands for itself
+    }
+    for (const char* own : {"pingpong", "stream", "fan-out", "fan-in", "broadcast", "mesh"})
+      CHECK(&compared_with(find_pattern(own)) == &find_pattern(own));
+  }
+
   TEST_CASE("topology: broadcast has a channel per consumer, broadcast-shared one publishing endpoint") {
     const Topology separate = make_topology(find_pattern("broadcast"), 4);
     CHECK(separate.endpoints() == 3);

@@ -60,6 +60,15 @@ const PatternSpec& find_pattern(std::string_view name) {
   throw Error("pattern", name, "unknown pattern (valid: " + join(pattern_names()) + ")");
 }
 
+const PatternSpec& compared_with(const PatternSpec& spec) noexcept {
+  for (const PatternSpec* p : all_patterns()) {
+    for (const UseCase& mine : spec.use_cases)
+      if (std::any_of(p->use_cases.begin(), p->use_cases.end(), [&](const UseCase& u) { return u.name == mine.name; }))
+        return *p;
+  }
+  return spec;
+}
+
 int participants_for(const PatternSpec& spec, int procs, int cpus) noexcept {
   if (spec.participants.fixed > 0) return spec.participants.fixed;
   if (procs > 0) return procs;

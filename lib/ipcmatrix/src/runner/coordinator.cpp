@@ -18,6 +18,7 @@
 #include "ipcmatrix/runner/race.hpp"
 #include "ipcmatrix/runner/shard.hpp"
 #include "ipcmatrix/model/format_units.hpp"
+#include "ipcmatrix/pattern/pattern.hpp"
 #include "ipcmatrix/report/decisions.hpp"
 #include "ipcmatrix/sys/affinity.hpp"
 #include "ipcmatrix/sys/clock.hpp"
@@ -216,16 +217,21 @@ std::optional<double> race_figure(const Cell& c, const RunConfig& cfg, const Cel
   return static_cast<double>(*p);
 }
 
-/// What the report compares a cell with: pattern, size, serializer, participants, load.
+/// What the report compares a cell with: pattern, size, serializer, participants, load, where
+/// the pattern is the one the summary decides it with (compared_with(): broadcast-shared's
+/// cells race against broadcast's, for one use case, else the summary's runner-up from one
+/// pattern could have one repetition while the pick from the other had five).
 std::string race_group(const Cell& c) {
-  return fmt::format("{}/{}/{}/{}/{}", c.pattern->name, c.size_bytes, c.serializer, c.procs,
+  return fmt::format("{}/{}/{}/{}/{}", compared_with(*c.pattern).name, c.size_bytes, c.serializer, c.procs,
                      c.load ? c.load->label() : "");
 }
 
 /// The race's view of every cell: its group (race_group()) and its figure per repetition, one
 /// entry per cell in plan order. A cell in `by_cpu` (a candidate of a summary row decided by
 /// CPU per message) races a second time, by that figure, in an entry after all of those. A
-/// failed cell takes no part.
+/// failed cell takes no part. A cell that dropped messages in any repetition (publish/
+/// subscribe) races only against others that did: its msgs/s counts less than it was offered,
+/// and the summary, which leaves it out (report/decisions.hpp), compares the loss-free ones.
 struct RaceView {
   std::vector<RaceEntry> entries;
   std::vector<std::size_t> cell_of;  ///< per entry: its cell
@@ -237,7 +243,9 @@ RaceView race_entries(const std::vector<Cell>& cells, const std::vector<CellRun>
     const Cell& c = cells[i];
     RaceEntry& e = out.entries.emplace_back();
     out.cell_of.push_back(i);
-    e.group = race_group(c) + (cpu ? "/cpu" : "");
+    const bool lossy = std::any_of(runs[i].reps.begin(), runs[i].reps.end(),
+                                   [](const CellResult& rep) { return !rep.loss_free(); });
+    e.group = race_group(c) + (cpu ? "/cpu" : "") + (lossy ? "/lossy" : "");
     e.higher_is_better = !cpu && closed_loop_throughput(c, cfg);
     e.mode = modes[i];
     if (!runs[i].error.empty()) return;

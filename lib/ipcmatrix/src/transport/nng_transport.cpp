@@ -29,8 +29,9 @@
 //
 // nng keeps process-wide state (its thread pool, started on first use) that fork() does not
 // carry: a process forked from one that used nng must not use it (nng aborts, "nng is not
-// fork-reentrant safe"). ipc-matrix's workers are exec'd, never forked, so they start fresh;
-// open() refuses with an Error in a forked child of a process that opened an nng channel.
+// fork-reentrant safe"). ipc-matrix's workers are forked by its zygote (runner/zygote.hpp),
+// an exec'd process that never opens a channel, or exec'd, so they start fresh; open()
+// refuses with an Error in a forked child of a process that opened an nng channel.
 //
 // Pollable: poll_fd() is an epoll set of NNG_OPT_RECVFD (an fd nng keeps readable while
 // pull0 holds a message: level-triggered; nobody reads or writes it) and the senders'

@@ -95,6 +95,11 @@ struct PatternSpec {
 [[nodiscard]] const PatternSpec* pattern_or_null(std::string_view name) noexcept;
 /// By name; throws Error naming the valid choices.
 [[nodiscard]] const PatternSpec& find_pattern(std::string_view name);
+/// The pattern whose cells `spec`'s are compared with: the first registered pattern that lists
+/// one of its use cases (by name), else `spec` itself. fan-in-shared's is fan-in and
+/// broadcast-shared's is broadcast: the summary decides each use case from both patterns'
+/// cells, so the race (runner/race.hpp) runs them in one group.
+[[nodiscard]] const PatternSpec& compared_with(const PatternSpec& spec) noexcept;
 
 /// Participants in one cell: `fixed` when the spec sets it; else `procs` when > 0; else 3
 /// on machines with <= 4 CPUs and min(8, cpus) otherwise (more participants than CPUs
