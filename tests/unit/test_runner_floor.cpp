@@ -1,6 +1,9 @@
 // The machine's floor (runner/floor.hpp): when two floors say the machine stayed in one mode.
 #include <doctest/doctest.h>
 
+#include <string>
+#include <vector>
+
 #include "ipcmatrix/runner/floor.hpp"
 
 using namespace ipcmatrix;
@@ -40,6 +43,27 @@ TEST_SUITE("runner/floor") {
     // A floor without figures says nothing of the mode.
     CHECK_FALSE(same_mode(MachineFloor{}, start));
     CHECK_FALSE(same_mode(start, MachineFloor{}));
+  }
+
+  TEST_CASE("another_mode_warning: one line for every round in another mode, with the range it moved to") {
+    // A headline run's: seven of its eleven later rounds at 69-73 ns and 76-136 M msgs/s.
+    const MachineFloor start = floor_of(421, 55.4);
+    const std::vector<MachineFloor> moved{floor_of(73, 136), floor_of(71, 75.5), floor_of(72, 86.4),
+                                          floor_of(69, 85.3)};
+    const std::string w = another_mode_warning(start, moved, 11);
+    CAPTURE(w);
+    CHECK(w.starts_with("4 of the 11 rounds after the first ran with the machine in another mode"));
+    CHECK(w.find("(the floor moved 83-145%: cache-line round trip 421 -> 69-73 ns, bare ring 5.54e+07 -> "
+                 "7.55e+07-1.36e+08 msgs/s)") != std::string::npos);
+    CHECK(w.find("no cell measured next to them is cut on one repetition") != std::string::npos);
+    // One round: single values, no range.
+    const std::string one = another_mode_warning(start, {floor_of(71, 75.5)}, 3);
+    CAPTURE(one);
+    CHECK(one.find("1 of the 3 rounds") != std::string::npos);
+    CHECK(one.find("moved 83%: cache-line round trip 421 -> 71 ns, bare ring 5.54e+07 -> 7.55e+07 msgs/s") !=
+          std::string::npos);
+    CHECK(floor_moved(start, floor_of(421, 55.4 * 1.5)) == doctest::Approx(0.5));
+    CHECK(floor_moved(start, floor_of(421 * 0.25, 55.4 * 1.5)) == doctest::Approx(0.75));
   }
 
   TEST_CASE("Modes: a floor joins the first mode it is the same as, or opens the next") {

@@ -416,13 +416,6 @@ nlohmann::json floor_json(const std::optional<MachineFloor>& f) {
           {"cpus", {f->cpu_a, f->cpu_b}}};
 }
 
-/// How far the floor moved from `from` to `to`: the larger relative change of its two figures.
-double floor_moved(const MachineFloor& from, const MachineFloor& to) {
-  const double rtt_moved = std::abs(to.cacheline_rtt_ns - from.cacheline_rtt_ns) / from.cacheline_rtt_ns;
-  const double ring_moved = std::abs(to.ring_msgs_per_s - from.ring_msgs_per_s) / from.ring_msgs_per_s;
-  return std::max(rtt_moved, ring_moved);
-}
-
 /// Records the floor measured at the run's start and end, and warns when it moved or is slow.
 void record_floor(RunResult& res, const std::optional<MachineFloor>& start, const std::optional<MachineFloor>& end) {
   res.environment["floor"] = {{"start", floor_json(start)}, {"end", floor_json(end)}};
@@ -563,10 +556,14 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   // mode the floors around its repetitions found: cell_modes()).
   bool machine_steady = floor_start.has_value();
   std::int64_t last_floor_ns = sys::monotonic_ns();
+  // The rounds after the first whose floor found another mode than the start's: one warning
+  // for them all at the end (another_mode_warning()).
+  std::vector<MachineFloor> moved_floors;
+  std::size_t later_rounds = 0;
   // A floor measured now; the machine stays steady while each is in the first one's mode
   // (same_mode(): the ring's rate alone moves +-30% within one), and a round's that is not
-  // is named in a warning.
-  const auto floor_again = [&](nlohmann::json& into, std::string_view round_name) {
+  // is counted for the warning.
+  const auto floor_again = [&](nlohmann::json& into, bool round) {
     const std::int64_t floor_t = sys::monotonic_ns();
     const std::optional<MachineFloor> f = measure_floor(cpus);
     last_floor_ns = sys::monotonic_ns();
@@ -577,13 +574,8 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
     const bool held = floor_start && mode == 0;
     machine_steady = machine_steady && held;
     floor_marks.push_back({last_floor_ns, mode});
-    if (f && floor_start && !held && !round_name.empty())
-      res.warnings.push_back(fmt::format(
-          "{}: the machine was in another mode than in the first round (its floor moved {:.0f}%: cache-line round "
-          "trip {:.0f} -> {:.0f} ns, bare ring {:.3g} -> {:.3g} msgs/s); its repetitions widen the cells' spread, "
-          "which the noisy flags show, and no cell measured next to it is cut on one repetition",
-          round_name, 100.0 * floor_moved(*floor_start, *f), floor_start->cacheline_rtt_ns, f->cacheline_rtt_ns,
-          floor_start->ring_msgs_per_s, f->ring_msgs_per_s));
+    later_rounds += round ? 1 : 0;
+    if (round && f && floor_start && !held) moved_floors.push_back(*f);
   };
   // Repetitions run in rounds over every cell, in an order shuffled per round by the seed:
   // a change in the machine's speed (this VM moves between modes within minutes) then hits
@@ -627,7 +619,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
     // iteration for the same round, whose floor is taken.
     const bool round_runs = round < first_pass || (racing && round < max_rounds);
     if (round > 0 && round_runs && !floor_taken && sys::interrupt_signal() == 0) {
-      floor_again(round_floors, fmt::format("round {}{}", round + 1, tier == Tier::rest ? " (the rest's race)" : ""));
+      floor_again(round_floors, true);
       floor_taken = true;
     }
     if (round >= first_pass) {
@@ -678,7 +670,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
     for (const std::size_t u : order) {
       if (round < first_pass && sys::interrupt_signal() == 0 &&
           static_cast<double>(sys::monotonic_ns() - last_floor_ns) / 1e9 >= kPassFloorEveryS)
-        floor_again(pass_floors, "");
+        floor_again(pass_floors, false);
       for (const std::size_t i : units[u]) {
         if (sys::interrupt_signal() != 0) {
           stopped = true;
@@ -777,6 +769,8 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
       if (stopped) break;
     }
   }
+  if (floor_start && !moved_floors.empty())
+    res.warnings.push_back(another_mode_warning(*floor_start, moved_floors, later_rounds));
   // The race's last word on each cell (a cell still open is undecided: the cap, the budget or
   // an interruption ended it).
   if (racing) {

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <new>
 
+#include <fmt/format.h>
+
 #include "ipcmatrix/stats/statistics.hpp"
 #include "ipcmatrix/sys/affinity.hpp"
 #include "ipcmatrix/sys/byte_order.hpp"
@@ -237,6 +239,34 @@ std::optional<MachineFloor> measure_floor(const std::vector<int>& cpus) {
   f.ring_msgs_per_s = *ring;
   f.ring_mechanism = kFloorMechanism;
   return f;
+}
+
+double floor_moved(const MachineFloor& from, const MachineFloor& to) noexcept {
+  const double rtt_moved = std::abs(to.cacheline_rtt_ns - from.cacheline_rtt_ns) / from.cacheline_rtt_ns;
+  const double ring_moved = std::abs(to.ring_msgs_per_s - from.ring_msgs_per_s) / from.ring_msgs_per_s;
+  return std::max(rtt_moved, ring_moved);
+}
+
+std::string another_mode_warning(const MachineFloor& start, const std::vector<MachineFloor>& moved,
+                                 std::size_t rounds) {
+  // "lo-hi" of one figure over the moved floors, each as `spec` prints it; one value when
+  // they print alike.
+  const auto range = [&](auto figure, double scale, std::string_view spec) {
+    const auto [lo, hi] = std::minmax_element(moved.begin(), moved.end(),
+                                              [&](const auto& a, const auto& b) { return figure(a) < figure(b); });
+    const std::string a = fmt::format(fmt::runtime(spec), scale * figure(*lo));
+    const std::string b = fmt::format(fmt::runtime(spec), scale * figure(*hi));
+    return a == b ? a : a + "-" + b;
+  };
+  const auto by = [&](const MachineFloor& f) { return floor_moved(start, f); };
+  const auto rtt = [](const MachineFloor& f) { return f.cacheline_rtt_ns; };
+  const auto ring = [](const MachineFloor& f) { return f.ring_msgs_per_s; };
+  return fmt::format(
+      "{} of the {} rounds after the first ran with the machine in another mode than the first round's (the floor "
+      "moved {}%: cache-line round trip {:.0f} -> {} ns, bare ring {:.3g} -> {} msgs/s); their repetitions widen "
+      "the cells' spread, which the noisy flags show, and no cell measured next to them is cut on one repetition",
+      moved.size(), rounds, range(by, 100.0, "{:.0f}"), start.cacheline_rtt_ns, range(rtt, 1.0, "{:.0f}"),
+      start.ring_msgs_per_s, range(ring, 1.0, "{:.3g}"));
 }
 
 }  // namespace ipcmatrix

@@ -131,6 +131,15 @@ inline constexpr double kSameModeRing = 2.0;
 /// Whether `to` was measured with the machine in the mode `from` was (the limits above).
 [[nodiscard]] bool same_mode(const MachineFloor& from, const MachineFloor& to) noexcept;
 
+/// How far the floor moved from `from` to `to`: the larger relative change of its two figures.
+[[nodiscard]] double floor_moved(const MachineFloor& from, const MachineFloor& to) noexcept;
+
+/// The run's one warning for the rounds after the first whose floor found the machine in
+/// another mode than `start`'s: `moved` their floors (not empty), of `rounds` such rounds,
+/// with the range each figure moved to (a headline run had seven such rounds, a line each).
+[[nodiscard]] std::string another_mode_warning(const MachineFloor& start, const std::vector<MachineFloor>& moved,
+                                               std::size_t rounds);
+
 /// A floor a run measured: when it ended (monotonic ns), and which of the run's modes it found
 /// the machine in (Modes), or -1 where it could not be measured.
 struct FloorMark {
