@@ -38,6 +38,7 @@ format_paths=(
   lib/ipcmatrix/src/runner/race.cpp
   lib/ipcmatrix/src/runner/zygote.cpp
   tests/unit/test_runner_race.cpp
+  tests/unit/test_sys_fd_passing.cpp
   tests/unit/test_runner_ceiling.cpp
   lib/ipcmatrix/src/runner/zygote.hpp
   lib/ipcmatrix/src/runner/zygote.cpp

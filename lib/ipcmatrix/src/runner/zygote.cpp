@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <string>
 
 #include "ipcmatrix/error.hpp"
@@ -38,23 +37,6 @@ struct Reply {
   std::int32_t error = 0;  ///< an errno value when pid <= 0
 };
 
-/// One sendmsg of `r` passing fds[0..count) (SCM_RIGHTS), MSG_NOSIGNAL.
-long send_request(int sock, const Request& r, std::span<const int> fds) noexcept {
-  iovec iov{const_cast<Request*>(&r), sizeof r};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int) * kZygoteMaxFds)] = {};
-  mh.msg_control = ctl;
-  mh.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-  cmsghdr* c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-  std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  return sys::retry_eintr([&] { return ::sendmsg(sock, &mh, MSG_NOSIGNAL); });
-}
-
 /// One request and the fds it passed (CLOEXEC here; the worker's dup2 clears it): the bytes
 /// read (0 at EOF, -1 on error) and, in `n`, how many fds arrived (all of them kept, up to
 /// kZygoteMaxFds; more are closed and make n larger than the array, a request refused).
@@ -69,18 +51,7 @@ long recv_request(int sock, Request& r, int (&fds)[kZygoteMaxFds], std::size_t& 
   mh.msg_controllen = sizeof ctl;
   const long got = sys::retry_eintr([&] { return ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC); });
   if (got <= 0) return got;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (std::size_t k = 0; k < count; ++k, ++n) {
-      int fd = -1;
-      std::memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
-      if (n < kZygoteMaxFds)
-        fds[n] = fd;
-      else
-        ::close(fd);
-    }
-  }
+  n = sys::take_passed_fds(mh, fds);
   if ((mh.msg_flags & MSG_CTRUNC) != 0) n = kZygoteMaxFds + 1;
   return got;
 }
@@ -172,7 +143,8 @@ sys::Child Zygote::spawn(std::span<const int> fds) {
     child_.kill_and_reap();
     return Error(std::make_error_code(std::errc::broken_pipe), "zygote", "spawn", what);
   };
-  if (send_request(sock_.get(), req, fds) != static_cast<long>(sizeof req)) throw gone("request not sent");
+  if (sys::send_with_fds(sock_.get(), &req, sizeof req, fds) != static_cast<long>(sizeof req))
+    throw gone("request not sent");
   Reply rep;
   if (!sys::wait_readable(sock_.get(), kReplyTimeoutMs)) throw gone("no answer");
   if (sys::retry_eintr([&] { return ::recv(sock_.get(), &rep, sizeof rep, 0); }) != static_cast<long>(sizeof rep))

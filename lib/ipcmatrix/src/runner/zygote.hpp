@@ -35,9 +35,9 @@ namespace ipcmatrix::detail {
 /// argv[1] of the zygote: <exe> --ipcmatrix-zygote <socket-fd> <coordinator-pid>.
 inline constexpr std::string_view kZygoteFlag = "--ipcmatrix-zygote";
 
-/// Most fds one worker may inherit through the zygote (the kernel's SCM_MAX_FD is 253); a
-/// worker that needs more is exec'd.
-inline constexpr std::size_t kZygoteMaxFds = 64;
+/// Most fds one worker may inherit through the zygote (what one message passes); a worker
+/// that needs more is exec'd.
+inline constexpr std::size_t kZygoteMaxFds = sys::kMaxPassedFds;
 
 /// The coordinator's side: the zygote process and its socket.
 class Zygote {

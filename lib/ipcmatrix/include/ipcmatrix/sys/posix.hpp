@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <ctime>
 #include <string>
 #include <string_view>
@@ -161,15 +162,24 @@ void write_all(int fd, const void* data, std::size_t n, std::string_view what);
                               std::string_view what);
 /// socketpair(AF_UNIX, type | SOCK_CLOEXEC). Throws Error.
 void make_socketpair(Fd& a, Fd& b, int type = SOCK_STREAM);
-/// One sendmsg of n bytes passing `fd` (SCM_RIGHTS) on a Unix socket, MSG_NOSIGNAL, retried
-/// on EINTR. Returns the bytes sent, or -1 with errno set.
+/// Most fds one message passes through send_with_fds() (the kernel's SCM_MAX_FD is 253).
+inline constexpr std::size_t kMaxPassedFds = 64;
+/// One sendmsg of n bytes passing `fds` (SCM_RIGHTS, 1 to kMaxPassedFds: others fail with
+/// EINVAL) on a Unix socket, MSG_NOSIGNAL, retried on EINTR. Returns the bytes sent, or -1
+/// with errno set.
+[[nodiscard]] long send_with_fds(int sock, const void* data, std::size_t n,
+                                 std::span<const int> fds) noexcept;
+/// send_with_fds() with one fd.
 [[nodiscard]] long send_with_fd(int sock, const void* data, std::size_t n, int fd) noexcept;
 /// One recvmsg of up to n bytes (flags | MSG_CMSG_CLOEXEC, retried on EINTR); the first fd
 /// passed with it goes into `fd` (any others are closed; `fd` is reset when none came or the
 /// control data was truncated). Returns the bytes received, or -1 with errno set.
 [[nodiscard]] long recv_with_fd(int sock, void* data, std::size_t n, Fd& fd, int flags) noexcept;
-/// The fds a received message passed (SCM_RIGHTS in mh's control data): the first goes into
-/// `first`, every other is closed. Returns how many were passed.
+/// The fds a received message passed (SCM_RIGHTS in mh's control data): the first
+/// keep.size() of them go into `keep`, in order, every other is closed. Returns how many were
+/// passed (more than keep.size() when some were closed).
+std::size_t take_passed_fds(msghdr& mh, std::span<int> keep) noexcept;
+/// take_passed_fds() keeping the first in `first` (reset to it when one came).
 std::size_t take_passed_fds(msghdr& mh, Fd& first) noexcept;
 /// CPU time and context switches of this process (all threads), from getrusage.
 struct Usage {

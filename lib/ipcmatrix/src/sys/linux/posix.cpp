@@ -212,20 +212,28 @@ bool read_exact(int fd, void* data, std::size_t n, std::int64_t timeout_ms, std:
   return true;
 }
 
-long send_with_fd(int sock, const void* data, std::size_t n, int fd) noexcept {
+long send_with_fds(int sock, const void* data, std::size_t n, std::span<const int> fds) noexcept {
+  if (fds.empty() || fds.size() > kMaxPassedFds) {
+    errno = EINVAL;
+    return -1;
+  }
   iovec iov{const_cast<void*>(data), n};
   msghdr mh{};
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
-  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int) * kMaxPassedFds)] = {};
   mh.msg_control = ctl;
-  mh.msg_controllen = sizeof ctl;
+  mh.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
   cmsghdr* c = CMSG_FIRSTHDR(&mh);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
   return retry_eintr([&] { return ::sendmsg(sock, &mh, MSG_NOSIGNAL); });
+}
+
+long send_with_fd(int sock, const void* data, std::size_t n, int fd) noexcept {
+  return send_with_fds(sock, data, n, std::span<const int>(&fd, 1));
 }
 
 long recv_with_fd(int sock, void* data, std::size_t n, Fd& fd, int flags) noexcept {
@@ -244,7 +252,7 @@ long recv_with_fd(int sock, void* data, std::size_t n, Fd& fd, int flags) noexce
   return got;
 }
 
-std::size_t take_passed_fds(msghdr& mh, Fd& first) noexcept {
+std::size_t take_passed_fds(msghdr& mh, std::span<int> keep) noexcept {
   std::size_t passed = 0;
   for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -252,13 +260,20 @@ std::size_t take_passed_fds(msghdr& mh, Fd& first) noexcept {
     for (std::size_t k = 0; k < count; ++k, ++passed) {
       int fd = -1;
       std::memcpy(&fd, CMSG_DATA(c) + k * sizeof(int), sizeof fd);
-      if (first.valid()) {
-        ::close(fd);
+      if (passed < keep.size()) {
+        keep[passed] = fd;
       } else {
-        first.reset(fd);
+        ::close(fd);
       }
     }
   }
+  return passed;
+}
+
+std::size_t take_passed_fds(msghdr& mh, Fd& first) noexcept {
+  int fd = -1;
+  const std::size_t passed = take_passed_fds(mh, std::span<int>(&fd, 1));
+  if (passed > 0) first.reset(fd);
   return passed;
 }
 
