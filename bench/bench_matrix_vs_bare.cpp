@@ -171,6 +171,7 @@ int main(int argc, char** argv) {
       cfg.mechanisms = {c.mechanism};
       cfg.serializers = {"raw"};
       cfg.apis = {parse_or_throw<Api>(c.api)};
+      cfg.loan_from_bytes = 0;  // the case names its api
       cfg.waits = {c.wait};
       cfg.placements = {Placement::cross_core};
       cfg.batches = {c.round_trip() ? 1 : 64};

@@ -27,6 +27,7 @@
 #include "ipcmatrix/sys/ipc_names.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/sys/process.hpp"
+#include "ipcmatrix/transport/transport.hpp"
 #include "support/test_support.hpp"
 #include "support/tool_runner.hpp"
 
@@ -249,28 +250,45 @@ TEST_CASE("e2e: broadcast-shared races against broadcast, as the summary decides
   CHECK(j.at("environment").at("race").at("summary_cells") == 4);
 }
 
-TEST_CASE("e2e: every mechanism streams through the real binary") {
+TEST_CASE("e2e: every mechanism streams through the real binary, and those that lend memory with loans too") {
   TempDir dir;
-  auto r = run_tool({"--sizes", "100K", "--patterns", "stream", "--serializers", "zstd+json",
+  auto r = run_tool({"--sizes", "100K", "--patterns", "stream", "--serializers", "raw,zstd+json",
                      "--messages", "50", "--warmup", "5", "--json", "-", "--quiet"},
                     dir);
   REQUIRE_MESSAGE(r.code == 0, r.err);
   const auto j = nlohmann::json::parse(r.out);
-  // One cell per registered mechanism (all of them: no --mechanisms).
-  std::vector<std::string> seen;
+  // A copy cell per registered mechanism (all of them: no --mechanisms) and serializer, and
+  // at 100 KiB, past the default --loan-from (64 KiB), a raw loan cell per mechanism that
+  // lends memory.
+  std::vector<std::string> seen, seen_zstd, loaned;
   for (const auto& c : j.at("cells")) {
     CHECK_MESSAGE(c.at("status") == "ok", c.at("mechanism").get<std::string>() << ": " << c.value("error", ""));
-    seen.push_back(c.at("mechanism"));
+    if (c.at("api") == "loan") {
+      CHECK(c.at("serializer") == "raw");
+      loaned.push_back(c.at("mechanism"));
+    } else {
+      (c.at("serializer") == "raw" ? seen : seen_zstd).push_back(c.at("mechanism"));
+    }
   }
   std::vector<std::string> all = mechanism_names();
+  std::vector<std::string> lending;
+  for (const std::string& m : all)
+    if (find_transport(m).caps.loan) lending.push_back(m);
+  CHECK(lending.size() >= 2);
   // iceoryx needs a RouDi of the run's own: skipped, with a warning, when another one runs.
   if (const auto& env = j.at("environment"); env.contains("iceoryx_roudi") && env["iceoryx_roudi"].contains("skipped")) {
     MESSAGE("iceoryx skipped: " << env["iceoryx_roudi"]["skipped"].get<std::string>());
     std::erase(all, "iceoryx");
+    std::erase(lending, "iceoryx");
   }
   std::sort(seen.begin(), seen.end());
+  std::sort(seen_zstd.begin(), seen_zstd.end());
   std::sort(all.begin(), all.end());
   CHECK(seen == all);
+  CHECK(seen_zstd == all);
+  std::sort(loaned.begin(), loaned.end());
+  std::sort(lending.begin(), lending.end());
+  CHECK(loaned == lending);
 }
 
 TEST_CASE("e2e: a worker killed mid-cell fails that cell only, exit code 3") {

@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/pattern/topology.hpp"
 #include "ipcmatrix/runner/dev_shm.hpp"
 #include "ipcmatrix/runner/plan.hpp"
@@ -161,6 +162,7 @@ TEST_SUITE("runner plan") {
     cfg.placements = {Placement::unpinned};
     cfg.batches = {1};
     cfg.apis = {Api::copy};
+    cfg.loan_from_bytes = 0;
     std::map<std::string, std::vector<std::uint64_t>> sizes;
     for (const Cell& c : plan_cells(cfg, 2)) sizes[std::string(c.mechanism->name)].push_back(c.size_bytes);
     CHECK(sizes["unix-dgram"] == std::vector<std::uint64_t>{64});
@@ -192,6 +194,47 @@ TEST_SUITE("runner plan") {
     // Everything fits: no warning.
     cfg.sizes = {64};
     CHECK(plan_warnings(cfg).empty());
+  }
+
+  TEST_CASE("plan: from --loan-from up, the mechanisms that lend memory also run loan cells, and no warning says so") {
+    RunConfig cfg;
+    cfg.patterns = {"stream"};
+    cfg.mechanisms = {"unix", "shm", "memfd"};
+    cfg.serializers = {"raw"};
+    cfg.sizes = {64, 64 << 10, 1 << 20};
+    const auto apis_of = [&] {
+      std::map<std::string, std::vector<std::string>> out;
+      for (const Cell& c : plan_cells(cfg, 2))
+        out[std::string(c.mechanism->name)].push_back(format_size(c.size_bytes) + "/" + std::string(to_string(c.api)));
+      return out;
+    };
+    REQUIRE(cfg.apis == std::vector<Api>{Api::copy});  // the defaults: copy, loan from 64 KiB
+    auto planned = apis_of();
+    CHECK(planned["unix"] == std::vector<std::string>{"64B/copy", "64KiB/copy", "1MiB/copy"});
+    const std::vector<std::string> lending{"64B/copy", "64KiB/copy", "64KiB/loan", "1MiB/copy", "1MiB/loan"};
+    CHECK(planned["shm"] == lending);
+    CHECK(planned["memfd"] == lending);
+    CHECK(plan_warnings(cfg).empty());  // defaults must not trip the tool's own warnings
+
+    // Behind an encoder the copy a loan saves is a small share: json runs copy only.
+    cfg.serializers = {"json"};
+    planned = apis_of();
+    CHECK(planned["shm"] == std::vector<std::string>{"64B/copy", "64KiB/copy", "1MiB/copy"});
+    cfg.serializers = {"raw"};
+
+    // --api loan,copy already runs both everywhere: nothing twice.
+    cfg.apis = {Api::copy, Api::loan};
+    planned = apis_of();
+    CHECK(planned["shm"] == std::vector<std::string>{"64B/copy", "64B/loan", "64KiB/copy", "64KiB/loan", "1MiB/copy",
+                                                     "1MiB/loan"});
+    // 0: only --api's values.
+    cfg.apis = {Api::copy};
+    cfg.loan_from_bytes = 0;
+    planned = apis_of();
+    CHECK(planned["shm"] == std::vector<std::string>{"64B/copy", "64KiB/copy", "1MiB/copy"});
+    cfg.loan_from_bytes = 1 << 20;
+    planned = apis_of();
+    CHECK(planned["shm"] == std::vector<std::string>{"64B/copy", "64KiB/copy", "1MiB/copy", "1MiB/loan"});
   }
 
   TEST_CASE("plan: a shared-endpoint pattern runs only where senders can share an end, and says which did not") {

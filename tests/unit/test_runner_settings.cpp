@@ -48,7 +48,7 @@ nlohmann::json changed_value(const Setting& s) {
       {"batches", {2, 4}},      {"content", "text"},       {"zstd_level", 3},
       {"apis", {"loan"}},       {"verify", "full"},        {"latency_sample", 8},
       {"ring_max_bytes", 1048576},
-      {"ring_bytes", 65536},    {"pipe_bytes", 8192},      {"cell_timeout_s", 60},
+      {"ring_bytes", 65536},    {"pipe_bytes", 8192},      {"loan_from_bytes", 1048576},      {"cell_timeout_s", 60},
       {"queue_messages", 100},  {"io_threads", 2},
       {"seed", 9},              {"out_dir", "/tmp/o"},     {"json_path", "-"},
       {"quiet", true}};

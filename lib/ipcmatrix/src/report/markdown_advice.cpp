@@ -153,8 +153,10 @@ std::string endpoints_clause(const CellResult& c) {
 }
 
 // The faster paths a picked mechanism offers that this run did not measure because its
-// flags (or their defaults) left them out: zero copy (--api loan) and the waits it was not
-// given. The picks are the best of what was measured; this says what that excludes.
+// flags (or their defaults) left them out: zero copy (--api loan, or --loan-from at the
+// sizes that run it: a mechanism with a loan cell at any size had it measured where it pays)
+// and the waits it was not given. The picks are the best of what was measured; this says
+// what that excludes.
 void unmeasured_paths(std::string& md, const RunResult& r, const std::vector<Decision>& ds) {
   const auto listed = [&](const char* key) {
     std::vector<std::string> out;
@@ -167,6 +169,7 @@ void unmeasured_paths(std::string& md, const RunResult& r, const std::vector<Dec
   const std::vector<std::string> apis = listed("apis"), waits = listed("waits");
   if (apis.empty() && waits.empty()) return;  // a file without its config: nothing to say
   std::vector<std::string> lines;
+  bool loans_missing = false, waits_missing = false;
   for (const std::string& m : picked_mechanisms(ds)) {
     // What the mechanism offers, as the run recorded it (environment.paths, by the runner
     // from the transport registry); a file without it says nothing here.
@@ -176,23 +179,30 @@ void unmeasured_paths(std::string& md, const RunResult& r, const std::vector<Dec
     const bool loan = offers.is_object() && offers.value("loan", false);
     const bool spins = offers.is_object() && offers.value("spin_wait", false);
     std::vector<std::string> missing;
-    if (loan && !apis.empty() && std::find(apis.begin(), apis.end(), "loan") == apis.end())
+    const bool loaned = std::any_of(r.cells.begin(), r.cells.end(),
+                                    [&](const CellResult& c) { return c.mechanism == m && c.api == Api::loan; });
+    if (loan && !apis.empty() && !loaned && std::find(apis.begin(), apis.end(), "loan") == apis.end()) {
       missing.push_back("zero copy (`--api loan`)");
+      loans_missing = true;
+    }
     if (spins && !waits.empty()) {
       std::vector<std::string> other;
       for (const Wait w : all_values<Wait>())
         if (is_chosen_wait(w) && std::find(waits.begin(), waits.end(), to_string(w)) == waits.end())
           other.emplace_back(to_string(w));
-      if (!other.empty()) missing.push_back(fmt::format("`--wait {}`", fmt::join(other, ",")));
+      if (!other.empty()) {
+        missing.push_back(fmt::format("`--wait {}`", fmt::join(other, ",")));
+        waits_missing = true;
+      }
     }
     if (!missing.empty()) lines.push_back(fmt::format("**{}** with {}", esc(m), fmt::join(missing, " or ")));
   }
   if (lines.empty()) return;
   add(md,
       "Not measured in this run (its flags or their defaults left them out), so not among the candidates: {}. "
-      "Zero copy pays from a few KiB a message and spinning lowers latency at a core's cost; add them to see "
-      "whether they change a pick.\n\n",
-      fmt::join(lines, "; "));
+      "{}{}add them to see whether they change a pick.\n\n",
+      fmt::join(lines, "; "), loans_missing ? "Zero copy pays from a few KiB a message; " : "",
+      waits_missing ? "spinning lowers latency at a core's cost; " : "");
 }
 
 // How the race spent the run's repetitions (runner/race.hpp): one paragraph, when it raced.

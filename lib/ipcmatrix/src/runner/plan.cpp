@@ -37,6 +37,23 @@ bool offers_topology(const TransportSpec& t, const Topology& topo) noexcept {
   if (topo.shares_endpoints() && !t.caps.shared_sender) return false;
   return !topo.fans_out() || t.caps.fan_out_endpoint;
 }
+
+// The APIs of `mech`'s cells of `size` bytes with serializer `ser`: --api's, and loan from
+// --loan-from up where the mechanism lends memory and the serializer puts the body on the
+// wire as it is (raw). There the copy a loan saves is half the cell's work (a 1 MiB raw
+// stream: loan 2-3x copy's msgs/s for shm, memfd and iceoryx); behind an encoder and a
+// decoder it is a small share, and the headline's 1 MiB json, msgpack, cbor and zstd cells
+// read loan/copy 0.7-1.3 either way (one repetition each), while doubling those groups'
+// contenders left the race 39 of its 49 summary rows decided (43-49 without). --api loan
+// runs them all.
+std::vector<Api> apis_for(const RunConfig& cfg, const TransportSpec& mech, std::string_view ser,
+                          std::uint64_t size) {
+  std::vector<Api> apis = cfg.apis;
+  const bool more = cfg.loan_from_bytes != 0 && size >= cfg.loan_from_bytes && mech.caps.loan &&
+                    serializer_is_body_only(ser);
+  if (more && std::find(apis.begin(), apis.end(), Api::loan) == apis.end()) apis.push_back(Api::loan);
+  return apis;
+}
 }  // namespace
 
 std::vector<Cell> plan_cells(const RunConfig& cfg, int cpus) {
@@ -58,7 +75,7 @@ std::vector<Cell> plan_cells(const RunConfig& cfg, int cpus) {
           for (const auto& wait : cell_waits)
             for (const Placement placement : cfg.placements)
               for (const int batch : batches)
-                for (const Api api : cfg.apis) {
+                for (const Api api : apis_for(cfg, mech, ser, size)) {
                   if (api == Api::loan && !mech.caps.loan) continue;  // see plan_warnings()
                   out.push_back({&pattern, &mech, ser, wait, placement, size, procs, batch, api, std::nullopt});
                   if (!sweeps_load(pattern)) continue;

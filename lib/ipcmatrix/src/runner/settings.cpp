@@ -279,6 +279,14 @@ std::vector<Setting> make_settings() {
                         "channel's own memory, where the mechanism lends it; the others run copy), comma list "
                         "or all",
                         &C::apis));
+  t.push_back(field(
+      "loan_from_bytes", "--loan-from", "SIZE",
+      "raw cells of at least SIZE also run with --api loan on the mechanisms that lend memory (shm, memfd, "
+      "iceoryx), so the summary compares each at its best and names the api that made it so (behind an "
+      "encoder the copy a loan saves is a small share: --api loan runs every serializer); 0 = only the "
+      "--api values",
+      SettingKind::scalar, &C::loan_from_bytes, [](F text, F f) { return parse_buffer_size(text, f); },
+      show_integer<std::uint64_t>));
   t.push_back(enum_value(
       "verify", "--verify",
       "content check per message: full (hash every message), sampled (every message's length and "

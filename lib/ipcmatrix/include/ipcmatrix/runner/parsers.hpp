@@ -35,8 +35,8 @@ inline constexpr std::uint64_t kMaxSizeBytes = std::uint64_t{1} << 30;
 /// anything above kMaxSizeBytes: "--sizes: '99T' is not a size (examples: 64, 4K, 64KiB, 1M)".
 [[nodiscard]] std::uint64_t parse_size(std::string_view text, std::string_view flag = "--sizes");
 
-/// parse_size() that also accepts "0" (meaning "the mechanism's default"): --ring-bytes and
-/// --pipe-bytes.
+/// parse_size() that also accepts "0": the mechanism's default for --ring-bytes and
+/// --pipe-bytes, none for --loan-from.
 [[nodiscard]] std::uint64_t parse_buffer_size(std::string_view text, std::string_view flag);
 
 /// A comma list of sizes ("64,4K,1M"). Empty items ("64,,1M") throw UsageError naming the list.
