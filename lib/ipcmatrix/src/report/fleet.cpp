@@ -50,6 +50,9 @@ std::string margin_of(const Pick& p) {
     case Pick::Margin::tie:
       return fmt::format("tie with {}", p.next ? p.next->mechanism : std::string("?"));
     case Pick::Margin::untested:
+      if (p.p_value)
+        return fmt::format("{} ahead, undecided (p = {:.2f}, {} rep)", format_ratio(p.ratio), *p.p_value,
+                           p.repetitions);
       return fmt::format("{} ahead, untested ({} rep)", format_ratio(p.ratio), p.repetitions);
     case Pick::Margin::lead:
       return fmt::format("lead {}", format_ratio(p.ratio));

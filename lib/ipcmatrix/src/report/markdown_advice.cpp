@@ -57,15 +57,14 @@ void pick_line(std::string& md, const std::optional<Pick>& pick, std::string_vie
   switch (pick->margin) {
     case Pick::Margin::alone: add(md, "; no other mechanism to compare with."); break;
     case Pick::Margin::incomparable: add(md, "; next: {} {}.", mech_ser(*pick->next), show(*pick->next)); break;
-    case Pick::Margin::tie:
-      if (pick->p_value) {
-        add(md, "; **tie** with {} {}: {} {} in the medians, but the repetitions overlap (Mann-Whitney p = {:.2f}).",
-            mech_ser(*pick->next), show(*pick->next), format_ratio(pick->ratio), verb_better, *pick->p_value);
-      } else {
-        add(md, "; **tie** with {} {}: within 10%.", mech_ser(*pick->next), show(*pick->next));
-      }
-      break;
+    case Pick::Margin::tie: add(md, "; **tie** with {} {}: within 10%.", mech_ser(*pick->next), show(*pick->next)); break;
     case Pick::Margin::untested:
+      if (pick->p_value) {
+        add(md, "; {} {} than the next, {} {}, in the medians, undecided: the repetitions overlap (Mann-Whitney p = "
+            "{:.2f} over {} repetitions).", format_ratio(pick->ratio), verb_better, mech_ser(*pick->next),
+            show(*pick->next), *pick->p_value, pick->repetitions);
+        break;
+      }
       if (pick->ratio < kTieRatio) {
         add(md, "; within 10% of the next, {} {}, untested: a tie needs {} repetitions each, this has {}.",
             mech_ser(*pick->next), show(*pick->next), kTieRepetitions, pick->repetitions);
@@ -271,15 +270,15 @@ void summary_section(std::string& md, const RunResult& r) {
       case Pick::Margin::alone: margin = "no other candidate"; break;
       case Pick::Margin::incomparable: margin = "next: " + mech_ser(*p.next); break;
       case Pick::Margin::tie:
-        margin = fmt::format("**tie** with {} ({}, {} rep{})", mech_ser(*p.next),
-                             p.p_value ? fmt::format("{} apart, p = {:.2f}", format_ratio(p.ratio), *p.p_value)
-                                       : std::string("within 10%"),
-                             p.repetitions, p.repetitions == 1 ? "" : "s");
+        margin = fmt::format("**tie** with {} (within 10%, {} rep{})", mech_ser(*p.next), p.repetitions,
+                             p.repetitions == 1 ? "" : "s");
         break;
       case Pick::Margin::untested:
       {
         const std::string_view open = b.race == RaceOutcome::fixed ? "untested" : "undecided";
-        margin = p.ratio < kTieRatio
+        margin = p.p_value ? fmt::format("{} ahead of {}, {}: the repetitions overlap (p = {:.2f}, {} reps)",
+                                         format_ratio(p.ratio), mech_ser(*p.next), open, *p.p_value, p.repetitions)
+                 : p.ratio < kTieRatio
                      ? fmt::format("within 10% of {}, {} ({} rep; a tie needs {})", mech_ser(*p.next), open,
                                    p.repetitions, kTieRepetitions)
                      : fmt::format("{} ahead of {}, {} ({} rep)", format_ratio(p.ratio), mech_ser(*p.next), open,

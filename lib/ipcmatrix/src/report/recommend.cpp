@@ -195,15 +195,17 @@ std::string render_choice(const Choice& c, const Constraints& k) {
                                      p.race_cut ? ", both in one mode of the machine (cut by the race)" : "");
         break;
       case Pick::Margin::untested:
-        s += p.ratio < kTieRatio
+        s += p.p_value ? fmt::format("Why: {} in the medians, but the repetitions overlap (Mann-Whitney p = {:.2f} over "
+                                     "{}): not decided, either may be faster (run more repetitions).\n",
+                                     by, *p.p_value, p.repetitions)
+             : p.ratio < kTieRatio
                  ? fmt::format("Why: within 10% of the runner-up, untested: a tie needs {} repetitions each, this "
                                "has {} (run --repetitions 3 or more).\n", kTieRepetitions, p.repetitions)
                  : fmt::format("Why: {}; untested, {} repetition(s) cannot tell a lead from noise (run --repetitions 3 "
                                "or more).\n", by, p.repetitions);
         break;
       case Pick::Margin::tie:
-        s += fmt::format("Why: a tie ({}{}); either will do, prefer the cheaper.\n", by,
-                         p.p_value ? fmt::format(", Mann-Whitney p = {:.2f}", *p.p_value) : std::string(", within 10%"));
+        s += fmt::format("Why: a tie ({}, within 10%); either will do, prefer the cheaper.\n", by);
         break;
       case Pick::Margin::incomparable:
       case Pick::Margin::alone: s += "Why: the only comparable figure.\n"; break;
