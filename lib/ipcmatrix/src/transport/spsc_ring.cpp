@@ -399,13 +399,14 @@ IoStatus RingEnd::loan(std::uint64_t len, LoanedSpace& space, std::error_code& e
     return IoStatus::error;
   }
   if (const IoStatus s = await_room(frame); s != IoStatus::ok) return s;
-  // Claim the frame's lines (its first kClaimMost bytes) for writing now, inside room the consumer has released, as
-  // write_batch() does for a batch. Mid-batch (frames committed but not yet published),
-  // claim kClaimAhead further too: the next loans' invalidations then run while this frame
-  // is written, where claiming only the frame itself left one cross-core stall per loan
-  // (perf: 64 B loans at 8 M msgs/s, the producer's time on the stores). claimed_ keeps
-  // each line to one claim. A batch's first loan claims nothing ahead, so a ping-pong
-  // (publishing every commit) adds no coherence traffic to its critical path.
+  // Claim the frame's lines (its first kClaimMost bytes) for writing now, inside room the
+  // consumer has released, as write_batch() does for a batch. Mid-batch (frames committed
+  // but not yet published), claim kClaimAhead further too: the next loans' invalidations
+  // then run while this frame is written, where claiming only the frame itself left one
+  // cross-core stall per loan (perf: 64 B loans at 8 M msgs/s, the producer's time on the
+  // stores). claimed_ keeps each line to one claim. A batch's first loan claims nothing
+  // ahead, so a ping-pong (publishing every commit) adds no coherence traffic to its
+  // critical path.
   const std::uint64_t ahead = published_ != pos_ ? kClaimAhead : 0;
   const std::uint64_t claim_end = std::min(pos_ + std::min(frame, kClaimMost) + ahead, peer_cache_ + cap_);
   for (std::uint64_t a = std::max(claimed_, pos_) & ~std::uint64_t{kCacheLine - 1}; a < claim_end; a += kCacheLine)
