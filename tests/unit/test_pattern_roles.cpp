@@ -2,6 +2,7 @@
 // messages whose envelopes a test writes by hand (the wire layout is in roles.hpp).
 #include <doctest/doctest.h>
 
+#include <bit>
 #include <chrono>
 #include <thread>
 
@@ -104,6 +105,25 @@ LanesRun run_over_lanes(std::size_t lanes, RoleParams producer, RoleParams consu
 }  // namespace
 
 TEST_SUITE("pattern") {
+  TEST_CASE("roles: a message pool holds kMaxPoolMessages entries, fewer past kPoolBytes, a power of two") {
+    for (const std::uint64_t size : {std::uint64_t{1}, std::uint64_t{64}, std::uint64_t{64} << 10,
+                                     std::uint64_t{1} << 20, std::uint64_t{3} << 20, std::uint64_t{64} << 20}) {
+      CAPTURE(size);
+      const std::size_t n = pool_size(size);
+      CHECK(std::has_single_bit(n));
+      CHECK(n <= kMaxPoolMessages);
+      // Within the byte budget, or one message that alone exceeds it.
+      CHECK((n * size <= kPoolBytes || n == 1));
+      // As many as fit: twice as many would not.
+      CHECK((n == kMaxPoolMessages || 2 * n * size > kPoolBytes));
+    }
+    CHECK(pool_size(64) == kMaxPoolMessages);
+    CHECK(pool_size(std::uint64_t{1} << 20) == 4);
+    RoleParams p;
+    p.size_bytes = std::uint64_t{1} << 20;
+    CHECK(message_pool(p, 0).size() == pool_size(p.size_bytes));
+  }
+
   TEST_CASE("roles: a time window ends on time for slow messages, not at the next latency stamp") {
     // 20 ms at 2 ms a message: about 10, plus the ring's few. Were the clock read only at
     // stamps (1 in 64), the window could end no earlier than the 64th message. A loaded

@@ -328,8 +328,7 @@ void mesh_peer(const RoleParams& p, std::vector<std::unique_ptr<Transport>>& out
 
 
 std::size_t pool_size(std::uint64_t size_bytes) noexcept {
-  // Fewer distinct messages for huge sizes, so the pool stays <= 64 MiB.
-  const std::size_t fit = (std::size_t{64} << 20) / std::max<std::uint64_t>(size_bytes, 1);
+  const std::size_t fit = kPoolBytes / std::max<std::uint64_t>(size_bytes, 1);
   return std::bit_floor(std::clamp<std::size_t>(fit, 1, kMaxPoolMessages));
 }
 

@@ -106,8 +106,16 @@ inline constexpr double kMinMessagesExtraS = 0.3;
   while (every > 1 && lanes > 1 && std::gcd(every, lanes) != 1) ++every;
   return every;
 }
-/// At most this many distinct messages per sender (fewer for huge sizes: <= 64 MiB).
+/// At most this many distinct messages per sender, and at most kPoolBytes of them (one
+/// message when it is larger).
 inline constexpr std::size_t kMaxPoolMessages = 16;
+/// Every sender builds its pool, and every receiver the same pool again for each origin it
+/// checks, after the start and before warm-up: at 1 MiB, 16 entries (16 MiB) took a
+/// sender and a receiver ~100 ms each, three times over for a fan-in's consumer, and the
+/// headline run spent a quarter of its time between the start and the first measured
+/// message. Four entries of 1 MiB still vary the content, and a compressor encodes each
+/// message alone.
+inline constexpr std::size_t kPoolBytes = std::size_t{4} << 20;
 /// A pool entry's body from this size up has its pages mapped at once (sys::populate_for_write).
 inline constexpr std::uint64_t kPopulateBytes = 64 * 1024;
 
