@@ -197,6 +197,26 @@ TEST_SUITE("report") {
       CHECK(md.find("within 10% of unix/raw, untested (1 rep; a tie needs 3)") != std::string::npos);
       CHECK(md.find("**tie**") == std::string::npos);
     }
+    // The body's lines say what gives more repetitions: --repetitions for a fixed count, a
+    // larger budget where the race left the cells short.
+    {
+      RunResult fixed;
+      fixed.cells = {cell("pingpong", "shm", 1000), cell("pingpong", "unix", 1500)};
+      std::string md = markdown_report(fixed);
+      CHECK(md.find("untested: 1 repetition(s) cannot show it is not noise (run --repetitions 3 or more)") !=
+            std::string::npos);
+      RunResult raced = fixed;
+      for (CellResult& c : raced.cells) c.race = RaceOutcome::undecided;
+      md = markdown_report(raced);
+      CHECK(md.find("undecided: 1 repetition(s) cannot show it is not noise (the race ended before more: a larger "
+                    "--budget gives them)") != std::string::npos);
+      CHECK(md.find("--repetitions 3 or more") == std::string::npos);
+      raced.cells[1] = cell("pingpong", "unix", 1050);
+      raced.cells[1].race = RaceOutcome::undecided;
+      md = markdown_report(raced);
+      CHECK(md.find("undecided: a tie needs 3 repetitions each, this has 1 (the race ended before more") !=
+            std::string::npos);
+    }
     // The report says which it is: a tie within 10% over 3 repetitions a side.
     RunResult r;
     r.cells = {with_reps(cell("pingpong", "shm", 1000), {999, 1000, 1001}),

@@ -58,7 +58,13 @@ void pick_line(std::string& md, const std::optional<Pick>& pick, std::string_vie
     case Pick::Margin::alone: add(md, "; no other mechanism to compare with."); break;
     case Pick::Margin::incomparable: add(md, "; next: {} {}.", mech_ser(*pick->next), show(*pick->next)); break;
     case Pick::Margin::tie: add(md, "; **tie** with {} {}: within 10%.", mech_ser(*pick->next), show(*pick->next)); break;
-    case Pick::Margin::untested:
+    case Pick::Margin::untested: {
+      // A fixed count is the user's to raise; a raced cell was left short by the race's end
+      // (its budget, or an interruption), which --budget moves.
+      const bool raced = best.race != RaceOutcome::fixed;
+      const std::string_view open = raced ? "undecided" : "untested";
+      const std::string_view more = raced ? "the race ended before more: a larger --budget gives them"
+                                          : "run --repetitions 3 or more";
       if (pick->p_value) {
         add(md, "; {} {} than the next, {} {}, in the medians, undecided: the repetitions overlap (Mann-Whitney p = "
             "{:.2f} over {} repetitions).", format_ratio(pick->ratio), verb_better, mech_ser(*pick->next),
@@ -66,14 +72,15 @@ void pick_line(std::string& md, const std::optional<Pick>& pick, std::string_vie
         break;
       }
       if (pick->ratio < kTieRatio) {
-        add(md, "; within 10% of the next, {} {}, untested: a tie needs {} repetitions each, this has {}.",
-            mech_ser(*pick->next), show(*pick->next), kTieRepetitions, pick->repetitions);
+        add(md, "; within 10% of the next, {} {}, {}: a tie needs {} repetitions each, this has {} ({}).",
+            mech_ser(*pick->next), show(*pick->next), open, kTieRepetitions, pick->repetitions, more);
         break;
       }
-      add(md, "; {} {} than the next, {} {}, untested: {} repetition(s) cannot show it is not noise (run "
-          "--repetitions 3 or more).", format_ratio(pick->ratio), verb_better, mech_ser(*pick->next),
-          show(*pick->next), pick->repetitions);
+      add(md, "; {} {} than the next, {} {}, {}: {} repetition(s) cannot show it is not noise ({}).",
+          format_ratio(pick->ratio), verb_better, mech_ser(*pick->next), show(*pick->next), open, pick->repetitions,
+          more);
       break;
+    }
     case Pick::Margin::lead:
       add(md, "; {} {} than the next, {} {} ({}).", format_ratio(pick->ratio), verb_better, mech_ser(*pick->next),
           show(*pick->next), how_decided(*pick));

@@ -194,16 +194,21 @@ std::string render_choice(const Choice& c, const Constraints& k) {
                                      by, p.race_cut ? kFarApart : kClearlyApart, p.repetitions,
                                      p.race_cut ? ", both in one mode of the machine (cut by the race)" : "");
         break;
-      case Pick::Margin::untested:
+      case Pick::Margin::untested: {
+        // A raced run's cells were left short by the race's end (its budget), not by a count.
+        const bool raced = c.best->race != RaceOutcome::fixed;
+        const std::string_view open = raced ? "undecided" : "untested";
+        const std::string_view more = raced ? "a larger --budget gives the race more" : "run --repetitions 3 or more";
         s += p.p_value ? fmt::format("Why: {} in the medians, but the repetitions overlap (Mann-Whitney p = {:.2f} over "
                                      "{}): not decided, either may be faster (run more repetitions).\n",
                                      by, *p.p_value, p.repetitions)
              : p.ratio < kTieRatio
-                 ? fmt::format("Why: within 10% of the runner-up, untested: a tie needs {} repetitions each, this "
-                               "has {} (run --repetitions 3 or more).\n", kTieRepetitions, p.repetitions)
-                 : fmt::format("Why: {}; untested, {} repetition(s) cannot tell a lead from noise (run --repetitions 3 "
-                               "or more).\n", by, p.repetitions);
+                 ? fmt::format("Why: within 10% of the runner-up, {}: a tie needs {} repetitions each, this "
+                               "has {} ({}).\n", open, kTieRepetitions, p.repetitions, more)
+                 : fmt::format("Why: {}; {}, {} repetition(s) cannot tell a lead from noise ({}).\n", by, open,
+                               p.repetitions, more);
         break;
+      }
       case Pick::Margin::tie:
         s += fmt::format("Why: a tie ({}, within 10%); either will do, prefer the cheaper.\n", by);
         break;
