@@ -573,10 +573,11 @@ TEST_CASE("e2e: racing gives further repetitions only to open cells and records 
   // sending end): alone in its group after the first pass, it never runs again. The two
   // round trips share a group: one repetition cannot decide a close race, so both run at least
   // twice (unless 3x apart on a steady machine), and stop together with consistent verdicts,
-  // by the cap of 4 at the latest. At 64 B all three are the summary's candidates (its round
-  // trip and fan-in rows), raced first; at 128 B they are not, and race after.
+  // by the cap of 6 at the latest. At 64 B all three are the summary's candidates (its round
+  // trip and fan-in rows), raced first, in waves to kWaveRepetitions (5), then deepened to
+  // the cap where still open; at 128 B they are not, and race after, to the cap.
   auto r = run_tool({"--sizes", "64,128", "--patterns", "pingpong,fan-in-shared", "--procs", "3", "--mechanisms",
-                     "pipe,unix-dgram", "--serializers", "raw", "--duration", "50ms", "--warmup", "50", "--race", "4",
+                     "pipe,unix-dgram", "--serializers", "raw", "--duration", "50ms", "--warmup", "50", "--race", "6",
                      "--out", out.string(), "--quiet"},
                     dir);
   REQUIRE_MESSAGE(r.code == 0, "exit " << r.code << ": " << r.err);
@@ -584,7 +585,7 @@ TEST_CASE("e2e: racing gives further repetitions only to open cells and records 
   const auto& cells = j.at("cells");
   REQUIRE(cells.size() == 6);
   std::map<std::uint64_t, std::multiset<std::string>> pingpong;
-  int total = 0, summary_reps = 0, rest_reps = 0;
+  int total = 0, summary_reps = 0, rest_reps = 0, deepening_reps = 0;
   for (const auto& c : cells) {
     CAPTURE(c.at("pattern"));
     CAPTURE(c.at("mechanism"));
@@ -596,10 +597,14 @@ TEST_CASE("e2e: racing gives further repetitions only to open cells and records 
       CHECK(c.at("race") == "alone");
       CHECK(reps == 1);
     } else {
-      CHECK(reps <= 4);
+      CHECK(reps <= 6);
       const auto size = c.at("size_bytes").get<std::uint64_t>();
       pingpong[size].insert(c.at("race").get<std::string>());
       (size == 64 ? summary_reps : rest_reps) += reps - 1;
+      if (size == 64) deepening_reps += std::max(0, reps - 5);
+      // No budget ends this race: a cell left open ran to the cap, the summary's through its
+      // deepening past the waves' 5.
+      if (c.at("race") == "undecided") CHECK(reps == 6);
       // One repetition decides only a 3x gap (a cut: beaten, and the best then leads), and a
       // tie needs 3 repetitions a side.
       if (reps == 1) CHECK((c.at("race") == "beaten" || c.at("race") == "leading"));
@@ -617,7 +622,9 @@ TEST_CASE("e2e: racing gives further repetitions only to open cells and records 
   CHECK(race.at("summary_cells") == 3);
   CHECK(race.at("summary_racing_repetitions").get<int>() == summary_reps);
   CHECK(race.at("rest_racing_repetitions").get<int>() == rest_reps);
-  CHECK(j.at("config").at("race") == 4);
+  CHECK(race.at("summary_wave_repetitions") == 5);
+  CHECK(race.at("summary_deepening_repetitions").get<int>() == deepening_reps);
+  CHECK(j.at("config").at("race") == 6);
   const std::string md = slurp(out / "PERFORMANCE_REPORT.md");
   CHECK(md.find("Decided by racing") != std::string::npos);
   CHECK(md.find("2 alone in their group") != std::string::npos);

@@ -536,6 +536,9 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   const std::size_t first_pass = static_cast<std::size_t>(std::max(1, cfg.repetitions));
   const bool racing = static_cast<std::size_t>(cfg.race) > first_pass;
   const std::size_t max_rounds = racing ? static_cast<std::size_t>(cfg.race) : first_pass;
+  // The summary's waves race to wave_rounds; its groups still open then to max_rounds
+  // (kWaveRepetitions: breadth before depth); the rest to max_rounds.
+  const std::size_t wave_rounds = std::max(first_pass, std::min(max_rounds, kWaveRepetitions));
   // What the run does after its last round (an idle probe per mechanism and wait, the floor),
   // kept out of the budget's racing share.
   std::set<std::string> idle_keys;
@@ -594,20 +597,33 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   std::vector<std::vector<bool>> waves;                 // the summary tier's cells, per wave
   std::size_t wave = 0;
   std::vector<bool> beaten_entries;  // race entries beaten in an earlier verdict: they stay so
-  std::array<std::size_t, 2> racing_run{};  // what environment.race reports per tier
+  // What environment.race reports: racing repetitions of the summary's tier, of its deepening
+  // (the part of them past wave_rounds), of the rest's.
+  std::array<std::size_t, 3> racing_run{};
+  std::size_t cap = max_rounds;  // the round the tier racing now stops before
+  bool deepening = false;        // the summary's groups still open, racing past wave_rounds
   bool floor_taken = false;  // this round's floor, measured before its verdicts
   // The next wave's or tier's racing rounds count from the first pass again, as the first
   // wave's did: a cell's round is its repetition's index (the cap, the seed cfg.seed +
-  // round). `floor_measured`: the floor just taken serves its first round too.
-  const auto next_wave_or_tier = [&](std::size_t& round, bool floor_measured) {
-    if (tier == Tier::summary && wave + 1 < waves.size()) {
+  // round); the deepening's from wave_rounds. `floor_measured`: the floor just taken serves
+  // its first round too. `budget_out`: this tier's round did not fit the budget, so no
+  // deepening starts (depth only after breadth; and its cells, counted as skipped once, are
+  // not counted again).
+  const auto next_wave_or_tier = [&](std::size_t& round, bool floor_measured, bool budget_out) {
+    round = first_pass - 1;
+    if (tier == Tier::summary && !deepening && wave + 1 < waves.size()) {
       in_tier = waves[++wave];
+    } else if (tier == Tier::summary && !deepening && !budget_out && wave_rounds < max_rounds) {
+      deepening = true;
+      in_tier = summary_tier;
+      round = wave_rounds - 1;
+      cap = max_rounds;
     } else {
       tier = Tier::rest;
       in_tier = summary_tier;
       in_tier.flip();
+      cap = max_rounds;
     }
-    round = first_pass - 1;
     floor_taken = floor_measured;
   };
   for (std::size_t round = 0; !stopped; ++round) {
@@ -617,7 +633,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
     // The floor per round, before the race judges on it: a round run while the machine was in
     // another mode is named, and it ends the one-repetition cut. A tier's switch reruns this
     // iteration for the same round, whose floor is taken.
-    const bool round_runs = round < first_pass || (racing && round < max_rounds);
+    const bool round_runs = round < first_pass || (racing && round < cap);
     if (round > 0 && round_runs && !floor_taken && sys::interrupt_signal() == 0) {
       floor_again(round_floors, true);
       floor_taken = true;
@@ -628,6 +644,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
         if (!racing) break;
         summary = summary_candidates(cells, runs, cfg);
         tier = Tier::summary;
+        cap = wave_rounds;
         summary_tier = whole_groups(cells, summary.candidate);
       }
       verdicts = judge_cells(race_entries(cells, runs, cfg, summary.by_cpu, cell_modes(runs, floor_marks)),
@@ -638,9 +655,9 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
       }
       for (std::size_t i = 0; i < cells.size(); ++i)
         if (in_tier[i] && verdicts[i].open && runs[i].error.empty()) ++open_cells;
-      if (round >= max_rounds || open_cells == 0) {
+      if (round >= cap || open_cells == 0) {
         if (tier == Tier::rest) break;
-        next_wave_or_tier(round, false);
+        next_wave_or_tier(round, false, false);
         continue;
       }
     }
@@ -657,7 +674,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
         budget_skipped += round_size;
         if (tier == Tier::rest) break;
         // This wave's round does not fit: the next wave's or the rest's shorter ones may still.
-        next_wave_or_tier(round, true);
+        next_wave_or_tier(round, true, true);
         continue;
       }
     }
@@ -692,7 +709,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
           MatrixProgress p;
           p.round = round + 1;
           p.first_pass = first_pass;
-          p.max_rounds = max_rounds;
+          p.max_rounds = cap;
           p.in_round = in_round;
           p.round_size = round_size;
           p.open_cells = open_cells;
@@ -700,7 +717,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
           p.elapsed_s = elapsed_s();
           const double ceiling_mean_s = ceilings.empty() ? 0 : ceilings_s / static_cast<double>(ceilings.size());
           p.eta_s = estimate_left_s(runs, expected_s, runs_now, verdicts,
-                                    {round, first_pass, max_rounds, p.elapsed_s, end_reserve_s, cfg.budget_s,
+                                    {round, first_pass, cap, p.elapsed_s, end_reserve_s, cfg.budget_s,
                                      ceiling_groups - ceilings.size(), ceiling_mean_s, &in_tier,
                                      tier == Tier::summary});
           cb.on_cell_start(p, c);
@@ -740,7 +757,8 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
         repetitions_wall_s += run.rep_s;
         if (o.figures) measured_s += o.figures->duration_s;
         ++repetitions_run;
-        if (tier != Tier::first_pass) ++racing_run[tier == Tier::summary ? 0 : 1];
+        if (tier != Tier::first_pass) ++racing_run[tier == Tier::summary ? 0 : 2];
+        if (deepening && tier == Tier::summary) ++racing_run[1];
         // A repetition the interruption cut short measured nothing that can be trusted: it is
         // left out; the cell keeps the repetitions it finished.
         if (sys::interrupt_signal() != 0 && !o.figures) {
@@ -796,7 +814,9 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
                                                                                     summary.candidate.end(), true))},
                              {"summary_waves", waves.size()},
                              {"summary_racing_repetitions", racing_run[0]},
-                             {"rest_racing_repetitions", racing_run[1]}};
+                             {"summary_wave_repetitions", wave_rounds},
+                             {"summary_deepening_repetitions", racing_run[1]},
+                             {"rest_racing_repetitions", racing_run[2]}};
   // Results in plan order; a cell the interruption left without a repetition is left out.
   std::size_t short_of_reps = 0, left_out = 0;
   for (std::size_t i = 0; i < cells.size(); ++i) {

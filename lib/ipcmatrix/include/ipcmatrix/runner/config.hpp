@@ -61,8 +61,9 @@ struct RunConfig {
   int repetitions = 1;             ///< runs of every cell: the first pass (rounds over every cell)
   /// Racing (runner/race.hpp): after the first pass, further rounds only for the cells whose
   /// place in their group is still open, up to this many repetitions each; 0 = no racing.
-  /// 5: enough for Mann-Whitney to call a lead of 5 against 5 at p = 0.10 with one overlap.
-  int race = 5;
+  /// 7: the summary's waves race to kWaveRepetitions (5: enough for Mann-Whitney to call a
+  /// lead of 5 against 5 at p = 0.10 with one overlap), then its groups still open to 7.
+  int race = 7;
   /// Wall-time budget of the run, seconds: racing rounds stop when the next repetition would
   /// not fit (the first pass always runs whole); 0 = none. 11.5 minutes: the headline
   /// command's target is 12, and its first pass alone takes about 9.5 here.

@@ -55,6 +55,12 @@ struct RaceVerdict {
 /// round takes stays a small part of it, and every contender of a group still runs in the
 /// same rounds, interleaved.
 inline constexpr double kWaveS = 30.0;
+/// Breadth before depth: the waves race each group to this many repetitions a cell at most
+/// (fewer when --race says so); once every wave is through, the summary's groups still open
+/// race on to --race, before any group outside the summary. A gap the repetitions overlap at
+/// 5 a side then gets more where it matters, without a costly early wave taking the budget
+/// of a later wave's rows (which a cap of --race in every wave would).
+inline constexpr std::size_t kWaveRepetitions = 5;
 
 /// The wave of each group (0 first): groups taken cheapest first by `cost` (seconds one more
 /// round of its open cells takes; ties by `name`), a wave closed once it holds `wave_s` of
