@@ -116,6 +116,16 @@ std::vector<double> cpu_per_msg_values(const CellResult& c) {
   return values_or(c.cpu_per_msg_spread, cpu_per_msg_of(c));
 }
 
+namespace {
+bool raced(const Pick& p) noexcept { return p.best != nullptr && p.best->race != RaceOutcome::fixed; }
+}  // namespace
+
+std::string_view open_margin_word(const Pick& p) noexcept { return raced(p) ? "undecided" : "untested"; }
+
+std::string_view more_repetitions_hint(const Pick& p) noexcept {
+  return raced(p) ? "the race ended before more: a larger --budget gives them" : "run --repetitions 3 or more";
+}
+
 std::optional<Pick> pick_best(std::vector<const CellResult*> cells, Objective objective) {
   switch (objective) {
     case Objective::lowest_p50: return pick(std::move(cells), p50_of, p50_values, /*lower_is_better=*/true);

@@ -53,7 +53,7 @@ std::string margin_of(const Pick& p) {
       if (p.p_value)
         return fmt::format("{} ahead, undecided (p = {:.2f}, {} rep)", format_ratio(p.ratio), *p.p_value,
                            p.repetitions);
-      return fmt::format("{} ahead, untested ({} rep)", format_ratio(p.ratio), p.repetitions);
+      return fmt::format("{} ahead, {} ({} rep)", format_ratio(p.ratio), open_margin_word(p), p.repetitions);
     case Pick::Margin::lead:
       return fmt::format("lead {}", format_ratio(p.ratio));
   }

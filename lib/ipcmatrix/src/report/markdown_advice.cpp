@@ -59,12 +59,7 @@ void pick_line(std::string& md, const std::optional<Pick>& pick, std::string_vie
     case Pick::Margin::incomparable: add(md, "; next: {} {}.", mech_ser(*pick->next), show(*pick->next)); break;
     case Pick::Margin::tie: add(md, "; **tie** with {} {}: within 10%.", mech_ser(*pick->next), show(*pick->next)); break;
     case Pick::Margin::untested: {
-      // A fixed count is the user's to raise; a raced cell was left short by the race's end
-      // (its budget, or an interruption), which --budget moves.
-      const bool raced = best.race != RaceOutcome::fixed;
-      const std::string_view open = raced ? "undecided" : "untested";
-      const std::string_view more = raced ? "the race ended before more: a larger --budget gives them"
-                                          : "run --repetitions 3 or more";
+      const std::string_view open = open_margin_word(*pick), more = more_repetitions_hint(*pick);
       if (pick->p_value) {
         add(md, "; {} {} than the next, {} {}, in the medians, undecided: the repetitions overlap (Mann-Whitney p = "
             "{:.2f} over {} repetitions).", format_ratio(pick->ratio), verb_better, mech_ser(*pick->next),
@@ -282,7 +277,7 @@ void summary_section(std::string& md, const RunResult& r) {
         break;
       case Pick::Margin::untested:
       {
-        const std::string_view open = b.race == RaceOutcome::fixed ? "untested" : "undecided";
+        const std::string_view open = open_margin_word(p);
         margin = p.p_value ? fmt::format("{} ahead of {}, {}: the repetitions overlap (p = {:.2f}, {} reps)",
                                          format_ratio(p.ratio), mech_ser(*p.next), open, *p.p_value, p.repetitions)
                  : p.ratio < kTieRatio

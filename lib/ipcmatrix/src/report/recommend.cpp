@@ -195,10 +195,7 @@ std::string render_choice(const Choice& c, const Constraints& k) {
                                      p.race_cut ? ", both in one mode of the machine (cut by the race)" : "");
         break;
       case Pick::Margin::untested: {
-        // A raced run's cells were left short by the race's end (its budget), not by a count.
-        const bool raced = c.best->race != RaceOutcome::fixed;
-        const std::string_view open = raced ? "undecided" : "untested";
-        const std::string_view more = raced ? "a larger --budget gives the race more" : "run --repetitions 3 or more";
+        const std::string_view open = open_margin_word(p), more = more_repetitions_hint(p);
         s += p.p_value ? fmt::format("Why: {} in the medians, but the repetitions overlap (Mann-Whitney p = {:.2f} over "
                                      "{}): not decided, either may be faster (run more repetitions).\n",
                                      by, *p.p_value, p.repetitions)

@@ -1,7 +1,6 @@
 #include "ipcmatrix/runner/coordinator.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <random>
 #include <ctime>
@@ -599,7 +598,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   std::vector<bool> beaten_entries;  // race entries beaten in an earlier verdict: they stay so
   // What environment.race reports: racing repetitions of the summary's tier, of its deepening
   // (the part of them past wave_rounds), of the rest's.
-  std::array<std::size_t, 3> racing_run{};
+  std::size_t summary_racing = 0, deepening_racing = 0, rest_racing = 0;
   std::size_t cap = max_rounds;  // the round the tier racing now stops before
   bool deepening = false;        // the summary's groups still open, racing past wave_rounds
   bool floor_taken = false;  // this round's floor, measured before its verdicts
@@ -757,8 +756,12 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
         repetitions_wall_s += run.rep_s;
         if (o.figures) measured_s += o.figures->duration_s;
         ++repetitions_run;
-        if (tier != Tier::first_pass) ++racing_run[tier == Tier::summary ? 0 : 2];
-        if (deepening && tier == Tier::summary) ++racing_run[1];
+        if (tier == Tier::summary) {
+          ++summary_racing;
+          deepening_racing += deepening ? 1 : 0;
+        } else if (tier == Tier::rest) {
+          ++rest_racing;
+        }
         // A repetition the interruption cut short measured nothing that can be trusted: it is
         // left out; the cell keeps the repetitions it finished.
         if (sys::interrupt_signal() != 0 && !o.figures) {
@@ -813,10 +816,10 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
                              {"summary_cells", static_cast<std::size_t>(std::count(summary.candidate.begin(),
                                                                                     summary.candidate.end(), true))},
                              {"summary_waves", waves.size()},
-                             {"summary_racing_repetitions", racing_run[0]},
+                             {"summary_racing_repetitions", summary_racing},
                              {"summary_wave_repetitions", wave_rounds},
-                             {"summary_deepening_repetitions", racing_run[1]},
-                             {"rest_racing_repetitions", racing_run[2]}};
+                             {"summary_deepening_repetitions", deepening_racing},
+                             {"rest_racing_repetitions", rest_racing}};
   // Results in plan order; a cell the interruption left without a repetition is left out.
   std::size_t short_of_reps = 0, left_out = 0;
   for (std::size_t i = 0; i < cells.size(); ++i) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ipcmatrix/model/results.hpp"
@@ -50,9 +51,9 @@ struct Pick {
   enum class Margin : std::uint8_t {
     alone,         ///< no other mechanism in the group
     incomparable,  ///< the ratio is not finite or a figure is not positive
-    tie,           ///< within kTieRatio over kTieRepetitions or more repetitions each, or
-                   ///< beyond it but not significant over the repetitions
-    untested,      ///< ahead by `ratio`, but too few repetitions to call it a lead or a tie
+    tie,           ///< within kTieRatio over kTieRepetitions or more repetitions each
+    untested,      ///< ahead by `ratio`, but too few repetitions to call it a lead or a tie,
+                   ///< or beyond kTieRatio with repetitions that overlap (p_value above the level)
     lead,          ///< ahead by `ratio`, beyond kTieRatio and significant (p_value) or clear_gap
   };
   const CellResult* best = nullptr;
@@ -96,6 +97,14 @@ struct RecommendationGroup {
 /// runner-up (the best of another mechanism), the margin and the cheapest cell within
 /// kTieRatio. nullopt when no cell has the figure. The pointers are the given ones.
 [[nodiscard]] std::optional<Pick> pick_best(std::vector<const CellResult*> cells, Objective objective);
+
+/// How an untested margin is named: "untested" where its cells ran a fixed count of
+/// repetitions, "undecided" where the race left them open (its budget or an interruption
+/// ended it). Every reporter (summary, recommendations, recommend, fleet) says it alike.
+[[nodiscard]] std::string_view open_margin_word(const Pick& p) noexcept;
+/// What gives such a pick more repetitions: --repetitions for a fixed count, a larger
+/// --budget where the race ended first.
+[[nodiscard]] std::string_view more_repetitions_hint(const Pick& p) noexcept;
 
 /// The figure of each repetition of c (the figure itself when not recorded): p50 or p99 in
 /// ns, msgs/s, or CPU ns per message.
