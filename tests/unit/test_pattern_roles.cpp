@@ -124,6 +124,18 @@ TEST_SUITE("pattern") {
     CHECK(message_pool(p, 0).size() == pool_size(p.size_bytes));
   }
 
+  TEST_CASE("roles: warm-up is capped at a fifth of a time window, within its floor and ceiling") {
+    // The default 150 ms window and the quick preset's 120 ms fall under the floor.
+    CHECK(warmup_cap_s(0.15) == doctest::Approx(kWarmupMinCapS));
+    CHECK(warmup_cap_s(0.12) == doctest::Approx(kWarmupMinCapS));
+    CHECK(warmup_cap_s(1.0) == doctest::Approx(kWarmupWindowFraction));
+    CHECK(warmup_cap_s(60.0) == doctest::Approx(kWarmupCapS));
+    // A count-only phase (no window) has the fixed cap.
+    CHECK(warmup_cap_s(0) == doctest::Approx(kWarmupCapS));
+    // Never longer than the window it precedes, above the floor.
+    for (const double d : {0.2, 0.5, 2.0, 10.0}) CHECK(warmup_cap_s(d) < d);
+  }
+
   TEST_CASE("roles: a time window ends on time for slow messages, not at the next latency stamp") {
     // 20 ms at 2 ms a message: about 10, plus the ring's few. Were the clock read only at
     // stamps (1 in 64), the window could end no earlier than the 64th message. A loaded
@@ -198,7 +210,7 @@ TEST_SUITE("pattern") {
   }
 
   TEST_CASE("roles: warm-up of slow messages ends at its time cap, not at the next latency stamp") {
-    // A count of warm-up messages far beyond what fits: the cap (half the 20 ms window, at
+    // A count of warm-up messages far beyond what fits: the cap (a fifth of the 20 ms window, at
     // least kWarmupMinCapS) or a steady rate ends it, within a few messages of either. At
     // stamps only, warm-up would have run 64 messages (128 ms at the least).
     RoleParams p;

@@ -68,11 +68,17 @@ inline constexpr std::uint64_t kVerifySampleEvery = 64;
 /// Warm-up ends after RoleParams::warmup messages or this many seconds, whichever comes
 /// first (2,000 warm-up messages of 1 MiB JSON would otherwise take a minute).
 inline constexpr double kWarmupCapS = 0.5;
-/// With a time window, warm-up is capped at half the window as well (never below this): a
-/// 200 ms window after 500 ms of warm-up spent 70% of a slow cell's time unmeasured (the
-/// headline sweep's 1 MiB cells), while caches, page tables and the CPU's clock are warm
-/// after tens of milliseconds of traffic.
-inline constexpr double kWarmupMinCapS = 0.05;
+/// With a time window, warm-up is capped at a fifth of the window as well (never below
+/// kWarmupMinCapS): a 200 ms window after 500 ms of warm-up spent 70% of a slow cell's time
+/// unmeasured (the headline sweep's 1 MiB cells), while caches, page tables and the CPU's
+/// clock are warm after tens of milliseconds of traffic. A fifth, not half (until
+/// 2026-12-07): three seeds of every pattern at 64 B and 1 MiB over shm, unix and zmq, raw
+/// and JSON, with caps of 75, 30 and 20 ms interleaved, put the 30 ms cells' msgs/s at
+/// 1.04-1.09x and their round trips at 0.91-1.05x the 75 ms cells' (medians; the cells
+/// themselves spread 23-42% between seeds, no wider at 30 ms), and cut a repetition's
+/// wall time from 336 to 295 ms; 20 ms spread wider.
+inline constexpr double kWarmupWindowFraction = 0.2;
+inline constexpr double kWarmupMinCapS = 0.03;
 /// Warm-up also ends, before its count or cap, once the sender's rate is steady: this many
 /// consecutive slices of kSteadySliceNs or more whose time per message agrees within
 /// kSteadyTolerance (15 ms at the least, where a 1 MiB stream spent its whole 100 ms cap).
@@ -92,11 +98,12 @@ inline constexpr double kMinMessagesExtraS = 0.3;
 [[nodiscard]] constexpr double min_messages_max_s(double duration_s) noexcept {
   return duration_s + kMinMessagesExtraS;
 }
-/// The warm-up cap for a phase: kWarmupCapS, or half a time window (at least kWarmupMinCapS).
+/// The warm-up cap for a phase: kWarmupCapS, or kWarmupWindowFraction of a time window
+/// (at least kWarmupMinCapS, at most kWarmupCapS).
 [[nodiscard]] constexpr double warmup_cap_s(double duration_s) noexcept {
   if (!(duration_s > 0)) return kWarmupCapS;
-  const double half = duration_s / 2;
-  return half < kWarmupMinCapS ? kWarmupMinCapS : (half > kWarmupCapS ? kWarmupCapS : half);
+  const double part = duration_s * kWarmupWindowFraction;
+  return part < kWarmupMinCapS ? kWarmupMinCapS : (part > kWarmupCapS ? kWarmupCapS : part);
 }
 /// The latency sampling interval a sender that deals its messages round robin over `lanes`
 /// receivers uses for a requested `every`: the next interval coprime with `lanes`, so the
