@@ -847,6 +847,10 @@ TEST_CASE("e2e: runs on two machines merge into a report across them, and each m
   const auto small = run("b.json");
   REQUIRE(::sched_setaffinity(0, sizeof all, &all) == 0);
   CHECK(small.at("environment").at("allowed_cpu_count") == 1);
+  // No floor on one CPU, and the run says why (it once spent 20 s a floor finding out).
+  CHECK(small.at("environment").at("floor").at("start").is_null());
+  CHECK(small.at("warnings").dump().find("one CPU is usable") != std::string::npos);
+  CHECK(first.at("environment").at("floor").at("start").is_object());
 
   const fs::path out = dir.path / "fleet";
   const auto m = run_tool({"merge", (dir.path / "a1.json").string(), (dir.path / "b.json").string(),

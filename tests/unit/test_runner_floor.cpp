@@ -21,6 +21,14 @@ MachineFloor floor_of(double rtt_ns, double ring_m) {
 }  // namespace
 
 TEST_SUITE("runner/floor") {
+  TEST_CASE("measure_floor: one CPU gives no floor, and spawns nothing to find out") {
+    // Two spinners on one CPU would take turns by time slices until the children timed out.
+    CHECK(floor_needs_two_cpus({0}));
+    CHECK_FALSE(floor_needs_two_cpus({0, 1}));
+    CHECK_FALSE(floor_needs_two_cpus({}));  // unknown: measured unpinned
+    CHECK_FALSE(measure_floor({0}).has_value());
+  }
+
   TEST_CASE("same_mode: the ring's own swing within one mode keeps it, a change of mode does not") {
     // Headline runs' first passes on this VM: a start at 41 M msgs/s, then 40-62 M, the round
     // trip within 418-511 ns all along; another's start at 421 ns, a sample at 527 ns. One mode.

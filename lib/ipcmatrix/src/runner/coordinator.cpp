@@ -416,10 +416,13 @@ nlohmann::json floor_json(const std::optional<MachineFloor>& f) {
 }
 
 /// Records the floor measured at the run's start and end, and warns when it moved or is slow.
-void record_floor(RunResult& res, const std::optional<MachineFloor>& start, const std::optional<MachineFloor>& end) {
+void record_floor(RunResult& res, const std::optional<MachineFloor>& start, const std::optional<MachineFloor>& end,
+                  bool one_cpu) {
   res.environment["floor"] = {{"start", floor_json(start)}, {"end", floor_json(end)}};
   if (!start || !end) {
-    res.warnings.push_back("the machine's floor could not be measured; figures have no reference");
+    res.warnings.push_back(one_cpu ? "the machine's floor was not measured: one CPU is usable, and the floor is two "
+                                     "processes on one cache line at once; figures have no reference"
+                                   : "the machine's floor could not be measured; figures have no reference");
     return;
   }
   const double moved = floor_moved(*start, *end);
@@ -558,6 +561,11 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   // mode the floors around its repetitions found: cell_modes()).
   bool machine_steady = floor_start.has_value();
   std::int64_t last_floor_ns = sys::monotonic_ns();
+  // A floor brackets repetitions: the one after a round's is what the next verdicts judge
+  // its mode by. Where none ran since the last floor (a wave or tier that found nothing
+  // open, or whose round did not fit), the last floor still serves: a tiny run once took
+  // three floors in a row that way, 0.8 s of its 1.8.
+  std::size_t reps_since_floor = 0;
   // The rounds after the first whose floor found another mode than the start's: one warning
   // for them all at the end (another_mode_warning()).
   std::vector<MachineFloor> moved_floors;
@@ -569,6 +577,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
     const std::int64_t floor_t = sys::monotonic_ns();
     const std::optional<MachineFloor> f = measure_floor(cpus);
     last_floor_ns = sys::monotonic_ns();
+    reps_since_floor = 0;
     floors_s += static_cast<double>(last_floor_ns - floor_t) / 1e9;
     into.push_back(floor_json(f));
     // Mode 0 is the start floor's (it opened the first), where there is one.
@@ -601,14 +610,12 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
   std::size_t summary_racing = 0, deepening_racing = 0, rest_racing = 0;
   std::size_t cap = max_rounds;  // the round the tier racing now stops before
   bool deepening = false;        // the summary's groups still open, racing past wave_rounds
-  bool floor_taken = false;  // this round's floor, measured before its verdicts
   // The next wave's or tier's racing rounds count from the first pass again, as the first
   // wave's did: a cell's round is its repetition's index (the cap, the seed cfg.seed +
-  // round); the deepening's from wave_rounds. `floor_measured`: the floor just taken serves
-  // its first round too. `budget_out`: this tier's round did not fit the budget, so no
-  // deepening starts (depth only after breadth; and its cells, counted as skipped once, are
-  // not counted again).
-  const auto next_wave_or_tier = [&](std::size_t& round, bool floor_measured, bool budget_out) {
+  // round); the deepening's from wave_rounds. `budget_out`: this tier's round did not fit
+  // the budget, so no deepening starts (depth only after breadth; and its cells, counted as
+  // skipped once, are not counted again).
+  const auto next_wave_or_tier = [&](std::size_t& round, bool budget_out) {
     round = first_pass - 1;
     if (tier == Tier::summary && !deepening && wave + 1 < waves.size()) {
       in_tier = waves[++wave];
@@ -623,7 +630,6 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
       in_tier.flip();
       cap = max_rounds;
     }
-    floor_taken = floor_measured;
   };
   for (std::size_t round = 0; !stopped; ++round) {
     // Which cells run this round: every one in the first pass, then those the race left open.
@@ -633,10 +639,8 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
     // another mode is named, and it ends the one-repetition cut. A tier's switch reruns this
     // iteration for the same round, whose floor is taken.
     const bool round_runs = round < first_pass || (racing && round < cap);
-    if (round > 0 && round_runs && !floor_taken && sys::interrupt_signal() == 0) {
+    if (round > 0 && round_runs && reps_since_floor > 0 && sys::interrupt_signal() == 0)
       floor_again(round_floors, true);
-      floor_taken = true;
-    }
     if (round >= first_pass) {
       const bool race_starts = tier == Tier::first_pass;
       if (race_starts) {
@@ -656,7 +660,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
         if (in_tier[i] && verdicts[i].open && runs[i].error.empty()) ++open_cells;
       if (round >= cap || open_cells == 0) {
         if (tier == Tier::rest) break;
-        next_wave_or_tier(round, false, false);
+        next_wave_or_tier(round, false);
         continue;
       }
     }
@@ -673,11 +677,10 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
         budget_skipped += round_size;
         if (tier == Tier::rest) break;
         // This wave's round does not fit: the next wave's or the rest's shorter ones may still.
-        next_wave_or_tier(round, true, true);
+        next_wave_or_tier(round, true);
         continue;
       }
     }
-    floor_taken = false;
     std::vector<std::size_t> order(units.size());
     for (std::size_t u = 0; u < order.size(); ++u) order[u] = u;
     std::mt19937_64 shuffle_rng(cfg.seed * 0x9e3779b97f4a7c15ULL + round);
@@ -756,6 +759,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
         repetitions_wall_s += run.rep_s;
         if (o.figures) measured_s += o.figures->duration_s;
         ++repetitions_run;
+        ++reps_since_floor;
         if (tier == Tier::summary) {
           ++summary_racing;
           deepening_racing += deepening ? 1 : 0;
@@ -845,7 +849,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
     // Not measured again: the user asked to stop.
     res.environment["floor"] = {{"start", floor_json(floor_start)}, {"end", nullptr}};
   } else {
-    record_floor(res, floor_start, measure_floor(cpus));
+    record_floor(res, floor_start, measure_floor(cpus), floor_needs_two_cpus(cpus));
   }
   if (!round_floors.empty()) res.environment["floor"]["rounds"] = round_floors;
   if (!pass_floors.empty()) res.environment["floor"]["first_pass"] = pass_floors;

@@ -220,10 +220,11 @@ int mode_of_repetition(const std::vector<FloorMark>& marks, std::int64_t end_ns)
 }
 
 std::optional<MachineFloor> measure_floor(const std::vector<int>& cpus) {
+  if (floor_needs_two_cpus(cpus)) return std::nullopt;
   MachineFloor f;
   if (!cpus.empty()) {
     f.cpu_a = cpus[0];
-    f.cpu_b = cpus.size() > 1 ? cpus[1] : cpus[0];
+    f.cpu_b = cpus[1];
   }
   const auto rtt = cacheline_rtt(f.cpu_a, f.cpu_b);
   ChannelOptions o;
