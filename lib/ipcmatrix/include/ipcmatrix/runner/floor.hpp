@@ -115,7 +115,7 @@ inline constexpr std::size_t kBareSourceBytes = std::size_t{16} << 20;
                                                          int cpu_b);
 
 /// Measures both figures in two child processes pinned to the first two of `cpus` (none
-/// known: unpinned), in about half a second. nullopt when a child failed, and at once with
+/// known: unpinned), in about 0.15 s. nullopt when a child failed, and at once with
 /// a single CPU (floor_needs_two_cpus()). The calling process is not pinned or otherwise
 /// changed.
 [[nodiscard]] std::optional<MachineFloor> measure_floor(const std::vector<int>& cpus);
