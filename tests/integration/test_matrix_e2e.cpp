@@ -68,9 +68,10 @@ TEST_CASE("e2e: a tiny matrix over every pattern reports every cell with exact c
   TempDir dir;
   const auto before = test::leak_snapshot();
   const fs::path json = dir.path / "r.json";
+  // --race 0: exact counts in one repetition a cell (racing has its own tests).
   auto r = run_tool({"--sizes", "64,1K", "--patterns", "all", "--mechanisms", "pipe,shm",
                      "--serializers", "raw,binary", "--messages", "300", "--warmup", "30", "--procs", "3",
-                     "--json", json.string(), "--quiet"},
+                     "--race", "0", "--json", json.string(), "--quiet"},
                     dir);
   REQUIRE_MESSAGE(r.code == 0, "exit " << r.code << ": " << r.err);
   const auto j = nlohmann::json::parse(slurp(json));
@@ -136,7 +137,8 @@ TEST_CASE("e2e: fan-in over one shared endpoint: every producer's messages count
   const fs::path out = dir.path / "out";
   auto r = run_tool({"--sizes", "64,4K", "--patterns", "fan-in,fan-in-shared", "--mechanisms",
                      "pipe,unix-seqpacket,unix-dgram", "--serializers", "raw,binary", "--verify", "full",
-                     "--messages", "400", "--warmup", "40", "--procs", "4", "--out", out.string(), "--quiet"},
+                     "--messages", "400", "--warmup", "40", "--procs", "4", "--race", "0", "--out", out.string(),
+                     "--quiet"},
                     dir);
   REQUIRE_MESSAGE(r.code == 0, "exit " << r.code << ": " << r.err);
   const auto j = nlohmann::json::parse(slurp(out / "results.json"));
@@ -171,7 +173,7 @@ TEST_CASE("e2e: broadcast-shared publishes once to every subscriber, and a lost 
   const fs::path out = dir.path / "out";
   auto r = run_tool({"--sizes", "64,4K", "--patterns", "broadcast,broadcast-shared", "--mechanisms", "pipe,zmq,nng",
                      "--serializers", "raw", "--verify", "full", "--messages", "300", "--warmup", "30", "--procs", "3",
-                     "--queue-messages", "8192", "--out", out.string(), "--quiet"},
+                     "--race", "0", "--queue-messages", "8192", "--out", out.string(), "--quiet"},
                     dir, {{"IPCMATRIX_FAULT", "drop:broadcast-shared:nng"}});
   REQUIRE_MESSAGE(r.code == 0, "exit " << r.code << ": " << r.err);
   const auto j = nlohmann::json::parse(slurp(out / "results.json"));
@@ -252,8 +254,9 @@ TEST_CASE("e2e: broadcast-shared races against broadcast, as the summary decides
 
 TEST_CASE("e2e: every mechanism streams through the real binary, and those that lend memory with loans too") {
   TempDir dir;
+  // --race 0: one repetition a cell is what this asks (racing has its own tests).
   auto r = run_tool({"--sizes", "100K", "--patterns", "stream", "--serializers", "raw,zstd+json",
-                     "--messages", "50", "--warmup", "5", "--json", "-", "--quiet"},
+                     "--messages", "50", "--warmup", "5", "--race", "0", "--json", "-", "--quiet"},
                     dir);
   REQUIRE_MESSAGE(r.code == 0, r.err);
   const auto j = nlohmann::json::parse(r.out);
