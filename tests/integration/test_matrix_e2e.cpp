@@ -410,7 +410,7 @@ TEST_CASE("e2e: --api copy,loan runs shm both ways, other mechanisms by copy, an
   const fs::path json = dir.path / "r.json";
   auto r = run_tool({"--sizes", "64,300K", "--patterns", "stream,pingpong,pipeline", "--mechanisms", "shm,unix",
                      "--serializers", "raw,binary", "--api", "copy,loan", "--messages", "300", "--warmup", "10",
-                     "--verify", "full", "--json", json.string(), "--quiet"},
+                     "--verify", "full", "--race", "0", "--json", json.string(), "--quiet"},
                     dir);
   REQUIRE_MESSAGE(r.code == 0, r.err);
   const auto j = nlohmann::json::parse(slurp(json));
