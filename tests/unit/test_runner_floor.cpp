@@ -23,9 +23,9 @@ MachineFloor floor_of(double rtt_ns, double ring_m) {
 TEST_SUITE("runner/floor") {
   TEST_CASE("measure_floor: one CPU gives no floor, and spawns nothing to find out") {
     // Two spinners on one CPU would take turns by time slices until the children timed out.
-    CHECK(floor_needs_two_cpus({0}));
-    CHECK_FALSE(floor_needs_two_cpus({0, 1}));
-    CHECK_FALSE(floor_needs_two_cpus({}));  // unknown: measured unpinned
+    CHECK(too_few_cpus_for_floor({0}));
+    CHECK_FALSE(too_few_cpus_for_floor({0, 1}));
+    CHECK_FALSE(too_few_cpus_for_floor({}));  // unknown: measured unpinned
     CHECK_FALSE(measure_floor({0}).has_value());
   }
 

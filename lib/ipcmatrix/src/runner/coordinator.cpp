@@ -636,10 +636,11 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
     std::vector<bool> runs_now(cells.size(), false);
     std::size_t round_size = 0, open_cells = 0;
     // The floor per round, before the race judges on it: a round run while the machine was in
-    // another mode is named, and it ends the one-repetition cut. A tier's switch reruns this
-    // iteration for the same round, whose floor is taken.
+    // another mode is named, and it ends the one-repetition cut. The first round follows the
+    // start's floor, and a tier's switch reruns this iteration for the same round, whose
+    // floor is taken: neither has repetitions since (reps_since_floor).
     const bool round_runs = round < first_pass || (racing && round < cap);
-    if (round > 0 && round_runs && reps_since_floor > 0 && sys::interrupt_signal() == 0)
+    if (round_runs && reps_since_floor > 0 && sys::interrupt_signal() == 0)
       floor_again(round_floors, true);
     if (round >= first_pass) {
       const bool race_starts = tier == Tier::first_pass;
@@ -849,7 +850,7 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
     // Not measured again: the user asked to stop.
     res.environment["floor"] = {{"start", floor_json(floor_start)}, {"end", nullptr}};
   } else {
-    record_floor(res, floor_start, measure_floor(cpus), floor_needs_two_cpus(cpus));
+    record_floor(res, floor_start, measure_floor(cpus), too_few_cpus_for_floor(cpus));
   }
   if (!round_floors.empty()) res.environment["floor"]["rounds"] = round_floors;
   if (!pass_floors.empty()) res.environment["floor"]["first_pass"] = pass_floors;

@@ -224,7 +224,7 @@ int mode_of_repetition(const std::vector<FloorMark>& marks, std::int64_t end_ns)
 }
 
 std::optional<MachineFloor> measure_floor(const std::vector<int>& cpus) {
-  if (floor_needs_two_cpus(cpus)) return std::nullopt;
+  if (too_few_cpus_for_floor(cpus)) return std::nullopt;
   MachineFloor f;
   if (!cpus.empty()) {
     f.cpu_a = cpus[0];

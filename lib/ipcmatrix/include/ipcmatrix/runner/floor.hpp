@@ -116,7 +116,7 @@ inline constexpr std::size_t kBareSourceBytes = std::size_t{16} << 20;
 
 /// Measures both figures in two child processes pinned to the first two of `cpus` (none
 /// known: unpinned), in about 0.15 s. nullopt when a child failed, and at once with
-/// a single CPU (floor_needs_two_cpus()). The calling process is not pinned or otherwise
+/// a single CPU (too_few_cpus_for_floor()). The calling process is not pinned or otherwise
 /// changed.
 [[nodiscard]] std::optional<MachineFloor> measure_floor(const std::vector<int>& cpus);
 
@@ -124,7 +124,7 @@ inline constexpr std::size_t kBareSourceBytes = std::size_t{16} << 20;
 /// processes spinning on one cache line, which on one CPU take turns by the scheduler's
 /// time slice. A run under `taskset -c 0` spent 20 s in each floor (the start's, each
 /// round's, the end's) waiting for them to time out, for a run of 0.2 s of cells.
-[[nodiscard]] inline bool floor_needs_two_cpus(const std::vector<int>& cpus) noexcept { return cpus.size() == 1; }
+[[nodiscard]] inline bool too_few_cpus_for_floor(const std::vector<int>& cpus) noexcept { return cpus.size() == 1; }
 
 /// How far a floor may move and the machine still be in the mode of `from`: its cache-line
 /// round trip by kSameModeRtt of `from`'s, its bare ring by a factor of kSameModeRing either
