@@ -11,7 +11,9 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "ipcmatrix/error.hpp"
 #include "ipcmatrix/pattern/pattern.hpp"
 #include "ipcmatrix/runner/config.hpp"
 #include "ipcmatrix/runner/plan.hpp"
@@ -103,6 +105,58 @@ TEST_CASE("zygote: a forked worker is our child, with exactly its fds at our num
   // The zygote ends with its owner.
   zygote.reset();
   CHECK(parent_of(zygote_pid) != sys::current_pid());
+}
+
+TEST_CASE(
+    "zygote: workers forked in one request are all our children, and each holds its own fds, none of the others'") {
+  auto zygote = detail::Zygote::start();
+  REQUIRE(zygote != nullptr);
+  const int zygote_pid = zygote->pid();
+  const bool clean = open_fds(zygote_pid).size() == 4;  // see the test above
+  constexpr std::size_t kWorkers = 3;
+  sys::Fd ctl[kWorkers], ctl_child[kWorkers], pipe_r[kWorkers], pipe_w[kWorkers];
+  std::vector<std::vector<int>> fds;
+  for (std::size_t k = 0; k < kWorkers; ++k) {
+    sys::make_socketpair(ctl[k], ctl_child[k]);
+    sys::make_pipe(pipe_r[k], pipe_w[k]);
+    fds.push_back({ctl_child[k].get(), pipe_w[k].get()});
+  }
+  std::vector<sys::Child> workers = zygote->spawn(fds);
+  REQUIRE(workers.size() == kWorkers);
+  for (std::size_t k = 0; k < kWorkers; ++k) {
+    CAPTURE(k);
+    REQUIRE(workers[k].pid() > 0);
+    CHECK(parent_of(workers[k].pid()) == sys::current_pid());
+    const std::string pipe_is = fd_target(sys::current_pid(), pipe_w[k].get());
+    for (int i = 0; i < 500 && fd_target(workers[k].pid(), pipe_w[k].get()) != pipe_is; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(fd_target(workers[k].pid(), pipe_w[k].get()) == pipe_is);
+    CHECK(fd_target(workers[k].pid(), ctl_child[k].get()) == fd_target(sys::current_pid(), ctl_child[k].get()));
+    // None of the other workers' ends: their pipes must see EOF when they die.
+    for (const int fd : open_fds(workers[k].pid()))
+      for (std::size_t j = 0; j < kWorkers; ++j)
+        if (j != k) CHECK(fd_target(workers[k].pid(), fd) != fd_target(sys::current_pid(), pipe_w[j].get()));
+    if (clean) CHECK(open_fds(workers[k].pid()) == std::set<int>{0, 1, 2, ctl_child[k].get(), pipe_w[k].get()});
+  }
+  // Each pipe reads EOF once its own worker is gone, whatever the others do: the first
+  // worker killed while the rest still run.
+  for (std::size_t k = 0; k < kWorkers; ++k) {
+    pipe_w[k].reset();
+    ctl_child[k].reset();
+  }
+  workers[0].kill(SIGKILL);
+  REQUIRE(workers[0].wait_for(std::chrono::milliseconds(10'000)).has_value());
+  CHECK(sys::wait_readable(pipe_r[0].get(), 10'000));
+  char byte = 0;
+  CHECK(::read(pipe_r[0].get(), &byte, 1) == 0);
+  CHECK(workers[1].running());
+  for (auto& w : workers) CHECK(w.kill_and_reap().signal == SIGKILL);
+
+  // More fds than one request passes: refused before anything is forked, and the zygote
+  // still serves.
+  std::vector<std::vector<int>> too_many(detail::kZygoteMaxFds / 2 + 1, std::vector<int>{0, 1});
+  CHECK_THROWS_AS((void)zygote->spawn(too_many), Error);
+  CHECK(zygote->alive());
 }
 
 TEST_CASE("zygote: spawn_worker forks from it while a ZygoteScope lives, and a worker it forked does a real task") {

@@ -21,25 +21,51 @@ ZygoteScope::~ZygoteScope() { g_zygote.reset(); }
 bool ZygoteScope::active() noexcept { return g_zygote && g_zygote->alive(); }
 
 Worker spawn_worker(std::size_t participant, std::vector<int> keep) {
-  Worker w;
+  Worker w = std::move(spawn_workers({std::move(keep)}).front());
   w.participant = participant;
-  sys::Fd child_end;
-  sys::make_socketpair(w.ctl, child_end);
-  if (keep.size() < kZygoteMaxFds && ZygoteScope::active()) {
-    keep.insert(keep.begin(), child_end.get());  // fds[0]: the control socket
-    try {
-      w.child = g_zygote->spawn(keep);
-      return w;
-    } catch (const Error&) {
-      // A zygote that failed once serves no more (alive() is false); this worker is exec'd.
-      if (g_zygote->alive()) throw;
-    }
-    keep.erase(keep.begin());
-  }
-  keep.push_back(child_end.get());
-  w.child = sys::spawn_self(
-      {std::string(kWorkerFlag), std::to_string(child_end.get()), std::to_string(sys::current_pid())}, keep);
   return w;
+}
+
+std::vector<Worker> spawn_workers(const std::vector<std::vector<int>>& keeps) {
+  std::vector<Worker> out(keeps.size());
+  std::vector<sys::Fd> child_ends(keeps.size());
+  for (std::size_t p = 0; p < keeps.size(); ++p) {
+    out[p].participant = p;
+    sys::make_socketpair(out[p].ctl, child_ends[p]);
+  }
+  // Participants [begin, end) go in one request while their fds, control sockets included,
+  // fit in it; one too large alone, or any once the zygote is gone, is exec'd.
+  std::size_t begin = 0;
+  while (begin < keeps.size()) {
+    std::vector<std::vector<int>> batch;
+    std::size_t fds = 0, end = begin;
+    for (; end < keeps.size() && batch.size() < kZygoteMaxWorkers; ++end) {
+      const std::size_t need = keeps[end].size() + 1;
+      if (fds + need > kZygoteMaxFds) break;
+      std::vector<int> w{child_ends[end].get()};  // fds[0]: the control socket
+      w.insert(w.end(), keeps[end].begin(), keeps[end].end());
+      batch.push_back(std::move(w));
+      fds += need;
+    }
+    if (!batch.empty() && ZygoteScope::active()) {
+      try {
+        std::vector<sys::Child> children = g_zygote->spawn(batch);
+        for (std::size_t k = 0; k < children.size(); ++k) out[begin + k].child = std::move(children[k]);
+        begin = end;
+        continue;
+      } catch (const Error&) {
+        // A zygote that failed once serves no more (alive() is false); these are exec'd.
+        if (g_zygote->alive()) throw;
+      }
+    }
+    // Exec'd, one at a time: the first of the batch (or the one too large for any).
+    std::vector<int> keep = keeps[begin];
+    keep.push_back(child_ends[begin].get());
+    out[begin].child = sys::spawn_self(
+        {std::string(kWorkerFlag), std::to_string(child_ends[begin].get()), std::to_string(sys::current_pid())}, keep);
+    ++begin;
+  }
+  return out;
 }
 
 ChannelOptions channel_options(const Cell& c, const RunConfig& cfg, std::size_t channels) {
@@ -48,7 +74,8 @@ ChannelOptions channel_options(const Cell& c, const RunConfig& cfg, std::size_t 
   // Only the knob the mechanism honours is set, so the options are what the cell records
   // (CellResult::channel) and a deployment of it gives back.
   const BufferKnob knob = c.mechanism->caps.buffer;
-  if (knob == BufferKnob::capacity_bytes) o.capacity_bytes = ring_bytes_for(c, cfg, channels, sys::free_bytes("/dev/shm"));
+  if (knob == BufferKnob::capacity_bytes)
+    o.capacity_bytes = ring_bytes_for(c, cfg, channels, sys::free_bytes("/dev/shm"));
   if (knob == BufferKnob::pipe_bytes) o.pipe_bytes = cfg.pipe_bytes;
   if (knob == BufferKnob::queue_messages) o.queue_messages = cfg.queue_messages;
   if (c.mechanism->caps.io_threads) o.io_threads = cfg.io_threads;
@@ -57,8 +84,7 @@ ChannelOptions channel_options(const Cell& c, const RunConfig& cfg, std::size_t 
   return o;
 }
 
-RoleParams role_params(const Cell& c, const RunConfig& cfg, const Topology& topo, std::size_t p,
-                       std::uint64_t seed) {
+RoleParams role_params(const Cell& c, const RunConfig& cfg, const Topology& topo, std::size_t p, std::uint64_t seed) {
   const Participant& part = topo.participants[p];
   RoleParams params;
   params.role = part.role;
@@ -68,8 +94,9 @@ RoleParams role_params(const Cell& c, const RunConfig& cfg, const Topology& topo
   for (const int ch : part.outs) params.out_lanes.push_back(topo.channels[static_cast<std::size_t>(ch)].lane);
   params.shared_in = topo.receives_shared(p);
   params.shared_out = topo.sends_fan_out(p);
-  params.lossy = std::any_of(part.ins.begin(), part.ins.end(),
-                             [&](int ch) { return topo.is_fan_out(topo.channels[static_cast<std::size_t>(ch)].endpoint); });
+  params.lossy = std::any_of(part.ins.begin(), part.ins.end(), [&](int ch) {
+    return topo.is_fan_out(topo.channels[static_cast<std::size_t>(ch)].endpoint);
+  });
   params.size_bytes = c.size_bytes;
   params.serializer = c.serializer;
   params.zstd_level = cfg.zstd_level;

@@ -28,6 +28,11 @@ struct Worker {
 /// ends the worker inherits) are open in it at the same numbers. Throws Error.
 [[nodiscard]] Worker spawn_worker(std::size_t participant, std::vector<int> keep);
 
+/// A worker for each participant p with the fds keeps[p], as spawn_worker(), but forked
+/// by the zygote as few requests as fit its limits (one for every pattern's usual
+/// participants); workers[p] is participant p's. Throws Error (none is left running then).
+[[nodiscard]] std::vector<Worker> spawn_workers(const std::vector<std::vector<int>>& keeps);
+
 /// The run's zygote, from construction to destruction: made once per run before its first
 /// cell, since its process and socket must predate every repetition's leak check. Without
 /// one (a unit test's repetition, or a zygote that could not start or died) workers are

@@ -10,8 +10,8 @@
 
 #include "ipcmatrix/runner/coordinator.hpp"
 #include "ipcmatrix/sys/clock.hpp"
-#include "verify.hpp"
 #include "launch.hpp"
+#include "verify.hpp"
 
 namespace ipcmatrix::detail {
 
@@ -72,7 +72,7 @@ Repetition run_repetition(const Cell& c, const RunConfig& cfg, const std::vector
   // Tasks now: their specs carry the fd numbers the children inherit, which
   // close_local_fds() drops.
   std::vector<WorkerTask> tasks(topo.participants.size());
-  std::vector<Worker> workers;
+  std::vector<std::vector<int>> keeps(topo.participants.size());
   for (std::size_t p = 0; p < topo.participants.size(); ++p) {
     const Participant& part = topo.participants[p];
     WorkerTask& task = tasks[p];
@@ -83,7 +83,7 @@ Repetition run_repetition(const Cell& c, const RunConfig& cfg, const std::vector
     }
     task.cpu = cpu_for(c.placement, cpus, p);
     task.clock = sys::detail::g_clock;
-    std::vector<int> keep;
+    std::vector<int>& keep = keeps[p];
     for (int ch : part.outs) {
       if (task.params.shared_out && !task.outs.empty()) break;  // one sending end for them all
       task.outs.push_back(endpoint_of(ch).spec(Role::sender));
@@ -96,8 +96,8 @@ Repetition run_repetition(const Cell& c, const RunConfig& cfg, const std::vector
       for (const int fd : task.ins.back().inherited_fds())
         if (fd >= 0) keep.push_back(fd);
     }
-    workers.push_back(spawn_worker(p, keep));
   }
+  std::vector<Worker> workers = spawn_workers(keeps);
   // The children hold their ends now; ours must go, or a peer's death would not show as EOF.
   for (auto& ch : channels) ch->close_local_fds();
 
@@ -153,9 +153,9 @@ Repetition run_repetition(const Cell& c, const RunConfig& cfg, const std::vector
         bool timed_out = false;
         auto r = recv_reply(w.ctl.get(), left_ms(), &timed_out);
         if (!r) {
-          fail(timed_out ? "cell timed out after " + std::to_string(cfg.cell_timeout_s) +
-                               " s waiting for " + who(w, topo)
-                         : describe_exit(w) + " before reporting");
+          fail(timed_out
+                   ? "cell timed out after " + std::to_string(cfg.cell_timeout_s) + " s waiting for " + who(w, topo)
+                   : describe_exit(w) + " before reporting");
           break;
         }
         if (r->kind != WorkerReply::Kind::report) {

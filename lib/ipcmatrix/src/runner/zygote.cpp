@@ -29,12 +29,15 @@ constexpr useconds_t kReparentNapUs = 50;
 
 struct Request {
   std::uint32_t magic = kMagic;
-  std::uint32_t count = 0;
-  std::int32_t target[kZygoteMaxFds] = {};  ///< the number each passed fd has in the coordinator
+  std::uint32_t workers = 0;
+  std::uint32_t count = 0;                       ///< fds passed, all workers' together
+  std::uint32_t fds_of[kZygoteMaxWorkers] = {};  ///< how many of them each worker takes, in order
+  std::int32_t target[kZygoteMaxFds] = {};       ///< the number each passed fd has in the coordinator
 };
 struct Reply {
-  std::int32_t pid = -1;
-  std::int32_t error = 0;  ///< an errno value when pid <= 0
+  std::int32_t error = 0;    ///< an errno value when fewer than all were forked
+  std::uint32_t forked = 0;  ///< the first `forked` workers run, with these pids
+  std::int32_t pid[kZygoteMaxWorkers] = {};
 };
 
 /// One request and the fds it passed (CLOEXEC here; the worker's dup2 clears it): the bytes
@@ -73,35 +76,61 @@ void place_fds(const int* fds, const std::int32_t* targets, std::size_t n) noexc
   }
 }
 
-/// In the zygote's child: forks the worker, tells the zygote its pid over `pid_w`, and exits,
-/// which re-parents the worker to the coordinator, the nearest child subreaper. A plain
+/// In the zygote's child: forks each worker, tells the zygote their pids over `pid_w`, and
+/// exits, which re-parents them to the coordinator, the nearest child subreaper. A plain
 /// fork() each time, not a clone with CLONE_PARENT (one fork fewer): a raw clone leaves
 /// glibc's cached thread id stale, and iceoryx's process-shared robust mutexes then fail
 /// to unlock (EPERM, measured). Never returns.
-[[noreturn]] void fork_worker(int sock, int pid_r, int pid_w, const int* fds, const Request& req, int coordinator,
-                              int (*worker)(int, int)) {
-  const pid_t w = ::fork();
-  if (w == 0) {
-    ::close(sock);
-    ::close(pid_r);
-    ::close(pid_w);
-    place_fds(fds, req.target, req.count);
-    // A group of its own, as an exec'd worker: a Ctrl-C at the terminal reaches the
-    // coordinator alone.
-    ::setpgid(0, 0);
-    // The parent exits right after the fork; the worker asks for the coordinator's death
-    // signal (worker_main) only once the coordinator is its parent.
-    for (int i = 0; ::getppid() != coordinator; ++i) {
-      if (i >= kReparentTries) ::_exit(70);
-      ::usleep(kReparentNapUs);
+[[noreturn]] void fork_workers(int sock, int pid_r, int pid_w, const int* fds, const Request& req, int coordinator,
+                               int (*worker)(int, int)) {
+  Reply rep;
+  std::size_t first = 0;  // worker k's fds are [first, first + fds_of[k])
+  for (std::uint32_t k = 0; k < req.workers; first += req.fds_of[k], ++k) {
+    const pid_t w = ::fork();
+    if (w < 0) {
+      rep.error = errno;
+      break;
     }
-    const int rc = worker(req.target[0], coordinator);
-    std::fflush(nullptr);
-    ::_exit(rc);
+    if (w == 0) {
+      ::close(sock);
+      ::close(pid_r);
+      ::close(pid_w);
+      // The other workers' fds go before this one's are placed: a worker holding a peer's
+      // channel end would hide that peer's death (no EOF while it lives).
+      for (std::size_t i = 0; i < req.count; ++i)
+        if (i < first || i >= first + req.fds_of[k]) ::close(fds[i]);
+      place_fds(fds + first, req.target + first, req.fds_of[k]);
+      // A group of its own, as an exec'd worker: a Ctrl-C at the terminal reaches the
+      // coordinator alone.
+      ::setpgid(0, 0);
+      // The parent exits once all are forked; the worker asks for the coordinator's death
+      // signal (worker_main) only once the coordinator is its parent.
+      for (int i = 0; ::getppid() != coordinator; ++i) {
+        if (i >= kReparentTries) ::_exit(70);
+        ::usleep(kReparentNapUs);
+      }
+      const int rc = worker(req.target[first], coordinator);
+      std::fflush(nullptr);
+      ::_exit(rc);
+    }
+    rep.pid[k] = w;
+    rep.forked = k + 1;
   }
-  const std::int32_t msg[2] = {w, w < 0 ? errno : 0};
-  [[maybe_unused]] const auto n = ::write(pid_w, msg, sizeof msg);
+  [[maybe_unused]] const auto n = ::write(pid_w, &rep, sizeof rep);
   ::_exit(0);
+}
+
+/// Whether a request's counts add up: 1..kZygoteMaxWorkers workers of at least one fd each,
+/// `n` fds passed in all.
+bool well_formed(const Request& req, long got, std::size_t n) noexcept {
+  if (got != static_cast<long>(sizeof req) || req.magic != kMagic || n == 0 || n != req.count) return false;
+  if (req.workers == 0 || req.workers > kZygoteMaxWorkers) return false;
+  std::size_t sum = 0;
+  for (std::uint32_t k = 0; k < req.workers; ++k) {
+    if (req.fds_of[k] == 0) return false;
+    sum += req.fds_of[k];
+  }
+  return sum == n;
 }
 
 }  // namespace
@@ -131,11 +160,18 @@ Zygote::~Zygote() {
   if (!was_subreaper_) ::prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
-sys::Child Zygote::spawn(std::span<const int> fds) {
+std::vector<sys::Child> Zygote::spawn(std::span<const std::vector<int>> workers) {
   if (!alive_) throw Error(std::make_error_code(std::errc::no_such_process), "zygote", "spawn", "the zygote has gone");
-  if (fds.empty() || fds.size() > kZygoteMaxFds)
-    throw Error("zygote", "spawn", "between 1 and " + std::to_string(kZygoteMaxFds) + " fds a worker");
   Request req;
+  std::vector<int> fds;
+  for (const std::vector<int>& w : workers) {
+    if (w.empty() || req.workers == kZygoteMaxWorkers || fds.size() + w.size() > kZygoteMaxFds)
+      throw Error("zygote", "spawn",
+                  "at least 1 fd a worker, at most " + std::to_string(kZygoteMaxFds) + " fds a request");
+    req.fds_of[req.workers++] = static_cast<std::uint32_t>(w.size());
+    fds.insert(fds.end(), w.begin(), w.end());
+  }
+  if (fds.empty()) return {};
   req.count = static_cast<std::uint32_t>(fds.size());
   std::copy(fds.begin(), fds.end(), req.target);
   const auto gone = [&](std::string_view what) {
@@ -149,10 +185,20 @@ sys::Child Zygote::spawn(std::span<const int> fds) {
   if (!sys::wait_readable(sock_.get(), kReplyTimeoutMs)) throw gone("no answer");
   if (sys::retry_eintr([&] { return ::recv(sock_.get(), &rep, sizeof rep, 0); }) != static_cast<long>(sizeof rep))
     throw gone("no answer");
-  if (rep.pid <= 0)
+  std::vector<sys::Child> out;
+  for (std::uint32_t k = 0; k < std::min(rep.forked, req.workers); ++k)
+    if (rep.pid[k] > 0) out.emplace_back(rep.pid[k]);
+  if (out.size() < req.workers) {
+    for (sys::Child& c : out) c.kill_and_reap();  // a repetition runs whole or not at all
     throw Error(std::error_code(rep.error != 0 ? rep.error : EPROTO, std::generic_category()), "zygote", "fork",
                 "worker not forked");
-  return sys::Child(rep.pid);
+  }
+  return out;
+}
+
+sys::Child Zygote::spawn(std::span<const int> fds) {
+  const std::vector<int> one[] = {std::vector<int>(fds.begin(), fds.end())};
+  return std::move(spawn(one).front());
 }
 
 int serve_zygote(int sock, int coordinator, int (*worker)(int, int)) {
@@ -172,24 +218,22 @@ int serve_zygote(int sock, int coordinator, int (*worker)(int, int)) {
     };
     Reply rep;
     int pid_pipe[2] = {-1, -1};
-    if (got != static_cast<long>(sizeof req) || req.magic != kMagic || n == 0 || n != req.count) {
+    if (!well_formed(req, got, n)) {
       rep.error = EPROTO;
     } else if (::pipe2(pid_pipe, O_CLOEXEC) != 0) {
       rep.error = errno;
     } else {
-      std::fflush(nullptr);  // or the worker would write the zygote's buffered output again
+      std::fflush(nullptr);  // or the workers would write the zygote's buffered output again
       const pid_t a = ::fork();
-      if (a == 0) fork_worker(sock, pid_pipe[0], pid_pipe[1], fds, req, coordinator, worker);
+      if (a == 0) fork_workers(sock, pid_pipe[0], pid_pipe[1], fds, req, coordinator, worker);
       ::close(pid_pipe[1]);
       if (a < 0) {
         rep.error = errno;
       } else {
-        std::int32_t msg[2] = {-1, EPROTO};
-        if (sys::retry_eintr([&] { return ::read(pid_pipe[0], msg, sizeof msg); }) == static_cast<long>(sizeof msg)) {
-          rep.pid = msg[0];
-          rep.error = msg[1];
-        }
-        // Reaped before the answer: by then the worker is the coordinator's child.
+        // One write of a few hundred bytes, under PIPE_BUF: whole or nothing.
+        if (sys::retry_eintr([&] { return ::read(pid_pipe[0], &rep, sizeof rep); }) != static_cast<long>(sizeof rep))
+          rep = Reply{EPROTO, 0, {}};
+        // Reaped before the answer: by then the workers are the coordinator's children.
         int raw = 0;
         sys::retry_eintr([&] { return ::waitpid(a, &raw, 0); });
       }
