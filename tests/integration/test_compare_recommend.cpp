@@ -192,6 +192,19 @@ TEST_CASE("recommend: the best configuration meeting the constraints, or the clo
   CHECK(res.out.find("Runner-up: unix/raw") != std::string::npos);
   CHECK(res.out.find("Mann-Whitney p = 0.10") != std::string::npos);
 
+  // Rates whose repetitions overlap: not decided, and how far they spread, here (shm's 70%)
+  // wider than the 1.2x between the medians, which more repetitions settle only slowly.
+  const std::string overlap =
+      save(run_of({cell("pingpong", "shm", {1000, 1010, 990}, {1e6, 1.6e6, 0.9e6}, 2.0),
+                   cell("pingpong", "unix", {5000, 5050, 4950}, {0.95e6, 1.2e6, 1.7e6}, 0.5)}),
+           dir, "overlap.json");
+  res = run_tool({"recommend", overlap, "--pattern", "pingpong", "--size", "64"}, dir);
+  CHECK(res.code == 0);
+  CHECK(res.out.find("Mann-Whitney p = 0.70 over 3, which spread up to ±70%") != std::string::npos);
+  CHECK(res.out.find("or on a quieter machine") != std::string::npos);
+  res = run_tool({"recommend", overlap, "--pattern", "pingpong", "--size", "64", "--json"}, dir);
+  CHECK(nlohmann::json::parse(res.out)["margin"]["spread"].get<double>() == doctest::Approx(0.7));
+
   // At most one core: shm is out; unix (p99 10 us) and pipe (40 us) meet p99 under 50 us.
   const std::string config = (dir.path / "deploy.json").string();
   res = run_tool({"recommend", path, "--pattern", "pingpong", "--size", "64", "--max-cores", "1", "--p99-under",

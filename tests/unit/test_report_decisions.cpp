@@ -137,12 +137,15 @@ TEST_SUITE("report") {
     CHECK(p.margin == Pick::Margin::untested);
     CHECK(p.next != nullptr);
     CHECK(p.p_value.has_value());
+    // And how far apart the repetitions themselves are: shm's (1600 - 900) / 1000, the wider
+    // of the two (unix's is 750 / 1500), which the report shows as the reason it stays open.
+    CHECK(p.spread == doctest::Approx(0.7));
     {
       RunResult overlap;
       overlap.cells = {with_reps(cell("pingpong", "shm", 1000), {1000, 1600, 900}),
                        with_reps(cell("pingpong", "unix", 1500), {950, 1500, 1700})};
       const std::string md = markdown_report(overlap);
-      CHECK(md.find("the repetitions overlap") != std::string::npos);
+      CHECK(md.find("the repetitions overlap (p = 0.70, 3 reps, spread up to ±70%)") != std::string::npos);
       CHECK(md.find("**tie**") == std::string::npos);
     }
     // One repetition each: ahead, but nothing can say it is not noise.

@@ -11,6 +11,7 @@
 #include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/pattern/pattern.hpp"
 #include "ipcmatrix/pattern/topology.hpp"
+#include "ipcmatrix/stats/statistics.hpp"
 #include "ipcmatrix/stats/significance.hpp"
 
 namespace ipcmatrix {
@@ -99,6 +100,7 @@ std::optional<Pick> pick(std::vector<const CellResult*> cells, Figure figure, Va
     p.margin = p.clear_gap || p.race_cut ? Pick::Margin::lead : Pick::Margin::untested;
   } else {
     p.p_value = mann_whitney(va, vb).p_value;
+    p.spread = std::max(spread(va).rel_spread, spread(vb).rel_spread);
     // Beyond kTieRatio with overlapping repetitions is not a tie: a tie is established within
     // kTieRatio (above), and a gap the test cannot call is open, as the race keeps it
     // (runner/race.hpp). Until 2026-12-06 it read "tie (3.10x apart, p = 1.00)".

@@ -62,8 +62,8 @@ void pick_line(std::string& md, const std::optional<Pick>& pick, std::string_vie
       const std::string_view open = open_margin_word(*pick), more = more_repetitions_hint(*pick);
       if (pick->p_value) {
         add(md, "; {} {} than the next, {} {}, in the medians, undecided: the repetitions overlap (Mann-Whitney p = "
-            "{:.2f} over {} repetitions).", format_ratio(pick->ratio), verb_better, mech_ser(*pick->next),
-            show(*pick->next), *pick->p_value, pick->repetitions);
+            "{:.2f} over {} repetitions, which spread up to ±{:.0f}%).", format_ratio(pick->ratio), verb_better,
+            mech_ser(*pick->next), show(*pick->next), *pick->p_value, pick->repetitions, pick->spread * 100.0);
         break;
       }
       if (pick->ratio < kTieRatio) {
@@ -278,8 +278,10 @@ void summary_section(std::string& md, const RunResult& r) {
       case Pick::Margin::untested:
       {
         const std::string_view open = open_margin_word(p);
-        margin = p.p_value ? fmt::format("{} ahead of {}, {}: the repetitions overlap (p = {:.2f}, {} reps)",
-                                         format_ratio(p.ratio), mech_ser(*p.next), open, *p.p_value, p.repetitions)
+        margin = p.p_value ? fmt::format("{} ahead of {}, {}: the repetitions overlap (p = {:.2f}, {} reps, spread "
+                                         "up to ±{:.0f}%)",
+                                         format_ratio(p.ratio), mech_ser(*p.next), open, *p.p_value, p.repetitions,
+                                         p.spread * 100.0)
                  : p.ratio < kTieRatio
                      ? fmt::format("within 10% of {}, {} ({} rep; a tie needs {})", mech_ser(*p.next), open,
                                    p.repetitions, kTieRepetitions)

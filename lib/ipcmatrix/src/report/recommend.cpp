@@ -153,7 +153,8 @@ nlohmann::json to_json(const Choice& c, const Constraints& k) {
   if (c.margin) {
     j["margin"] = {{"kind", margin_name(c.margin->margin)},
                    {"ratio", c.margin->ratio},
-                   {"p_value", c.margin->p_value ? nlohmann::json(*c.margin->p_value) : nlohmann::json()}};
+                   {"p_value", c.margin->p_value ? nlohmann::json(*c.margin->p_value) : nlohmann::json()},
+                   {"spread", c.margin->p_value ? nlohmann::json(c.margin->spread) : nlohmann::json()}};
   } else {
     j["margin"] = nullptr;
   }
@@ -196,9 +197,12 @@ std::string render_choice(const Choice& c, const Constraints& k) {
         break;
       case Pick::Margin::untested: {
         const std::string_view open = open_margin_word(p), more = more_repetitions_hint(p);
+        // Repetitions spread wider than the gap between the medians narrow it only slowly.
         s += p.p_value ? fmt::format("Why: {} in the medians, but the repetitions overlap (Mann-Whitney p = {:.2f} over "
-                                     "{}): not decided, either may be faster (run more repetitions).\n",
-                                     by, *p.p_value, p.repetitions)
+                                     "{}, which spread up to ±{:.0f}%): not decided, either may be faster (run more "
+                                     "repetitions{}).\n",
+                                     by, *p.p_value, p.repetitions, p.spread * 100.0,
+                                     p.spread > p.ratio - 1 ? ", or on a quieter machine" : "")
              : p.ratio < kTieRatio
                  ? fmt::format("Why: within 10% of the runner-up, {}: a tie needs {} repetitions each, this "
                                "has {} ({}).\n", open, kTieRepetitions, p.repetitions, more)

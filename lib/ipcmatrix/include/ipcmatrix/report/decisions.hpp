@@ -65,6 +65,10 @@ struct Pick {
   double ratio = 0;                  ///< how many times better best is than next (>= 1)
   Margin margin = Margin::alone;
   std::optional<double> p_value;     ///< Mann-Whitney over the repetitions, where testable
+  /// Where p_value is set: the wider of best's and next's spreads over their repetitions
+  /// ((max - min) / median, the report's ±N%). An open margin with a spread far past
+  /// kTieRatio's 10% says the machine, not the repetition count, keeps it open.
+  double spread = 0;
   /// A lead decided without a test: clearly_apart() (stats/significance.hpp), too few
   /// repetitions for Mann-Whitney (p_value absent then).
   bool clear_gap = false;
