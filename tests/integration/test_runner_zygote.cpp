@@ -17,6 +17,7 @@
 #include "ipcmatrix/pattern/pattern.hpp"
 #include "ipcmatrix/runner/config.hpp"
 #include "ipcmatrix/runner/plan.hpp"
+#include "ipcmatrix/runner/worker.hpp"
 #include "ipcmatrix/sys/posix.hpp"
 #include "ipcmatrix/transport/transport.hpp"
 #include "runner/idle_probe.hpp"
@@ -41,6 +42,17 @@ std::set<int> open_fds(int pid) {
 std::string fd_target(int pid, int fd) {
   std::error_code ec;
   return fs::read_symlink("/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd), ec).string();
+}
+
+/// The command line of pid, its arguments separated by NULs.
+std::string cmdline_of(int pid) {
+  std::string out;
+  if (std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/cmdline").c_str(), "r")) {
+    char buf[512] = {};
+    out.assign(buf, std::fread(buf, 1, sizeof buf - 1, f));
+    std::fclose(f);
+  }
+  return out;
 }
 
 /// The parent pid of pid, from /proc/<pid>/stat.
@@ -157,6 +169,51 @@ TEST_CASE(
   std::vector<std::vector<int>> too_many(detail::kZygoteMaxFds / 2 + 1, std::vector<int>{0, 1});
   CHECK_THROWS_AS((void)zygote->spawn(too_many), Error);
   CHECK(zygote->alive());
+}
+
+TEST_CASE("zygote: once it has died, spawn_workers execs every worker, and the run goes on") {
+  const detail::ZygoteScope scope;
+  REQUIRE(detail::ZygoteScope::active());
+  // The zygote: our child whose command line carries its flag (once its exec is through:
+  // until then the child shows ours).
+  int zygote_pid = -1;
+  for (int tries = 0; zygote_pid < 0 && tries < 500; ++tries) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator("/proc", ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      const int pid = std::stoi(name);
+      if (parent_of(pid) == sys::current_pid() && cmdline_of(pid).find(detail::kZygoteFlag) != std::string::npos)
+        zygote_pid = pid;
+    }
+    if (zygote_pid < 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(zygote_pid > 0);
+  REQUIRE(::kill(zygote_pid, SIGKILL) == 0);
+
+  sys::Fd pipe_r[2], pipe_w[2];
+  for (int k = 0; k < 2; ++k) sys::make_pipe(pipe_r[k], pipe_w[k]);
+  std::vector<detail::Worker> workers = detail::spawn_workers({{pipe_w[0].get()}, {pipe_w[1].get()}});
+  CHECK_FALSE(detail::ZygoteScope::active());
+  REQUIRE(workers.size() == 2);
+  for (std::size_t k = 0; k < 2; ++k) {
+    CAPTURE(k);
+    CHECK(workers[k].participant == k);
+    REQUIRE(workers[k].child.pid() > 0);
+    CHECK(parent_of(workers[k].child.pid()) == sys::current_pid());
+    // Exec'd, not forked: the worker flag on its command line (once the exec is through),
+    // its pipe end at our number across it.
+    const auto execd = [&] { return cmdline_of(workers[k].child.pid()).find(kWorkerFlag) != std::string::npos; };
+    for (int i = 0; i < 500 && !execd(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(execd());
+    CHECK(fd_target(workers[k].child.pid(), pipe_w[k].get()) == fd_target(sys::current_pid(), pipe_w[k].get()));
+  }
+  // A worker whose control socket closes exits by itself: no task comes.
+  for (auto& w : workers) {
+    w.ctl.reset();
+    const auto st = w.child.wait_for(std::chrono::milliseconds(10'000));
+    CHECK(st.has_value());
+  }
 }
 
 TEST_CASE("zygote: spawn_worker forks from it while a ZygoteScope lives, and a worker it forked does a real task") {

@@ -56,6 +56,10 @@ std::vector<Worker> spawn_workers(const std::vector<std::vector<int>>& keeps) {
       } catch (const Error&) {
         // A zygote that failed once serves no more (alive() is false); these are exec'd.
         if (g_zygote->alive()) throw;
+        // Its intermediate may still have forked some of them, unknown to us: new control
+        // sockets, so that those read EOF and exit before any task, and only the exec'd
+        // ones take theirs.
+        for (std::size_t p = begin; p < end; ++p) sys::make_socketpair(out[p].ctl, child_ends[p]);
       }
     }
     // Exec'd, one at a time: the first of the batch (or the one too large for any).

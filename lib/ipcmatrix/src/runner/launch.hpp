@@ -30,7 +30,8 @@ struct Worker {
 
 /// A worker for each participant p with the fds keeps[p], as spawn_worker(), but forked
 /// by the zygote as few requests as fit its limits (one for every pattern's usual
-/// participants); workers[p] is participant p's. Throws Error (none is left running then).
+/// participants); workers[p] is participant p's. Throws Error (the workers it spawned are killed
+/// and reaped then).
 [[nodiscard]] std::vector<Worker> spawn_workers(const std::vector<std::vector<int>>& keeps);
 
 /// The run's zygote, from construction to destruction: made once per run before its first

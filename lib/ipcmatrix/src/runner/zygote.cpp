@@ -23,7 +23,8 @@ constexpr std::uint32_t kMagic = 0x5a79676f;  // "Zygo"
 /// How long the coordinator waits for the zygote's answer; a fork takes about a millisecond.
 constexpr std::int64_t kReplyTimeoutMs = 10'000;
 /// How long a worker waits to be re-parented to the coordinator (its zygote-side parent
-/// exits right after the fork); past this the coordinator is no subreaper or has died.
+/// exits once it forked the request's last worker, a millisecond or so each); past this
+/// the coordinator is no subreaper or has died.
 constexpr int kReparentTries = 20'000;
 constexpr useconds_t kReparentNapUs = 50;
 
