@@ -113,7 +113,7 @@ TEST_SUITE("runner plan") {
     CHECK(min_messages_for(cell("stream", "shm", "raw", 64), cfg) == 0);
   }
 
-  TEST_CASE("repetitions: the median is chosen by the cell's primary figure, noisy looks at p99 too") {
+  TEST_CASE("repetitions: the median is chosen by the cell's primary figure, noisy by the figures it is judged by") {
     const auto reps = [] {
       std::vector<CellResult> v;
       v.push_back(rep(10e6, 900));
@@ -134,20 +134,29 @@ TEST_SUITE("runner plan") {
     CHECK(by_tput.repetitions == 3);
     CHECK(by_tput.noisy);
 
-    // Same throughput and p50, p99 far apart: noisy through p99 alone.
-    std::vector<CellResult> tails;
-    for (const std::uint64_t tail : {1000u, 5000u}) {
-      CellResult r = rep(10e6, 100);
-      for (int i = 0; i < 98; ++i) r.histogram.record(100);
-      r.histogram.record(tail);
-      r.histogram.record(tail);
-      tails.push_back(std::move(r));
-    }
-    const CellResult t = detail::combine_repetitions(std::move(tails), true);
-    REQUIRE(t.p99_spread);
-    CHECK(t.p99_spread->rel_spread > 0.10);
-    CHECK(t.throughput_spread->rel_spread == doctest::Approx(0.0));
-    CHECK(t.noisy);
+    // Same throughput and p50, p99 far apart: a latency cell (a round trip, a paced cell) is
+    // noisy through p99 alone; a closed-loop throughput cell, whose latency is its queue's
+    // depth, is not (its p99 spread is kept and shown all the same).
+    const auto tails = [] {
+      std::vector<CellResult> v;
+      for (const std::uint64_t tail : {1000u, 5000u}) {
+        CellResult r = rep(10e6, 100);
+        for (int i = 0; i < 98; ++i) r.histogram.record(100);
+        r.histogram.record(tail);
+        r.histogram.record(tail);
+        v.push_back(std::move(r));
+      }
+      return v;
+    };
+    const CellResult latency = detail::combine_repetitions(tails(), false);
+    REQUIRE(latency.p99_spread);
+    CHECK(latency.p99_spread->rel_spread > 0.10);
+    CHECK(latency.throughput_spread->rel_spread == doctest::Approx(0.0));
+    CHECK(latency.noisy);
+    const CellResult saturated = detail::combine_repetitions(tails(), true);
+    REQUIRE(saturated.p99_spread);
+    CHECK(saturated.p99_spread->rel_spread > 0.10);
+    CHECK_FALSE(saturated.noisy);
   }
 
   TEST_CASE("plan: cells over a mechanism's message limit are not planned, and one warning says why and how to raise it") {

@@ -72,8 +72,8 @@ FigureSpread figure_spread(std::vector<double> values) {
 }
 
 void CellResult::set_repetition_spreads(std::vector<double> p50, std::vector<double> p99, std::vector<double> tput,
-                                        std::vector<double> cpu) {
-  noisy = is_noisy(spread(p50)) || is_noisy(spread(p99)) || is_noisy(spread(tput));
+                                        std::vector<double> cpu, bool by_throughput) {
+  noisy = is_noisy(spread(tput)) || (!by_throughput && (is_noisy(spread(p50)) || is_noisy(spread(p99))));
   p50_spread = figure_spread(std::move(p50));
   p99_spread = figure_spread(std::move(p99));
   throughput_spread = figure_spread(std::move(tput));

@@ -95,7 +95,7 @@ void pool(CellResult& into, CellResult more, const std::string& from, double& pr
   into.warnings = std::move(warnings);
   into.messages_dropped = dropped;
   into.repetitions = repetitions;
-  into.set_repetition_spreads(std::move(p50), std::move(p99), std::move(tput), std::move(cpu));
+  into.set_repetition_spreads(std::move(p50), std::move(p99), std::move(tput), std::move(cpu), by_throughput(into));
   std::erase_if(into.warnings,
                 [](const std::string& w) { return w == kNoisyWarning || w.starts_with(kPartialWarning); });
   if (into.noisy) into.warnings.emplace_back(kNoisyWarning);

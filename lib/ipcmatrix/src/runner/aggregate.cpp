@@ -165,7 +165,7 @@ CellResult combine_repetitions(std::vector<CellResult> reps, bool by_throughput)
   r.warnings.insert(r.warnings.end(), drop_warnings.begin(), drop_warnings.end());
   r.repetitions = static_cast<int>(reps.size());
   if (reps.size() > 1) {
-    r.set_repetition_spreads(std::move(p50), std::move(p99), std::move(tput), std::move(cpu));
+    r.set_repetition_spreads(std::move(p50), std::move(p99), std::move(tput), std::move(cpu), by_throughput);
   }
   return r;
 }
