@@ -80,8 +80,8 @@ TEST_CASE("zygote: a forked worker is our child, with exactly its fds at our num
   sys::Fd ctl, ctl_child, pipe_r, pipe_w;
   sys::make_socketpair(ctl, ctl_child);
   sys::make_pipe(pipe_r, pipe_w);
-  const int fds[] = {ctl_child.get(), pipe_w.get()};
-  sys::Child worker = zygote->spawn(fds);
+  const std::vector<int> fds[] = {{ctl_child.get(), pipe_w.get()}};
+  sys::Child worker = std::move(zygote->spawn(fds).front());
   REQUIRE(worker.pid() > 0);
   CHECK(parent_of(worker.pid()) == sys::current_pid());
 

@@ -78,8 +78,7 @@ ChannelOptions channel_options(const Cell& c, const RunConfig& cfg, std::size_t 
   // Only the knob the mechanism honours is set, so the options are what the cell records
   // (CellResult::channel) and a deployment of it gives back.
   const BufferKnob knob = c.mechanism->caps.buffer;
-  if (knob == BufferKnob::capacity_bytes)
-    o.capacity_bytes = ring_bytes_for(c, cfg, channels, sys::free_bytes("/dev/shm"));
+  if (knob == BufferKnob::capacity_bytes) o.capacity_bytes = ring_bytes_for(c, cfg, channels, sys::free_bytes("/dev/shm"));
   if (knob == BufferKnob::pipe_bytes) o.pipe_bytes = cfg.pipe_bytes;
   if (knob == BufferKnob::queue_messages) o.queue_messages = cfg.queue_messages;
   if (c.mechanism->caps.io_threads) o.io_threads = cfg.io_threads;
@@ -88,7 +87,8 @@ ChannelOptions channel_options(const Cell& c, const RunConfig& cfg, std::size_t 
   return o;
 }
 
-RoleParams role_params(const Cell& c, const RunConfig& cfg, const Topology& topo, std::size_t p, std::uint64_t seed) {
+RoleParams role_params(const Cell& c, const RunConfig& cfg, const Topology& topo, std::size_t p,
+                       std::uint64_t seed) {
   const Participant& part = topo.participants[p];
   RoleParams params;
   params.role = part.role;
@@ -98,9 +98,8 @@ RoleParams role_params(const Cell& c, const RunConfig& cfg, const Topology& topo
   for (const int ch : part.outs) params.out_lanes.push_back(topo.channels[static_cast<std::size_t>(ch)].lane);
   params.shared_in = topo.receives_shared(p);
   params.shared_out = topo.sends_fan_out(p);
-  params.lossy = std::any_of(part.ins.begin(), part.ins.end(), [&](int ch) {
-    return topo.is_fan_out(topo.channels[static_cast<std::size_t>(ch)].endpoint);
-  });
+  params.lossy = std::any_of(part.ins.begin(), part.ins.end(),
+                             [&](int ch) { return topo.is_fan_out(topo.channels[static_cast<std::size_t>(ch)].endpoint); });
   params.size_bytes = c.size_bytes;
   params.serializer = c.serializer;
   params.zstd_level = cfg.zstd_level;

@@ -10,8 +10,8 @@
 
 #include "ipcmatrix/runner/coordinator.hpp"
 #include "ipcmatrix/sys/clock.hpp"
-#include "launch.hpp"
 #include "verify.hpp"
+#include "launch.hpp"
 
 namespace ipcmatrix::detail {
 
@@ -153,9 +153,9 @@ Repetition run_repetition(const Cell& c, const RunConfig& cfg, const std::vector
         bool timed_out = false;
         auto r = recv_reply(w.ctl.get(), left_ms(), &timed_out);
         if (!r) {
-          fail(timed_out
-                   ? "cell timed out after " + std::to_string(cfg.cell_timeout_s) + " s waiting for " + who(w, topo)
-                   : describe_exit(w) + " before reporting");
+          fail(timed_out ? "cell timed out after " + std::to_string(cfg.cell_timeout_s) +
+                               " s waiting for " + who(w, topo)
+                         : describe_exit(w) + " before reporting");
           break;
         }
         if (r->kind != WorkerReply::Kind::report) {

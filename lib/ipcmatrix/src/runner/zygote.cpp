@@ -189,17 +189,11 @@ std::vector<sys::Child> Zygote::spawn(std::span<const std::vector<int>> workers)
   std::vector<sys::Child> out;
   for (std::uint32_t k = 0; k < std::min(rep.forked, req.workers); ++k)
     if (rep.pid[k] > 0) out.emplace_back(rep.pid[k]);
-  if (out.size() < req.workers) {
-    for (sys::Child& c : out) c.kill_and_reap();  // a repetition runs whole or not at all
+  // A repetition runs whole or not at all: those forked are killed and reaped with `out`.
+  if (out.size() < req.workers)
     throw Error(std::error_code(rep.error != 0 ? rep.error : EPROTO, std::generic_category()), "zygote", "fork",
                 "worker not forked");
-  }
   return out;
-}
-
-sys::Child Zygote::spawn(std::span<const int> fds) {
-  const std::vector<int> one[] = {std::vector<int>(fds.begin(), fds.end())};
-  return std::move(spawn(one).front());
 }
 
 int serve_zygote(int sock, int coordinator, int (*worker)(int, int)) {

@@ -13,8 +13,9 @@
 // - A worker it forks is a child of the coordinator, as an exec'd one is: the coordinator
 //   is a child subreaper while a Zygote lives, and the zygote forks twice (its child forks
 //   the workers of one request and exits), so each worker is re-parented to the
-//   coordinator, which waits for it, kills it and counts it like any sys::Child. The worker then asks for the
-//   parent-death signal against the coordinator, and runs in a process group of its own.
+//   coordinator, which waits for it, kills it and counts it like any sys::Child. The worker
+//   then asks for the parent-death signal against the coordinator, and runs in a process
+//   group of its own.
 // - The fds a worker inherits (its control socket, its channel ends) travel over the
 //   zygote's socket with SCM_RIGHTS and are placed at the numbers they have in the
 //   coordinator, which is what the task's channel specs name. A worker keeps only its own
@@ -63,8 +64,6 @@ class Zygote {
   /// fds in all. Throws Error when the zygote fails or has gone (alive() is false then);
   /// workers already forked when a fork fails are killed and reaped.
   [[nodiscard]] std::vector<sys::Child> spawn(std::span<const std::vector<int>> workers);
-  /// One worker with `fds` (fds[0] its control socket).
-  [[nodiscard]] sys::Child spawn(std::span<const int> fds);
   [[nodiscard]] bool alive() const noexcept { return alive_; }
   [[nodiscard]] int pid() const noexcept { return child_.pid(); }
 
