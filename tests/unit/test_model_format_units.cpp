@@ -70,4 +70,10 @@ TEST_SUITE("model") {
     CHECK(format_elapsed_s(7380) == "2 h 03 min");
     CHECK(format_elapsed_s(-1) == "-");
   }
+
+  TEST_CASE("format_units: a count takes its noun's plural except for one") {
+    CHECK(format_count(1, "repetition") == "1 repetition");
+    CHECK(format_count(3, "repetition") == "3 repetitions");
+    CHECK(format_count(0, "cell") == "0 cells");
+  }
 }  // TEST_SUITE

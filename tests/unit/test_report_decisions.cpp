@@ -101,6 +101,11 @@ TEST_SUITE("report") {
     r.cells[0].peak_rss_kb = 27 * 1024;
     CHECK(markdown_report(r).find("2 CPU cores while measuring, 100% of a core per idle waiting endpoint, 27MiB "
                                   "resident at most per process") != std::string::npos);
+    // One core reads as one.
+    r.cells[0].cpu.user_s = r.cells[0].cpu.user_s / 2;
+    r.cells[0].cpu.sys_s = r.cells[0].cpu.sys_s / 2;
+    CHECK(cores_used(r.cells[0]) == doctest::Approx(1.0));
+    CHECK(markdown_report(r).find("1 CPU core while measuring") != std::string::npos);
   }
 
   TEST_CASE("decisions: ties are decided by a test over the repetitions, not by one figure") {
@@ -177,7 +182,10 @@ TEST_SUITE("report") {
     {
       RunResult cut;
       cut.cells = {cell("pingpong", "shm", 1000), far};
-      CHECK(markdown_report(cut).find("cut by the race") != std::string::npos);
+      const std::string md = markdown_report(cut);
+      CHECK(md.find("3x apart or more in every repetition against the runner-up's one, both in one mode of the "
+                    "machine: cut by the race") != std::string::npos);
+      CHECK(md.find("repetition(s)") == std::string::npos);
     }
     // 3x in the medians but one repetition under 2x: still untested.
     p = latency_pick({with_reps(cell("pingpong", "shm", 1000), {1000, 1100}),
@@ -206,12 +214,12 @@ TEST_SUITE("report") {
       RunResult fixed;
       fixed.cells = {cell("pingpong", "shm", 1000), cell("pingpong", "unix", 1500)};
       std::string md = markdown_report(fixed);
-      CHECK(md.find("untested: 1 repetition(s) cannot show it is not noise (run --repetitions 3 or more)") !=
+      CHECK(md.find("untested: 1 repetition cannot show it is not noise (run --repetitions 3 or more)") !=
             std::string::npos);
       RunResult raced = fixed;
       for (CellResult& c : raced.cells) c.race = RaceOutcome::undecided;
       md = markdown_report(raced);
-      CHECK(md.find("undecided: 1 repetition(s) cannot show it is not noise (the race ended before more: a larger "
+      CHECK(md.find("undecided: 1 repetition cannot show it is not noise (the race ended before more: a larger "
                     "--budget gives them)") != std::string::npos);
       CHECK(md.find("--repetitions 3 or more") == std::string::npos);
       raced.cells[1] = cell("pingpong", "unix", 1050);

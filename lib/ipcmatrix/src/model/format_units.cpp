@@ -95,4 +95,8 @@ std::string format_elapsed_s(double s) {
   return fmt::format("{} h {:02} min", total / 3600, (total % 3600) / 60);
 }
 
+std::string format_count(std::uint64_t n, std::string_view noun) {
+  return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s");
+}
+
 }  // namespace ipcmatrix

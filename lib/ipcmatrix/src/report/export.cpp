@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "ipcmatrix/model/format_units.hpp"
 #include "ipcmatrix/report/decisions.hpp"
 
 namespace ipcmatrix {
@@ -64,7 +65,8 @@ nlohmann::json export_results(const RunResult& r, ExportFormat f) {
       if (m.smaller_is_better != (f == ExportFormat::gab_smaller)) continue;
       nlohmann::json e = {{"name", fmt::format("{} {}", name, m.slug)}, {"unit", m.unit}, {"value", m.value}};
       if (m.lower && m.upper) e["range"] = fmt::format("{:.6g}..{:.6g}", *m.lower, *m.upper);
-      e["extra"] = fmt::format("{} repetition(s), {}", c.repetitions, to_string(c.race));
+      e["extra"] = fmt::format("{}, {}", format_count(static_cast<std::uint64_t>(c.repetitions), "repetition"),
+                               to_string(c.race));
       out.push_back(std::move(e));
     }
   }

@@ -32,7 +32,9 @@ std::string load(double rate) {
 // process": the price of a pick.
 std::string cost_text(const CellResult& c) {
   const std::optional<double> cores = cores_used(c);
-  std::string s = cores ? fmt::format("{:.2g} CPU cores while measuring", *cores) : std::string("CPU not measured");
+  const std::string n = cores ? fmt::format("{:.2g}", *cores) : std::string();
+  std::string s = cores ? fmt::format("{} CPU {} while measuring", n, n == "1" ? "core" : "cores")
+                        : std::string("CPU not measured");
   if (c.idle_cpu_percent >= 0) s += fmt::format(", {:.0f}% of a core per idle waiting endpoint", c.idle_cpu_percent);
   if (c.peak_rss_kb > 0) s += fmt::format(", {} resident at most per process", format_bytes(static_cast<std::uint64_t>(c.peak_rss_kb) * 1024));
   return s;
@@ -42,8 +44,8 @@ std::string cost_text(const CellResult& c) {
 std::string how_decided(const Pick& p) {
   if (p.p_value) return fmt::format("Mann-Whitney p = {:.2f} over {} repetitions", *p.p_value, p.repetitions);
   if (p.race_cut)
-    return fmt::format("{}x apart or more in every one of {} repetition(s), both in one mode of the machine: cut by the "
-                       "race", kFarApart, p.repetitions);
+    return fmt::format("{}x apart or more in every repetition against the runner-up's one, both in one mode of the "
+                       "machine: cut by the race", kFarApart);
   return fmt::format("{}x apart or more in every one of {} repetitions", kClearlyApart, p.repetitions);
 }
 
@@ -71,9 +73,9 @@ void pick_line(std::string& md, const std::optional<Pick>& pick, std::string_vie
             mech_ser(*pick->next), show(*pick->next), open, kTieRepetitions, pick->repetitions, more);
         break;
       }
-      add(md, "; {} {} than the next, {} {}, {}: {} repetition(s) cannot show it is not noise ({}).",
-          format_ratio(pick->ratio), verb_better, mech_ser(*pick->next), show(*pick->next), open, pick->repetitions,
-          more);
+      add(md, "; {} {} than the next, {} {}, {}: {} cannot show it is not noise ({}).", format_ratio(pick->ratio),
+          verb_better, mech_ser(*pick->next), show(*pick->next), open,
+          format_count(static_cast<std::uint64_t>(pick->repetitions), "repetition"), more);
       break;
     }
     case Pick::Margin::lead:

@@ -70,7 +70,7 @@ std::string evidence_text(const CellResult& c) {
   if (measures_latency(c) && c.latency_ns.p99)
     s += fmt::format(", p99 {}", format_ns(static_cast<double>(*c.latency_ns.p99)));
   if (const auto cores = cores_used(c)) s += fmt::format(", {:.2f} cores", *cores);
-  s += fmt::format(", {} repetition(s)", c.repetitions);
+  s += ", " + format_count(static_cast<std::uint64_t>(c.repetitions), "repetition");
   return s;
 }
 
@@ -190,10 +190,11 @@ std::string render_choice(const Choice& c, const Constraints& k) {
       case Pick::Margin::lead:
         s += p.p_value ? fmt::format("Why: {} than the runner-up, and the repetitions confirm it (Mann-Whitney p = "
                                      "{:.2f}).\n", by, *p.p_value)
-                       : fmt::format("Why: {} than the runner-up, {}x apart or more in every one of {} "
-                                     "repetitions{}.\n",
-                                     by, p.race_cut ? kFarApart : kClearlyApart, p.repetitions,
-                                     p.race_cut ? ", both in one mode of the machine (cut by the race)" : "");
+                 : p.race_cut ? fmt::format("Why: {} than the runner-up, {}x apart or more in every repetition "
+                                            "against the runner-up's one, both in one mode of the machine (cut by "
+                                            "the race).\n", by, kFarApart)
+                              : fmt::format("Why: {} than the runner-up, {}x apart or more in every one of {} "
+                                            "repetitions.\n", by, kClearlyApart, p.repetitions);
         break;
       case Pick::Margin::untested: {
         const std::string_view open = open_margin_word(p), more = more_repetitions_hint(p);
@@ -206,8 +207,8 @@ std::string render_choice(const Choice& c, const Constraints& k) {
              : p.ratio < kTieRatio
                  ? fmt::format("Why: within 10% of the runner-up, {}: a tie needs {} repetitions each, this "
                                "has {} ({}).\n", open, kTieRepetitions, p.repetitions, more)
-                 : fmt::format("Why: {}; {}, {} repetition(s) cannot tell a lead from noise ({}).\n", by, open,
-                               p.repetitions, more);
+                 : fmt::format("Why: {}; {}, {} cannot tell a lead from noise ({}).\n", by, open,
+                               format_count(static_cast<std::uint64_t>(p.repetitions), "repetition"), more);
         break;
       }
       case Pick::Margin::tie:

@@ -804,9 +804,9 @@ RunResult run_matrix(const RunConfig& cfg, const MatrixCallbacks& cb) {
                            cells.size(), beaten_entries);
     if (budget_skipped > 0)
       res.warnings.push_back(fmt::format(
-          "the time budget ({}) ended the race: {} racing repetition(s) not run; the cells still open are "
+          "the time budget ({}) ended the race: {} not run; the cells still open are "
           "marked undecided (--budget, or --race 0 for a fixed count)",
-          format_elapsed_s(cfg.budget_s), budget_skipped));
+          format_elapsed_s(cfg.budget_s), format_count(budget_skipped, "racing repetition")));
   }
   res.environment["race"] = {{"first_pass_rounds", first_pass},
                              {"max_repetitions", max_rounds},

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace ipcmatrix {
 
@@ -48,5 +49,9 @@ namespace ipcmatrix {
 /// A run's wall-clock length: format_ns() below two minutes ("850 ms", "12.3 s"), then
 /// "3 min 05 s" and "2 h 03 min". Negative or non-finite input gives "-".
 [[nodiscard]] std::string format_elapsed_s(double s);
+
+/// A count and its noun, singular for one: "1 repetition", "3 repetitions", "0 cells". The
+/// plural adds an "s", which every noun the reports count takes.
+[[nodiscard]] std::string format_count(std::uint64_t n, std::string_view noun);
 
 }  // namespace ipcmatrix
