@@ -1,11 +1,14 @@
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "ipcmatrix/sys/affinity.hpp"
 #include "ipcmatrix/sys/environment.hpp"
+#include "ipcmatrix/sys/process.hpp"
 
 namespace {
 
@@ -38,7 +41,7 @@ TEST_SUITE("sys environment") {
          {"hostname", "kernel", "kernel_version", "arch", "cpu_model", "logical_cpus", "allowed_cpus",
           "allowed_cpu_count", "sockets", "cores", "threads_per_core", "topology", "caches", "virtualization",
           "clock_source", "cpu_governor", "memory_total_bytes", "dev_shm_bytes", "dev_shm_free_bytes",
-          "load_average", "compiler", "build_type", "compile_flags", "libraries", "git_revision", "gpu",
+          "load_average", "busy_cpus", "compiler", "build_type", "compile_flags", "libraries", "git_revision", "gpu",
           "captured_at_utc"}) {
       CAPTURE(key);
       CHECK(env.contains(key));
@@ -74,6 +77,41 @@ TEST_SUITE("sys environment") {
     const auto warnings = ipcmatrix::sys::environment_warnings(env);
     CHECK(any_contains(warnings, "machine is busy: load 5.0 on 2 CPUs"));
     CHECK(any_contains(warnings, "only 2 CPUs"));
+  }
+
+  TEST_CASE("capture_environment: busy_cpus counts another process spinning on one of the run's CPUs") {
+    const std::vector<int> cpus = ipcmatrix::sys::allowed_cpus();
+    REQUIRE(!cpus.empty());
+    // Spins on the first allowed CPU until killed, 30 s at most should the test die first.
+    ipcmatrix::sys::Child spinner = ipcmatrix::sys::fork_child([cpu = cpus.front()] {
+      ipcmatrix::sys::pin_to_cpu(cpu);
+      const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (std::chrono::steady_clock::now() < end) {
+      }
+      return 0;
+    });
+    const nlohmann::json env = ipcmatrix::sys::capture_environment();
+    spinner.kill_and_reap();
+    REQUIRE(env["busy_cpus"].is_number());
+    // One CPU's worth of spinning, sampled by the jiffy: well above half of one, whatever
+    // else shares the machine; never more than the CPUs there are.
+    CHECK(env["busy_cpus"].get<double>() >= 0.5);
+    CHECK(env["busy_cpus"].get<double>() <= static_cast<double>(cpus.size()) + 0.01);
+  }
+
+  TEST_CASE("environment_warnings: busy now, not the load average that trails the last minute") {
+    nlohmann::json after_build = calm_env();
+    after_build["allowed_cpu_count"] = 2;
+    after_build["load_average"] = {1.7, 1.2, 0.6};
+    after_build["busy_cpus"] = 0.05;
+    CHECK_FALSE(any_contains(ipcmatrix::sys::environment_warnings(after_build), "machine is busy"));
+    nlohmann::json busy = after_build;
+    busy["busy_cpus"] = 1.6;
+    CHECK(any_contains(ipcmatrix::sys::environment_warnings(busy),
+                       "machine is busy: other processes used 1.6 of 2 CPUs as the run began"));
+    // A file from before the sample keeps the load average's judgement.
+    after_build.erase("busy_cpus");
+    CHECK(any_contains(ipcmatrix::sys::environment_warnings(after_build), "machine is busy: load 1.7 on 2 CPUs"));
   }
 
   TEST_CASE("environment_warnings: governor, hypervisor and few CPUs each warn") {

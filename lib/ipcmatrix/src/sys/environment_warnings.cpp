@@ -32,17 +32,20 @@ std::vector<std::string> environment_warnings(const nlohmann::json& env) {
   }
   if (!cpus) cpus = number_at("logical_cpus");
 
+  // Busy now, where the capture sampled it; a file without that sample has the load average,
+  // which trails the last minute (a build just before the run reads as a busy machine).
+  const std::optional<double> busy = number_at("busy_cpus");
   const auto load_it = env.find("load_average");
-  if (cpus && *cpus > 0 && load_it != env.end() && load_it->is_array() && !load_it->empty() &&
-      load_it->front().is_number()) {
+  char why[120] = {};
+  if (busy && cpus && *cpus > 0) {
+    if (*busy > kBusyLoadPerCpu * *cpus)
+      std::snprintf(why, sizeof why, "other processes used %.1f of %.0f CPUs as the run began", *busy, *cpus);
+  } else if (cpus && *cpus > 0 && load_it != env.end() && load_it->is_array() && !load_it->empty() &&
+             load_it->front().is_number()) {
     const double load = load_it->front().get<double>();
-    if (load > kBusyLoadPerCpu * *cpus) {
-      char buf[160];
-      std::snprintf(buf, sizeof buf, "machine is busy: load %.1f on %.0f CPUs; numbers may be noisy", load,
-                    *cpus);
-      warnings.emplace_back(buf);
-    }
+    if (load > kBusyLoadPerCpu * *cpus) std::snprintf(why, sizeof why, "load %.1f on %.0f CPUs", load, *cpus);
   }
+  if (why[0] != '\0') warnings.push_back(std::string("machine is busy: ") + why + "; numbers may be noisy");
 
   const auto gov_it = env.find("cpu_governor");
   if (gov_it != env.end() && gov_it->is_string()) {

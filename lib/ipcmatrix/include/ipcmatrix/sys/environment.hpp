@@ -23,7 +23,9 @@ inline constexpr std::string_view kUnavailable = "unavailable";
 ///  "1 socket x 4 cores x 2 threads"), caches ({"L1d": bytes, "L1i", "L2", "L3"} for CPU 0),
 ///  virtualization ({virtual, hypervisor_flag, sys_vendor, product_name}), clock_source,
 ///  cpu_governor ("unavailable" when cpufreq is absent), memory_total_bytes, dev_shm_bytes,
-///  dev_shm_free_bytes, load_average ([1, 5, 15] minutes), compiler, build_type,
+///  dev_shm_free_bytes, load_average ([1, 5, 15] minutes), busy_cpus (how many of the
+///  allowed CPUs other processes kept busy over 100 ms at capture, from /proc/stat's busy
+///  and idle times; the capture sleeps through it), compiler, build_type,
 ///  compile_flags, libraries ({boost, nlohmann_json, zstd, fmt, cli11}), git_revision,
 ///  gpu (array of {name, utilization_percent, memory_used_mib, memory_total_mib} from
 ///  nvidia-smi when it is on PATH, else null), captured_at_utc.
@@ -34,7 +36,8 @@ inline constexpr std::string_view kUnavailable = "unavailable";
 [[nodiscard]] nlohmann::json capture_environment();
 
 /// Human-readable warnings about an environment captured above (or crafted; missing or
-/// mistyped keys are skipped): a busy machine (1-minute load above half the CPUs), a CPU
+/// mistyped keys are skipped): a busy machine (busy_cpus above half the CPUs; in files
+/// without it, the 1-minute load above half the CPUs), a CPU
 /// governor other than "performance", a virtual machine, fewer than 4 usable CPUs.
 [[nodiscard]] std::vector<std::string> environment_warnings(const nlohmann::json& env);
 

@@ -18,6 +18,7 @@
 #include <set>
 #include <sstream>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include <boost/version.hpp>
@@ -313,6 +314,56 @@ std::string utc_now() {
   return buf;
 }
 
+// Jiffies of the given CPUs from /proc/stat (all of them, from its "cpu " line, when `cpus`
+// is empty): busy (user, nice, system, irq, softirq, steal) and in all (busy, idle, iowait).
+struct Jiffies {
+  std::uint64_t busy = 0, total = 0;
+};
+std::optional<Jiffies> cpu_jiffies(const std::vector<int>& cpus) {
+  std::ifstream in("/proc/stat");
+  if (!in) return std::nullopt;
+  const std::set<int> wanted(cpus.begin(), cpus.end());
+  Jiffies j;
+  bool any = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("cpu", 0) != 0) continue;
+    std::istringstream fields(line);
+    std::string name;
+    fields >> name;
+    const bool all = name == "cpu";
+    if (all != wanted.empty()) continue;
+    if (!all) {
+      int n = -1;
+      if (std::sscanf(name.c_str(), "cpu%d", &n) != 1 || wanted.count(n) == 0) continue;
+    }
+    std::uint64_t v[8] = {};
+    for (auto& x : v) fields >> x;
+    if (!fields) return std::nullopt;
+    const std::uint64_t busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    j.busy += busy;
+    j.total += busy + v[3] + v[4];
+    any = true;
+  }
+  return any ? std::optional<Jiffies>(j) : std::nullopt;
+}
+
+// How many of the run's CPUs other processes kept busy over kBusySample, just before the
+// run (this process sleeps through it, and has no children yet). The 1-minute load average
+// is a trailing figure: after the build that `tools/quickstart.sh` runs first it stood at
+// 1.4-2.0 on this 2-core VM, and every quick run warned of a busy machine that was idle.
+constexpr std::chrono::milliseconds kBusySample{100};
+json busy_cpus(const std::vector<int>& cpus) {
+  const auto a = cpu_jiffies(cpus);
+  std::this_thread::sleep_for(kBusySample);
+  const auto b = cpu_jiffies(cpus);
+  if (!a || !b || b->total <= a->total || b->busy < a->busy) return nullptr;
+  const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
+  const double n = cpus.empty() ? static_cast<double>(online) : static_cast<double>(cpus.size());
+  if (!(n > 0)) return nullptr;
+  const double share = static_cast<double>(b->busy - a->busy) / static_cast<double>(b->total - a->total);
+  return std::round(share * n * 100) / 100;
+}
+
 // Each fact is captured on its own so one unreadable file or odd format costs only that key.
 void fact(json& env, const char* key, json fallback, const std::function<json()>& read) {
   try {
@@ -394,6 +445,9 @@ nlohmann::json capture_environment() {
     // The kernel's fixed-point averages print as 1.9912109375; two decimals are all they mean.
     const auto round2 = [](double v) { return std::round(v * 100) / 100; };
     return json{round2(load[0]), round2(load[1]), round2(load[2])};
+  });
+  fact(env, "busy_cpus", nullptr, [&] {
+    return busy_cpus(env["allowed_cpus"].is_array() ? env["allowed_cpus"].get<std::vector<int>>() : std::vector<int>{});
   });
   fact(env, "compiler", kUnknown, [] { return json(compiler()); });
   fact(env, "build_type", kUnknown, [] {
