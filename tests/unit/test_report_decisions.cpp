@@ -227,6 +227,24 @@ TEST_SUITE("report") {
       md = markdown_report(raced);
       CHECK(md.find("undecided: a tie needs 3 repetitions each, this has 1 (the race ended before more") !=
             std::string::npos);
+      // The budget that ended the race after some racing is a note of the summary's, with its count.
+      CHECK_FALSE(race_budget_note(raced).has_value());
+      raced.environment["race"] = {{"budget_s", 690.0},
+                                   {"budget_skipped", 617},
+                                   {"summary_racing_repetitions", 640},
+                                   {"rest_racing_repetitions", 299}};
+      REQUIRE(race_budget_note(raced).has_value());
+      CHECK(*race_budget_note(raced) == "the time budget (11 min 30 s) ended the race: 617 racing repetitions not run");
+      CHECK(markdown_report(raced).find("**2 undecided** (the time budget (11 min 30 s) ended the race: 617 racing "
+                                        "repetitions not run: `--race` and `--budget` give it more)") !=
+            std::string::npos);
+      // None ran: not a note (the run warns), nor where the budget skipped nothing.
+      raced.environment["race"]["summary_racing_repetitions"] = 0;
+      raced.environment["race"]["rest_racing_repetitions"] = 0;
+      CHECK_FALSE(race_budget_note(raced).has_value());
+      raced.environment["race"]["rest_racing_repetitions"] = 5;
+      raced.environment["race"]["budget_skipped"] = 0;
+      CHECK_FALSE(race_budget_note(raced).has_value());
     }
     // The report says which it is: a tie within 10% over 3 repetitions a side.
     RunResult r;

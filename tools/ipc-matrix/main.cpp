@@ -22,6 +22,7 @@
 #include "ipcmatrix/pattern/pattern.hpp"
 #include "ipcmatrix/report/recommend.hpp"
 #include "ipcmatrix/report/compare.hpp"
+#include "ipcmatrix/report/decisions.hpp"
 #include "ipcmatrix/report/export.hpp"
 #include "ipcmatrix/report/fleet.hpp"
 #include "ipcmatrix/report/merge.hpp"
@@ -160,6 +161,7 @@ int cmd_run(RunConfig cfg, const std::string& command_line) {
     std::ostream& table = cfg.json_path == "-" ? std::cerr : std::cout;
     print_table(table, res);
     for (const auto& w : res.warnings) table << "warning: " << w << "\n";
+    if (const auto note = race_budget_note(res)) table << "note: " << *note << " (--budget gives it more)\n";
     table << fmt::format("{} cells in {:.1f} s", res.cells.size(), res.elapsed_s);
     if (!cfg.out_dir.empty()) table << fmt::format("; report: {}/PERFORMANCE_REPORT.md", cfg.out_dir);
     table << "\n";

@@ -128,6 +128,22 @@ std::string_view more_repetitions_hint(const Pick& p) noexcept {
   return raced(p) ? "the race ended before more: a larger --budget gives them" : "run --repetitions 3 or more";
 }
 
+std::optional<std::string> race_budget_note(const RunResult& r) {
+  const auto race = r.environment.find("race");
+  if (race == r.environment.end() || !race->is_object()) return std::nullopt;
+  const auto count = [&](const char* key) -> std::uint64_t {
+    const auto it = race->find(key);
+    return it != race->end() && it->is_number() && it->get<double>() > 0 ? it->get<std::uint64_t>() : 0;
+  };
+  const auto budget = race->find("budget_s");
+  const std::uint64_t skipped = count("budget_skipped");
+  if (skipped == 0 || count("summary_racing_repetitions") + count("rest_racing_repetitions") == 0 ||
+      budget == race->end() || !budget->is_number())
+    return std::nullopt;
+  return fmt::format("the time budget ({}) ended the race: {} not run", format_elapsed_s(budget->get<double>()),
+                     format_count(skipped, "racing repetition"));
+}
+
 std::optional<Pick> pick_best(std::vector<const CellResult*> cells, Objective objective) {
   switch (objective) {
     case Objective::lowest_p50: return pick(std::move(cells), p50_of, p50_values, /*lower_is_better=*/true);

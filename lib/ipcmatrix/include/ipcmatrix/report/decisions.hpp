@@ -110,6 +110,13 @@ struct RecommendationGroup {
 /// --budget where the race ended first.
 [[nodiscard]] std::string_view more_repetitions_hint(const Pick& p) noexcept;
 
+/// "the time budget (11 min 30 s) ended the race: 617 racing repetitions not run", from
+/// environment.race, where the budget ended a race that had run at least one racing
+/// repetition; nullopt elsewhere. A planned end of a raced run, as the default budgets are
+/// sized to be, so the summary and the console say it as a note; a budget that left no
+/// racing repetition at all is the run's warning instead (runner/coordinator.cpp).
+[[nodiscard]] std::optional<std::string> race_budget_note(const RunResult& r);
+
 /// The figure of each repetition of c (the figure itself when not recorded): p50 or p99 in
 /// ns, msgs/s, or CPU ns per message.
 [[nodiscard]] std::vector<double> p50_values(const CellResult& c);
