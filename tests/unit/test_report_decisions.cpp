@@ -234,9 +234,10 @@ TEST_SUITE("report") {
                                    {"summary_racing_repetitions", 640},
                                    {"rest_racing_repetitions", 299}};
       REQUIRE(race_budget_note(raced).has_value());
-      CHECK(*race_budget_note(raced) == "the time budget (11 min 30 s) ended the race: 617 racing repetitions not run");
-      CHECK(markdown_report(raced).find("**2 undecided** (the time budget (11 min 30 s) ended the race: 617 racing "
-                                        "repetitions not run: `--race` and `--budget` give it more)") !=
+      CHECK(*race_budget_note(raced) ==
+            "the time budget (11 min 30 s) ended the race with 617 racing repetitions not run");
+      CHECK(markdown_report(raced).find("**2 undecided** (the time budget (11 min 30 s) ended the race with 617 "
+                                        "racing repetitions not run; `--race` and `--budget` give it more)") !=
             std::string::npos);
       // None ran: not a note (the run warns), nor where the budget skipped nothing.
       raced.environment["race"]["summary_racing_repetitions"] = 0;

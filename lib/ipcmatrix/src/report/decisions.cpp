@@ -140,7 +140,7 @@ std::optional<std::string> race_budget_note(const RunResult& r) {
   if (skipped == 0 || count("summary_racing_repetitions") + count("rest_racing_repetitions") == 0 ||
       budget == race->end() || !budget->is_number())
     return std::nullopt;
-  return fmt::format("the time budget ({}) ended the race: {} not run", format_elapsed_s(budget->get<double>()),
+  return fmt::format("the time budget ({}) ended the race with {} not run", format_elapsed_s(budget->get<double>()),
                      format_count(skipped, "racing repetition"));
 }
 

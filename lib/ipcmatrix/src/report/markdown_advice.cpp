@@ -229,7 +229,7 @@ void race_paragraph(std::string& md, const RunResult& r) {
       kFarApart,
       reps, raced, n(RaceOutcome::leading), n(RaceOutcome::tied), n(RaceOutcome::beaten), n(RaceOutcome::alone),
       n(RaceOutcome::undecided) > 0
-          ? fmt::format(", **{} undecided** ({}: `--race` and `--budget` give it more)", n(RaceOutcome::undecided),
+          ? fmt::format(", **{} undecided** ({}; `--race` and `--budget` give it more)", n(RaceOutcome::undecided),
                         race_budget_note(r).value_or("the repetition cap or the time budget ended the race first"))
           : std::string());
 }

@@ -110,7 +110,7 @@ struct RecommendationGroup {
 /// --budget where the race ended first.
 [[nodiscard]] std::string_view more_repetitions_hint(const Pick& p) noexcept;
 
-/// "the time budget (11 min 30 s) ended the race: 617 racing repetitions not run", from
+/// "the time budget (11 min 30 s) ended the race with 617 racing repetitions not run", from
 /// environment.race, where the budget ended a race that had run at least one racing
 /// repetition; nullopt elsewhere. A planned end of a raced run, as the default budgets are
 /// sized to be, so the summary and the console say it as a note; a budget that left no
