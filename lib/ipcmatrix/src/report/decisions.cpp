@@ -128,6 +128,14 @@ std::string_view more_repetitions_hint(const Pick& p) noexcept {
   return raced(p) ? "the race ended before more: a larger --budget gives them" : "run --repetitions 3 or more";
 }
 
+std::string how_decided(const Pick& p) {
+  if (p.p_value) return fmt::format("Mann-Whitney p = {:.2f} over {} repetitions", *p.p_value, p.repetitions);
+  if (p.race_cut)
+    return fmt::format("{}x apart or more in every repetition against the runner-up's one, both in one mode of the "
+                       "machine: cut by the race", kFarApart);
+  return fmt::format("{}x apart or more in every one of {} repetitions", kClearlyApart, p.repetitions);
+}
+
 std::optional<std::string> race_budget_note(const RunResult& r) {
   const auto race = r.environment.find("race");
   if (race == r.environment.end() || !race->is_object()) return std::nullopt;

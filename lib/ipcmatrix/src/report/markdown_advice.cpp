@@ -18,7 +18,6 @@
 #include "ipcmatrix/stats/significance.hpp"
 #include <fmt/ranges.h>
 #include "ipcmatrix/report/decisions.hpp"
-#include "ipcmatrix/stats/significance.hpp"
 
 namespace ipcmatrix::detail::markdown {
 
@@ -38,15 +37,6 @@ std::string cost_text(const CellResult& c) {
   if (c.idle_cpu_percent >= 0) s += fmt::format(", {:.0f}% of a core per idle waiting endpoint", c.idle_cpu_percent);
   if (c.peak_rss_kb > 0) s += fmt::format(", {} resident at most per process", format_bytes(static_cast<std::uint64_t>(c.peak_rss_kb) * 1024));
   return s;
-}
-
-// How a lead was decided: the test, or a gap too wide to need one, and over how many repetitions.
-std::string how_decided(const Pick& p) {
-  if (p.p_value) return fmt::format("Mann-Whitney p = {:.2f} over {} repetitions", *p.p_value, p.repetitions);
-  if (p.race_cut)
-    return fmt::format("{}x apart or more in every repetition against the runner-up's one, both in one mode of the "
-                       "machine: cut by the race", kFarApart);
-  return fmt::format("{}x apart or more in every one of {} repetitions", kClearlyApart, p.repetitions);
 }
 
 // One recommendation line: the pick, then how it compares with the runner-up.

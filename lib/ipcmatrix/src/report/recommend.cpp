@@ -190,11 +190,7 @@ std::string render_choice(const Choice& c, const Constraints& k) {
       case Pick::Margin::lead:
         s += p.p_value ? fmt::format("Why: {} than the runner-up, and the repetitions confirm it (Mann-Whitney p = "
                                      "{:.2f}).\n", by, *p.p_value)
-                 : p.race_cut ? fmt::format("Why: {} than the runner-up, {}x apart or more in every repetition "
-                                            "against the runner-up's one, both in one mode of the machine (cut by "
-                                            "the race).\n", by, kFarApart)
-                              : fmt::format("Why: {} than the runner-up, {}x apart or more in every one of {} "
-                                            "repetitions.\n", by, kClearlyApart, p.repetitions);
+                       : fmt::format("Why: {} than the runner-up, {}.\n", by, how_decided(p));
         break;
       case Pick::Margin::untested: {
         const std::string_view open = open_margin_word(p), more = more_repetitions_hint(p);

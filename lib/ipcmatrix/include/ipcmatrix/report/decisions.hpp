@@ -110,6 +110,11 @@ struct RecommendationGroup {
 /// --budget where the race ended first.
 [[nodiscard]] std::string_view more_repetitions_hint(const Pick& p) noexcept;
 
+/// How a lead was decided: "Mann-Whitney p = 0.10 over 3 repetitions", or the gap too wide
+/// to need the test ("2x apart or more in every one of 2 repetitions", or the race's cut of
+/// a runner-up 3x behind after its one repetition). Every reporter says it alike.
+[[nodiscard]] std::string how_decided(const Pick& p);
+
 /// "the time budget (11 min 30 s) ended the race with 617 racing repetitions not run", from
 /// environment.race, where the budget ended a race that had run at least one racing
 /// repetition; nullopt elsewhere. A planned end of a raced run, as the default budgets are
